@@ -1,0 +1,330 @@
+"""Land daily batches in DuckDB with dlt, one partition replaced at a time, nothing lost.
+
+Three things here go beyond a plain ``pipeline.run``:
+
+1. **Partition replacement.** The dlt resource uses ``merge`` with the ``delete-insert``
+   strategy and ``merge_key="partition_date"``: loading a day deletes that day's rows and
+   inserts the new batch, so re-materialising a partition never duplicates it. No
+   ``primary_key`` is declared on purpose: dlt would de-duplicate on it and silently drop
+   the duplicate keys the contract check exists to find.
+2. **Type changes are kept, not coerced.** With Arrow batches dlt keeps the stored column
+   type and lets DuckDB coerce, so dollars (``12.34``) arriving in the BIGINT
+   ``amount_cents`` column would land as ``12``. Before a batch is yielded, every column
+   whose type family differs from the stored one is renamed to dlt's own variant name
+   ``<column>__v_<type>`` (``amount_cents__v_double``): the stored history keeps its type,
+   the new batch keeps its values.
+3. **A manifest per partition** (``platform.batch_manifest``) records what actually arrived:
+   the delivered column names, their Arrow types and where each was stored. The contract
+   check reads the batch back through it, so a renamed or missing column is seen as such
+   rather than as a column of nulls.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import pyarrow as pa
+
+from platform_assets.core.ingestion.bundled import Drift, generate_transactions
+from platform_assets.core.warehouse import quote_ident, table_columns
+
+PARTITION_COLUMN = "partition_date"
+RAW_SCHEMA = "raw"
+PIPELINE_NAME = "platform_assets_raw"
+SUPPORTED_LANDING_FORMATS = (".csv", ".parquet", ".jsonl", ".ndjson")
+
+
+class IngestionError(ValueError):
+    """A batch that cannot be landed. The message names the file or partition and the fix."""
+
+
+class BatchReader(Protocol):
+    """Where daily batches come from. ``read`` returns one partition as an Arrow table."""
+
+    name: str
+
+    def read(self, partition_key: str) -> pa.Table: ...
+
+
+@dataclass(frozen=True)
+class BundledReader:
+    """The bundled card-transaction generator (the default: no network, deterministic)."""
+
+    rows_per_partition: int = 20_000
+    drift: Drift = field(default_factory=Drift)
+    name: str = "bundled"
+
+    def read(self, partition_key: str) -> pa.Table:
+        return generate_transactions(parse_partition_key(partition_key), self.rows_per_partition, self.drift)
+
+
+@dataclass(frozen=True)
+class LandingFolderReader:
+    """Files dropped in a landing folder, local or ``s3://``, one folder per partition.
+
+    Layout: ``<url>/<table>/partition_date=<YYYY-MM-DD>/*.{csv,parquet,jsonl}``. Files are
+    listed with dlt's filesystem source (so S3 credentials come from dlt's usual config or
+    the AWS environment variables) and read with Arrow. Every file of a partition must share
+    one set of columns.
+    """
+
+    url: str
+    table: str = "transactions"
+    name: str = "landing"
+
+    def read(self, partition_key: str) -> pa.Table:
+        from dlt.sources.filesystem import filesystem
+
+        parse_partition_key(partition_key)
+        folder = f"{self.url.rstrip('/')}/{self.table}/{PARTITION_COLUMN}={partition_key}"
+        listing = filesystem(bucket_url=self.url, file_glob=f"{self.table}/{PARTITION_COLUMN}={partition_key}/*")
+        items = sorted((item for page in listing for item in page), key=lambda item: item["file_name"])
+        if not items:
+            raise IngestionError(
+                f"No files for partition {partition_key} in {folder}/. Put CSV, Parquet or JSONL "
+                f"files there, or materialize a partition that has landed."
+            )
+        tables = [self._read_file(item) for item in items]
+        try:
+            return pa.concat_tables(tables, promote_options="permissive")
+        except pa.ArrowInvalid as exc:
+            raise IngestionError(f"Files in {folder}/ do not share one set of column types: {exc}") from exc
+
+    @staticmethod
+    def _read_file(item) -> pa.Table:
+        import pyarrow.csv as pacsv
+        import pyarrow.json as pajson
+        import pyarrow.parquet as pq
+
+        name = item["file_url"]
+        suffix = Path(item["file_name"]).suffix.lower()
+        if suffix not in SUPPORTED_LANDING_FORMATS:
+            raise IngestionError(
+                f"{name}: unsupported file type {suffix!r}; the landing folder takes "
+                f"{', '.join(SUPPORTED_LANDING_FORMATS)}."
+            )
+        if item.get("size_in_bytes") == 0:
+            raise IngestionError(f"{name}: the file is empty (0 bytes). Re-deliver it or remove it.")
+        try:
+            with item.open() as handle:
+                if suffix == ".parquet":
+                    return pq.read_table(handle)
+                if suffix == ".csv":
+                    return pacsv.read_csv(handle)
+                return pajson.read_json(handle)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise IngestionError(
+                f"{name}: cannot be read as {suffix[1:].upper()} ({exc}). The file may be truncated "
+                f"or of another format; nothing from this partition was loaded."
+            ) from exc
+
+
+def parse_partition_key(partition_key: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(partition_key)
+    except ValueError:
+        raise IngestionError(
+            f"Unknown partition {partition_key!r}: partitions are days written YYYY-MM-DD."
+        ) from None
+
+
+# --- type families ---------------------------------------------------------------------
+
+_DUCKDB_FAMILIES = (
+    ("BIGINT", "bigint"), ("INTEGER", "bigint"), ("SMALLINT", "bigint"), ("TINYINT", "bigint"),
+    ("HUGEINT", "bigint"), ("UBIGINT", "bigint"), ("UINTEGER", "bigint"),
+    ("DOUBLE", "double"), ("FLOAT", "double"), ("REAL", "double"), ("DECIMAL", "decimal"),
+    ("VARCHAR", "text"), ("BOOLEAN", "bool"), ("TIMESTAMP", "timestamp"), ("DATE", "date"),
+    ("TIME", "time"), ("BLOB", "binary"), ("JSON", "json"),
+)
+
+
+def duckdb_family(type_name: str) -> str:
+    """The dlt data-type family of a DuckDB column type (``BIGINT`` -> ``bigint``)."""
+    upper = type_name.upper()
+    for prefix, family in _DUCKDB_FAMILIES:
+        if upper.startswith(prefix):
+            return family
+    return "complex"
+
+
+def arrow_family(arrow_type: pa.DataType) -> str:
+    """The dlt data-type family of an Arrow type (``int64`` -> ``bigint``)."""
+    t = pa.types
+    if t.is_integer(arrow_type):
+        return "bigint"
+    if t.is_floating(arrow_type):
+        return "double"
+    if t.is_decimal(arrow_type):
+        return "decimal"
+    if t.is_string(arrow_type) or t.is_large_string(arrow_type) or t.is_dictionary(arrow_type):
+        return "text"
+    if t.is_boolean(arrow_type):
+        return "bool"
+    if t.is_timestamp(arrow_type):
+        return "timestamp"
+    if t.is_date(arrow_type):
+        return "date"
+    if t.is_time(arrow_type):
+        return "time"
+    if t.is_binary(arrow_type) or t.is_large_binary(arrow_type):
+        return "binary"
+    if t.is_null(arrow_type):
+        return "null"
+    return "complex"
+
+
+@dataclass(frozen=True)
+class ColumnArrival:
+    """One delivered column: its name in the batch, its Arrow type, where it was stored."""
+
+    name: str
+    arrow_type: str
+    family: str
+    stored_as: str
+
+
+@dataclass
+class BatchManifest:
+    """What one partition's batch looked like on arrival."""
+
+    partition_key: str
+    row_count: int
+    columns: list[ColumnArrival]
+    source: str
+
+    def to_row(self, table_name: str) -> list:
+        return [table_name, self.partition_key, self.row_count,
+                json.dumps([asdict(c) for c in self.columns]), self.source]
+
+
+def harmonize(table: pa.Table, stored_types: dict[str, str]) -> tuple[pa.Table, list[ColumnArrival]]:
+    """Rename columns whose type family changed to dlt's variant name ``<col>__v_<family>``.
+
+    Args:
+        table: the batch as delivered.
+        stored_types: ``{column: duckdb type}`` of the raw table so far (empty on first load).
+
+    Returns:
+        The batch ready to load, and one :class:`ColumnArrival` per delivered column.
+    """
+    arrivals: list[ColumnArrival] = []
+    names: list[str] = []
+    for arrow_field in table.schema:
+        family = arrow_family(arrow_field.type)
+        stored = stored_types.get(arrow_field.name)
+        target = arrow_field.name
+        if family == "null":
+            # An all-null column of unknown type: store as text so it does not fix a type.
+            family = "text"
+        if stored is not None and duckdb_family(stored) != family:
+            target = f"{arrow_field.name}__v_{family}"
+        arrivals.append(ColumnArrival(arrow_field.name, str(arrow_field.type), family, target))
+        names.append(target)
+    table = table.rename_columns(names)
+    for index, arrow_field in enumerate(table.schema):
+        if pa.types.is_null(arrow_field.type):
+            table = table.set_column(index, arrow_field.name, table.column(index).cast(pa.string()))
+    return table, arrivals
+
+
+def prepare_batch(table: pa.Table, partition_key: str, stored_types: dict[str, str],
+                  source: str) -> tuple[pa.Table, BatchManifest]:
+    """Harmonise types and add the partition column; the manifest says what arrived."""
+    if PARTITION_COLUMN in table.column_names:
+        raise IngestionError(
+            f"Partition {partition_key}: the batch already has a column named {PARTITION_COLUMN!r}, "
+            "which the platform reserves for the partition key. Rename it at the source."
+        )
+    table, arrivals = harmonize(table, stored_types)
+    date_value = parse_partition_key(partition_key)
+    table = table.append_column(PARTITION_COLUMN, pa.array([date_value] * table.num_rows, pa.date32()))
+    return table, BatchManifest(partition_key, table.num_rows, arrivals, source)
+
+
+def transactions_source(reader: BatchReader | None = None, partition_keys: Sequence[str] = (),
+                        stored_types: dict[str, str] | None = None,
+                        manifests: list[BatchManifest] | None = None, table_name: str = "transactions"):
+    """The dlt source: one resource, ``transactions``, yielding one Arrow table per partition.
+
+    Built with no arguments it yields nothing: that form only describes the asset.
+    """
+    import dlt
+
+    reader = reader or BundledReader()
+    stored = dict(stored_types or {})
+    sink = manifests if manifests is not None else []
+
+    @dlt.resource(
+        name=table_name,
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        merge_key=PARTITION_COLUMN,
+    )
+    def batches() -> Iterator[pa.Table]:
+        for key in partition_keys:
+            batch, manifest = prepare_batch(reader.read(key), key, stored, reader.name)
+            sink.append(manifest)
+            if batch.num_rows:
+                yield batch
+
+    @dlt.source(name="card_transactions", max_table_nesting=0)
+    def card_transactions():
+        return batches
+
+    return card_transactions()
+
+
+def build_pipeline(warehouse_path: str | Path, pipelines_dir: str | Path):
+    """The dlt pipeline that lands batches in the ``raw`` schema of the warehouse file."""
+    import dlt
+
+    return dlt.pipeline(
+        pipeline_name=PIPELINE_NAME,
+        destination=dlt.destinations.duckdb(str(warehouse_path)),
+        dataset_name=RAW_SCHEMA,
+        pipelines_dir=str(pipelines_dir),
+    )
+
+
+def stored_column_types(conn, table_name: str = "transactions") -> dict[str, str]:
+    return table_columns(conn, RAW_SCHEMA, table_name)
+
+
+def record_manifests(conn, table_name: str, manifests: Iterable[BatchManifest]) -> None:
+    """Write the manifests; clear the raw rows of partitions that arrived empty.
+
+    dlt skips an empty batch entirely, so without this a re-delivered empty day would leave
+    the old day's rows in place.
+    """
+    raw_columns = table_columns(conn, RAW_SCHEMA, table_name)
+    for manifest in manifests:
+        if manifest.row_count == 0 and raw_columns:
+            conn.execute(
+                f"DELETE FROM {RAW_SCHEMA}.{quote_ident(table_name)} WHERE {PARTITION_COLUMN} = ?",
+                [manifest.partition_key],
+            )
+        conn.execute(
+            "INSERT OR REPLACE INTO platform.batch_manifest "
+            "(table_name, partition_key, row_count, columns, source) VALUES (?, ?, ?, ?, ?)",
+            manifest.to_row(table_name),
+        )
+
+
+def ingest(reader: BatchReader, partition_keys: Sequence[str], warehouse_path: str | Path,
+           pipelines_dir: str | Path, table_name: str = "transactions") -> list[BatchManifest]:
+    """Land partitions without Dagster (benchmarks, scripts). The Dagster asset does the same."""
+    from platform_assets.core import warehouse
+
+    with warehouse.session(warehouse_path) as conn:
+        stored = stored_column_types(conn, table_name)
+    manifests: list[BatchManifest] = []
+    pipeline = build_pipeline(warehouse_path, pipelines_dir)
+    pipeline.run(transactions_source(reader, partition_keys, stored, manifests, table_name))
+    with warehouse.session(warehouse_path) as conn:
+        record_manifests(conn, table_name, manifests)
+    return manifests

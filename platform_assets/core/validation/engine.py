@@ -1,0 +1,396 @@
+"""The contract engine: check a batch against its contract, in DuckDB SQL.
+
+``check_batch`` compiles every structural rule of the contract into one aggregate query
+(a ``count(*) FILTER (WHERE <row fails>)`` and an example value per rule), runs it together
+with the exact part of the profile, then compares the profile with the last accepted
+batch's (:mod:`.drift`). The result is a :class:`Verdict`.
+
+Rules and what they tolerate:
+
+- *Constraints* (``logicalType``, ``required``, ``unique``/``primaryKey``, the
+  ``logicalTypeOptions``, ``enum``) are strict: one failing row fails the batch.
+- *Quality metrics* (``nullValues``, ``missingValues``, ``invalidValues``,
+  ``duplicateValues``, ``rowCount``, ``sql``) fail the batch only beyond their threshold. A
+  ``nullValues``/``missingValues`` metric on a required column sets how many nulls that
+  column tolerates.
+- Either way, rows that fail a row-level rule are the ones the quarantine keeps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import duckdb
+
+from platform_assets.core.validation.batch import Batch
+from platform_assets.core.validation.contract import KNOWN_FORMATS, ColumnSpec, Contract, QualityRule
+from platform_assets.core.validation.profile import (
+    CATEGORICAL_MAX_DISTINCT,
+    NUMERIC_FAMILIES,
+    BatchProfile,
+    ColumnProfile,
+    apply_sample,
+    family,
+    histogram_sql,
+    jsonable,
+    sample_profile_sql,
+)
+from platform_assets.core.warehouse import fetch_row, quote_ident
+
+SEVERITIES = ("error", "warning", "info")
+DEFAULT_MISSING_VALUES = ("", "N/A", "n/a", "NA", "null", "NULL", "None")
+
+# Which delivered type families satisfy each ODCS logicalType.
+COMPATIBLE_FAMILIES: dict[str, tuple[str, ...]] = {
+    "string": ("text", "bigint", "double", "decimal", "bool", "date", "timestamp", "time"),
+    "integer": ("bigint",),
+    "number": ("bigint", "double", "decimal"),
+    "boolean": ("bool",),
+    "date": ("date",),
+    "timestamp": ("timestamp",),
+    "time": ("time",),
+    "object": ("complex", "json"),
+    "array": ("complex",),
+}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule. ``field`` is the column, or None for the table."""
+
+    field: str | None
+    rule: str
+    detail: str
+    severity: str = "error"
+    source: str = "rules"
+    failing_rows: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A rule that can be evaluated row by row: ``predicate`` is true where a row fails."""
+
+    field: str | None
+    rule: str
+    predicate: str
+    severity: str
+
+
+@dataclass
+class Verdict:
+    """What the engine decided about a batch."""
+
+    passes: bool
+    violations: list[Violation]
+    profile: BatchProfile
+    row_count: int
+    row_rules: list[RowRule] = field(default_factory=list)
+    reference: str | None = None  # where the reference profile came from, if any
+    decided_by: str = "rules"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Violation]:
+        return [v for v in self.violations if v.severity == "error"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "passes": self.passes,
+            "violations": [v.to_dict() for v in self.violations],
+            "row_count": self.row_count,
+            "reference": self.reference,
+            "decided_by": self.decided_by,
+            "notes": self.notes,
+        }
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+class _Scan:
+    """Collects aggregate expressions for one query and reads their results back by key."""
+
+    def __init__(self) -> None:
+        self.exprs: list[str] = []
+        self.keys: dict[tuple, int] = {}
+
+    def add(self, key: tuple, expr: str) -> None:
+        self.keys[key] = len(self.exprs)
+        self.exprs.append(expr)
+
+    def run(self, conn: duckdb.DuckDBPyConnection, relation: str) -> dict[tuple, Any]:
+        row = fetch_row(conn, f"SELECT {', '.join(self.exprs)} FROM {relation}")
+        return {key: row[i] for key, i in self.keys.items()}
+
+
+def _text(c: str) -> str:
+    return f"CAST({c} AS VARCHAR)"
+
+
+def _constraint_rules(spec: ColumnSpec, c: str, fam: str, tolerates_nulls: bool) -> list[tuple[str, str, str]]:
+    """(rule, predicate, expectation) for the column's strict constraints."""
+    rules: list[tuple[str, str, str]] = []
+    if spec.required and not tolerates_nulls:
+        rules.append(("required", f"{c} IS NULL", "a value in every row"))
+    numeric = fam in NUMERIC_FAMILIES
+    if spec.pattern is not None:
+        rules.append(("pattern", f"{c} IS NOT NULL AND NOT regexp_full_match({_text(c)}, {_literal(spec.pattern)})",
+                      f"values matching {spec.pattern}"))
+    if spec.format is not None:
+        regex = KNOWN_FORMATS[spec.format]
+        rules.append(("format", f"{c} IS NOT NULL AND NOT regexp_full_match({_text(c)}, {_literal(regex)})",
+                      f"{spec.format} values"))
+    if numeric:
+        for rule, value, op, words in (
+            ("minimum", spec.minimum, "<", ">="), ("maximum", spec.maximum, ">", "<="),
+            ("exclusiveMinimum", spec.exclusive_minimum, "<=", ">"),
+            ("exclusiveMaximum", spec.exclusive_maximum, ">=", "<"),
+        ):
+            if value is not None:
+                rules.append((rule, f"{c} {op} {_literal(value)}", f"values {words} {value}"))
+    for rule, value, op, words in (("minLength", spec.min_length, "<", ">="),
+                                   ("maxLength", spec.max_length, ">", "<=")):
+        if value is not None:
+            rules.append((rule, f"length({_text(c)}) {op} {value}", f"length {words} {value}"))
+    if spec.enum:
+        allowed = ", ".join(_literal(str(v)) for v in spec.enum)
+        rules.append(("enum", f"{c} IS NOT NULL AND {_text(c)} NOT IN ({allowed})",
+                      f"one of {len(spec.enum)} values ({', '.join(map(str, spec.enum[:6]))}"
+                      f"{', …' if len(spec.enum) > 6 else ''})"))
+    return rules
+
+
+def _metric_predicate(rule: QualityRule, c: str) -> str | None:
+    """Row predicate for a column metric, or None when the metric is not row-level."""
+    if rule.metric == "nullValues":
+        return f"{c} IS NULL"
+    if rule.metric == "missingValues":
+        missing = rule.arguments.get("missingValues") or list(DEFAULT_MISSING_VALUES)
+        listed = ", ".join(_literal(str(v)) for v in missing if v is not None)
+        return f"({c} IS NULL OR {_text(c)} IN ({listed}))"
+    if rule.metric == "invalidValues":
+        if rule.arguments.get("validValues"):
+            listed = ", ".join(_literal(str(v)) for v in rule.arguments["validValues"])
+            return f"({c} IS NOT NULL AND {_text(c)} NOT IN ({listed}))"
+        return f"({c} IS NOT NULL AND NOT regexp_full_match({_text(c)}, {_literal(rule.arguments['pattern'])}))"
+    return None
+
+
+def _example(value: Any) -> str:
+    text = repr(jsonable(value))
+    return text if len(text) <= 60 else text[:57] + "…'"
+
+
+def check_batch(
+    conn: duckdb.DuckDBPyConnection,
+    batch: Batch,
+    contract: Contract,
+    reference: BatchProfile | None = None,
+    reference_label: str | None = None,
+) -> Verdict:
+    """Check ``batch`` against ``contract`` and, when given, the reference profile.
+
+    Args:
+        conn: the connection holding ``batch.relation``.
+        batch: the batch (see :mod:`.batch`).
+        contract: the parsed contract.
+        reference: the profile of the last accepted batch; ``None`` checks structure only.
+        reference_label: where the reference came from, for messages.
+
+    Returns:
+        A :class:`Verdict`; ``passes`` is false when any violation has severity ``error``.
+    """
+    from platform_assets.core.validation import drift
+
+    rel = batch.relation
+    violations: list[Violation] = []
+    row_rules: list[RowRule] = []
+    scan = _Scan()
+    scan.add(("rows",), "count(*)")
+    profiles: dict[str, ColumnProfile] = {}
+    for name, dtype in batch.columns.items():
+        c = quote_ident(name)
+        fam = family(dtype)
+        profiles[name] = ColumnProfile(name=name, duckdb_type=dtype, family=fam)
+        scan.add((name, "count"), f"count({c})")
+        scan.add((name, "distinct"), f"approx_count_distinct({c})")
+        if fam in NUMERIC_FAMILIES or fam in ("date", "timestamp", "time"):
+            scan.add((name, "min"), f"min({c})")
+            scan.add((name, "max"), f"max({c})")
+
+    # Structural rules, compiled into the same scan.
+    checked_rules: list[tuple[ColumnSpec | None, str, str, str, QualityRule | None]] = []
+    for spec in contract.columns:
+        if spec.name not in batch.columns:
+            if spec.required:
+                violations.append(Violation(spec.name, "required",
+                                            f"column {spec.name!r} is missing from the batch "
+                                            f"(it has: {', '.join(batch.columns) or 'no columns'})"))
+            continue
+        c = quote_ident(spec.name)
+        dtype = batch.columns[spec.name]
+        fam = family(dtype)
+        if spec.logical_type and fam not in COMPATIBLE_FAMILIES.get(spec.logical_type, (fam,)):
+            violations.append(Violation(spec.name, "logicalType",
+                                        drift.describe_type_mismatch(conn, rel, spec, dtype)))
+            # Value rules on a column of the wrong type would only repeat the type error.
+            continue
+        tolerates_nulls = any(q.metric in ("nullValues", "missingValues") for q in spec.quality)
+        for rule, predicate, expectation in _constraint_rules(spec, c, fam, tolerates_nulls):
+            key = (spec.name, rule)
+            scan.add(key + ("fail",), f"count(*) FILTER (WHERE {predicate})")
+            scan.add(key + ("example",), f"any_value({c}) FILTER (WHERE {predicate})")
+            checked_rules.append((spec, rule, predicate, expectation, None))
+        if spec.unique or spec.primary_key:
+            scan.add((spec.name, "unique", "fail"), f"count({c}) - count(DISTINCT {c})")
+        for q in spec.quality:
+            predicate = _metric_predicate(q, c)
+            key = (spec.name, q.location)
+            if predicate is not None:
+                scan.add(key + ("fail",), f"count(*) FILTER (WHERE {predicate})")
+                scan.add(key + ("example",), f"any_value({c}) FILTER (WHERE {predicate})")
+            elif q.metric == "duplicateValues":
+                scan.add(key + ("fail",), f"count({c}) - count(DISTINCT {c})")
+            checked_rules.append((spec, q.metric or "sql", predicate or "", "", q))
+
+    results = scan.run(conn, rel)
+    row_count = int(results[("rows",)])
+
+    for name, col in profiles.items():
+        col.count = int(results[(name, "count")])
+        col.nulls = row_count - col.count
+        col.null_rate = round(col.nulls / row_count, 6) if row_count else 0.0
+        col.distinct = int(results[(name, "distinct")] or 0)
+        col.min = jsonable(results.get((name, "min")))
+        col.max = jsonable(results.get((name, "max")))
+
+    for spec, rule, predicate, expectation, q in checked_rules:
+        assert spec is not None
+        if q is None:
+            failing = int(results[(spec.name, rule, "fail")])
+            if failing:
+                example = _example(results[(spec.name, rule, "example")])
+                detail = (f"{failing} of {row_count} rows break {rule}: expected {expectation}"
+                          + ("" if rule == "required" else f", e.g. {example}"))
+                violations.append(Violation(spec.name, rule, detail, failing_rows=failing))
+                row_rules.append(RowRule(spec.name, rule, predicate, "error"))
+            continue
+        violation = _metric_violation(q, results, spec.name, row_count)
+        if violation:
+            violations.append(violation)
+        # A null in an optional column is allowed, so it does not make the row a failing row.
+        if predicate and (spec.required or q.metric == "invalidValues"):
+            row_rules.append(RowRule(spec.name, q.metric or "quality", predicate, q.severity))
+
+    for spec in contract.columns:
+        if (spec.unique or spec.primary_key) and (spec.name, "unique", "fail") in results:
+            duplicates = int(results[(spec.name, "unique", "fail")])
+            if duplicates:
+                rule = "primaryKey" if spec.primary_key else "unique"
+                violations.append(Violation(spec.name, rule,
+                                            f"{duplicates} rows repeat a {spec.name} value already in the "
+                                            f"batch: expected every value once", failing_rows=duplicates))
+                row_rules.append(RowRule(spec.name, rule, _duplicate_predicate(spec.name), "error"))
+
+    for q in contract.quality:
+        violation = _table_rule_violation(conn, q, rel, row_count)
+        if violation:
+            violations.append(violation)
+
+    unexpected = [n for n in batch.columns if contract.column(n) is None]
+    profile = BatchProfile(row_count=row_count, columns=profiles, source=batch.source)
+    _profile_distributions(conn, rel, batch, profile, contract, reference)
+    notes: list[str] = []
+    if reference is None:
+        notes.append("no accepted batch to compare with yet: semantic drift was not checked")
+    else:
+        violations.extend(drift.compare(profile, reference, contract, batch, reference_label, violations))
+    renamed = {v.detail.split("'")[1] for v in violations if v.rule == "renamed_column" and "'" in v.detail}
+    for name in unexpected:
+        if name not in renamed:
+            violations.append(Violation(name, "unexpected_column",
+                                        f"column {name!r} is not in the contract {contract.id} "
+                                        f"{contract.version}; it is kept but not checked", severity="warning"))
+    passes = not any(v.severity == "error" for v in violations)
+    return Verdict(passes, violations, profile, row_count, row_rules, reference_label, "rules", notes)
+
+
+def _duplicate_predicate(name: str) -> str:
+    """True for every occurrence of a key after its first (by row position)."""
+    c = quote_ident(name)
+    return f"({c} IS NOT NULL AND row_number() OVER (PARTITION BY {c} ORDER BY __row) > 1)"
+
+
+def _measured(q: QualityRule, failing: float, row_count: int) -> float:
+    if q.unit == "percent":
+        return round(100.0 * failing / row_count, 4) if row_count else 0.0
+    return failing
+
+
+def _metric_violation(q: QualityRule, results: dict, column: str, row_count: int) -> Violation | None:
+    failing = int(results[(column, q.location, "fail")])
+    value = _measured(q, failing, row_count)
+    if q.holds(value):
+        return None
+    unit = "%" if q.unit == "percent" else " rows"
+    example = results.get((column, q.location, "example"))
+    detail = f"{q.metric} is {value}{unit} ({failing} of {row_count} rows); the contract requires {q.expectation()}"
+    if example is not None:
+        detail += f", e.g. {_example(example)}"
+    if q.metric == "invalidValues" and q.arguments.get("validValues"):
+        detail += f"; valid: {', '.join(map(str, q.arguments['validValues'][:8]))}"
+    return Violation(column, q.metric or "quality", detail, q.severity, failing_rows=failing)
+
+
+def _table_rule_violation(conn, q: QualityRule, rel: str, row_count: int) -> Violation | None:
+    if q.metric == "rowCount":
+        if q.holds(row_count):
+            return None
+        return Violation(None, "rowCount", f"the batch has {row_count} rows; the contract requires "
+                                           f"{q.expectation()}", q.severity)
+    if q.kind == "sql":
+        query = q.query.replace("${object}", rel).replace("{object}", rel)
+        try:
+            row = fetch_row(conn, query)
+        except duckdb.Error as exc:
+            return Violation(None, "sql", f"{q.location}: the SQL rule could not run ({str(exc).splitlines()[0]}); "
+                                          f"query: {q.query}", q.severity)
+        if row is None or len(row) != 1 or not isinstance(row[0], int | float) or isinstance(row[0], bool):
+            return Violation(None, "sql", f"{q.location}: the SQL rule must return one number, got {row!r}",
+                             q.severity)
+        if q.holds(float(row[0])):
+            return None
+        label = q.description or q.query
+        return Violation(None, "sql", f"{label}: the query returned {row[0]}; the contract requires "
+                                      f"{q.expectation()}", q.severity)
+    return None
+
+
+def _profile_distributions(conn, rel: str, batch: Batch, profile: BatchProfile, contract: Contract,
+                           reference: BatchProfile | None) -> None:
+    sql, keys = sample_profile_sql(rel, batch.columns)
+    if sql:
+        apply_sample(profile.columns, keys, fetch_row(conn, sql))
+        profile.sample_rows = min(profile.row_count, 20_000)
+    categorical = []
+    for name, col in profile.columns.items():
+        spec = contract.column(name)
+        was_categorical = reference is not None and name in reference.columns and \
+            reference.columns[name].is_categorical
+        if col.family in ("text", "bool") and (col.distinct <= CATEGORICAL_MAX_DISTINCT or was_categorical
+                                               or (spec is not None and spec.enum)):
+            if col.distinct <= 4 * CATEGORICAL_MAX_DISTINCT:
+                categorical.append(name)
+    if categorical:
+        row = fetch_row(conn, histogram_sql(rel, categorical))
+        for name, hist in zip(categorical, row, strict=True):
+            profile.columns[name].values = {str(k): int(v) for k, v in (hist or {}).items()}

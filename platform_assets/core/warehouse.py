@@ -1,0 +1,125 @@
+"""The one place that opens the DuckDB warehouse, and the tables the platform keeps in it.
+
+Layout of the warehouse (schemas):
+
+- ``raw``: what dlt landed, one table per source table, a ``partition_date`` column.
+- ``validated``: rows that passed their contract, typed as the contract says.
+- ``quarantine``: rows that failed, as JSON with their reasons, never dropped.
+- ``platform``: the platform's own bookkeeping: batch manifests, verdicts, profiles.
+
+DuckDB allows one writer per file. Writers in one process share nothing here: each opens,
+works and closes; across processes, Dagster pools serialise them and ``connect`` retries
+while another process holds the lock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+_LOCK_RETRY_SECONDS = 30.0
+
+PLATFORM_DDL = """
+CREATE SCHEMA IF NOT EXISTS platform;
+CREATE SCHEMA IF NOT EXISTS validated;
+CREATE SCHEMA IF NOT EXISTS quarantine;
+CREATE TABLE IF NOT EXISTS platform.batch_manifest (
+    table_name VARCHAR NOT NULL,
+    partition_key VARCHAR NOT NULL,
+    row_count BIGINT NOT NULL,
+    columns JSON NOT NULL,
+    source VARCHAR NOT NULL,
+    loaded_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (table_name, partition_key)
+);
+CREATE TABLE IF NOT EXISTS platform.batch_verdicts (
+    table_name VARCHAR NOT NULL,
+    partition_key VARCHAR NOT NULL,
+    contract_id VARCHAR NOT NULL,
+    contract_version VARCHAR,
+    passes BOOLEAN NOT NULL,
+    row_count BIGINT NOT NULL,
+    violations JSON NOT NULL,
+    profile JSON NOT NULL,
+    reference_partition VARCHAR,
+    decided_by VARCHAR NOT NULL,
+    checked_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (table_name, partition_key)
+);
+CREATE TABLE IF NOT EXISTS platform.accepted_profiles (
+    table_name VARCHAR NOT NULL,
+    partition_key VARCHAR NOT NULL,
+    profile JSON NOT NULL,
+    accepted_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (table_name, partition_key)
+);
+CREATE TABLE IF NOT EXISTS quarantine.rows (
+    table_name VARCHAR NOT NULL,
+    partition_key VARCHAR NOT NULL,
+    row_number BIGINT NOT NULL,
+    row_data JSON NOT NULL,
+    reasons JSON NOT NULL,
+    quarantined_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+"""
+
+
+def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, waiting up to 30 s while another process holds the write lock."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + _LOCK_RETRY_SECONDS
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
+@contextmanager
+def session(path: str | Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    conn = connect(path, read_only=read_only)
+    try:
+        if not read_only:
+            ensure_platform_tables(conn)
+        yield conn
+    finally:
+        conn.close()
+
+
+def ensure_platform_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(PLATFORM_DDL)
+
+
+def fetch_row(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple | None:
+    """The first row of a query, with the result drained.
+
+    DuckDB 2.0 keeps a half-read result open and refuses the next query on the connection
+    until it is drained, so ``execute(...).fetchone()`` is a trap; use this instead.
+    """
+    rows = conn.execute(sql, params or []).fetchall()
+    return rows[0] if rows else None
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier for DuckDB SQL (column names come from contracts and files)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def table_columns(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str]:
+    """``{column: duckdb type}`` of a table, empty when it does not exist."""
+    rows = conn.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [schema, table],
+    ).fetchall()
+    return {name: dtype for name, dtype in rows}
