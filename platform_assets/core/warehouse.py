@@ -47,6 +47,7 @@ CREATE TABLE IF NOT EXISTS platform.batch_verdicts (
     profile JSON NOT NULL,
     reference_partition VARCHAR,
     decided_by VARCHAR NOT NULL,
+    row_rules JSON NOT NULL DEFAULT '[]',
     checked_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (table_name, partition_key)
 );

@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -83,7 +84,7 @@ class LandingFolderReader:
         parse_partition_key(partition_key)
         folder = f"{self.url.rstrip('/')}/{self.table}/{PARTITION_COLUMN}={partition_key}"
         listing = filesystem(bucket_url=self.url, file_glob=f"{self.table}/{PARTITION_COLUMN}={partition_key}/*")
-        items = sorted((item for page in listing for item in page), key=lambda item: item["file_name"])
+        items = sorted(listing, key=lambda item: item["file_name"])
         if not items:
             raise IngestionError(
                 f"No files for partition {partition_key} in {folder}/. Put CSV, Parquet or JSONL "
@@ -122,6 +123,26 @@ class LandingFolderReader:
                 f"{name}: cannot be read as {suffix[1:].upper()} ({exc}). The file may be truncated "
                 f"or of another format; nothing from this partition was loaded."
             ) from exc
+
+
+@contextmanager
+def surface_ingestion_errors() -> Iterator[None]:
+    """Re-raise a reader's :class:`IngestionError` that dlt wrapped in its own step error.
+
+    dlt reports an exception raised while extracting as ``PipelineStepFailed`` around a
+    ``ResourceExtractionError``; the user needs the original message naming the file.
+    """
+    try:
+        yield
+    except IngestionError:
+        raise
+    except Exception as exc:
+        cause: BaseException | None = exc
+        while cause is not None:
+            if isinstance(cause, IngestionError):
+                raise IngestionError(str(cause)) from exc
+            cause = cause.__cause__ or cause.__context__
+        raise
 
 
 def parse_partition_key(partition_key: str) -> dt.date:
@@ -243,7 +264,8 @@ def prepare_batch(table: pa.Table, partition_key: str, stored_types: dict[str, s
         )
     table, arrivals = harmonize(table, stored_types)
     date_value = parse_partition_key(partition_key)
-    table = table.append_column(PARTITION_COLUMN, pa.array([date_value] * table.num_rows, pa.date32()))
+    table = table.append_column(pa.field(PARTITION_COLUMN, pa.date32(), nullable=False),
+                                pa.array([date_value] * table.num_rows, pa.date32()))
     return table, BatchManifest(partition_key, table.num_rows, arrivals, source)
 
 
@@ -309,8 +331,9 @@ def record_manifests(conn, table_name: str, manifests: Iterable[BatchManifest]) 
                 [manifest.partition_key],
             )
         conn.execute(
+            # DuckDB's INSERT OR REPLACE updates only the listed columns: list loaded_at too.
             "INSERT OR REPLACE INTO platform.batch_manifest "
-            "(table_name, partition_key, row_count, columns, source) VALUES (?, ?, ?, ?, ?)",
+            "(table_name, partition_key, row_count, columns, source, loaded_at) VALUES (?, ?, ?, ?, ?, now())",
             manifest.to_row(table_name),
         )
 
@@ -324,7 +347,8 @@ def ingest(reader: BatchReader, partition_keys: Sequence[str], warehouse_path: s
         stored = stored_column_types(conn, table_name)
     manifests: list[BatchManifest] = []
     pipeline = build_pipeline(warehouse_path, pipelines_dir)
-    pipeline.run(transactions_source(reader, partition_keys, stored, manifests, table_name))
+    with surface_ingestion_errors():
+        pipeline.run(transactions_source(reader, partition_keys, stored, manifests, table_name))
     with warehouse.session(warehouse_path) as conn:
         record_manifests(conn, table_name, manifests)
     return manifests

@@ -1,0 +1,244 @@
+"""The ``platform-assets`` command.
+
+Exit codes, for every command: 0 success, 1 the data or a check failed, 2 a usage error
+(bad arguments, unreadable file, invalid contract, unknown partition or asset).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _fail_usage(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="platform_assets")
+def main() -> None:
+    """platform_assets: an ML platform shipped as a Dagster code location.
+
+    Data lives under $PLATFORM_ASSETS_HOME (default ./.platform_assets); see the README
+    for every setting.
+    """
+
+
+# --- contracts -----------------------------------------------------------------------
+
+
+@main.group()
+def contracts() -> None:
+    """Check data files against ODCS data contracts, and lint contracts."""
+
+
+def _llm_reviewer(no_llm: bool):
+    """Claude's review for the CLI, when a key is set and --no-llm is not given."""
+    if no_llm or not os.environ.get("ANTHROPIC_API_KEY"):
+        return None
+    try:
+        from platform_assets.core.validation import semantic_llm
+    except ImportError:
+        return None
+    return semantic_llm.reviewer_from_env(task="contracts_check_cli")
+
+
+@contracts.command("check")
+@click.argument("contract", type=click.Path(path_type=Path))
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--reference", type=click.Path(path_type=Path), help="CSV or Parquet of the last accepted batch, "
+              "to check semantic drift against.")
+@click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
+@click.option("--no-llm", is_flag=True, help="Do not ask Claude, even when ANTHROPIC_API_KEY is set.")
+def contracts_check(contract: Path, data: Path, reference: Path | None, as_json: bool, no_llm: bool) -> None:
+    """Check DATA (CSV or Parquet) against CONTRACT (ODCS v3 YAML).
+
+    Exits 0 when the batch passes, 1 when it violates the contract, 2 on a usage error or
+    an invalid contract.
+    """
+    from platform_assets.core import warehouse
+    from platform_assets.core.validation.batch import BatchError, batch_from_file
+    from platform_assets.core.validation.contract import ContractError, load_contract
+    from platform_assets.core.validation.engine import check_batch
+
+    try:
+        parsed = load_contract(contract)
+    except ContractError as exc:
+        _fail_usage(str(exc))
+    conn = warehouse.connect(":memory:")
+    try:
+        reference_profile = None
+        if reference is not None:
+            ref_batch = batch_from_file(conn, reference)
+            reference_profile = check_batch(conn, ref_batch, parsed).profile
+        batch = batch_from_file(conn, data)
+        verdict = check_batch(conn, batch, parsed, reference_profile,
+                              f"file {reference}" if reference is not None else None)
+        reviewer = _llm_reviewer(no_llm)
+        llm_summary = None
+        if reviewer is not None:
+            verdict = reviewer(conn, batch, parsed, verdict)
+            llm_summary = getattr(reviewer, "summary", lambda: None)()
+    except BatchError as exc:
+        _fail_usage(str(exc))
+    finally:
+        conn.close()
+    if as_json:
+        out = {"passes": verdict.passes,
+               "violations": [{k: v.to_dict()[k] for k in ("field", "rule", "detail", "severity", "source")}
+                              for v in verdict.violations],
+               "rows": verdict.row_count, "decided_by": verdict.decided_by, "notes": verdict.notes}
+        if llm_summary is not None:
+            out["llm"] = llm_summary
+        click.echo(json.dumps(out, indent=2, default=str))
+    else:
+        click.echo(f"{data}: {verdict.row_count} rows, contract {parsed.id} {parsed.version}")
+        for v in verdict.violations:
+            click.echo(f"  [{v.severity}] {v.field or '(table)'} · {v.rule} ({v.source}): {v.detail}")
+        for note in verdict.notes:
+            click.echo(f"  note: {note}")
+        click.echo("PASS" if verdict.passes else f"FAIL: {len(verdict.errors)} error(s)")
+    sys.exit(EXIT_OK if verdict.passes else EXIT_FAILED)
+
+
+@contracts.command("lint")
+@click.argument("contract", type=click.Path(path_type=Path))
+def contracts_lint(contract: Path) -> None:
+    """Parse CONTRACT and explain each problem with its field and line. Exits 0 or 2."""
+    from platform_assets.core.validation.contract import ContractError, load_contract
+
+    try:
+        parsed = load_contract(contract)
+    except ContractError as exc:
+        _fail_usage(str(exc))
+    rules = sum(len(c.quality) for c in parsed.columns) + len(parsed.quality)
+    click.echo(f"{contract}: ok: {parsed.id} {parsed.version}, table {parsed.table}, {len(parsed.columns)} columns, "
+               f"{rules} quality rules, sensitive: {', '.join(parsed.sensitive_columns) or 'none'}")
+
+
+# --- Dagster: checks, runs, backfills ------------------------------------------------------
+
+
+def _run_or_usage(fn, *args, **kwargs):
+    from platform_assets.core.ingestion.load import IngestionError
+    from platform_assets.runner import RunnerError
+
+    try:
+        return fn(*args, **kwargs)
+    except (RunnerError, IngestionError) as exc:
+        _fail_usage(str(exc))
+
+
+def _load_run_config(path: Path | None) -> dict:
+    if path is None:
+        return {}
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        _fail_usage(f"{path}: cannot read run config: {exc}")
+    return {}
+
+
+def _print_run(summary, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(summary.__dict__, indent=2, default=str))
+        return
+    click.echo(f"run {summary.run_id} partitions {', '.join(summary.partitions) or '-'}: "
+               f"{'succeeded' if summary.success else 'FAILED'}")
+    for check in summary.check_results:
+        mark = "pass" if check["passed"] else "FAIL"
+        click.echo(f"  [{mark}] {check['asset']} · {check['check']}: {check['description'] or ''}")
+    for step in summary.failed_steps:
+        click.echo(f"  failed step: {step}")
+
+
+@main.group()
+def checks() -> None:
+    """Run asset checks in-process, for CI."""
+
+
+@checks.command("run")
+@click.option("--select", "select", multiple=True, help="Asset key (raw/transactions) or Dagster selection "
+              "(group:validation). Repeatable. Default: every asset.")
+@click.option("--partition", help="Partition key, YYYY-MM-DD. Default: the last complete day.")
+@click.option("--materialize", is_flag=True, help="Materialize the selected assets first, in the same run.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Run config YAML.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def checks_run(select: tuple[str, ...], partition: str | None, materialize: bool, config_path: Path | None,
+               as_json: bool) -> None:
+    """Run the checks of the selected assets; exit 1 when any check fails."""
+    from platform_assets.runner import run_checks
+
+    summary = _run_or_usage(run_checks, list(select) or None, partition, materialize=materialize,
+                            run_config=_load_run_config(config_path))
+    _print_run(summary, as_json)
+    failed = not summary.success or any(not c["passed"] for c in summary.check_results)
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@main.command("run")
+@click.option("--partition", help="Partition key, YYYY-MM-DD. Default: the last complete day.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Run config YAML.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def run(partition: str | None, config_path: Path | None, as_json: bool) -> None:
+    """Materialize every asset of one partition on the configured (default: embedded) stack."""
+    from platform_assets.core.settings import Settings
+    from platform_assets.runner import run_main
+
+    summary = _run_or_usage(run_main, partition, run_config=_load_run_config(config_path))
+    _print_run(summary, as_json)
+    if not as_json:
+        settings = Settings.from_env()
+        click.echo(f"\nwarehouse: {settings.warehouse_path} (schemas raw, validated, quarantine, platform)")
+        click.echo(f"dagster instance: {os.environ.get('DAGSTER_HOME')}")
+        click.echo("UI: dagster dev -w workspace.yaml   (or: platform-assets dev)")
+    sys.exit(EXIT_OK if summary.success else EXIT_FAILED)
+
+
+@main.command("backfill")
+@click.option("--select", "select", multiple=True, required=True, help="Asset key or Dagster selection; repeatable.")
+@click.option("--start", required=True, help="First partition, YYYY-MM-DD.")
+@click.option("--end", required=True, help="Last partition (inclusive), YYYY-MM-DD.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Run config YAML.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def backfill_command(select: tuple[str, ...], start: str, end: str, config_path: Path | None, as_json: bool) -> None:
+    """Materialize a range of partitions: one run when the assets allow it, else one per day."""
+    from platform_assets.runner import backfill
+
+    result = _run_or_usage(backfill, list(select), start, end, run_config=_load_run_config(config_path))
+    if as_json:
+        click.echo(json.dumps({"selection": result.selection, "partitions": result.partitions,
+                               "success": result.success, "runs": [r.__dict__ for r in result.runs]},
+                              indent=2, default=str))
+    else:
+        click.echo(f"backfill {', '.join(result.selection)} {start}..{end}: {len(result.partitions)} partitions in "
+                   f"{len(result.runs)} run(s)")
+        for summary in result.runs:
+            _print_run(summary, False)
+    sys.exit(EXIT_OK if result.success else EXIT_FAILED)
+
+
+@main.command("dev")
+@click.option("--port", default=3000, show_default=True)
+def dev(port: int) -> None:
+    """Start the Dagster UI and daemon on 127.0.0.1 for this code location."""
+    from platform_assets.runner import get_instance
+
+    get_instance()  # prepares DAGSTER_HOME with the project's dagster.yaml
+    workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
+    args = ["dagster", "dev", "-h", "127.0.0.1", "-p", str(port)]
+    args += ["-w", str(workspace)] if workspace.exists() else ["-m", "platform_assets.definitions"]
+    os.execvp(args[0], args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""Validate a partition of a raw table end to end: the check, the verdict record, the split.
+
+Two steps, matching the two Dagster pieces that call them:
+
+1. :func:`check_partition` (the blocking asset check): read the partition as delivered,
+   find the reference (the last accepted batch *before* this partition, else the nearest
+   after it, so backfills compare with their neighbours), run the engine and the optional
+   reviewer (Claude), record the verdict. A failing batch is quarantined here, whole,
+   because a blocking check stops everything downstream: nothing else would keep the
+   invariant ``raw = validated + quarantined``.
+2. :func:`accept_partition` (the ``validated`` asset, which only runs after a pass): split
+   the batch into validated and quarantined rows and store its profile as the next
+   reference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+
+from platform_assets.core.validation.batch import Batch, batch_from_partition, drop_batch
+from platform_assets.core.validation.contract import Contract
+from platform_assets.core.validation.engine import RowRule, Verdict, Violation, check_batch
+from platform_assets.core.validation.profile import BatchProfile
+from platform_assets.core.validation.quarantine import SplitResult, apply_verdict
+from platform_assets.core.warehouse import fetch_row
+
+# A reviewer sees the rules' verdict and may only add to it (see core.validation.semantic_llm).
+Reviewer = Callable[[duckdb.DuckDBPyConnection, Batch, Contract, Verdict], Verdict]
+
+
+class StaleVerdictError(RuntimeError):
+    """The partition changed after its check ran: the check must run again."""
+
+
+@dataclass(frozen=True)
+class PartitionCheck:
+    verdict: Verdict
+    split: SplitResult | None  # set when the batch failed and was quarantined whole
+
+
+def reference_profile(conn: duckdb.DuckDBPyConnection, table: str,
+                      partition_key: str) -> tuple[BatchProfile | None, str | None]:
+    """The last accepted profile before ``partition_key``, else the nearest one after it."""
+    row = fetch_row(
+        conn,
+        "SELECT partition_key, profile FROM platform.accepted_profiles WHERE table_name = ? AND partition_key <> ? "
+        "ORDER BY (partition_key > ?), CASE WHEN partition_key < ? THEN partition_key END DESC, partition_key "
+        "LIMIT 1",
+        [table, partition_key, partition_key, partition_key],
+    )
+    if row is None:
+        return None, None
+    return BatchProfile.from_json(json.loads(row[1])), f"accepted partition {row[0]}"
+
+
+def check_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, partition_key: str,
+                    reviewer: Reviewer | None = None, table: str | None = None) -> PartitionCheck:
+    table = table or contract.table
+    batch = batch_from_partition(conn, table, partition_key)
+    try:
+        reference, label = reference_profile(conn, table, partition_key)
+        verdict = check_batch(conn, batch, contract, reference, label)
+        if reviewer is not None:
+            verdict = reviewer(conn, batch, contract, verdict)
+        _record_verdict(conn, table, partition_key, contract, verdict)
+        split = None if verdict.passes else apply_verdict(conn, batch, contract, verdict, table)
+        return PartitionCheck(verdict, split)
+    finally:
+        drop_batch(conn, batch)
+
+
+def accept_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, partition_key: str,
+                     table: str | None = None) -> SplitResult:
+    """Split a partition whose recorded verdict passed; store its profile as the next reference."""
+    table = table or contract.table
+    row = fetch_row(
+        conn,
+        "SELECT v.passes, v.violations, v.profile, v.checked_at, m.loaded_at, v.row_rules "
+        "FROM platform.batch_verdicts v JOIN platform.batch_manifest m USING (table_name, partition_key) "
+        "WHERE v.table_name = ? AND v.partition_key = ?",
+        [table, partition_key],
+    )
+    if row is None:
+        raise StaleVerdictError(f"{table} partition {partition_key} has no contract verdict: run its check first.")
+    passes, violations, profile, checked_at, loaded_at, row_rules = row
+    if loaded_at > checked_at:
+        raise StaleVerdictError(
+            f"{table} partition {partition_key} was re-ingested at {loaded_at} after its check at {checked_at}: "
+            "run the contract check again before validating."
+        )
+    if not passes:
+        raise StaleVerdictError(f"{table} partition {partition_key} failed its contract; its rows are in quarantine.")
+    verdict = Verdict(
+        passes=True,
+        violations=[Violation(**v) for v in json.loads(violations)],
+        profile=BatchProfile.from_json(json.loads(profile)),
+        row_count=0,
+        row_rules=[RowRule(**r) for r in json.loads(row_rules)],
+    )
+    batch = batch_from_partition(conn, table, partition_key)
+    try:
+        split = apply_verdict(conn, batch, contract, verdict, table)
+    finally:
+        drop_batch(conn, batch)
+    conn.execute(
+        "INSERT OR REPLACE INTO platform.accepted_profiles (table_name, partition_key, profile, accepted_at) "
+        "VALUES (?, ?, ?, now())",
+        [table, partition_key, json.dumps(verdict.profile.to_json())],
+    )
+    return split
+
+
+def _record_verdict(conn, table: str, partition_key: str, contract: Contract, verdict: Verdict) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO platform.batch_verdicts (table_name, partition_key, contract_id, contract_version, "
+        "passes, row_count, violations, profile, reference_partition, decided_by, row_rules, checked_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+        [table, partition_key, contract.id, contract.version, verdict.passes, verdict.row_count,
+         json.dumps([v.to_dict() for v in verdict.violations]), json.dumps(verdict.profile.to_json()),
+         verdict.reference, verdict.decided_by,
+         json.dumps([r.__dict__ for r in verdict.row_rules])],
+    )
+    if not verdict.passes:
+        # A rejected batch must not stay the reference for later batches.
+        conn.execute("DELETE FROM platform.accepted_profiles WHERE table_name = ? AND partition_key = ?",
+                     [table, partition_key])

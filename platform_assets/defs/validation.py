@@ -1,0 +1,135 @@
+"""Validation: the contract's blocking check on each raw partition, and the validated table.
+
+- ``contract_fct_transactions`` (blocking, ERROR severity) checks a raw partition against
+  ``contracts/fct_transactions.odcs.yaml``. A failing batch is quarantined whole and
+  nothing downstream runs.
+- ``validated/transactions`` runs only after a pass: the batch's rows, typed per contract,
+  minus rows failing a tolerated row-level rule, which go to ``quarantine.rows``.
+"""
+
+
+from pathlib import Path
+
+import dagster as dg
+
+from platform_assets.core.validation.contract import Contract, find_contract, load_contract
+from platform_assets.core.validation.engine import Verdict
+from platform_assets.core.validation.service import PartitionCheck, accept_partition, check_partition
+from platform_assets.defs.ingestion import RAW_TRANSACTIONS
+from platform_assets.defs.partitions import daily_partitions
+from platform_assets.defs.resources import WAREHOUSE_POOL, PlatformSettings, WarehouseResource
+
+CONTRACT_CHECK = "contract_fct_transactions"
+VALIDATED_TRANSACTIONS = dg.AssetKey(["validated", "transactions"])
+TABLE = "transactions"
+
+
+def load_table_contract(platform: PlatformSettings, table: str = TABLE) -> Contract:
+    return load_contract(find_contract(Path(platform.contracts_dir), table))
+
+
+def violations_markdown(verdict: Verdict, limit: int = 50) -> str:
+    """The violations as a Markdown table for the UI."""
+    if not verdict.violations:
+        return "No violations."
+    lines = ["| severity | field | rule | source | detail |", "| --- | --- | --- | --- | --- |"]
+    for v in verdict.violations[:limit]:
+        detail = v.detail.replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| {v.severity} | {v.field or '(table)'} | {v.rule} | {v.source} | {detail} |")
+    if len(verdict.violations) > limit:
+        lines.append(f"| … | | | | {len(verdict.violations) - limit} more |")
+    return "\n".join(lines)
+
+
+def _reviewer(context: dg.AssetCheckExecutionContext):
+    """Claude's review when the Claude layer is installed and configured, else None."""
+    resources = context.resources
+    claude = getattr(resources, "claude", None)
+    if claude is None:
+        return None
+    make = getattr(claude, "contract_reviewer", None)
+    return make(run_id=context.run.run_id, asset=CONTRACT_CHECK) if make else None
+
+
+@dg.asset_check(
+    asset=RAW_TRANSACTIONS,
+    name=CONTRACT_CHECK,
+    blocking=True,
+    partitions_def=daily_partitions,
+    pool=WAREHOUSE_POOL,
+    description="The batch honours contracts/fct_transactions.odcs.yaml: structure, quality metrics, and no "
+                "semantic drift against the last accepted batch. A failing batch is quarantined whole.",
+)
+def contract_fct_transactions(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
+                              platform: PlatformSettings) -> dg.AssetCheckResult:
+    contract = load_table_contract(platform)
+    reviewer = _reviewer(context)
+    checks: dict[str, PartitionCheck] = {}
+    with warehouse.get_connection() as conn:
+        for key in context.partition_keys:
+            checks[key] = check_partition(conn, contract, key, reviewer=reviewer)
+    failed = [k for k, c in checks.items() if not c.verdict.passes]
+    sections = []
+    for key, check in checks.items():
+        verdict = check.verdict
+        state = "passes" if verdict.passes else "FAILS"
+        header = f"### {key}: {state} ({verdict.row_count} rows, decided by {verdict.decided_by})"
+        quarantined = f"\n\n{check.split.quarantined_rows} rows quarantined in quarantine.rows." if check.split else ""
+        notes = "".join(f"\n\n_{n}_" for n in verdict.notes)
+        sections.append(f"{header}\n\n{violations_markdown(verdict)}{quarantined}{notes}")
+    verdicts = [c.verdict for c in checks.values()]
+    return dg.AssetCheckResult(
+        passed=not failed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(f"{len(failed)} of {len(checks)} partition(s) violate {contract.id} {contract.version}: "
+                     f"{', '.join(failed)}" if failed else f"{len(checks)} partition(s) honour {contract.id}"),
+        metadata={
+            "violations": dg.MetadataValue.md("\n\n".join(sections)),
+            "error_count": sum(len(v.errors) for v in verdicts),
+            "warning_count": sum(len(v.violations) - len(v.errors) for v in verdicts),
+            "rows_checked": sum(v.row_count for v in verdicts),
+            "rows_quarantined": sum(c.split.quarantined_rows for c in checks.values() if c.split),
+            "decided_by": ", ".join(sorted({v.decided_by for v in verdicts})),
+            "reference": ", ".join(sorted({v.reference or "none" for v in verdicts})),
+            "contract": f"{contract.id} {contract.version} ({contract.path.name})",
+        },
+    )
+
+
+@dg.asset(
+    key=VALIDATED_TRANSACTIONS,
+    deps=[RAW_TRANSACTIONS],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name="validation",
+    kinds={"duckdb"},
+    pool=WAREHOUSE_POOL,
+)
+def validated_transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                           platform: PlatformSettings) -> dg.MaterializeResult:
+    """Transactions that passed the contract, one row per transaction, typed as the contract says.
+
+    Rows failing a tolerated row-level rule are in ``quarantine.rows`` with their reasons;
+    per partition, raw rows = validated rows + quarantined rows.
+    """
+    contract = load_table_contract(platform)
+    splits = []
+    with warehouse.get_connection() as conn:
+        for key in context.partition_keys:
+            splits.append(accept_partition(conn, contract, key))
+    table = ["| partition | raw | validated | quarantined |", "| --- | --- | --- | --- |"]
+    table += [f"| {s.partition_key} | {s.raw_rows} | {s.validated_rows} | {s.quarantined_rows} |" for s in splits]
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": sum(s.validated_rows for s in splits),
+        "rows_quarantined": sum(s.quarantined_rows for s in splits),
+        "split": dg.MetadataValue.md("\n".join(table)),
+        "table": "validated.transactions",
+    })
+
+
+ingest_and_validate_job = dg.define_asset_job(
+    "ingest_and_validate",
+    selection=dg.AssetSelection.assets(RAW_TRANSACTIONS, VALIDATED_TRANSACTIONS),
+    partitions_def=daily_partitions,
+    description="Land a day of transactions, check it against its contract, validate or quarantine it.",
+)

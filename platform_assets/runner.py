@@ -1,0 +1,229 @@
+"""Run the code location from Python: the main job, asset checks for CI, and backfills.
+
+Dagster has no public Python API for backfills (dagster PR #26731 was closed), so this is
+ours. :func:`backfill` runs a range of partitions *in one run* when every selected asset
+has a single-run backfill policy (Dagster's ``dagster/asset_partition_range_start``/``_end``
+run tags), and one run per partition otherwise. Runs are recorded in the Dagster instance,
+so they show in the UI like any other run.
+
+The instance is ``$DAGSTER_HOME`` when set; otherwise ``$PLATFORM_ASSETS_HOME/dagster_home``
+with the project's ``dagster.yaml`` (telemetry off, the DuckDB writer pool at 1).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+from dagster._core.definitions.backfill_policy import BackfillPolicyType
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
+
+from platform_assets.core.settings import Settings, bundled_dagster_yaml
+
+
+class RunnerError(ValueError):
+    """A request that cannot run: unknown asset selection, unknown partition, bad range."""
+
+
+def get_instance() -> dg.DagsterInstance:
+    """The persistent Dagster instance (created with the project's dagster.yaml if new)."""
+    if not os.environ.get("DAGSTER_HOME"):
+        home = Settings.from_env().dagster_home
+        home.mkdir(parents=True, exist_ok=True)
+        target = home / "dagster.yaml"
+        if not target.exists():
+            shutil.copyfile(bundled_dagster_yaml(), target)
+        os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+def load_definitions() -> dg.Definitions:
+    from platform_assets.definitions import defs
+
+    return defs() if callable(defs) else defs
+
+
+def _partitions_def(defs: dg.Definitions) -> dg.PartitionsDefinition:
+    from platform_assets.defs.partitions import daily_partitions
+
+    return daily_partitions
+
+
+def default_partition() -> str:
+    """The last complete day: what ``platform-assets run`` materializes by default."""
+    from platform_assets.defs.partitions import daily_partitions
+
+    key = daily_partitions.get_last_partition_key()
+    if key is None:
+        raise RunnerError("no complete partition yet")
+    return key
+
+
+def _check_partition(partitions_def: dg.PartitionsDefinition, key: str) -> None:
+    from platform_assets.core.ingestion.load import parse_partition_key
+
+    parse_partition_key(key)
+    if not partitions_def.has_partition_key(key):
+        first = partitions_def.get_first_partition_key()
+        last = partitions_def.get_last_partition_key()
+        raise RunnerError(f"unknown partition {key!r}: partitions run from {first} to {last} (UTC days).")
+
+
+def resolve_selection(defs: dg.Definitions, select: str | Sequence[str] | None) -> list[dg.AssetKey]:
+    """Asset keys for a selection: Dagster selection syntax or ``raw/transactions`` keys."""
+    graph = defs.resolve_asset_graph()
+    all_keys = graph.get_all_asset_keys()
+    if select is None:
+        return sorted(all_keys, key=lambda k: k.to_user_string())
+    exprs = [select] if isinstance(select, str) else list(select)
+    keys: set[dg.AssetKey] = set()
+    for expr in exprs:
+        if ":" not in expr and " " not in expr:
+            key = dg.AssetKey.from_user_string(expr)
+            if key not in all_keys:
+                known = ", ".join(sorted(k.to_user_string() for k in all_keys))
+                raise RunnerError(f"unknown asset {expr!r}; the code location has: {known}")
+            keys.add(key)
+            continue
+        try:
+            keys |= set(dg.AssetSelection.from_string(expr).resolve(graph))
+        except Exception as exc:  # Dagster raises several types for bad selection strings
+            raise RunnerError(f"cannot resolve selection {expr!r}: {exc}") from None
+    if not keys:
+        raise RunnerError(f"selection {select!r} matches no asset")
+    return sorted(keys, key=lambda k: k.to_user_string())
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    partitions: list[str]
+    success: bool
+    failed_steps: list[str] = field(default_factory=list)
+    check_results: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _summarize(result: dg.ExecuteInProcessResult, partitions: list[str]) -> RunSummary:
+    failed = sorted({e.step_key for e in result.all_events if e.is_step_failure and e.step_key})
+    checks = [
+        {"asset": e.asset_key.to_user_string(), "check": e.check_name, "passed": e.passed,
+         "severity": e.severity.value, "description": e.description}
+        for e in result.get_asset_check_evaluations()
+    ]
+    return RunSummary(result.run_id, partitions, result.success, failed, checks)
+
+
+def _execute(defs: dg.Definitions, selection: dg.AssetSelection | None, *, name: str,
+             partition_key: str | None = None, tags: Mapping[str, str] | None = None,
+             run_config: Mapping[str, Any] | None = None,
+             instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
+    """Run a job in-process: the code location's job ``name``, or a new one over ``selection``."""
+    tags = dict(tags or {})
+    if selection is not None:
+        defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[dg.define_asset_job(name, selection=selection)]))
+    job_def = defs.resolve_job_def(name)
+    if partition_key is not None and not job_def.asset_layer.selected_asset_keys:
+        # A checks-only job has no asset to validate a partition key against; the checks
+        # read their partition from the run's partition tag.
+        tags[PARTITION_NAME_TAG] = partition_key
+        partition_key = None
+    return job_def.execute_in_process(
+        instance=instance or get_instance(), partition_key=partition_key, tags=tags,
+        run_config=dict(run_config or {}), raise_on_error=False,
+    )
+
+
+def run_main(partition_key: str | None = None, *, run_config: Mapping[str, Any] | None = None,
+             instance: dg.DagsterInstance | None = None) -> RunSummary:
+    """Materialize every asset of one partition (default: the last complete day)."""
+    defs = load_definitions()
+    key = partition_key or default_partition()
+    _check_partition(_partitions_def(defs), key)
+    result = _execute(defs, None, name="platform_main", partition_key=key, run_config=run_config,
+                      instance=instance)
+    return _summarize(result, [key])
+
+
+def run_checks(select: str | Sequence[str] | None = None, partition_key: str | None = None, *,
+               materialize: bool = False, run_config: Mapping[str, Any] | None = None,
+               instance: dg.DagsterInstance | None = None) -> RunSummary:
+    """Run the asset checks of the selected assets in-process (for CI).
+
+    With ``materialize`` the assets are materialized first, in the same run; otherwise the
+    checks look at what is already stored.
+    """
+    defs = load_definitions()
+    keys = resolve_selection(defs, select)
+    graph = defs.resolve_asset_graph()
+    partitioned = any(graph.get(k).partitions_def is not None for k in keys)
+    key = partition_key or (default_partition() if partitioned else None)
+    if key is not None:
+        _check_partition(_partitions_def(defs), key)
+    checks = dg.AssetSelection.checks_for_assets(*keys)
+    selection = dg.AssetSelection.assets(*keys) | checks if materialize else checks
+    if not checks.resolve_checks(graph):
+        raise RunnerError(f"the selected assets have no asset checks: {', '.join(k.to_user_string() for k in keys)}")
+    result = _execute(defs, selection, name="platform_checks_run", partition_key=key, run_config=run_config,
+                      instance=instance)
+    return _summarize(result, [key] if key else [])
+
+
+@dataclass
+class BackfillResult:
+    selection: list[str]
+    partitions: list[str]
+    runs: list[RunSummary]
+
+    @property
+    def success(self) -> bool:
+        return all(r.success for r in self.runs)
+
+
+def backfill(select: str | Sequence[str], start: str, end: str, *, run_config: Mapping[str, Any] | None = None,
+             instance: dg.DagsterInstance | None = None) -> BackfillResult:
+    """Materialize the selected assets for every partition from ``start`` to ``end`` (inclusive).
+
+    One run covers the whole range when every selected asset allows single-run backfills;
+    otherwise each partition gets its own run. Re-running a range replaces its rows.
+
+    Example::
+
+        import platform_assets
+        result = platform_assets.backfill("raw/transactions", "2026-11-01", "2026-11-07")
+        assert result.success, result.runs
+    """
+    defs = load_definitions()
+    partitions_def = _partitions_def(defs)
+    _check_partition(partitions_def, start)
+    _check_partition(partitions_def, end)
+    if start > end:
+        raise RunnerError(f"the range starts after it ends: {start} > {end}")
+    keys = resolve_selection(defs, select)
+    graph = defs.resolve_asset_graph()
+    partition_keys = partitions_def.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))
+    selection = dg.AssetSelection.assets(*keys)
+    single_run = all(
+        graph.get(k).backfill_policy is not None
+        and graph.get(k).backfill_policy.policy_type == BackfillPolicyType.SINGLE_RUN
+        for k in keys
+    )
+    runs: list[RunSummary] = []
+    if single_run:
+        tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
+        result = _execute(defs, selection, name="platform_backfill_run", tags=tags, run_config=run_config,
+                          instance=instance)
+        runs.append(_summarize(result, partition_keys))
+    else:
+        for key in partition_keys:
+            result = _execute(defs, selection, name="platform_backfill_run", partition_key=key, run_config=run_config,
+                              instance=instance)
+            runs.append(_summarize(result, [key]))
+    return BackfillResult([k.to_user_string() for k in keys], partition_keys, runs)

@@ -1,0 +1,160 @@
+"""The platform-assets command: exit codes, JSON, and Dagster runs from the shell."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from platform_assets.core.ingestion.bundled import Drift, generate_transactions
+from platform_assets_tests.conftest import CONTRACT_PATH, REPO
+
+CLI = [sys.executable, "-m", "platform_assets.cli"]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "RUNTIME__LOG_LEVEL": "ERROR", **(env or {})}
+    full_env.pop("ANTHROPIC_API_KEY", None)
+    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, env=full_env, cwd=cwd,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("batches")
+    out = {}
+    for name, drift in [("good", None), ("reference", None), ("dollars", Drift(amount_unit="dollars")),
+                        ("alpha3", Drift(country_codes="alpha3"))]:
+        day = "2026-11-01" if name == "reference" else "2026-11-02"
+        pq.write_table(generate_transactions(day, 2000, drift), folder / f"{name}.parquet")
+    pacsv.write_csv(generate_transactions("2026-11-02", 500), folder / "good.csv")
+    (folder / "empty.csv").write_text("")
+    (folder / "not_parquet.parquet").write_text("transaction_id,amount\n1,2\n")
+    return out | {p.stem + p.suffix: p for p in folder.iterdir()}
+
+
+def test_check_passes_with_exit_0_and_json(files):
+    result = run_cli("contracts", "check", CONTRACT_PATH, files["good.parquet"], "--json")
+    assert result.returncode == 0, result.stderr
+    verdict = json.loads(result.stdout)
+    assert verdict["passes"] is True
+    assert all(set(v) == {"field", "rule", "detail", "severity", "source"} for v in verdict["violations"])
+    assert "llm" not in verdict
+
+
+def test_csv_batch_is_checked_too(files):
+    result = run_cli("contracts", "check", CONTRACT_PATH, files["good.csv"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith("PASS")
+
+
+def test_violation_exits_1_with_reference_drift_in_json(files):
+    result = run_cli("contracts", "check", CONTRACT_PATH, files["dollars.parquet"], "--reference",
+                     files["reference.parquet"], "--json")
+    assert result.returncode == 1, result.stderr
+    verdict = json.loads(result.stdout)
+    assert verdict["passes"] is False
+    rules = {(v["field"], v["rule"]) for v in verdict["violations"]}
+    assert ("amount_cents", "unit_change") in rules and ("amount_cents", "logicalType") in rules
+    assert {v["source"] for v in verdict["violations"]} == {"rules"}
+
+
+def test_human_output_names_rule_and_example(files):
+    result = run_cli("contracts", "check", CONTRACT_PATH, files["alpha3.parquet"])
+    assert result.returncode == 1
+    assert "user_country · pattern (rules)" in result.stdout and "'USA'" in result.stdout
+    assert "FAIL" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope.odcs.yaml", "good.parquet"], "file not found"),
+        ([str(CONTRACT_PATH), "missing.csv"], "missing.csv: file not found"),
+        ([str(CONTRACT_PATH), "empty.csv"], "empty.csv: the file is empty"),
+        ([str(CONTRACT_PATH), "not_parquet.parquet"], "not_parquet.parquet: cannot be read as Parquet"),
+    ],
+)
+def test_usage_errors_exit_2_and_name_the_file(files, args, message):
+    args = [str(files.get(a, a)) for a in args]
+    result = run_cli("contracts", "check", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_invalid_contract_exits_2(tmp_path: Path, files):
+    bad = tmp_path / "bad.odcs.yaml"
+    bad.write_text(CONTRACT_PATH.read_text().replace("logicalType: integer", "logicalType: int"))
+    result = run_cli("contracts", "check", bad, files["good.parquet"])
+    assert result.returncode == 2
+    assert "schema[0].properties[6].logicalType (line" in result.stderr and "unknown logicalType 'int'" in result.stderr
+    lint = run_cli("contracts", "lint", bad)
+    assert lint.returncode == 2 and "unknown logicalType 'int'" in lint.stderr
+    ok = run_cli("contracts", "lint", CONTRACT_PATH)
+    assert ok.returncode == 0 and "11 columns" in ok.stdout
+
+
+def test_every_command_has_help():
+    for command in [[], ["contracts"], ["contracts", "check"], ["contracts", "lint"], ["checks"], ["checks", "run"],
+                    ["run"], ["backfill"], ["dev"]]:
+        result = run_cli(*command, "--help")
+        assert result.returncode == 0 and "Usage:" in result.stdout, command
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> dict[str, str]:
+    return {"PLATFORM_ASSETS_HOME": str(tmp_path / "home"), "PLATFORM_ASSETS_ROWS_PER_PARTITION": "1000",
+            "DAGSTER_HOME": ""}
+
+
+def test_backfill_runs_a_range_in_one_run_and_checks_run_gates_ci(home, tmp_path: Path):
+    result = run_cli("backfill", "--select", "raw/transactions", "--start", "2026-11-01", "--end", "2026-11-03",
+                     "--json", env=home)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["partitions"] == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    assert len(report["runs"]) == 1 and report["success"]
+    warehouse_path = Path(home["PLATFORM_ASSETS_HOME"]) / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse_path), read_only=True) as conn:
+        counts = conn.execute("SELECT count(*), count(DISTINCT partition_date) FROM raw.transactions").fetchall()[0]
+    assert counts == (3000, 3)
+
+    passing = run_cli("checks", "run", "--select", "raw/transactions", "--partition", "2026-11-02", env=home)
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    assert "[pass] raw/transactions · contract_fct_transactions" in passing.stdout
+
+    config = tmp_path / "drift.yaml"
+    config.write_text("ops:\n  raw_transactions:\n    config:\n      amount_unit: dollars\n")
+    failing = run_cli("checks", "run", "--select", "raw/transactions", "--partition", "2026-11-03", "--materialize",
+                      "--config", config, env=home)
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    assert "[FAIL] raw/transactions · contract_fct_transactions" in failing.stdout
+
+
+def test_unknown_partition_and_asset_are_usage_errors(home):
+    result = run_cli("checks", "run", "--select", "raw/transactions", "--partition", "1999-01-01", env=home)
+    assert result.returncode == 2 and "unknown partition '1999-01-01'" in result.stderr
+    result = run_cli("backfill", "--select", "raw/nope", "--start", "2026-11-01", "--end", "2026-11-02", env=home)
+    assert result.returncode == 2 and "unknown asset 'raw/nope'" in result.stderr
+
+
+def test_python_backfill_api(home, monkeypatch):
+    import dagster as dg
+
+    import platform_assets
+
+    for key, value in home.items():
+        monkeypatch.setenv(key, value)
+    with dg.instance_for_test() as instance:
+        result = platform_assets.backfill(["raw/transactions"], "2026-11-04", "2026-11-05", instance=instance)
+        assert result.success and len(result.runs) == 1
+        assert result.partitions == ["2026-11-04", "2026-11-05"]
+        (run,) = instance.get_runs()
+        assert run.tags["dagster/asset_partition_range_start"] == "2026-11-04"
