@@ -14,8 +14,9 @@ from platform_assets.core.ingestion.bundled import generate_transactions
 from platform_assets.core.ingestion.load import IngestionError, LandingFolderReader, ingest
 
 
-@pytest.fixture
-def s3(monkeypatch):
+@pytest.fixture(scope="module")
+def s3():
+    import s3fs
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -23,12 +24,16 @@ def s3(monkeypatch):
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     # The standard AWS variables: what a deployment sets, read by dlt's filesystem source.
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}.items():
-        monkeypatch.setenv(key, value)
-    client = boto3.client("s3", endpoint_url=endpoint)
-    client.create_bucket(Bucket="landing")
-    yield client
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}.items():
+            patch.setenv(key, value)
+        # fsspec caches S3 filesystems by their arguments, not the endpoint from the env.
+        s3fs.S3FileSystem.clear_instance_cache()
+        client = boto3.client("s3", endpoint_url=endpoint)
+        client.create_bucket(Bucket="landing")
+        yield client
+        s3fs.S3FileSystem.clear_instance_cache()
     server.stop()
 
 
