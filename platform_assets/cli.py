@@ -39,15 +39,15 @@ def contracts() -> None:
     """Check data files against ODCS data contracts, and lint contracts."""
 
 
-def _llm_reviewer(no_llm: bool):
-    """Claude's review for the CLI, when a key is set and --no-llm is not given."""
-    if no_llm or not os.environ.get("ANTHROPIC_API_KEY"):
+def _claude_client(no_llm: bool):
+    """Claude for the CLI when a key is set (or Bedrock is configured) and --no-llm is not given."""
+    from platform_assets.core.llm.client import ClaudeClient, ClaudeConfig
+
+    if no_llm:
         return None
-    try:
-        from platform_assets.core.validation import semantic_llm
-    except ImportError:
-        return None
-    return semantic_llm.reviewer_from_env(task="contracts_check_cli")
+    config = ClaudeConfig.from_env()
+    client = ClaudeClient(config)
+    return client if client.enabled else None
 
 
 @contracts.command("check")
@@ -64,6 +64,8 @@ def contracts_check(contract: Path, data: Path, reference: Path | None, as_json:
     an invalid contract.
     """
     from platform_assets.core import warehouse
+    from platform_assets.core.settings import Settings
+    from platform_assets.core.validation import semantic_llm
     from platform_assets.core.validation.batch import BatchError, batch_from_file
     from platform_assets.core.validation.contract import ContractError, load_contract
     from platform_assets.core.validation.engine import check_batch
@@ -81,11 +83,18 @@ def contracts_check(contract: Path, data: Path, reference: Path | None, as_json:
         batch = batch_from_file(conn, data)
         verdict = check_batch(conn, batch, parsed, reference_profile,
                               f"file {reference}" if reference is not None else None)
-        reviewer = _llm_reviewer(no_llm)
-        llm_summary = None
-        if reviewer is not None:
-            verdict = reviewer(conn, batch, parsed, verdict)
-            llm_summary = getattr(reviewer, "summary", lambda: None)()
+        client = _claude_client(no_llm)
+        llm = None
+        if client is not None:
+            # Every call is logged in the warehouse's governance table, CLI calls included.
+            with warehouse.session(Settings.from_env().warehouse_path) as log_conn:
+                result = semantic_llm.semantic_check(conn, batch, parsed, verdict, client,
+                                                     asset="cli:contracts check", log_conn=log_conn)
+            verdict, llm = result.verdict, semantic_llm.llm_summary(result)
+        elif no_llm:
+            verdict.notes.append(semantic_llm.TURNED_OFF_NOTE)
+        else:
+            verdict.notes.append(semantic_llm.NO_KEY_NOTE)
     except BatchError as exc:
         _fail_usage(str(exc))
     finally:
@@ -95,8 +104,8 @@ def contracts_check(contract: Path, data: Path, reference: Path | None, as_json:
                "violations": [{k: v.to_dict()[k] for k in ("field", "rule", "detail", "severity", "source")}
                               for v in verdict.violations],
                "rows": verdict.row_count, "decided_by": verdict.decided_by, "notes": verdict.notes}
-        if llm_summary is not None:
-            out["llm"] = llm_summary
+        if llm is not None:
+            out["llm"] = llm
         click.echo(json.dumps(out, indent=2, default=str))
     else:
         click.echo(f"{data}: {verdict.row_count} rows, contract {parsed.id} {parsed.version}")

@@ -158,3 +158,43 @@ def test_python_backfill_api(home, monkeypatch):
         assert result.partitions == ["2026-11-04", "2026-11-05"]
         (run,) = instance.get_runs()
         assert run.tags["dagster/asset_partition_range_start"] == "2026-11-04"
+
+
+def test_check_with_claude_adds_llm_usage_and_logs_every_call(files, tmp_path: Path):
+    from platform_assets_tests.llm.scripted_server import Reply, ScriptedServer
+
+    answer = json.dumps({"passes": False, "summary": "amounts look like dollars",
+                         "violations": [{"field": "amount_cents", "detail": "values look like dollars"}]})
+    env = {"ANTHROPIC_API_KEY": "test-key", "PLATFORM_ASSETS_HOME": str(tmp_path / "home")}
+    with ScriptedServer(script=[Reply(text=answer)]) as server:
+        env["ANTHROPIC_BASE_URL"] = server.url
+        result = subprocess.run([*CLI, "contracts", "check", str(CONTRACT_PATH), str(files["good.parquet"]), "--json"],
+                                capture_output=True, text=True, timeout=300,
+                                env={**os.environ, "RUNTIME__LOG_LEVEL": "ERROR", **env})
+        requests = [r for r in server.requests if r.path.endswith("/messages")]
+    assert result.returncode == 1, result.stdout + result.stderr
+    verdict = json.loads(result.stdout)
+    assert verdict["passes"] is False
+    assert [(v["field"], v["source"]) for v in verdict["violations"] if v["source"] == "claude"] == \
+        [("amount_cents", "claude")]
+    llm = verdict["llm"]
+    assert set(llm) == {"model", "calls", "input_tokens", "cache_read_tokens", "cache_write_tokens",
+                        "output_tokens", "cost_usd", "outcome"}
+    assert llm["calls"] == len(requests) == 1 and llm["outcome"] == "ok"
+    with duckdb.connect(str(tmp_path / "home" / "warehouse.duckdb"), read_only=True) as conn:
+        (logged,) = conn.execute("SELECT count(*) FROM platform.llm_calls").fetchall()[0]
+    assert logged == 1
+
+
+def test_no_llm_flag_sends_nothing(files):
+    from platform_assets_tests.llm.scripted_server import ScriptedServer
+
+    with ScriptedServer() as server:
+        env = {**os.environ, "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": server.url}
+        result = subprocess.run([*CLI, "contracts", "check", str(CONTRACT_PATH), str(files["good.parquet"]), "--json",
+                                 "--no-llm"], capture_output=True, text=True, timeout=300, env=env)
+        assert server.requests == []
+    assert result.returncode == 0
+    verdict = json.loads(result.stdout)
+    assert "llm" not in verdict and verdict["decided_by"] == "rules"
+    assert any("turned off" in note for note in verdict["notes"])
