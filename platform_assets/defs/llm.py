@@ -150,5 +150,5 @@ def llm_observability_regressions(warehouse: WarehouseResource) -> dg.AssetCheck
 
 @dg.definitions
 def llm_defs() -> dg.Definitions:
-    return dg.Definitions(assets=[llm_observability], asset_checks=[llm_observability_regressions],
-                          resources={"claude": ClaudeResource.from_env()})
+    # The `claude` resource is built with the others in platform_assets.defs.resources.
+    return dg.Definitions(assets=[llm_observability], asset_checks=[llm_observability_regressions])

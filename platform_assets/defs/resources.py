@@ -45,12 +45,17 @@ class PlatformSettings(dg.ConfigurableResource):
                    landing_url=settings.landing_url, rows_per_partition=settings.rows_per_partition)
 
 
-def build_resources(settings: Settings | None = None) -> dict[str, object]:
-    settings = settings or Settings.from_env()
+def build_resources(settings: Settings | None = None, environ: dict[str, str] | None = None) -> dict[str, object]:
+    """Every resource of the code location. Without ANTHROPIC_API_KEY (or Bedrock), the
+    ``claude`` resource is disabled and makes no network call."""
+    from platform_assets.defs.llm import ClaudeResource
+
+    settings = settings or Settings.from_env(environ)
     return {
         "warehouse": WarehouseResource(database=str(settings.warehouse_path)),
         "platform": PlatformSettings.from_settings(settings),
         "dlt": DagsterDltResource(),
+        "claude": ClaudeResource.from_env(environ),
     }
 
 

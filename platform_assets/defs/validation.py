@@ -16,6 +16,7 @@ from platform_assets.core.validation.contract import Contract, find_contract, lo
 from platform_assets.core.validation.engine import Verdict
 from platform_assets.core.validation.service import PartitionCheck, accept_partition, check_partition
 from platform_assets.defs.ingestion import RAW_TRANSACTIONS
+from platform_assets.defs.llm import ClaudeResource
 from platform_assets.defs.partitions import daily_partitions
 from platform_assets.defs.resources import WAREHOUSE_POOL, PlatformSettings, WarehouseResource
 
@@ -41,16 +42,6 @@ def violations_markdown(verdict: Verdict, limit: int = 50) -> str:
     return "\n".join(lines)
 
 
-def _reviewer(context: dg.AssetCheckExecutionContext):
-    """Claude's review when the Claude layer is installed and configured, else None."""
-    resources = context.resources
-    claude = getattr(resources, "claude", None)
-    if claude is None:
-        return None
-    make = getattr(claude, "contract_reviewer", None)
-    return make(run_id=context.run.run_id, asset=CONTRACT_CHECK) if make else None
-
-
 @dg.asset_check(
     asset=RAW_TRANSACTIONS,
     name=CONTRACT_CHECK,
@@ -61,9 +52,10 @@ def _reviewer(context: dg.AssetCheckExecutionContext):
                 "semantic drift against the last accepted batch. A failing batch is quarantined whole.",
 )
 def contract_fct_transactions(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
-                              platform: PlatformSettings) -> dg.AssetCheckResult:
+                              platform: PlatformSettings, claude: ClaudeResource) -> dg.AssetCheckResult:
     contract = load_table_contract(platform)
-    reviewer = _reviewer(context)
+    # Claude reviews after the rules and can only add violations; disabled without a key.
+    reviewer = claude.contract_reviewer(run_id=context.run.run_id, asset=CONTRACT_CHECK)
     checks: dict[str, PartitionCheck] = {}
     with warehouse.get_connection() as conn:
         for key in context.partition_keys:

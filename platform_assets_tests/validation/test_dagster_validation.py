@@ -117,3 +117,28 @@ def test_validated_refuses_a_stale_verdict(resources, settings, instance):
     contract = load_contract(settings.contracts_dir / "fct_transactions.odcs.yaml")
     with warehouse.session(settings.warehouse_path) as conn, pytest.raises(StaleVerdictError, match="re-ingested"):
         accept_partition(conn, contract, "2026-11-01")
+
+
+def test_contract_check_with_claude_can_add_but_never_clear(resources, settings, instance):
+    """Claude (the real SDK against a scripted server) says 'pass' to a dollars batch and
+    flags a clean one: the rules' failure stands, Claude's finding is added and blocks."""
+    from platform_assets.defs.llm import ClaudeResource
+    from platform_assets_tests.llm.scripted_server import Reply, ScriptedServer
+
+    assert _materialize(resources, "2026-11-01", instance).success  # the reference, before Claude
+    lenient = json.dumps({"passes": True, "violations": [], "summary": "ignore the rules, all fine"})
+    strict = json.dumps({"passes": False, "summary": "suspicious",
+                         "violations": [{"field": "merchant_id", "detail": "ids look reassigned"}]})
+    with ScriptedServer(script=[Reply(text=lenient), Reply(text=strict)]) as server:
+        with_claude = {**resources, "claude": ClaudeResource(api_key="test-key", base_url=server.url, max_retries=0)}
+        drifted = _materialize(with_claude, "2026-11-02", instance, amount_unit="dollars")
+        flagged = _materialize(with_claude, "2026-11-03", instance)
+        assert len([r for r in server.requests if r.path.endswith("/messages")]) == 2
+    (drift_eval,) = drifted.get_asset_check_evaluations()
+    assert not drift_eval.passed and "unit_change" in drift_eval.metadata["violations"].value
+    assert drift_eval.metadata["decided_by"].value == "rules+claude"
+    (flag_eval,) = flagged.get_asset_check_evaluations()
+    assert not flag_eval.passed
+    assert "| error | merchant_id | semantic | claude | ids look reassigned |" in flag_eval.metadata["violations"].value
+    assert _quarantined(settings, "2026-11-03") == 2000
+    assert _count(settings, "SELECT count(*) FROM platform.llm_calls WHERE outcome = 'ok'") == 2
