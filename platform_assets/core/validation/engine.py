@@ -30,9 +30,9 @@ from platform_assets.core.validation.profile import (
     NUMERIC_FAMILIES,
     BatchProfile,
     ColumnProfile,
+    SAMPLE_ROWS,
     apply_sample,
     family,
-    histogram_sql,
     jsonable,
     sample_profile_sql,
 )
@@ -214,18 +214,22 @@ def check_batch(
     rel = batch.relation
     violations: list[Violation] = []
     row_rules: list[RowRule] = []
+    profiles = {name: ColumnProfile(name=name, duckdb_type=dtype, family=family(dtype))
+                for name, dtype in batch.columns.items()}
+    # The sample first: it is cheap, and it says which columns are categorical, whose
+    # exact value counts then ride along in the one full scan.
+    sample_rows = _sample_distributions(conn, batch, profiles)
+    categorical = _categorical_columns(profiles, contract, reference)
     scan = _Scan()
     scan.add(("rows",), "count(*)")
-    profiles: dict[str, ColumnProfile] = {}
-    for name, dtype in batch.columns.items():
+    for name, col in profiles.items():
         c = quote_ident(name)
-        fam = family(dtype)
-        profiles[name] = ColumnProfile(name=name, duckdb_type=dtype, family=fam)
         scan.add((name, "count"), f"count({c})")
-        scan.add((name, "distinct"), f"approx_count_distinct({c})")
-        if fam in NUMERIC_FAMILIES or fam in ("date", "timestamp", "time"):
+        if col.family in NUMERIC_FAMILIES or col.family in ("date", "timestamp", "time"):
             scan.add((name, "min"), f"min({c})")
             scan.add((name, "max"), f"max({c})")
+        if name in categorical:
+            scan.add((name, "values"), f"histogram(CAST({c} AS VARCHAR))")
 
     # Structural rules, compiled into the same scan.
     checked_rules: list[tuple[ColumnSpec | None, str, str, str, QualityRule | None]] = []
@@ -248,7 +252,6 @@ def check_batch(
         for rule, predicate, expectation in _constraint_rules(spec, c, fam, tolerates_nulls):
             key = (spec.name, rule)
             scan.add(key + ("fail",), f"count(*) FILTER (WHERE {predicate})")
-            scan.add(key + ("example",), f"any_value({c}) FILTER (WHERE {predicate})")
             checked_rules.append((spec, rule, predicate, expectation, None))
         if spec.unique or spec.primary_key:
             scan.add((spec.name, "unique", "fail"), f"count({c}) - count(DISTINCT {c})")
@@ -257,7 +260,6 @@ def check_batch(
             key = (spec.name, q.location)
             if predicate is not None:
                 scan.add(key + ("fail",), f"count(*) FILTER (WHERE {predicate})")
-                scan.add(key + ("example",), f"any_value({c}) FILTER (WHERE {predicate})")
             elif q.metric == "duplicateValues":
                 scan.add(key + ("fail",), f"count({c}) - count(DISTINCT {c})")
             checked_rules.append((spec, q.metric or "sql", predicate or "", "", q))
@@ -269,22 +271,26 @@ def check_batch(
         col.count = int(results[(name, "count")])
         col.nulls = row_count - col.count
         col.null_rate = round(col.nulls / row_count, 6) if row_count else 0.0
-        col.distinct = int(results[(name, "distinct")] or 0)
         col.min = jsonable(results.get((name, "min")))
         col.max = jsonable(results.get((name, "max")))
+        if name in categorical:
+            col.values = {str(k): int(v) for k, v in (results[(name, "values")] or {}).items()}
+            col.distinct = len(col.values)
 
     for spec, rule, predicate, expectation, q in checked_rules:
         assert spec is not None
         if q is None:
             failing = int(results[(spec.name, rule, "fail")])
             if failing:
-                example = _example(results[(spec.name, rule, "example")])
+                example = _example(_first_failing_value(conn, rel, spec.name, predicate))
                 detail = (f"{failing} of {row_count} rows break {rule}: expected {expectation}"
                           + ("" if rule == "required" else f", e.g. {example}"))
                 violations.append(Violation(spec.name, rule, detail, failing_rows=failing))
                 row_rules.append(RowRule(spec.name, rule, predicate, "error"))
             continue
-        violation = _metric_violation(q, results, spec.name, row_count)
+        failing = int(results[(spec.name, q.location, "fail")])
+        example = _first_failing_value(conn, rel, spec.name, predicate) if failing and predicate else None
+        violation = _metric_violation(q, failing, example, spec.name, row_count)
         if violation:
             violations.append(violation)
         # A null in an optional column is allowed, so it does not make the row a failing row.
@@ -307,8 +313,7 @@ def check_batch(
             violations.append(violation)
 
     unexpected = [n for n in batch.columns if contract.column(n) is None]
-    profile = BatchProfile(row_count=row_count, columns=profiles, source=batch.source)
-    _profile_distributions(conn, rel, batch, profile, contract, reference)
+    profile = BatchProfile(row_count=row_count, columns=profiles, source=batch.source, sample_rows=sample_rows)
     notes: list[str] = []
     if reference is None:
         notes.append("no accepted batch to compare with yet: semantic drift was not checked")
@@ -336,13 +341,19 @@ def _measured(q: QualityRule, failing: float, row_count: int) -> float:
     return failing
 
 
-def _metric_violation(q: QualityRule, results: dict, column: str, row_count: int) -> Violation | None:
-    failing = int(results[(column, q.location, "fail")])
+def _first_failing_value(conn, relation: str, column: str, predicate: str) -> Any:
+    """An example value for a broken rule. Asked only for rules that failed, so a passing
+    batch pays nothing for examples (a FILTER per example would evaluate every predicate
+    twice in the main scan)."""
+    row = fetch_row(conn, f"SELECT {quote_ident(column)} FROM {relation} WHERE {predicate} LIMIT 1")
+    return None if row is None else row[0]
+
+
+def _metric_violation(q: QualityRule, failing: int, example: Any, column: str, row_count: int) -> Violation | None:
     value = _measured(q, failing, row_count)
     if q.holds(value):
         return None
     unit = "%" if q.unit == "percent" else " rows"
-    example = results.get((column, q.location, "example"))
     detail = f"{q.metric} is {value}{unit} ({failing} of {row_count} rows); the contract requires {q.expectation()}"
     if example is not None:
         detail += f", e.g. {_example(example)}"
@@ -375,22 +386,28 @@ def _table_rule_violation(conn, q: QualityRule, rel: str, row_count: int) -> Vio
     return None
 
 
-def _profile_distributions(conn, rel: str, batch: Batch, profile: BatchProfile, contract: Contract,
-                           reference: BatchProfile | None) -> None:
-    sql, keys = sample_profile_sql(rel, batch.columns)
-    if sql:
-        apply_sample(profile.columns, keys, fetch_row(conn, sql))
-        profile.sample_rows = min(profile.row_count, 20_000)
-    categorical = []
-    for name, col in profile.columns.items():
+def _sample_distributions(conn, batch: Batch, profiles: dict[str, ColumnProfile]) -> int:
+    """Fill the sampled part of the profiles; returns how many rows the sample had."""
+    sql, keys = sample_profile_sql(batch.relation, batch.columns, batch.row_count)
+    if not sql:
+        return 0
+    apply_sample(profiles, keys, fetch_row(conn, sql))
+    return min(batch.row_count, SAMPLE_ROWS)
+
+
+def _categorical_columns(profiles: dict[str, ColumnProfile], contract: Contract,
+                         reference: BatchProfile | None) -> set[str]:
+    """Text and boolean columns whose exact value counts are worth keeping: few distinct
+    values in the sample, an enum in the contract, or categorical in the reference."""
+    chosen = set()
+    for name, col in profiles.items():
+        if col.family not in ("text", "bool"):
+            continue
         spec = contract.column(name)
         was_categorical = reference is not None and name in reference.columns and \
             reference.columns[name].is_categorical
-        if col.family in ("text", "bool") and (col.distinct <= CATEGORICAL_MAX_DISTINCT or was_categorical
-                                               or (spec is not None and spec.enum)):
-            if col.distinct <= 4 * CATEGORICAL_MAX_DISTINCT:
-                categorical.append(name)
-    if categorical:
-        row = fetch_row(conn, histogram_sql(rel, categorical))
-        for name, hist in zip(categorical, row, strict=True):
-            profile.columns[name].values = {str(k): int(v) for k, v in (hist or {}).items()}
+        wanted = col.distinct <= CATEGORICAL_MAX_DISTINCT or was_categorical or (spec is not None and spec.enum)
+        # A column that exploded into thousands of values is not worth a full histogram.
+        if wanted and col.distinct <= 4 * CATEGORICAL_MAX_DISTINCT:
+            chosen.add(name)
+    return chosen

@@ -2,12 +2,11 @@
 
 A profile is built from at most three passes over the batch, whatever its size:
 
-1. the engine's single aggregate scan (shared with the structural rules) gives exact row,
-   null and distinct counts, and min/max;
-2. a fixed-size reservoir sample (``SAMPLE_ROWS``, seeded) gives the shape of the
+1. a fixed-size systematic sample (``SAMPLE_ROWS`` rows) gives the shape of the
    distribution: quantiles, the share of fractional values, string shapes, how many text
-   values parse as numbers, booleans or epoch times;
-3. one histogram scan over the low-cardinality columns gives their exact value counts.
+   values parse as numbers, booleans or epoch times, and distinct-count estimates;
+2. the engine's single aggregate scan, shared with the structural rules, gives exact row
+   and null counts, min/max, and the exact value counts of low-cardinality columns.
 
 Profiles are plain JSON-able dicts so they can be stored in DuckDB and sent (redacted) to
 an LLM.
@@ -43,7 +42,7 @@ class ColumnProfile:
     count: int = 0  # non-null values
     nulls: int = 0
     null_rate: float = 0.0
-    distinct: int = 0  # approximate
+    distinct: int = 0  # estimated from the sample; exact (len(values)) for categorical columns
     min: Any = None
     max: Any = None
     # from the sample
@@ -99,7 +98,7 @@ def shape_expression(column_sql: str) -> str:
             f"CASE WHEN regexp_matches({v}, '[^A-Za-z0-9]') THEN '_' ELSE '' END)")
 
 
-def sample_profile_sql(relation: str, columns: dict[str, str]) -> tuple[str, list[tuple[str, str]]]:
+def sample_profile_sql(relation: str, columns: dict[str, str], row_count: int) -> tuple[str, list[tuple[str, str]]]:
     """One query over a seeded reservoir sample; returns SQL and (column, stat) per output."""
     parts: list[str] = []
     keys: list[tuple[str, str]] = []
@@ -111,6 +110,7 @@ def sample_profile_sql(relation: str, columns: dict[str, str]) -> tuple[str, lis
     for name, dtype in columns.items():
         c = quote_ident(name)
         fam = family(dtype)
+        add(name, "distinct", f"approx_count_distinct({c})")
         if fam in NUMERIC_FAMILIES:
             add(name, "quantiles", f"quantile_cont({c}, [0.1, 0.5, 0.9])")
             add(name, "mean", f"avg({c})")
@@ -131,9 +131,19 @@ def sample_profile_sql(relation: str, columns: dict[str, str]) -> tuple[str, lis
                                              f"lower(trim({c})) IN ({tokens}) THEN 1.0 ELSE 0.0 END)")
     if not parts:
         return "", []
-    sql = (f"SELECT {', '.join(parts)} FROM (SELECT * FROM {relation} "
-           f"USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (42))")
+    sql = f"SELECT {', '.join(parts)} FROM ({sample_sql(relation, row_count)})"
     return sql, keys
+
+
+def sample_sql(relation: str, row_count: int) -> str:
+    """A systematic sample of about ``SAMPLE_ROWS`` rows: every k-th row by position.
+
+    Deterministic, spread evenly over the whole batch (so over the day, for time-ordered
+    feeds), and cheap: a filter on the row number, where a reservoir sample of every
+    column would copy them all.
+    """
+    step = max(1, -(-row_count // SAMPLE_ROWS))
+    return f"SELECT * FROM {relation} WHERE __row % {step} = 0" if step > 1 else f"SELECT * FROM {relation}"
 
 
 def apply_sample(profiles: dict[str, ColumnProfile], keys: list[tuple[str, str]], row: tuple) -> None:
@@ -148,12 +158,7 @@ def apply_sample(profiles: dict[str, ColumnProfile], keys: list[tuple[str, str]]
                 top = sorted(value.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_SHAPES]
                 col.shapes = {shape: round(n / total, 4) for shape, n in top}
         elif value is not None:
-            setattr(col, stat, float(value) if stat not in ("min_length", "max_length") else int(value))
-
-
-def histogram_sql(relation: str, names: list[str]) -> str:
-    cols = ", ".join(f"histogram(CAST({quote_ident(n)} AS VARCHAR))" for n in names)
-    return f"SELECT {cols} FROM {relation}"
+            setattr(col, stat, int(value) if stat in ("min_length", "max_length", "distinct") else float(value))
 
 
 def jsonable(value: Any) -> Any:
