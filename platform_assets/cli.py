@@ -207,10 +207,36 @@ def run(partition: str | None, config_path: Path | None, as_json: bool) -> None:
     _print_run(summary, as_json)
     if not as_json:
         settings = Settings.from_env()
+        _print_partition_tables(settings.warehouse_path, summary.partitions[0])
         click.echo(f"\nwarehouse: {settings.warehouse_path} (schemas raw, validated, quarantine, platform)")
         click.echo(f"dagster instance: {os.environ.get('DAGSTER_HOME')}")
         click.echo("UI: dagster dev -w workspace.yaml   (or: platform-assets dev)")
     sys.exit(EXIT_OK if summary.success else EXIT_FAILED)
+
+
+def _print_partition_tables(warehouse_path: Path, partition_key: str) -> None:
+    """Rows of the partition in each table of the warehouse that has a partition column."""
+    import duckdb
+
+    from platform_assets.core import warehouse
+
+    if not Path(warehouse_path).exists():
+        return
+    try:
+        with warehouse.session(warehouse_path, read_only=True) as conn:
+            tables = conn.execute(
+                "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+                "WHERE column_name IN ('partition_date', 'partition_key') AND table_schema <> 'platform' "
+                "AND table_schema NOT LIKE '%\\_staging' ESCAPE '\\' "
+                "ORDER BY 1, 2").fetchall()
+            click.echo(f"\nrows of {partition_key}:")
+            for schema, table, column in tables:
+                (count,) = conn.execute(
+                    f"SELECT count(*) FROM {schema}.{warehouse.quote_ident(table)} "
+                    f"WHERE CAST({warehouse.quote_ident(column)} AS VARCHAR) = ?", [partition_key]).fetchall()[0]
+                click.echo(f"  {schema}.{table}: {count}")
+    except duckdb.Error as exc:  # a summary must not turn a finished run into a failure
+        click.echo(f"(could not read the warehouse summary: {exc})")
 
 
 @main.command("backfill")

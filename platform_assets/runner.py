@@ -141,14 +141,51 @@ def _execute(defs: dg.Definitions, selection: dg.AssetSelection | None, *, name:
     )
 
 
-def run_main(partition_key: str | None = None, *, run_config: Mapping[str, Any] | None = None,
+HISTORY_DAYS = 6
+
+
+def _accepted_partitions(table: str = "transactions") -> set[str]:
+    from platform_assets.core import warehouse
+
+    path = Settings.from_env().warehouse_path
+    if not path.exists():
+        return set()
+    with warehouse.session(path, read_only=True) as conn:
+        if not warehouse.table_columns(conn, "platform", "accepted_profiles"):
+            return set()
+        rows = conn.execute("SELECT partition_key FROM platform.accepted_profiles WHERE table_name = ?",
+                            [table]).fetchall()
+    return {r[0] for r in rows}
+
+
+def run_main(partition_key: str | None = None, *, history_days: int = HISTORY_DAYS,
+             run_config: Mapping[str, Any] | None = None,
              instance: dg.DagsterInstance | None = None) -> RunSummary:
-    """Materialize every asset of one partition (default: the last complete day)."""
+    """Materialize every asset of one partition (default: the last complete day).
+
+    The model assets train on a window of days, so first the ``history_days`` days before
+    the partition that have no accepted batch yet are backfilled (the partitioned assets
+    only, healthy data, one run); ``run_config`` applies to the main partition only.
+    """
+    import datetime as dt
+
     defs = load_definitions()
+    partitions_def = _partitions_def(defs)
     key = partition_key or default_partition()
-    _check_partition(_partitions_def(defs), key)
-    result = _execute(defs, None, name="platform_main", partition_key=key, run_config=run_config,
-                      instance=instance)
+    _check_partition(partitions_def, key)
+    instance = instance or get_instance()
+    day = dt.date.fromisoformat(key)
+    history = [(day - dt.timedelta(days=n)).isoformat() for n in range(history_days, 0, -1)]
+    history = [k for k in history if partitions_def.has_partition_key(k)]
+    missing = sorted(set(history) - _accepted_partitions())
+    if missing:
+        graph = defs.resolve_asset_graph()
+        partitioned = [k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def]
+        warmup = backfill(partitioned, missing[0], missing[-1], instance=instance)
+        if not warmup.success:
+            failed = [step for run in warmup.runs for step in run.failed_steps]
+            raise RunnerError(f"the history backfill {missing[0]}..{missing[-1]} failed (steps: {', '.join(failed)})")
+    result = _execute(defs, None, name="platform_main", partition_key=key, run_config=run_config, instance=instance)
     return _summarize(result, [key])
 
 
