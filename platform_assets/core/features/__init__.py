@@ -1,0 +1,21 @@
+"""Features: point-in-time correct transaction features computed in DuckDB SQL."""
+
+from platform_assets.core.features.transactions import (
+    CATEGORICAL_FEATURES,
+    FEATURE_COLUMNS,
+    NUMERIC_FEATURES,
+    build_feature_partition,
+    build_feature_partitions,
+    feature_partitions,
+    load_features,
+)
+
+__all__ = [
+    "CATEGORICAL_FEATURES",
+    "FEATURE_COLUMNS",
+    "NUMERIC_FEATURES",
+    "build_feature_partition",
+    "build_feature_partitions",
+    "feature_partitions",
+    "load_features",
+]

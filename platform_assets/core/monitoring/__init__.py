@@ -1,0 +1,11 @@
+"""Monitoring: feature drift of recent data against the champion's training reference."""
+
+from platform_assets.core.monitoring.drift import (
+    DRIFT_CATEGORICAL,
+    DRIFT_NUMERIC,
+    DriftResult,
+    compute_drift,
+    sample_frame,
+)
+
+__all__ = ["DRIFT_CATEGORICAL", "DRIFT_NUMERIC", "DriftResult", "compute_drift", "sample_frame"]

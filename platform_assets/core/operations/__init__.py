@@ -1,0 +1,1 @@
+"""Operations: run-failure triage into tickets, with allow-listed runbooks."""

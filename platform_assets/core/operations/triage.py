@@ -1,0 +1,311 @@
+"""Run-failure triage: from a failed run to a ticket {probable_cause, evidence, recommended_action}.
+
+Input is a :class:`FailureReport` (failed steps with their errors and stack traces, the log
+lines just before each failure, the run's tags), gathered by the Dagster layer. Triage
+
+1. matches the errors and logs against a pattern library (contract failure, out of memory,
+   timeout, DuckDB lock contention, missing upstream partition, bad config);
+2. looks up earlier tickets with the same signature (pattern + job + failed steps);
+3. recommends a runbook from ``runbooks/allowlist.yaml`` — a pattern whose runbook is not
+   on the list falls back to ``escalate_to_on_call``, never to something unlisted;
+4. writes the ticket to ``platform.triage_tickets``.
+
+:func:`run_safe_actions` then runs the recommended runbook only when the allow-list marks
+it ``safe_to_automate`` and an executor is registered for it, recording every decision
+(executed, skipped, refused, failed) in ``platform.triage_actions``.
+
+An optional ``drafter`` (the Claude layer, when configured) may add prose; the ticket then
+carries ``drafted_by`` so a reader knows which text was not produced by the rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+import yaml
+
+from platform_assets.core.warehouse import fetch_row
+
+FALLBACK_RUNBOOK = "escalate_to_on_call"
+
+TRIAGE_DDL = """
+CREATE SCHEMA IF NOT EXISTS platform;
+CREATE TABLE IF NOT EXISTS platform.triage_tickets (
+    ticket_id VARCHAR PRIMARY KEY,
+    run_id VARCHAR NOT NULL,
+    job_name VARCHAR,
+    pattern VARCHAR NOT NULL,
+    probable_cause VARCHAR NOT NULL,
+    evidence JSON NOT NULL,
+    recommended_action VARCHAR NOT NULL,
+    safe_to_automate BOOLEAN NOT NULL,
+    signature VARCHAR NOT NULL,
+    similar_runs JSON NOT NULL,
+    failed_steps JSON NOT NULL,
+    drafted_by VARCHAR,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS platform.triage_actions (
+    ticket_id VARCHAR NOT NULL,
+    runbook VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    detail VARCHAR,
+    acted_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+"""
+
+
+@dataclass(frozen=True)
+class Runbook:
+    name: str
+    description: str
+    safe_to_automate: bool
+
+
+def default_allowlist_path() -> Path:
+    """``runbooks/allowlist.yaml`` of the source checkout (or the wheel's bundled copy)."""
+    package = Path(__file__).resolve().parents[2]
+    checkout = package.parent / "runbooks" / "allowlist.yaml"
+    return checkout if checkout.exists() else package / "_bundled" / "runbooks" / "allowlist.yaml"
+
+
+def load_allowlist(path: str | Path | None = None) -> dict[str, Runbook]:
+    """The allow-listed runbooks by name. Raises ValueError naming the file and entry when malformed."""
+    path = Path(path) if path else default_allowlist_path()
+    data = yaml.safe_load(path.read_text()) or {}
+    runbooks = {}
+    for i, entry in enumerate(data.get("runbooks", [])):
+        missing = {"name", "description", "safe_to_automate"} - set(entry)
+        if missing:
+            raise ValueError(f"{path}: runbooks[{i}] lacks {sorted(missing)}")
+        if not isinstance(entry["safe_to_automate"], bool):
+            raise ValueError(f"{path}: runbooks[{i}] ({entry['name']}): safe_to_automate must be true or false")
+        runbooks[entry["name"]] = Runbook(entry["name"], entry["description"], entry["safe_to_automate"])
+    if FALLBACK_RUNBOOK not in runbooks:
+        raise ValueError(f"{path}: the allow-list must contain {FALLBACK_RUNBOOK!r}, the fallback for unknown failures")
+    return runbooks
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str
+    probable_cause: str
+    runbook: str
+    regexes: tuple[str, ...]
+
+    def matches(self, text: str) -> list[str]:
+        found = []
+        for regex in self.regexes:
+            match = re.search(regex, text, flags=re.IGNORECASE | re.MULTILINE)
+            if match:
+                found.append(match.group(0))
+        return found
+
+
+# Order matters: the first pattern with a match wins (specific before generic).
+PATTERNS: tuple[Pattern, ...] = (
+    Pattern("duckdb_lock_contention", "Another process held the DuckDB warehouse's write lock.", "retry_run",
+            (r"Could not set lock on file", r"Conflicting lock is held", r"database is locked",
+             r"IO Error:.*lock")),
+    Pattern("contract_failure", "The batch broke its data contract, so the blocking check stopped the run.",
+            "inspect_quarantine",
+            (r"blocking asset check failed", r"contract_\w+", r"\bcontract\b.*\b(fail|violat)\w*",
+             r"quarantin\w+")),
+    Pattern("out_of_memory", "The step ran out of memory.", "increase_memory_or_sample",
+            (r"\bMemoryError\b", r"Unable to allocate", r"Out of Memory", r"\bOOM\b", r"Cannot allocate memory", r"killed by signal 9",
+             r"std::bad_alloc")),
+    Pattern("timeout", "A step or a call it made took longer than its time limit.", "retry_run",
+            (r"\bTimeoutError\b", r"timed out", r"deadline exceeded", r"ReadTimeout", r"exceeded.*timeout")),
+    Pattern("missing_upstream_partition", "An upstream table or partition the step reads has not been materialized.",
+            "backfill_upstream_partition",
+            (r"has not been materialized", r"does not exist: materialize", r"Table with name \S+ does not exist",
+             r"is empty: materialize", r"no feature rows", r"missing upstream partition",
+             r"partition \S+ (is )?missing")),
+    Pattern("bad_config", "The run config or a setting is invalid.", "fix_run_config",
+            (r"DagsterInvalidConfigError", r"Error \d+: .*config", r"pydantic.*ValidationError",
+             r"\bValidationError\b", r"must be (one of|between|'|\w+ or)", r"invalid (config|value|setting)",
+             r"Invalid config")),
+)
+UNKNOWN = Pattern("unknown", "No known failure pattern matched.", FALLBACK_RUNBOOK, ())
+
+
+@dataclass
+class FailedStep:
+    step_key: str
+    error_class: str
+    message: str
+    stack: str = ""
+    logs_before: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FailureReport:
+    run_id: str
+    job_name: str
+    failed_steps: list[FailedStep]
+    run_error: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def text(self) -> str:
+        parts = [self.run_error]
+        for step in self.failed_steps:
+            parts += [step.step_key, step.error_class, step.message, step.stack, *step.logs_before]
+        return "\n".join(p for p in parts if p)
+
+
+@dataclass
+class Ticket:
+    ticket_id: str
+    run_id: str
+    job_name: str
+    pattern: str
+    probable_cause: str
+    evidence: list[str]
+    recommended_action: str
+    safe_to_automate: bool
+    signature: str
+    similar_runs: list[str]
+    failed_steps: list[str]
+    drafted_by: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def classify(report: FailureReport) -> tuple[Pattern, list[str]]:
+    """The first pattern that matches the failure's text, with the matched snippets."""
+    text = report.text()
+    for pattern in PATTERNS:
+        found = pattern.matches(text)
+        if found:
+            return pattern, found
+    return UNKNOWN, []
+
+
+def _evidence(report: FailureReport, matched: list[str]) -> list[str]:
+    evidence = [f"matched: {m!r}" for m in matched[:5]]
+    for step in report.failed_steps:
+        evidence.append(f"step {step.step_key} failed with {step.error_class}: {step.message.strip()[:500]}")
+        if step.stack:
+            last = [line for line in step.stack.strip().splitlines() if line.strip()][-3:]
+            evidence.append("stack (last lines): " + " | ".join(s.strip() for s in last)[:500])
+        evidence += [f"log before failure: {line[:300]}" for line in step.logs_before[-3:]]
+    if not report.failed_steps and report.run_error:
+        evidence.append(f"run error: {report.run_error.strip()[:500]}")
+    return evidence
+
+
+def ensure_triage_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(TRIAGE_DDL)
+
+
+def similar_failures(conn: duckdb.DuckDBPyConnection, signature: str, pattern: str, job_name: str,
+                     exclude_run: str, limit: int = 5) -> list[str]:
+    """Earlier runs with the same signature, then with the same pattern in the same job."""
+    ensure_triage_tables(conn)
+    rows = conn.execute(
+        "SELECT run_id FROM platform.triage_tickets WHERE run_id <> ? AND "
+        "(signature = ? OR (pattern = ? AND job_name = ?)) "
+        "ORDER BY (signature = ?) DESC, created_at DESC LIMIT ?",
+        [exclude_run, signature, pattern, job_name, signature, limit]).fetchall()
+    return [r[0] for r in rows]
+
+
+def triage(report: FailureReport, conn: duckdb.DuckDBPyConnection, allowlist: dict[str, Runbook] | None = None,
+           drafter: Callable[[FailureReport, Ticket], dict] | None = None) -> Ticket:
+    """Classify ``report``, find similar past failures, write and return the ticket.
+
+    A second triage of the same run replaces its ticket (one ticket per failed run).
+    """
+    allowlist = allowlist if allowlist is not None else load_allowlist()
+    pattern, matched = classify(report)
+    runbook = pattern.runbook if pattern.runbook in allowlist else FALLBACK_RUNBOOK
+    steps = sorted(s.step_key for s in report.failed_steps)
+    errors = sorted({s.error_class for s in report.failed_steps})
+    signature = hashlib.sha1(json.dumps([pattern.name, report.job_name, steps, errors]).encode()).hexdigest()[:16]
+    ensure_triage_tables(conn)
+    ticket = Ticket(
+        ticket_id=f"triage-{report.run_id}", run_id=report.run_id, job_name=report.job_name, pattern=pattern.name,
+        probable_cause=pattern.probable_cause, evidence=_evidence(report, matched), recommended_action=runbook,
+        safe_to_automate=allowlist[runbook].safe_to_automate, signature=signature,
+        similar_runs=similar_failures(conn, signature, pattern.name, report.job_name, report.run_id),
+        failed_steps=steps)
+    if ticket.similar_runs:
+        ticket.evidence.append(f"similar earlier failures: {', '.join(ticket.similar_runs)}")
+    if drafter is not None:
+        drafted = drafter(report, ticket) or {}
+        if drafted.get("probable_cause"):
+            ticket.evidence.append(f"drafted explanation: {drafted['probable_cause']}")
+            ticket.drafted_by = str(drafted.get("drafted_by", "llm"))
+    conn.execute("DELETE FROM platform.triage_tickets WHERE ticket_id = ?", [ticket.ticket_id])
+    conn.execute(
+        "INSERT INTO platform.triage_tickets (ticket_id, run_id, job_name, pattern, probable_cause, evidence, "
+        "recommended_action, safe_to_automate, signature, similar_runs, failed_steps, drafted_by) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [ticket.ticket_id, ticket.run_id, ticket.job_name, ticket.pattern, ticket.probable_cause,
+         json.dumps(ticket.evidence), ticket.recommended_action, ticket.safe_to_automate, ticket.signature,
+         json.dumps(ticket.similar_runs), json.dumps(ticket.failed_steps), ticket.drafted_by])
+    return ticket
+
+
+def record_action(conn: duckdb.DuckDBPyConnection, ticket_id: str, runbook: str, status: str, detail: str) -> None:
+    ensure_triage_tables(conn)
+    conn.execute("INSERT INTO platform.triage_actions (ticket_id, runbook, status, detail) VALUES (?, ?, ?, ?)",
+                 [ticket_id, runbook, status, detail])
+
+
+def run_safe_actions(ticket: Ticket, conn: duckdb.DuckDBPyConnection, allowlist: dict[str, Runbook],
+                     executors: dict[str, Callable[[Ticket], str]], runbooks: list[str] | None = None) -> list[dict]:
+    """Run each runbook (default: the ticket's recommendation) only when it is allow-listed as
+    safe to automate and has an executor.
+
+    ``executors`` maps runbook names to callables returning a one-line description of what
+    they did. Every decision is recorded in ``platform.triage_actions`` and returned.
+    """
+    return [_run_one(name, ticket, conn, allowlist, executors) for name in (runbooks or [ticket.recommended_action])]
+
+
+def _run_one(name: str, ticket: Ticket, conn: duckdb.DuckDBPyConnection, allowlist: dict[str, Runbook],
+             executors: dict[str, Callable[[Ticket], str]]) -> dict:
+    runbook = allowlist.get(name)
+    if runbook is None:
+        status, detail = "refused", f"{name!r} is not on the runbook allow-list; nothing was run"
+    elif not runbook.safe_to_automate:
+        status, detail = "skipped", f"{name} needs a person (safe_to_automate: false): {runbook.description}"
+    elif name not in executors:
+        status, detail = "skipped", f"{name} is safe to automate but this deployment has no executor for it"
+    else:
+        try:
+            status, detail = "executed", executors[name](ticket)
+        except Exception as exc:  # an automatic action must never break the sensor
+            status, detail = "failed", f"{type(exc).__name__}: {exc}"
+    record_action(conn, ticket.ticket_id, name, status, detail)
+    return {"ticket_id": ticket.ticket_id, "runbook": name, "status": status, "detail": detail}
+
+
+def tickets(conn: duckdb.DuckDBPyConnection) -> list[dict]:
+    """All tickets, newest first, JSON columns decoded."""
+    ensure_triage_tables(conn)
+    frame = conn.execute("SELECT * FROM platform.triage_tickets ORDER BY created_at DESC").df()
+    out = []
+    for row in frame.to_dict("records"):
+        for key in ("evidence", "similar_runs", "failed_steps"):
+            row[key] = json.loads(row[key])
+        out.append(row)
+    return out
+
+
+def ticket_count(conn: duckdb.DuckDBPyConnection) -> int:
+    ensure_triage_tables(conn)
+    return int(fetch_row(conn, "SELECT count(*) FROM platform.triage_tickets")[0])
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

@@ -1,0 +1,31 @@
+"""Training: a scikit-learn fraud classifier, its ONNX export and parity check, and scoring.
+
+Names are resolved lazily (PEP 562) so that importing ``TrainingConfig`` for the Dagster
+config class does not pull numpy, pandas or onnxruntime into the code location's load.
+"""
+
+from importlib import import_module
+
+_EXPORTS = {
+    "InsufficientDataError": "model",
+    "SingleClassError": "model",
+    "TrainedModel": "model",
+    "TrainingConfig": "model",
+    "TrainingError": "model",
+    "split_by_time": "model",
+    "train_model": "model",
+    "OnnxParityError": "onnx_export",
+    "ParityReport": "onnx_export",
+    "check_parity": "onnx_export",
+    "export_onnx": "onnx_export",
+    "OnnxScorer": "scoring",
+    "score": "scoring",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

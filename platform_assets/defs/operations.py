@@ -1,0 +1,110 @@
+"""Operations: ``triage_run_failures``, a run-failure sensor that turns each failed run into a ticket.
+
+For every failed run in this code location it gathers the failed steps, their errors and
+stack traces, the log lines just before each failure and the run's tags, classifies them
+with the pattern library in ``platform_assets.core.operations.triage``, links similar earlier
+failures, and writes a ticket to ``platform.triage_tickets``. Runbooks come only from
+``runbooks/allowlist.yaml``; those marked ``safe_to_automate`` run on their own:
+
+- ``collect_diagnostics`` (always): the failure bundle as JSON under ``<home>/artifacts/triage/``;
+- ``retry_run`` (lock contention, timeouts): one new run of the failed job, requested by
+  this sensor, never for a run that was itself a triage retry.
+
+Every automatic action is recorded in ``platform.triage_actions``.
+"""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from platform_assets.defs.resources import PlatformSettings, WarehouseResource
+
+RETRY_TAG = "platform_assets/triage_retry_of"
+LOG_LINES_BEFORE_FAILURE = 8
+
+
+def failure_report(context: dg.RunFailureSensorContext):
+    """The failed run as a plain :class:`FailureReport` (steps, errors, stacks, logs before)."""
+    from platform_assets.core.operations.triage import FailedStep, FailureReport
+
+    run = context.dagster_run
+    logs = context.instance.all_logs(run.run_id)
+    steps = []
+    for event in context.get_step_failure_events():
+        error = event.event_specific_data.error
+        chain, stack = [], []
+        current = error
+        while current is not None:
+            chain.append(f"{current.cls_name}: {current.message.strip()}")
+            stack.extend(current.stack)
+            current = current.cause
+        before = [entry.user_message for entry in logs
+                  if entry.step_key == event.step_key and entry.user_message
+                  and not (entry.dagster_event and entry.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE)]
+        steps.append(FailedStep(step_key=event.step_key, error_class=chain[0].split(":")[0] if chain else "",
+                                message="\ncaused by ".join(chain), stack="".join(stack),
+                                logs_before=before[-LOG_LINES_BEFORE_FAILURE:]))
+    run_error = context.failure_event.message or ""
+    run_failure_data = context.failure_event.event_specific_data
+    if getattr(run_failure_data, "error", None) is not None:
+        run_error += "\n" + run_failure_data.error.to_string()
+    return FailureReport(run_id=run.run_id, job_name=run.job_name, failed_steps=steps, run_error=run_error,
+                         tags=dict(run.tags))
+
+
+def build_triage_sensor(name: str = "triage_run_failures", request_jobs=None, allowlist_path: str | None = None):
+    """The triage sensor. ``request_jobs`` are the jobs ``retry_run`` may launch again."""
+    requestable = {job.name for job in (request_jobs or [])}
+
+    @dg.run_failure_sensor(name=name, request_jobs=request_jobs or None, minimum_interval_seconds=30,
+                           default_status=dg.DefaultSensorStatus.RUNNING,
+                           description="Turns every failed run into a triage ticket; runs only allow-listed safe "
+                                       "runbooks.")
+    def _sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource, platform: PlatformSettings):
+        from platform_assets.core.operations.triage import load_allowlist, run_safe_actions, triage
+
+        report = failure_report(context)
+        allowlist = load_allowlist(allowlist_path)
+        run_requests: list[dg.RunRequest] = []
+
+        def collect_diagnostics(ticket) -> str:
+            target = Path(platform.home) / "artifacts" / "triage" / f"{ticket.run_id}.json"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            from dataclasses import asdict
+
+            target.write_text(json.dumps({"ticket": ticket.to_dict(), "report": asdict(report)}, indent=2,
+                                         default=str))
+            return f"wrote {target}"
+
+        def retry_run(ticket) -> str:
+            if RETRY_TAG in report.tags:
+                raise RuntimeError(f"run {ticket.run_id} is already a triage retry of {report.tags[RETRY_TAG]}; "
+                                   f"not retrying twice")
+            if report.job_name not in requestable:
+                raise RuntimeError(f"job {report.job_name} is not one this sensor may launch")
+            tags = {k: v for k, v in report.tags.items() if not k.startswith("dagster/")}
+            run_requests.append(dg.RunRequest(run_key=f"triage-retry-{ticket.run_id}", job_name=report.job_name,
+                                              tags={**tags, RETRY_TAG: ticket.run_id}))
+            return f"requested one new run of {report.job_name}"
+
+        with warehouse.get_connection() as conn:
+            ticket = triage(report, conn, allowlist)
+            actions = run_safe_actions(ticket, conn, allowlist,
+                                       {"collect_diagnostics": collect_diagnostics, "retry_run": retry_run},
+                                       runbooks=["collect_diagnostics", ticket.recommended_action])
+        context.log.info(f"triage {ticket.ticket_id}: {ticket.pattern} → {ticket.recommended_action}; "
+                         f"actions: {[(a['runbook'], a['status']) for a in actions]}")
+        if run_requests:
+            return run_requests
+        return dg.SkipReason(f"ticket {ticket.ticket_id}: {ticket.probable_cause} Recommended: "
+                             f"{ticket.recommended_action}")
+
+    return _sensor
+
+
+@dg.definitions
+def operations() -> dg.Definitions:
+    from platform_assets.defs.monitoring import retrain_fraud_model
+
+    return dg.Definitions(sensors=[build_triage_sensor(request_jobs=[retrain_fraud_model])])

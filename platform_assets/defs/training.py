@@ -1,0 +1,181 @@
+"""Training: ``model/fraud_model`` (scikit-learn) and ``model/fraud_model_onnx`` with its
+blocking ``onnx_parity`` check.
+
+The trained model and its holdout live in a *candidate* folder,
+``<home>/artifacts/candidates/<run id>/``; each asset records that folder in its metadata
+and downstream assets find it through the latest materialization of ``model/fraud_model``.
+Heavy libraries (scikit-learn, skl2onnx, onnxruntime) are imported inside the functions so
+the code location loads fast.
+"""
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from platform_assets.core.training.model import TrainingConfig
+from platform_assets.defs.resources import WAREHOUSE_POOL, PlatformSettings, WarehouseResource
+
+FEATURES_TRANSACTIONS = dg.AssetKey(["features", "transactions"])
+FRAUD_MODEL = dg.AssetKey(["model", "fraud_model"])
+FRAUD_MODEL_ONNX = dg.AssetKey(["model", "fraud_model_onnx"])
+ONNX_PARITY_CHECK = "onnx_parity"
+REGISTRY_URL_ENV = "PLATFORM_ASSETS_REGISTRY_URL"
+
+
+def artifacts_dir(platform: PlatformSettings) -> Path:
+    return Path(platform.home) / "artifacts"
+
+
+def model_registry(platform: PlatformSettings):
+    """The registry: ``$PLATFORM_ASSETS_REGISTRY_URL`` (``s3://bucket/prefix``) when set, else a
+    folder under the artifacts directory. Read at run time, never at import."""
+    from platform_assets.core.registry import ModelRegistry, store_from_url
+
+    url = os.environ.get(REGISTRY_URL_ENV) or str(artifacts_dir(platform) / "registry")
+    return ModelRegistry(store_from_url(url))
+
+
+def latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict:
+    """The metadata of an asset's latest materialization, as plain values ({} when none)."""
+    event = instance.get_latest_materialization_event(key)
+    if event is None or event.asset_materialization is None:
+        return {}
+    return {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
+
+
+def current_candidate(instance: dg.DagsterInstance):
+    """The candidate folder of the latest ``model/fraud_model`` materialization."""
+    from platform_assets.core.training.candidate import load_candidate
+
+    path = latest_metadata(instance, FRAUD_MODEL).get("candidate_dir")
+    if not path:
+        raise dg.Failure(description="model/fraud_model has not been materialized: train a model first")
+    return load_candidate(path)
+
+
+class FraudModelConfig(dg.Config):
+    """Hyperparameters and data window of ``model/fraud_model`` (see ``TrainingConfig``)."""
+
+    model_type: str = Field("hist_gradient_boosting", description="hist_gradient_boosting or logistic_regression")
+    features: list[str] = Field(default_factory=list, description="feature columns; empty = all")
+    training_days: int = Field(28, description="days of features read, ending at the newest partition")
+    holdout_days: int = Field(2, description="last days of the window held out for evaluation")
+    learning_rate: float = 0.05
+    max_iter: int = 150
+    max_depth: int | None = 3
+    max_leaf_nodes: int = 15
+    min_samples_leaf: int = 200
+    l2_regularization: float = 1.0
+    logistic_c: float = 1.0
+    alert_rate: float = Field(0.02, description="share of training transactions the threshold flags")
+    max_train_rows: int | None = Field(400_000, description="cap on training rows, sampled with the seed")
+    n_threads: int | None = Field(None, description="cap on threads while fitting; None = library default")
+    seed: int = 42
+    min_train_rows: int = 1_000
+    min_positive_rows: int = 20
+    min_holdout_rows: int = 200
+
+    def to_training_config(self) -> TrainingConfig:
+        data = self.model_dump()
+        data["features"] = tuple(data["features"])
+        return TrainingConfig(**data)
+
+
+def _markdown_table(rows: dict) -> str:
+    return "\n".join(["| name | value |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in rows.items()])
+
+
+@dg.asset(
+    key=FRAUD_MODEL,
+    deps=[FEATURES_TRANSACTIONS],
+    group_name="training",
+    kinds={"scikit-learn", "python"},
+    pool=WAREHOUSE_POOL,
+)
+def fraud_model(context: dg.AssetExecutionContext, config: FraudModelConfig, warehouse: WarehouseResource,
+                platform: PlatformSettings) -> dg.MaterializeResult:
+    """The fraud classifier (scikit-learn pipeline), trained on the last ``training_days`` of
+    features minus a holdout of the last ``holdout_days`` days, with its operating threshold."""
+    from platform_assets.core.features import feature_partitions, load_features
+    from platform_assets.core.training import TrainingError, train_model
+    from platform_assets.core.training.candidate import save_candidate
+
+    training_config = config.to_training_config()
+    with warehouse.get_connection() as conn:
+        days = feature_partitions(conn)
+        if not days:
+            raise dg.Failure(description="features.transactions is empty: materialize features/transactions first")
+        end = days[-1]
+        start = end - dt.timedelta(days=training_config.training_days - 1)
+        features = load_features(conn, start, end)
+    try:
+        model = train_model(features, training_config)
+    except TrainingError as exc:
+        raise dg.Failure(description=f"training failed: {exc}") from exc
+    candidate = save_candidate(model, artifacts_dir(platform) / "candidates" / context.run_id)
+    summary = model.summary()
+    return dg.MaterializeResult(metadata={
+        "candidate_dir": dg.MetadataValue.path(str(candidate.path)),
+        "train_window": f"{summary['train_window'][0]} .. {summary['train_window'][1]}",
+        "holdout_window": f"{summary['holdout_window'][0]} .. {summary['holdout_window'][1]}",
+        "train_rows": summary["train_rows"],
+        "holdout_rows": summary["holdout_rows"],
+        "train_positive_rate": summary["train_positive_rate"],
+        "threshold": summary["threshold"],
+        "fit_seconds": summary["fit_seconds"],
+        "hyperparameters": dg.MetadataValue.md(_markdown_table(training_config.to_dict())),
+    })
+
+
+@dg.asset(
+    key=FRAUD_MODEL_ONNX,
+    deps=[FRAUD_MODEL],
+    group_name="training",
+    kinds={"onnx", "python"},
+)
+def fraud_model_onnx(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """The fraud model as ONNX (skl2onnx), with its parity against scikit-learn on the holdout.
+    It ships only if the ``onnx_parity`` check passes (max |Δp| ≤ 1e-3)."""
+    from platform_assets.core.training import check_parity, export_onnx
+
+    candidate = current_candidate(context.instance)
+    model = candidate.as_trained_model()
+    onnx_bytes = export_onnx(model)
+    candidate.onnx_path.write_bytes(onnx_bytes)
+    report = check_parity(model, onnx_bytes, raise_on_failure=False)
+    candidate.write_json("parity.json", report.to_dict())
+    return dg.MaterializeResult(metadata={
+        "candidate_dir": dg.MetadataValue.path(str(candidate.path)),
+        "onnx_path": dg.MetadataValue.path(str(candidate.onnx_path)),
+        "onnx_bytes": len(onnx_bytes),
+        "parity_max_abs_diff": report.max_abs_diff,
+        "parity_rows": report.rows,
+    })
+
+
+@dg.asset_check(asset=FRAUD_MODEL_ONNX, name=ONNX_PARITY_CHECK, blocking=True,
+                description="ONNX and scikit-learn agree on every holdout row within 1e-3 (P(fraud)).")
+def onnx_parity(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    """Re-scores the holdout with the exported ONNX file on disk and the pickled pipeline."""
+    from platform_assets.core.training import check_parity
+    from platform_assets.core.training.scoring import ModelLoadError
+
+    candidate = current_candidate(context.instance)
+    try:
+        report = check_parity(candidate.as_trained_model(), candidate.onnx_path.read_bytes(), raise_on_failure=False)
+    except (FileNotFoundError, ModelLoadError) as exc:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,
+                                   description=f"cannot score the ONNX export: {exc}")
+    return dg.AssetCheckResult(
+        passed=report.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=None if report.passed else
+        f"max |Δp| {report.max_abs_diff:.3g} > {report.tolerance:g} on {report.rows_over_tolerance} rows: "
+        f"the export does not ship",
+        metadata={"max_abs_diff": report.max_abs_diff, "mean_abs_diff": report.mean_abs_diff,
+                  "rows": report.rows, "rows_over_tolerance": report.rows_over_tolerance,
+                  "tolerance": report.tolerance},
+    )

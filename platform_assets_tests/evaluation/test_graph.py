@@ -1,0 +1,132 @@
+"""The lifecycle graph run through Dagster with the real assets: features → model → ONNX →
+evaluation → gate → shadow scores → model card, then a drifted retrain, a worse challenger,
+and a rollback."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import pytest
+
+from platform_assets.core import warehouse as wh
+from platform_assets.core.features.sample_data import day_range, load_validated_days
+from platform_assets.core.ingestion.bundled import Drift
+from platform_assets.defs import evaluation, features, training
+from platform_assets.defs.resources import PlatformSettings, WarehouseResource
+
+DAYS = day_range("2026-01-01", 8)
+MODEL_ASSETS = [training.fraud_model, training.fraud_model_onnx, training.onnx_parity, evaluation.eval_results,
+                evaluation.champion_challenger_gate, evaluation.promotion_gate, evaluation.shadow_scores,
+                evaluation.model_card]
+FAST = {"training_days": 8, "holdout_days": 2, "max_iter": 60, "n_threads": 1}
+
+
+def _resources(tmp_path):
+    return {"warehouse": WarehouseResource(database=str(tmp_path / "w.duckdb")),
+            "platform": PlatformSettings(home=str(tmp_path), contracts_dir=str(tmp_path / "contracts"),
+                                         landing_url=str(tmp_path / "landing"))}
+
+
+def _build_features(tmp_path, instance, days):
+    result = dg.materialize([features.features_transactions], resources=_resources(tmp_path), instance=instance,
+                            tags={"dagster/asset_partition_range_start": days[0].isoformat(),
+                                  "dagster/asset_partition_range_end": days[-1].isoformat()})
+    assert result.success
+
+
+def _train(tmp_path, instance, **config):
+    return dg.materialize(MODEL_ASSETS, resources=_resources(tmp_path), instance=instance, raise_on_error=False,
+                          run_config={"ops": {"model__fraud_model": {"config": {**FAST, **config}}}})
+
+
+def _registry(tmp_path):
+    return training.model_registry(PlatformSettings(home=str(tmp_path), contracts_dir="", landing_url=""))
+
+
+def _check(result, name):
+    evaluations = [e.event_specific_data for e in result.all_events
+                   if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION]
+    return next(e for e in evaluations if e.check_name == name)
+
+
+@pytest.fixture(scope="module")
+def lifecycle(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("lifecycle")
+    with wh.session(tmp_path / "w.duckdb") as conn:
+        load_validated_days(conn, DAYS, 3_000)
+    with dg.instance_for_test() as instance:
+        _build_features(tmp_path, instance, DAYS)
+        first = _train(tmp_path, instance)
+        yield tmp_path, instance, first
+
+
+def test_whole_graph_ends_with_a_champion_and_a_card(lifecycle):
+    tmp_path, instance, first = lifecycle
+    assert first.success
+    assert _check(first, "onnx_parity").passed and _check(first, "promotion_gate").passed
+    registry = _registry(tmp_path)
+    assert registry.aliases() == {"champion": 1, "challenger": 1}
+    card = json.loads(registry.read_file(1, "model_card.json"))
+    assert card["model"]["id"] == "fraud_model:v1" and card["model"]["status"] == "champion"
+    assert card["training_data"]["train_window"] == ["2026-01-01", "2026-01-06"]
+    assert card["gate"]["passed"] and card["approvals"] == []
+    assert (tmp_path / "artifacts" / "model_cards" / "fraud_model_v0001.md").is_file()
+    metadata = first.asset_materializations_for_node("model__eval_results")[0].metadata
+    assert metadata["auroc"].value > 0.75 and metadata["latency_p99_ms"].value > 0
+    assert "| pr_auc |" in metadata["comparison"].value
+
+
+def test_worse_challenger_is_blocked_and_champion_stays(lifecycle):
+    tmp_path, instance, _ = lifecycle
+    worse = _train(tmp_path, instance, features=["hour_of_day", "user_country"])
+    assert not worse.success
+    gate_check = _check(worse, "promotion_gate")
+    assert not gate_check.passed and "worse than champion" in gate_check.description
+    registry = _registry(tmp_path)
+    aliases = registry.aliases()
+    assert aliases["champion"] == 1 and aliases["challenger"] == registry.versions()[-1] > 1
+    # The blocking check stops shadow scoring and the card.
+    materialized = {e.asset_key.to_user_string() for e in worse.get_asset_materialization_events()}
+    assert "model/model_card" not in materialized and "model/champion_challenger_gate" in materialized
+
+
+def test_retrain_on_drifted_data_produces_a_challenger_and_rollback(lifecycle):
+    tmp_path, instance, _ = lifecycle
+    new_days = day_range("2026-01-09", 3)
+    with wh.session(tmp_path / "w.duckdb") as conn:
+        load_validated_days(conn, new_days, 3_000, Drift(category_count=30))
+    _build_features(tmp_path, instance, new_days)
+    before = _registry(tmp_path).versions()[-1]
+    retrained = _train(tmp_path, instance)
+    registry = _registry(tmp_path)
+    newest = registry.versions()[-1]
+    assert newest == before + 1 and registry.aliases()["challenger"] == newest
+    assert registry.get(newest).record["data_window"]["holdout"] == ["2026-01-10", "2026-01-11"]
+    # Deterministic data and seed: the retrained model beats v1 on the new holdout and is promoted.
+    assert retrained.success and registry.aliases()["champion"] == newest
+    card = json.loads(registry.read_file(newest, "model_card.json"))
+    assert card["drift_vs_previous"]["previous_version"] == 1 and card["diff_vs_previous_card"]
+    assert "pr_auc" in card["drift_vs_previous"]["summary"]
+    shadow = retrained.asset_materializations_for_node("model__shadow_scores")[0].metadata
+    assert shadow["rows"].value == 3_000 and "v1" in shadow["summary"].value
+    assert registry.rollback(reason="test").version == 1
+    assert registry.aliases()["champion"] == 1
+
+
+def test_onnx_parity_check_blocks_a_broken_export(lifecycle):
+    import onnx
+
+    tmp_path, instance, _ = lifecycle
+    candidate = training.current_candidate(instance)
+    graph = onnx.load_from_string(candidate.onnx_path.read_bytes())
+    tree = next(n for n in graph.graph.node if n.op_type == "TreeEnsembleClassifier")
+    weights = next(a for a in tree.attribute if a.name == "class_weights")
+    weights.floats[:] = [w * 1.5 for w in weights.floats]
+    candidate.onnx_path.write_bytes(graph.SerializeToString())
+    result = dg.materialize([training.fraud_model_onnx, training.onnx_parity], resources=_resources(tmp_path),
+                            instance=instance, raise_on_error=False,
+                            selection=dg.AssetSelection.checks(training.onnx_parity))
+    check = _check(result, "onnx_parity")
+    assert not check.passed and "does not ship" in check.description
+    assert check.metadata["max_abs_diff"].value > 1e-3

@@ -1,0 +1,205 @@
+"""Run-failure triage over real failed runs: each failure below is caused on purpose."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pytest
+
+from platform_assets.core import warehouse as wh
+from platform_assets.core.features import build_feature_partition
+from platform_assets.core.operations.triage import (
+    FailureReport,
+    Runbook,
+    Ticket,
+    load_allowlist,
+    run_safe_actions,
+    tickets,
+)
+from platform_assets.core.training import TrainingConfig
+from platform_assets.defs.operations import RETRY_TAG, build_triage_sensor
+from platform_assets.defs.resources import PlatformSettings, WarehouseResource
+
+
+@pytest.fixture(scope="module")
+def locked_duckdb(tmp_path_factory):
+    """A DuckDB file whose write lock another process holds."""
+    path = tmp_path_factory.mktemp("lock") / "held.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}); "
+                               "print('held', flush=True); time.sleep(120)"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    yield path
+    holder.kill()
+    holder.wait()
+
+
+def _job(name, fn):
+    @dg.op(name=f"{name}_step")
+    def failing_op(context):
+        context.log.info(f"starting {name}")
+        fn()
+
+    @dg.job(name=name)
+    def _failing_job():
+        failing_op()
+
+    return _failing_job
+
+
+def _cause_lock(path):
+    duckdb.connect(str(path))
+
+
+def _cause_oom():
+    np.ones(2**52)
+
+
+def _cause_timeout():
+    subprocess.run(["sleep", "5"], timeout=0.2)
+
+
+def _cause_missing_upstream(tmp):
+    with wh.session(tmp / "empty.duckdb") as conn:
+        build_feature_partition(conn, "2026-01-05")
+
+
+def _cause_bad_config():
+    TrainingConfig(model_type="xgboost")
+
+
+@pytest.fixture
+def env(tmp_path):
+    resources = {"warehouse": WarehouseResource(database=str(tmp_path / "w.duckdb")),
+                 "platform": PlatformSettings(home=str(tmp_path), contracts_dir=str(tmp_path),
+                                              landing_url=str(tmp_path))}
+    with dg.instance_for_test() as instance:
+        yield tmp_path, resources, instance
+
+
+def _fail_and_triage(instance, resources, job=None, assets=None, sensor=None, tags=None):
+    if job is not None:
+        result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
+    else:
+        result = dg.materialize(assets, instance=instance, raise_on_error=False, tags=tags)
+    assert not result.success
+    run = instance.get_run_by_id(result.run_id)
+    failure = instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records[0]
+    context = dg.build_run_status_sensor_context(
+        sensor_name="triage_run_failures", dagster_event=failure.event_log_entry.dagster_event,
+        dagster_instance=instance, dagster_run=run, resources=resources)
+    sensor = sensor or build_triage_sensor()
+    outcome = sensor(context)
+    with wh.session(resources["warehouse"].database) as conn:
+        ticket = next(t for t in tickets(conn) if t["run_id"] == result.run_id)
+        actions = conn.execute("SELECT runbook, status, detail FROM platform.triage_actions WHERE ticket_id = ? "
+                               "ORDER BY acted_at", [ticket["ticket_id"]]).fetchall()
+    return ticket, actions, outcome
+
+
+@pytest.mark.parametrize("name, cause, pattern, runbook", [
+    ("oom_job", lambda tmp, lock: _cause_oom(), "out_of_memory", "increase_memory_or_sample"),
+    ("timeout_job", lambda tmp, lock: _cause_timeout(), "timeout", "retry_run"),
+    ("lock_job", lambda tmp, lock: _cause_lock(lock), "duckdb_lock_contention", "retry_run"),
+    ("upstream_job", lambda tmp, lock: _cause_missing_upstream(tmp), "missing_upstream_partition",
+     "backfill_upstream_partition"),
+    ("config_job", lambda tmp, lock: _cause_bad_config(), "bad_config", "fix_run_config"),
+    ("mystery_job", lambda tmp, lock: (_ for _ in ()).throw(KeyError("flux capacitor")), "unknown",
+     "escalate_to_on_call"),
+])
+def test_failures_become_tickets_with_the_right_runbook(env, locked_duckdb, name, cause, pattern, runbook):
+    tmp_path, resources, instance = env
+    job = _job(name, lambda: cause(tmp_path, locked_duckdb))
+    ticket, actions, outcome = _fail_and_triage(instance, resources, job=job)
+    assert ticket["pattern"] == pattern and ticket["recommended_action"] == runbook
+    assert ticket["failed_steps"] == [f"{name}_step"]
+    assert any(f"step {name}_step failed" in e for e in ticket["evidence"])
+    assert any(e.startswith("log before failure: starting") for e in ticket["evidence"])
+    assert ticket["recommended_action"] in load_allowlist()
+    statuses = dict((runbook_name, status) for runbook_name, status, _ in actions)
+    assert statuses["collect_diagnostics"] == "executed"
+    assert (tmp_path / "artifacts" / "triage" / f"{ticket['run_id']}.json").is_file()
+    if runbook == "retry_run":
+        # Safe, but this job is not one the sensor may launch: recorded as failed, nothing requested.
+        assert statuses["retry_run"] == "failed" and isinstance(outcome, dg.SkipReason)
+    else:
+        assert statuses[runbook] == "skipped" and isinstance(outcome, dg.SkipReason)
+
+
+def test_contract_failure_from_a_blocking_check(env):
+    tmp_path, resources, instance = env
+
+    @dg.asset(key=["raw", "orders"])
+    def raw_orders():
+        return None
+
+    @dg.asset_check(asset=raw_orders, name="contract_orders", blocking=True)
+    def contract_orders():
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,
+                                   description="amount_cents: 40% of values are fractional")
+
+    @dg.asset(deps=[raw_orders], key=["validated", "orders"])
+    def validated_orders():
+        return None
+
+    ticket, actions, _ = _fail_and_triage(instance, resources, assets=[raw_orders, contract_orders, validated_orders])
+    assert ticket["pattern"] == "contract_failure" and ticket["recommended_action"] == "inspect_quarantine"
+    assert ("inspect_quarantine", "skipped") in [(a[0], a[1]) for a in actions]
+
+
+def test_retry_is_requested_once_and_never_for_a_retry(env, locked_duckdb):
+    tmp_path, resources, instance = env
+    job = _job("nightly_load", lambda: _cause_lock(locked_duckdb))
+    sensor = build_triage_sensor(request_jobs=[job])
+    first, actions, outcome = _fail_and_triage(instance, resources, job=job, sensor=sensor)
+    assert ("retry_run", "executed") in [(a[0], a[1]) for a in actions]
+    assert isinstance(outcome, list) and len(outcome) == 1
+    request = outcome[0]
+    assert request.job_name == "nightly_load" and request.run_key == f"triage-retry-{first['run_id']}"
+    assert request.tags[RETRY_TAG] == first["run_id"]
+
+    retried, actions, outcome = _fail_and_triage(instance, resources, job=job, sensor=sensor,
+                                                 tags={RETRY_TAG: first["run_id"]})
+    assert isinstance(outcome, dg.SkipReason)
+    assert [a[1] for a in actions if a[0] == "retry_run"] == ["failed"]
+    assert first["run_id"] in retried["similar_runs"]  # the same failure seen before
+
+
+def test_nothing_outside_the_allowlist_runs(tmp_path):
+    ran = []
+    allowlist = {"escalate_to_on_call": Runbook("escalate_to_on_call", "page", False),
+                 "collect_diagnostics": Runbook("collect_diagnostics", "bundle", True)}
+    ticket = Ticket("t1", "r1", "job", "timeout", "slow", [], "retry_run", True, "sig", [], [])
+    with wh.session(tmp_path / "w.duckdb") as conn:
+        actions = run_safe_actions(ticket, conn, allowlist, {"retry_run": lambda t: ran.append(t) or "ran",
+                                                             "collect_diagnostics": lambda t: "bundled"},
+                                   runbooks=["retry_run", "collect_diagnostics", "escalate_to_on_call"])
+    assert ran == []
+    assert [(a["runbook"], a["status"]) for a in actions] == [
+        ("retry_run", "refused"), ("collect_diagnostics", "executed"), ("escalate_to_on_call", "skipped")]
+
+
+def test_allowlist_without_a_runbook_falls_back_to_escalation(env, locked_duckdb, tmp_path):
+    _, resources, instance = env
+    allowlist = tmp_path / "allowlist.yaml"
+    allowlist.write_text("runbooks:\n  - name: escalate_to_on_call\n    description: page\n    safe_to_automate: false\n")
+    job = _job("lock_again", lambda: _cause_lock(locked_duckdb))
+    sensor = build_triage_sensor(request_jobs=[job], allowlist_path=str(allowlist))
+    ticket, actions, outcome = _fail_and_triage(instance, resources, job=job, sensor=sensor)
+    assert ticket["pattern"] == "duckdb_lock_contention" and ticket["recommended_action"] == "escalate_to_on_call"
+    assert isinstance(outcome, dg.SkipReason)
+    assert ("collect_diagnostics", "refused") in [(a[0], a[1]) for a in actions]
+
+
+def test_repo_allowlist_is_well_formed():
+    allowlist = load_allowlist()
+    assert {"retry_run", "collect_diagnostics", "escalate_to_on_call"} <= set(allowlist)
+    assert allowlist["collect_diagnostics"].safe_to_automate and not allowlist["fix_run_config"].safe_to_automate
+
+
+def test_report_text_includes_everything():
+    report = FailureReport("r", "j", [], run_error="boom")
+    assert report.text() == "boom"
