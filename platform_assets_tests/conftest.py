@@ -38,7 +38,8 @@ def settings(tmp_path: Path) -> Settings:
 def resources(settings: Settings) -> dict[str, object]:
     from platform_assets.defs.resources import build_resources
 
-    return build_resources(settings)
+    # environ={}: a developer's ANTHROPIC_API_KEY must never make the tests call the real API.
+    return build_resources(settings, environ={})
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ import json
 import dagster as dg
 
 from platform_assets.defs.resources import WAREHOUSE_POOL, PlatformSettings, WarehouseResource
+from platform_assets.defs.llm import ClaudeResource
 from platform_assets.defs.training import (
     FRAUD_MODEL,
     FRAUD_MODEL_ONNX,
@@ -194,10 +195,13 @@ def shadow_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     })
 
 
-@dg.asset(key=MODEL_CARD, deps=[CHAMPION_CHALLENGER_GATE], group_name="evaluation", kinds={"python"})
-def model_card(context: dg.AssetExecutionContext, platform: PlatformSettings) -> dg.MaterializeResult:
+@dg.asset(key=MODEL_CARD, deps=[CHAMPION_CHALLENGER_GATE], group_name="evaluation", kinds={"python"},
+          pool=WAREHOUSE_POOL)
+def model_card(context: dg.AssetExecutionContext, platform: PlatformSettings, claude: ClaudeResource,
+               warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The model card (JSON + Markdown, NIST AI RMF terms) of the newest version, with its
     change against the version it was compared with and a diff against that version's card."""
+    from platform_assets.core.llm.drafting import draft_card_prose
     from platform_assets.core.model_card import build_model_card, render_markdown
     from platform_assets.core.registry import RegistryError
 
@@ -226,6 +230,9 @@ def model_card(context: dg.AssetExecutionContext, platform: PlatformSettings) ->
                             previous_record=None if previous is None else previous.record,
                             previous_card=previous_card, gate_decision=gate_decision,
                             drift={"drift_share": drift.get("drift_share")} if drift else None)
+    # Facts come from the artifacts; Claude (when a key is set) only drafts prose, marked as drafted.
+    with warehouse.get_connection() as conn:
+        card = draft_card_prose(claude.get_client(), card, conn, run_id=context.run.run_id)
     markdown = render_markdown(card)
     registry.attach(version.version, "model_card.json", json.dumps(card, indent=2, default=str).encode())
     registry.attach(version.version, "model_card.md", markdown.encode())

@@ -19,6 +19,7 @@ from pathlib import Path
 import dagster as dg
 
 from platform_assets.defs.resources import PlatformSettings, WarehouseResource
+from platform_assets.defs.llm import ClaudeResource
 
 RETRY_TAG = "platform_assets/triage_retry_of"
 LOG_LINES_BEFORE_FAILURE = 8
@@ -61,7 +62,9 @@ def build_triage_sensor(name: str = "triage_run_failures", request_jobs=None, al
                            default_status=dg.DefaultSensorStatus.RUNNING,
                            description="Turns every failed run into a triage ticket; runs only allow-listed safe "
                                        "runbooks.")
-    def _sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource, platform: PlatformSettings):
+    def _sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource, platform: PlatformSettings,
+                claude: ClaudeResource):
+        from platform_assets.core.llm.drafting import triage_drafter
         from platform_assets.core.operations.triage import load_allowlist, run_safe_actions, triage
 
         report = failure_report(context)
@@ -89,7 +92,9 @@ def build_triage_sensor(name: str = "triage_run_failures", request_jobs=None, al
             return f"requested one new run of {report.job_name}"
 
         with warehouse.get_connection() as conn:
-            ticket = triage(report, conn, allowlist)
+            # With a key, Claude writes the ticket from the same evidence; the allow-list still rules.
+            drafter = triage_drafter(claude.get_client(), conn, allowlist)
+            ticket = triage(report, conn, allowlist, drafter=drafter)
             actions = run_safe_actions(ticket, conn, allowlist,
                                        {"collect_diagnostics": collect_diagnostics, "retry_run": retry_run},
                                        runbooks=["collect_diagnostics", ticket.recommended_action])

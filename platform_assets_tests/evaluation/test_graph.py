@@ -13,6 +13,7 @@ from platform_assets.core import warehouse as wh
 from platform_assets.core.features.sample_data import day_range, load_validated_days
 from platform_assets.core.ingestion.bundled import Drift
 from platform_assets.defs import evaluation, features, training
+from platform_assets.defs.llm import ClaudeResource
 from platform_assets.defs.resources import PlatformSettings, WarehouseResource
 
 DAYS = day_range("2026-01-01", 8)
@@ -25,7 +26,8 @@ FAST = {"training_days": 8, "holdout_days": 2, "max_iter": 60, "n_threads": 1}
 def _resources(tmp_path):
     return {"warehouse": WarehouseResource(database=str(tmp_path / "w.duckdb")),
             "platform": PlatformSettings(home=str(tmp_path), contracts_dir=str(tmp_path / "contracts"),
-                                         landing_url=str(tmp_path / "landing"))}
+                                         landing_url=str(tmp_path / "landing")),
+            "claude": ClaudeResource()}  # no key: disabled, no network
 
 
 def _build_features(tmp_path, instance, days):

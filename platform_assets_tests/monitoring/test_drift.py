@@ -16,6 +16,7 @@ from platform_assets.core.ingestion.bundled import Drift
 from platform_assets.core.monitoring import compute_drift
 from platform_assets.core.registry import LocalStore, ModelRegistry
 from platform_assets.defs import monitoring
+from platform_assets.defs.llm import ClaudeResource
 from platform_assets.defs.resources import PlatformSettings, WarehouseResource
 
 HEALTHY = day_range("2026-01-01", 9)
@@ -77,7 +78,8 @@ def drift_home(tmp_path_factory):
 
 def _resources(home):
     return {"warehouse": WarehouseResource(database=str(home / "w.duckdb")),
-            "platform": PlatformSettings(home=str(home), contracts_dir=str(home), landing_url=str(home))}
+            "platform": PlatformSettings(home=str(home), contracts_dir=str(home), landing_url=str(home)),
+            "claude": ClaudeResource()}  # no key: disabled, no network
 
 
 def test_drift_asset_reports_share_columns_and_html(drift_home):

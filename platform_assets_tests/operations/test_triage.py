@@ -22,6 +22,7 @@ from platform_assets.core.operations.triage import (
 )
 from platform_assets.core.training import TrainingConfig
 from platform_assets.defs.operations import RETRY_TAG, build_triage_sensor
+from platform_assets.defs.llm import ClaudeResource
 from platform_assets.defs.resources import PlatformSettings, WarehouseResource
 
 
@@ -75,7 +76,8 @@ def _cause_bad_config():
 def env(tmp_path):
     resources = {"warehouse": WarehouseResource(database=str(tmp_path / "w.duckdb")),
                  "platform": PlatformSettings(home=str(tmp_path), contracts_dir=str(tmp_path),
-                                              landing_url=str(tmp_path))}
+                                              landing_url=str(tmp_path)),
+                 "claude": ClaudeResource()}  # no key: disabled, no network
     with dg.instance_for_test() as instance:
         yield tmp_path, resources, instance
 

@@ -240,10 +240,7 @@ def triage(report: FailureReport, conn: duckdb.DuckDBPyConnection, allowlist: di
     if ticket.similar_runs:
         ticket.evidence.append(f"similar earlier failures: {', '.join(ticket.similar_runs)}")
     if drafter is not None:
-        drafted = drafter(report, ticket) or {}
-        if drafted.get("probable_cause"):
-            ticket.evidence.append(f"drafted explanation: {drafted['probable_cause']}")
-            ticket.drafted_by = str(drafted.get("drafted_by", "llm"))
+        _apply_draft(ticket, drafter(report, ticket) or {}, allowlist)
     conn.execute("DELETE FROM platform.triage_tickets WHERE ticket_id = ?", [ticket.ticket_id])
     conn.execute(
         "INSERT INTO platform.triage_tickets (ticket_id, run_id, job_name, pattern, probable_cause, evidence, "
@@ -253,6 +250,32 @@ def triage(report: FailureReport, conn: duckdb.DuckDBPyConnection, allowlist: di
          json.dumps(ticket.evidence), ticket.recommended_action, ticket.safe_to_automate, ticket.signature,
          json.dumps(ticket.similar_runs), json.dumps(ticket.failed_steps), ticket.drafted_by])
     return ticket
+
+
+def _apply_draft(ticket: Ticket, drafted: dict, allowlist: dict[str, Runbook]) -> None:
+    """Let a drafter (Claude) write the ticket from the same evidence; the allow-list rules.
+
+    The drafted cause and evidence replace the pattern library's (which stay as evidence);
+    a drafted runbook is taken only when it is on the allow-list, and whether it may run by
+    itself is the allow-list's ``safe_to_automate``, never the drafter's say.
+    """
+    if drafted.get("degraded"):
+        ticket.evidence.append(f"Claude could not write this ticket ({drafted['degraded']}); "
+                               f"the pattern library's ticket stands")
+        return
+    if not drafted.get("probable_cause"):
+        return
+    ticket.evidence = [*(f"quoted by the drafter: {line}" for line in drafted.get("evidence", [])),
+                       f"pattern library: {ticket.pattern}: {ticket.probable_cause}", *ticket.evidence]
+    ticket.probable_cause = str(drafted["probable_cause"])
+    ticket.drafted_by = str(drafted.get("drafted_by", "llm"))
+    proposed = drafted.get("recommended_action")
+    if proposed in allowlist:
+        ticket.recommended_action = proposed
+        ticket.safe_to_automate = allowlist[proposed].safe_to_automate
+    elif proposed:
+        ticket.evidence.append(f"the drafter proposed {proposed!r}, which is not on the runbook allow-list: "
+                               f"ignored, {ticket.recommended_action!r} stands")
 
 
 def record_action(conn: duckdb.DuckDBPyConnection, ticket_id: str, runbook: str, status: str, detail: str) -> None:
