@@ -126,11 +126,11 @@ def test_bedrock_goes_through_anthropic_bedrock(conn, contract, make_batch, serv
 def test_definitions_load_without_a_key(monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     from platform_assets.defs.llm import ClaudeResource, llm_defs, llm_observability
+    from platform_assets.defs.resources import build_resources
 
-    defs = llm_defs()  # alone: the warehouse resource comes from defs/resources.py
-    resource = defs.resources["claude"]
+    resource = build_resources()["claude"]  # every resource is built in defs/resources.py
     assert isinstance(resource, ClaudeResource) and not resource.get_client().enabled
-    assert list(defs.assets) == [llm_observability]
+    assert list(llm_defs().assets) == [llm_observability]
 
 
 def test_the_whole_code_location_loads_without_a_key(monkeypatch):
