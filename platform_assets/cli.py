@@ -262,6 +262,110 @@ def backfill_command(select: tuple[str, ...], start: str, end: str, config_path:
     sys.exit(EXIT_OK if result.success else EXIT_FAILED)
 
 
+# --- models ----------------------------------------------------------------------------
+
+
+@main.group()
+def models() -> None:
+    """The model registry: versions, the champion/challenger aliases, promotion, rollback, cards."""
+
+
+def _registry():
+    from platform_assets.core.registry import registry_for
+    from platform_assets.core.settings import Settings
+
+    return registry_for(Settings.from_env().home)
+
+
+def _registry_errors():
+    from platform_assets.core.registry import RegistryError
+
+    return RegistryError
+
+
+@models.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the versions as JSON.")
+def models_list(as_json: bool) -> None:
+    """Every version with its aliases, metrics and data window."""
+    registry = _registry()
+    aliases = registry.aliases()
+    rows = []
+    for number in registry.versions():
+        version = registry.get(number)
+        rows.append({
+            "id": version.id, "version": number,
+            "aliases": sorted(name for name, v in aliases.items() if v == number),
+            "created_at": version.record.get("created_at"),
+            "data_window": version.record.get("data_window"),
+            "metrics": {k: v for k, v in version.metrics.items() if isinstance(v, int | float)},
+        })
+    if as_json:
+        click.echo(json.dumps({"aliases": aliases, "versions": rows}, indent=2, default=str))
+        return
+    if not rows:
+        click.echo("no model versions yet: materialize model/fraud_model (platform-assets run)")
+        return
+    for row in rows:
+        headline = [k for k in ("pr_auc", "auroc", "precision", "recall") if k in row["metrics"]]
+        metrics = ", ".join(f"{k} {row['metrics'][k]:.4f}" for k in headline)
+        tags = f" [{', '.join(row['aliases'])}]" if row["aliases"] else ""
+        click.echo(f"{row['id']}{tags}  {metrics}  window {row['data_window']}")
+
+
+@models.command("promote")
+@click.argument("version", type=int)
+def models_promote(version: int) -> None:
+    """Make VERSION the champion, only if it passes the champion/challenger gate.
+
+    Exits 0 when promoted, 1 when the gate blocks it, 2 when the version does not exist.
+    """
+    registry = _registry()
+    if version not in registry.versions():
+        _fail_usage(f"no version {version}; the registry has {registry.versions() or 'none'}")
+    try:
+        decision = registry.promote_if_passes(version, actor="cli")
+    except _registry_errors() as exc:
+        click.echo(f"not promoted: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(decision.markdown())
+    sys.exit(EXIT_OK if decision.passed else EXIT_FAILED)
+
+
+@models.command("rollback")
+@click.option("--reason", default="manual rollback", show_default=True)
+def models_rollback(reason: str) -> None:
+    """Put the previous champion back, in one call. Exits 1 when there is none."""
+    try:
+        restored = _registry().rollback(reason=reason, actor="cli")
+    except _registry_errors() as exc:
+        click.echo(f"not rolled back: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    click.echo(f"champion is now {restored.id}")
+
+
+@models.command("card")
+@click.option("--alias", default="champion", show_default=True, help="champion or challenger")
+@click.option("--version", type=int, help="A version number instead of an alias.")
+@click.option("--json", "as_json", is_flag=True, help="The card as JSON instead of Markdown.")
+def models_card(alias: str, version: int | None, as_json: bool) -> None:
+    """Print the model card of the champion (or --alias / --version)."""
+    registry = _registry()
+    if version is None:
+        found = registry.alias(alias)
+        if found is None:
+            click.echo(f"no {alias} yet: materialize the model assets (platform-assets run)", err=True)
+            sys.exit(EXIT_FAILED)
+        version = found.version
+    elif version not in registry.versions():
+        _fail_usage(f"no version {version}; the registry has {registry.versions() or 'none'}")
+    name = "model_card.json" if as_json else "model_card.md"
+    try:
+        click.echo(registry.read_file(version, name).decode())
+    except _registry_errors() as exc:
+        click.echo(f"no card for v{version} ({exc}): materialize model/model_card", err=True)
+        sys.exit(EXIT_FAILED)
+
+
 @main.command("dev")
 @click.option("--port", default=3000, show_default=True)
 def dev(port: int) -> None:

@@ -9,7 +9,6 @@ the code location loads fast.
 """
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -22,7 +21,6 @@ FEATURES_TRANSACTIONS = dg.AssetKey(["features", "transactions"])
 FRAUD_MODEL = dg.AssetKey(["model", "fraud_model"])
 FRAUD_MODEL_ONNX = dg.AssetKey(["model", "fraud_model_onnx"])
 ONNX_PARITY_CHECK = "onnx_parity"
-REGISTRY_URL_ENV = "PLATFORM_ASSETS_REGISTRY_URL"
 
 
 def artifacts_dir(platform: PlatformSettings) -> Path:
@@ -30,12 +28,10 @@ def artifacts_dir(platform: PlatformSettings) -> Path:
 
 
 def model_registry(platform: PlatformSettings):
-    """The registry: ``$PLATFORM_ASSETS_REGISTRY_URL`` (``s3://bucket/prefix``) when set, else a
-    folder under the artifacts directory. Read at run time, never at import."""
-    from platform_assets.core.registry import ModelRegistry, store_from_url
+    """The registry (see ``platform_assets.core.registry.registry_for``)."""
+    from platform_assets.core.registry import registry_for
 
-    url = os.environ.get(REGISTRY_URL_ENV) or str(artifacts_dir(platform) / "registry")
-    return ModelRegistry(store_from_url(url))
+    return registry_for(platform.home)
 
 
 def latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict:

@@ -103,6 +103,7 @@ def test_invalid_contract_exits_2(tmp_path: Path, files):
 
 def test_every_command_has_help():
     for command in [[], ["contracts"], ["contracts", "check"], ["contracts", "lint"], ["checks"], ["checks", "run"],
+                    ["models"], ["models", "list"], ["models", "promote"], ["models", "rollback"], ["models", "card"],
                     ["run"], ["backfill"], ["dev"]]:
         result = run_cli(*command, "--help")
         assert result.returncode == 0 and "Usage:" in result.stdout, command
@@ -198,3 +199,45 @@ def test_no_llm_flag_sends_nothing(files):
     verdict = json.loads(result.stdout)
     assert "llm" not in verdict and verdict["decided_by"] == "rules"
     assert any("turned off" in note for note in verdict["notes"])
+
+
+def test_models_commands_promote_only_through_the_gate_and_roll_back(tmp_path: Path):
+    from platform_assets.core.registry import registry_for
+
+    home = tmp_path / "home"
+    env = {"PLATFORM_ASSETS_HOME": str(home)}
+    registry = registry_for(home, environ={})
+
+    def onnx_bytes(tag: str) -> bytes:
+        from onnx import TensorProto, helper
+
+        value = helper.make_tensor_value_info
+        graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "identity",
+                                  [value("x", TensorProto.FLOAT, [1])], [value("y", TensorProto.FLOAT, [1])])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], doc_string=tag, ir_version=9)
+        return model.SerializeToString()
+
+    def register(pr_auc: float) -> int:
+        return registry.register({"model.onnx": onnx_bytes(str(pr_auc))}, config={"seed": 7}, threshold=0.2,
+                                 data_window={"train": ["2026-11-01", "2026-11-05"]},
+                                 metrics={"pr_auc": pr_auc, "auroc": 0.85}, lineage={}).version
+
+    assert run_cli("models", "card", env=env).returncode == 1  # no champion yet
+    first = register(0.20)
+    assert run_cli("models", "promote", str(first), env=env).returncode == 0
+    worse = register(0.10)
+    blocked = run_cli("models", "promote", str(worse), env=env)
+    assert blocked.returncode == 1 and "BLOCKED" in blocked.stdout
+    assert registry.aliases()["champion"] == first
+    better = register(0.25)
+    assert run_cli("models", "promote", str(better), env=env).returncode == 0
+    listed = json.loads(run_cli("models", "list", "--json", env=env).stdout)
+    assert listed["aliases"]["champion"] == better and len(listed["versions"]) == 3
+    rolled = run_cli("models", "rollback", env=env)
+    assert rolled.returncode == 0 and f"fraud_model:v{first}" in rolled.stdout
+    assert registry.aliases()["champion"] == first
+    assert run_cli("models", "rollback", env=env).returncode == 1  # nothing earlier than the first
+    assert run_cli("models", "promote", "99", env=env).returncode == 2
+    registry.attach(first, "model_card.md", b"# Model card: fraud_model:v1\n")
+    card = run_cli("models", "card", env=env)
+    assert card.returncode == 0 and card.stdout.startswith("# Model card: fraud_model:v1")

@@ -12,6 +12,19 @@ from platform_assets.core.registry.registry import (
 )
 from platform_assets.core.registry.store import ArtifactStore, LocalStore, S3Store, store_from_url
 
+REGISTRY_URL_ENV = "PLATFORM_ASSETS_REGISTRY_URL"
+
+
+def registry_for(home, environ=None) -> ModelRegistry:
+    """The registry: ``$PLATFORM_ASSETS_REGISTRY_URL`` (``s3://bucket/prefix`` or a path)
+    when set, else ``<home>/artifacts/registry``. Read when called, never at import."""
+    import os
+    from pathlib import Path
+
+    env = os.environ if environ is None else environ
+    url = env.get(REGISTRY_URL_ENV) or str(Path(home) / "artifacts" / "registry")
+    return ModelRegistry(store_from_url(url))
+
 __all__ = [
     "CHALLENGER",
     "CHAMPION",
@@ -25,6 +38,8 @@ __all__ = [
     "PromotionBlockedError",
     "RegistryError",
     "S3Store",
+    "REGISTRY_URL_ENV",
     "gate",
+    "registry_for",
     "store_from_url",
 ]
