@@ -10,6 +10,7 @@ import pytest
 
 from platform_assets.core.ingestion.bundled import Drift, generate_transactions
 from platform_assets.core.validation.engine import check_batch
+from platform_assets.core.validation.batch import _materialize
 from platform_assets_tests.conftest import arrow_batch
 
 ROWS = 3000
@@ -200,3 +201,14 @@ def test_profile_round_trips_through_json(memory_conn, contract):
 def test_generator_is_deterministic_per_date():
     assert generate_transactions(dt.date(2026, 3, 1), 500).equals(generate_transactions("2026-03-01", 500))
     assert not generate_transactions("2026-03-01", 500).equals(generate_transactions("2026-03-02", 500))
+
+
+def test_the_sample_is_blind_to_periodic_batches(memory_conn, contract):
+    """100 rows repeated 1000 times: every k-th row would see the same 20 rows again and
+    again and call every column categorical; the hashed sample sees all 100."""
+    memory_conn.register("block", generate_transactions("2026-11-02", 100))
+    batch = _materialize(memory_conn, "SELECT block.* FROM range(1000), block", None, "periodic")
+    verdict = check_batch(memory_conn, batch, contract)
+    ids = verdict.profile.columns["transaction_id"]
+    assert ids.values is None and ids.distinct > 64
+    assert ("transaction_id", "primaryKey") in _rules(verdict)

@@ -2,7 +2,7 @@
 
 A profile is built from at most three passes over the batch, whatever its size:
 
-1. a fixed-size systematic sample (``SAMPLE_ROWS`` rows) gives the shape of the
+1. a fixed-size hashed sample (about ``SAMPLE_ROWS`` rows) gives the shape of the
    distribution: quantiles, the share of fractional values, string shapes, how many text
    values parse as numbers, booleans or epoch times, and distinct-count estimates;
 2. the engine's single aggregate scan, shared with the structural rules, gives exact row
@@ -136,14 +136,17 @@ def sample_profile_sql(relation: str, columns: dict[str, str], row_count: int) -
 
 
 def sample_sql(relation: str, row_count: int) -> str:
-    """A systematic sample of about ``SAMPLE_ROWS`` rows: every k-th row by position.
+    """A sample of about ``SAMPLE_ROWS`` rows: those whose hashed row number falls in one
+    bucket of ``row_count / SAMPLE_ROWS``.
 
-    Deterministic, spread evenly over the whole batch (so over the day, for time-ordered
-    feeds), and cheap: a filter on the row number, where a reservoir sample of every
-    column would copy them all.
+    Deterministic, cheap (a filter on the row number, where a reservoir sample copies every
+    column), and, unlike every k-th row, blind to periodic data: a batch that repeats a
+    block whose length is a multiple of k would give a systematic sample of one block.
     """
     step = max(1, -(-row_count // SAMPLE_ROWS))
-    return f"SELECT * FROM {relation} WHERE __row % {step} = 0" if step > 1 else f"SELECT * FROM {relation}"
+    if step == 1:
+        return f"SELECT * FROM {relation}"
+    return f"SELECT * FROM {relation} WHERE hash(__row) % {step} = 0"
 
 
 def apply_sample(profiles: dict[str, ColumnProfile], keys: list[tuple[str, str]], row: tuple) -> None:
