@@ -52,27 +52,34 @@ def current_candidate(instance: dg.DagsterInstance):
     return load_candidate(path)
 
 
+# The defaults live in the core's TrainingConfig: one place, whichever layer reads them.
+_DEFAULTS = TrainingConfig()
+
+
 class FraudModelConfig(dg.Config):
     """Hyperparameters and data window of ``model/fraud_model`` (see ``TrainingConfig``)."""
 
-    model_type: str = Field("hist_gradient_boosting", description="hist_gradient_boosting or logistic_regression")
+    model_type: str = Field(_DEFAULTS.model_type, description="hist_gradient_boosting or logistic_regression")
     features: list[str] = Field(default_factory=list, description="feature columns; empty = all")
-    training_days: int = Field(28, description="days of features read, ending at the newest partition")
-    holdout_days: int = Field(2, description="last days of the window held out for evaluation")
-    learning_rate: float = 0.05
-    max_iter: int = 150
-    max_depth: int | None = 3
-    max_leaf_nodes: int = 15
-    min_samples_leaf: int = 200
-    l2_regularization: float = 1.0
-    logistic_c: float = 1.0
-    alert_rate: float = Field(0.02, description="share of training transactions the threshold flags")
-    max_train_rows: int | None = Field(400_000, description="cap on training rows, sampled with the seed")
-    n_threads: int | None = Field(None, description="cap on threads while fitting; None = library default")
-    seed: int = 42
-    min_train_rows: int = 1_000
-    min_positive_rows: int = 20
-    min_holdout_rows: int = 200
+    training_days: int = Field(_DEFAULTS.training_days, description="days of features read, ending at the newest "
+                                                                    "partition")
+    holdout_days: int = Field(_DEFAULTS.holdout_days, description="last days of the window held out for evaluation")
+    learning_rate: float = _DEFAULTS.learning_rate
+    max_iter: int = _DEFAULTS.max_iter
+    max_depth: int | None = _DEFAULTS.max_depth
+    max_leaf_nodes: int = _DEFAULTS.max_leaf_nodes
+    min_samples_leaf: int = _DEFAULTS.min_samples_leaf
+    l2_regularization: float = _DEFAULTS.l2_regularization
+    logistic_c: float = _DEFAULTS.logistic_c
+    alert_rate: float = Field(_DEFAULTS.alert_rate, description="share of training transactions the threshold flags")
+    max_train_rows: int | None = Field(_DEFAULTS.max_train_rows, description="cap on training rows, sampled with "
+                                                                             "the seed")
+    n_threads: int | None = Field(_DEFAULTS.n_threads, description="cap on threads while fitting; None = library "
+                                                                   "default")
+    seed: int = _DEFAULTS.seed
+    min_train_rows: int = _DEFAULTS.min_train_rows
+    min_positive_rows: int = _DEFAULTS.min_positive_rows
+    min_holdout_rows: int = _DEFAULTS.min_holdout_rows
 
     def to_training_config(self) -> TrainingConfig:
         data = self.model_dump()
