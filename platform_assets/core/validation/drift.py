@@ -106,6 +106,13 @@ def compare(profile: BatchProfile, reference: BatchProfile, contract: Contract, 
     return violations
 
 
+def renamed_from(violation: Violation) -> str | None:
+    """The delivered column a ``renamed_column`` violation names (its detail starts with it,
+    quoted, as :func:`compare` writes it)."""
+    parts = violation.detail.split("'")
+    return parts[1] if violation.rule == "renamed_column" and len(parts) > 2 else None
+
+
 def _column_drift(spec: ColumnSpec, cur: ColumnProfile, ref: ColumnProfile, against: str,
                   type_reported: bool) -> list[Violation]:
     out: list[Violation] = []

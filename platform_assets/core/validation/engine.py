@@ -319,7 +319,7 @@ def check_batch(
         notes.append("no accepted batch to compare with yet: semantic drift was not checked")
     else:
         violations.extend(drift.compare(profile, reference, contract, batch, reference_label, violations))
-    renamed = {v.detail.split("'")[1] for v in violations if v.rule == "renamed_column" and "'" in v.detail}
+    renamed = {drift.renamed_from(v) for v in violations if v.rule == "renamed_column"}
     for name in unexpected:
         if name not in renamed:
             violations.append(Violation(name, "unexpected_column",

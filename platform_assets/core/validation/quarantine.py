@@ -78,11 +78,11 @@ def apply_verdict(conn: duckdb.DuckDBPyConnection, batch: Batch, contract: Contr
     flag_names = [f.rsplit(" AS ", 1)[1] for f in flags]
     any_flag = " OR ".join(flag_names) or "FALSE"
     keep = "FALSE" if not verdict.passes else f"NOT ({any_flag})"
-    data_columns = [c for c in batch.columns]
+    data_columns = list(batch.columns)
     flagged = f"__flagged_{batch.relation}"
     conn.execute("BEGIN TRANSACTION")
     try:
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS validated")
+        conn.execute("CREATE SCHEMA IF NOT EXISTS validated")
         conn.execute(f"CREATE TABLE IF NOT EXISTS {target} ({validated_columns_sql(contract, partition_column)})")
         conn.execute(f"DELETE FROM {target} WHERE {quote_ident(partition_column)} = ?", [key])
         conn.execute("DELETE FROM quarantine.rows WHERE table_name = ? AND partition_key = ?", [table, key])
