@@ -35,6 +35,7 @@ from platform_assets.core.validation.profile import (
     family,
     jsonable,
     sample_profile_sql,
+    sample_sql,
 )
 from platform_assets.core.warehouse import fetch_row, quote_ident
 
@@ -216,10 +217,11 @@ def check_batch(
     row_rules: list[RowRule] = []
     profiles = {name: ColumnProfile(name=name, duckdb_type=dtype, family=family(dtype))
                 for name, dtype in batch.columns.items()}
-    # The sample first: it is cheap, and it says which columns are categorical, whose
-    # exact value counts then ride along in the one full scan.
+    # Distributions come from the sample, value counts of categorical columns included:
+    # every decision on them is about shares (new categories above 0.5% of rows, renamed
+    # columns), and the enum rules count offending rows exactly in the full scan.
     sample_rows = _sample_distributions(conn, batch, profiles)
-    categorical = _categorical_columns(profiles, contract, reference)
+    _sample_value_counts(conn, batch, profiles, _categorical_columns(profiles, contract, reference))
     scan = _Scan()
     scan.add(("rows",), "count(*)")
     for name, col in profiles.items():
@@ -228,8 +230,6 @@ def check_batch(
         if col.family in NUMERIC_FAMILIES or col.family in ("date", "timestamp", "time"):
             scan.add((name, "min"), f"min({c})")
             scan.add((name, "max"), f"max({c})")
-        if name in categorical:
-            scan.add((name, "values"), f"histogram(CAST({c} AS VARCHAR))")
 
     # Structural rules, compiled into the same scan.
     checked_rules: list[tuple[ColumnSpec | None, str, str, str, QualityRule | None]] = []
@@ -273,9 +273,6 @@ def check_batch(
         col.null_rate = round(col.nulls / row_count, 6) if row_count else 0.0
         col.min = jsonable(results.get((name, "min")))
         col.max = jsonable(results.get((name, "max")))
-        if name in categorical:
-            col.values = {str(k): int(v) for k, v in (results[(name, "values")] or {}).items()}
-            col.distinct = len(col.values)
 
     for spec, rule, predicate, expectation, q in checked_rules:
         assert spec is not None
@@ -393,6 +390,17 @@ def _sample_distributions(conn, batch: Batch, profiles: dict[str, ColumnProfile]
         return 0
     apply_sample(profiles, keys, fetch_row(conn, sql))
     return min(batch.row_count, SAMPLE_ROWS)
+
+
+def _sample_value_counts(conn, batch: Batch, profiles: dict[str, ColumnProfile], names: set[str]) -> None:
+    if not names:
+        return
+    ordered = sorted(names)
+    hists = ", ".join(f"histogram(CAST({quote_ident(n)} AS VARCHAR))" for n in ordered)
+    row = fetch_row(conn, f"SELECT {hists} FROM ({sample_sql(batch.relation, batch.row_count)})")
+    for name, hist in zip(ordered, row, strict=True):
+        profiles[name].values = {str(k): int(v) for k, v in (hist or {}).items()}
+        profiles[name].distinct = len(profiles[name].values)
 
 
 def _categorical_columns(profiles: dict[str, ColumnProfile], contract: Contract,

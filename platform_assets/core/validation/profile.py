@@ -4,9 +4,10 @@ A profile is built from at most three passes over the batch, whatever its size:
 
 1. a fixed-size hashed sample (about ``SAMPLE_ROWS`` rows) gives the shape of the
    distribution: quantiles, the share of fractional values, string shapes, how many text
-   values parse as numbers, booleans or epoch times, and distinct-count estimates;
+   values parse as numbers, booleans or epoch times, distinct-count estimates, and the
+   value counts of low-cardinality columns (every decision on those is about shares);
 2. the engine's single aggregate scan, shared with the structural rules, gives exact row
-   and null counts, min/max, and the exact value counts of low-cardinality columns.
+   and null counts and min/max.
 
 Profiles are plain JSON-able dicts so they can be stored in DuckDB and sent (redacted) to
 an LLM.
@@ -42,7 +43,7 @@ class ColumnProfile:
     count: int = 0  # non-null values
     nulls: int = 0
     null_rate: float = 0.0
-    distinct: int = 0  # estimated from the sample; exact (len(values)) for categorical columns
+    distinct: int = 0  # in the sample: an estimate, or len(values) for categorical columns
     min: Any = None
     max: Any = None
     # from the sample
@@ -57,7 +58,7 @@ class ColumnProfile:
     numeric_text_share: float | None = None
     boolean_token_share: float | None = None
     epoch_share: float | None = None
-    # from the histogram scan (low-cardinality columns only)
+    # value counts in the sample (low-cardinality columns only)
     values: dict[str, int] | None = None
 
     @property
