@@ -99,6 +99,22 @@ def test_message_batches_round_trip(server, client_for):
     [create] = [r for r in server.requests if r.method == "POST"]
     assert create.path == "/v1/messages/batches"
     assert create.body["requests"][0]["params"]["system"][-1]["cache_control"] == {"type": "ephemeral"}
+    # Bulk work is governed like any call: one row per request, at the Batches API's half price.
+    from platform_assets.core.llm.client import BATCH_PRICE_FACTOR
+
+    records = client.batch_call_records(results, task="bulk_check", prompt=prompt, run_id="run-b")
+    conn = duckdb.connect()
+    record_calls(conn, records)
+    rows = conn.execute("SELECT request_id, outcome, input_tokens, output_tokens, cost_usd FROM platform.llm_calls "
+                        "ORDER BY request_id").fetchall()
+    assert [r[:2] for r in rows] == [("day-1", "ok"), ("day-2", "ok")]
+    usage = results["day-1"].message.usage
+    full = cost_usd(client.config.model, TokenUsage(input_tokens=usage.input_tokens,
+                                                    output_tokens=usage.output_tokens,
+                                                    cache_write_tokens=usage.cache_creation_input_tokens or 0,
+                                                    cache_read_tokens=usage.cache_read_input_tokens or 0),
+                    dict(client.config.prices))
+    assert rows[0][2] == usage.input_tokens and rows[0][4] == pytest.approx(full * BATCH_PRICE_FACTOR)
 
 
 # -- Bedrock ---------------------------------------------------------------------------

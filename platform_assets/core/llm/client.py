@@ -292,6 +292,39 @@ class ClaudeClient:
         return {item.custom_id: item.result for item in sdk.messages.batches.results(batch_id)}
 
 
+    def batch_call_records(self, results: Mapping[str, Any], *, task: str, prompt: Prompt,
+                           run_id: str | None = None, asset: str | None = None) -> list[CallRecord]:
+        """One governance record per request of an ended Message Batch (see
+        :meth:`batch_results`), so bulk work is logged like every other call. Tokens are
+        counted as reported; the cost carries the Batches API's 50% price."""
+        records = []
+        for custom_id, result in results.items():
+            record = CallRecord(call_id=uuid.uuid4().hex, called_at=datetime.now(timezone.utc), run_id=run_id,
+                                asset=asset, task=task, prompt_name=prompt.name, prompt_sha256=prompt.sha256,
+                                model=self.config.model, request_id=custom_id)
+            message = getattr(result, "message", None)
+            if result.type != "succeeded" or message is None:
+                record.outcome, record.detail = "error", f"batch request {result.type}"
+                record.cost_usd = 0.0
+            else:
+                usage = message.usage
+                tokens = TokenUsage(input_tokens=usage.input_tokens or 0,
+                                    cache_write_tokens=usage.cache_creation_input_tokens or 0,
+                                    cache_read_tokens=usage.cache_read_input_tokens or 0,
+                                    output_tokens=usage.output_tokens or 0)
+                record.input_tokens, record.cache_write_tokens = tokens.input_tokens, tokens.cache_write_tokens
+                record.cache_read_tokens, record.output_tokens = tokens.cache_read_tokens, tokens.output_tokens
+                full_price = cost_usd(self.config.model, tokens, dict(self.config.prices))
+                record.cost_usd = None if full_price is None else full_price * BATCH_PRICE_FACTOR
+                record.stop_reason = message.stop_reason
+                record.outcome = {"refusal": "refused", "max_tokens": "truncated"}.get(message.stop_reason, "ok")
+            records.append(record)
+        return records
+
+
+BATCH_PRICE_FACTOR = 0.5  # the Message Batches API bills half the synchronous price
+
+
 def _short(text: str, limit: int = 300) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
