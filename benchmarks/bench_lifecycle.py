@@ -2,7 +2,7 @@
 
 1. Single-row scoring: ``platform_assets.core.training.scoring.score`` (ONNX Runtime, cached
    session) against scikit-learn ``predict_proba`` on a one-row DataFrame. Target ≥ 40×.
-2. Drift: the sampled Evidently report (20k rows a side, as the ``monitoring/feature_drift``
+2. FaultInjection: the sampled Evidently report (20k rows a side, as the ``monitoring/feature_drift``
    asset runs it) against Evidently on all rows (1M current vs 1M reference). Target ≥ 10×
    faster with the same verdict (same drifted columns, drift share within 0.1).
 3. The whole lifecycle on 1M validated rows (features → training → ONNX + parity →
@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from platform_assets.core import warehouse as wh  # noqa: E402
 from platform_assets.core.features import build_feature_partitions, load_features  # noqa: E402
 from platform_assets.core.features.sample_data import day_range, load_validated_days  # noqa: E402
-from platform_assets.core.ingestion.bundled import Drift  # noqa: E402
+from platform_assets.core.ingestion.bundled import FaultInjection  # noqa: E402
 
 
 class Stopwatch:
@@ -137,7 +137,7 @@ def bench_drift(home: Path, rows_per_day: int, days: int) -> dict:
     current_days = day_range("2026-02-01", 2 * days)[days:]
     with wh.session(database) as conn:
         load_validated_days(conn, warm_up + reference_days, rows_per_day)
-        load_validated_days(conn, current_days, rows_per_day, Drift(amount_unit="dollars", category_count=47))
+        load_validated_days(conn, current_days, rows_per_day, FaultInjection(amount_unit="dollars", category_count=47))
         build_feature_partitions(conn, reference_days[0], current_days[-1])
         reference = load_features(conn, reference_days[0], reference_days[-1])
         current = load_features(conn, current_days[0], current_days[-1])

@@ -274,7 +274,7 @@ def _registry():
     from platform_assets.core.registry import registry_for
     from platform_assets.core.settings import Settings
 
-    return registry_for(Settings.from_env().home)
+    return registry_for(Settings.from_env().registry_url)
 
 
 def _registry_errors():

@@ -11,12 +11,24 @@ with no configuration. Production overrides individual paths.
 | ``PLATFORM_ASSETS_CONTRACTS_DIR`` | ``./contracts`` if present, else the bundled copy | ODCS contracts |
 | ``PLATFORM_ASSETS_LANDING_URL`` | ``$HOME/landing`` | landing folder, local path or ``s3://`` URL |
 | ``PLATFORM_ASSETS_ROWS_PER_PARTITION`` | ``20000`` | rows per day of the bundled source |
+| ``PLATFORM_ASSETS_REGISTRY_URL`` | ``$HOME/artifacts/registry`` | model registry, local path or ``s3://`` URL |
+| ``PLATFORM_ASSETS_DRIFT_THRESHOLD`` | ``0.3`` | drift share at which the drift sensor asks for a retrain |
+| ``PLATFORM_ASSETS_DRIFT_COOLDOWN_HOURS`` | ``24`` | quiet time after a drift-triggered retrain |
+| ``ANTHROPIC_API_KEY`` | unset (Claude off) | turns Claude on |
+| ``ANTHROPIC_BASE_URL`` | the SDK's | another Messages API endpoint (a proxy, a test server) |
+| ``PLATFORM_CLAUDE_MODEL`` | ``claude-sonnet-4-6`` | the model every Claude task uses |
+| ``PLATFORM_CLAUDE_USE_BEDROCK`` | unset | ``1``/``true``: reach Claude through Amazon Bedrock |
+| ``AWS_REGION``, else ``AWS_DEFAULT_REGION`` | unset | Bedrock's region |
+
+This is the only module that reads these variables; everything else takes a
+:class:`Settings` (or :class:`ClaudeSettings`).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -30,6 +42,41 @@ def _bundled(name: str) -> Path:
     return _PACKAGE_DIR / "_bundled" / name
 
 
+DEFAULT_DRIFT_THRESHOLD = 0.3
+DEFAULT_DRIFT_COOLDOWN_HOURS = 24.0
+TRUE_WORDS = ("1", "true", "yes")
+
+
+@dataclass(frozen=True)
+class ClaudeSettings:
+    """How to reach Claude, as the environment says. ``*_variable`` name the variable a
+    value came from, so the Dagster resource can reference it (``dg.EnvVar``) instead of
+    copying a secret into its config."""
+
+    model: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str | None = None
+    use_bedrock: bool = False
+    aws_region: str | None = None
+    aws_region_variable: str | None = None
+
+    API_KEY_VARIABLE = "ANTHROPIC_API_KEY"
+    BASE_URL_VARIABLE = "ANTHROPIC_BASE_URL"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ClaudeSettings:
+        env = os.environ if environ is None else environ
+        region_variable = next((name for name in ("AWS_REGION", "AWS_DEFAULT_REGION") if env.get(name)), None)
+        return cls(
+            model=env.get("PLATFORM_CLAUDE_MODEL") or None,
+            api_key=env.get(cls.API_KEY_VARIABLE) or None,
+            base_url=env.get(cls.BASE_URL_VARIABLE) or None,
+            use_bedrock=env.get("PLATFORM_CLAUDE_USE_BEDROCK", "").lower() in TRUE_WORDS,
+            aws_region=env.get(region_variable) if region_variable else None,
+            aws_region_variable=region_variable,
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -37,9 +84,13 @@ class Settings:
     contracts_dir: Path
     landing_url: str
     rows_per_partition: int
+    registry_url: str
+    drift_threshold: float = DEFAULT_DRIFT_THRESHOLD
+    drift_cooldown_hours: float = DEFAULT_DRIFT_COOLDOWN_HOURS
+    claude: ClaudeSettings = field(default_factory=ClaudeSettings)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         home = Path(env.get("PLATFORM_ASSETS_HOME", ".platform_assets")).expanduser().resolve()
         contracts_default = Path("contracts") if Path("contracts").is_dir() else _bundled("contracts")
@@ -49,7 +100,16 @@ class Settings:
             contracts_dir=Path(env.get("PLATFORM_ASSETS_CONTRACTS_DIR", contracts_default)).resolve(),
             landing_url=env.get("PLATFORM_ASSETS_LANDING_URL", str(home / "landing")),
             rows_per_partition=int(env.get("PLATFORM_ASSETS_ROWS_PER_PARTITION", "20000")),
+            registry_url=env.get("PLATFORM_ASSETS_REGISTRY_URL") or str(home / "artifacts" / "registry"),
+            drift_threshold=float(env.get("PLATFORM_ASSETS_DRIFT_THRESHOLD", DEFAULT_DRIFT_THRESHOLD)),
+            drift_cooldown_hours=float(env.get("PLATFORM_ASSETS_DRIFT_COOLDOWN_HOURS",
+                                               DEFAULT_DRIFT_COOLDOWN_HOURS)),
+            claude=ClaudeSettings.from_env(env),
         )
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.home / "artifacts"
 
     @property
     def dagster_home(self) -> Path:

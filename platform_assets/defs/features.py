@@ -9,11 +9,9 @@ import dagster as dg
 
 from platform_assets.core.features import build_feature_partitions
 from platform_assets.core.features.transactions import FEATURE_TABLE, HISTORY_DAYS
+from platform_assets.defs.keys import FEATURES, FEATURES_TRANSACTIONS, VALIDATED_TRANSACTIONS
 from platform_assets.defs.partitions import daily_partitions
 from platform_assets.defs.resources import WAREHOUSE_POOL, WarehouseResource
-
-VALIDATED_TRANSACTIONS = dg.AssetKey(["validated", "transactions"])
-FEATURES_TRANSACTIONS = dg.AssetKey(["features", "transactions"])
 
 
 @dg.asset(
@@ -22,7 +20,7 @@ FEATURES_TRANSACTIONS = dg.AssetKey(["features", "transactions"])
                       partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-HISTORY_DAYS, end_offset=0))],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="features",
+    group_name=FEATURES,
     kinds={"duckdb", "sql"},
     pool=WAREHOUSE_POOL,
 )

@@ -15,7 +15,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 from pydantic import Field
 
-from platform_assets.core.ingestion.bundled import Drift
+from platform_assets.core.ingestion.bundled import FaultInjection
 from platform_assets.core.ingestion.load import (
     BatchReader,
     BundledReader,
@@ -26,15 +26,14 @@ from platform_assets.core.ingestion.load import (
     surface_ingestion_errors,
     transactions_source,
 )
+from platform_assets.defs.keys import INGESTION, raw_key
 from platform_assets.defs.partitions import daily_partitions
 from platform_assets.defs.resources import WAREHOUSE_POOL, PlatformSettings, WarehouseResource
 
-RAW_TRANSACTIONS = dg.AssetKey(["raw", "transactions"])
-
 
 class IngestionConfig(dg.Config):
-    """Run config for ``raw/transactions``. The drift fields inject faults into the bundled
-    source, to rehearse what the contract checks catch."""
+    """Run config for ``raw/transactions``. The fields after ``rows_per_partition`` inject
+    faults into the bundled source, to rehearse what the contract checks catch."""
 
     source: Literal["bundled", "landing"] = Field("bundled", description="bundled generator or landing folder")
     rows_per_partition: int | None = Field(None, description="bundled source: rows a day (default from settings)")
@@ -48,19 +47,19 @@ class IngestionConfig(dg.Config):
     def reader(self, platform: PlatformSettings) -> BatchReader:
         if self.source == "landing":
             return LandingFolderReader(platform.landing_url)
-        drift = Drift(amount_unit=self.amount_unit, country_codes=self.country_codes,
+        faults = FaultInjection(amount_unit=self.amount_unit, country_codes=self.country_codes,
                       category_count=self.category_count, rename=dict(self.rename),
                       null_rates=dict(self.null_rates), duplicate_share=self.duplicate_share)
-        return BundledReader(self.rows_per_partition or platform.rows_per_partition, drift)
+        return BundledReader(self.rows_per_partition or platform.rows_per_partition, faults)
 
 
 class RawTranslator(DagsterDltTranslator):
     def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
         default = super().get_asset_spec(data)
         return default.replace_attributes(
-            key=dg.AssetKey(["raw", data.resource.name]),
+            key=raw_key(data.resource.name),
             deps=[],
-            group_name="ingestion",
+            group_name=INGESTION,
             kinds={"dlt", "duckdb"},
             description=(f"Raw {data.resource.name} as delivered, one daily partition per load. Columns whose type "
                          f"changed land as dlt variants (<column>__v_<type>); platform.batch_manifest says what "

@@ -3,13 +3,14 @@ quick start runs it (``platform-assets run``)."""
 
 import dagster as dg
 
+from platform_assets.defs.keys import MAIN_JOB
 from platform_assets.defs.partitions import daily_partitions
 
 # Everything in the code location; the observability assets read logs, not partitions.
 MAIN_SELECTION = dg.AssetSelection.all()
 
 platform_main_job = dg.define_asset_job(
-    "platform_main",
+    MAIN_JOB,
     selection=MAIN_SELECTION,
     partitions_def=daily_partitions,
     description="Every asset of one day: ingest, check, validate or quarantine, and the lifecycle downstream.",

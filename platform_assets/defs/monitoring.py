@@ -15,23 +15,25 @@ asks for a retrain when it crosses a threshold.
 
 import datetime as dt
 import json
-import os
 import time
 
 import dagster as dg
 from pydantic import Field
 
-from platform_assets.defs.resources import WAREHOUSE_POOL, PlatformSettings, WarehouseResource
-from platform_assets.defs.training import artifacts_dir, model_registry
+from platform_assets.core.settings import Settings
+from platform_assets.defs.keys import (
+    CHAMPION_CHALLENGER_GATE,
+    EVALUATION,
+    FEATURE_DRIFT,
+    FEATURES_TRANSACTIONS,
+    MONITORING,
+    RETRAIN_JOB,
+    TRAINING,
+)
+from platform_assets.defs.resources import WAREHOUSE_POOL, ModelRegistryResource, WarehouseResource
 
-FEATURES_TRANSACTIONS = dg.AssetKey(["features", "transactions"])
-CHAMPION_CHALLENGER_GATE = dg.AssetKey(["model", "champion_challenger_gate"])
-FEATURE_DRIFT = dg.AssetKey(["monitoring", "feature_drift"])
-RETRAIN_JOB_NAME = "retrain_fraud_model"
-DEFAULT_DRIFT_THRESHOLD = 0.3
-DEFAULT_COOLDOWN_HOURS = 24.0
-MODEL_LIFECYCLE_KEYS = [dg.AssetKey(["model", name]) for name in (
-    "fraud_model", "fraud_model_onnx", "eval_results", "champion_challenger_gate", "shadow_scores", "model_card")]
+# Retraining re-materializes the whole model lifecycle: every asset of these groups.
+MODEL_LIFECYCLE = dg.AssetSelection.groups(TRAINING, EVALUATION)
 
 
 class DriftConfig(dg.Config):
@@ -40,10 +42,10 @@ class DriftConfig(dg.Config):
     seed: int = 0
 
 
-@dg.asset(key=FEATURE_DRIFT, deps=[FEATURES_TRANSACTIONS, CHAMPION_CHALLENGER_GATE], group_name="monitoring",
+@dg.asset(key=FEATURE_DRIFT, deps=[FEATURES_TRANSACTIONS, CHAMPION_CHALLENGER_GATE], group_name=MONITORING,
           kinds={"evidently", "duckdb"}, pool=WAREHOUSE_POOL)
 def feature_drift(context: dg.AssetExecutionContext, config: DriftConfig, warehouse: WarehouseResource,
-                  platform: PlatformSettings) -> dg.MaterializeResult:
+                  registry: ModelRegistryResource) -> dg.MaterializeResult:
     """Drift of the newest features against the champion's training reference (Evidently),
     with the share of drifted columns, per-column scores and the HTML report."""
     import io
@@ -53,12 +55,12 @@ def feature_drift(context: dg.AssetExecutionContext, config: DriftConfig, wareho
     from platform_assets.core.features import feature_partitions, load_features
     from platform_assets.core.monitoring import compute_drift
 
-    registry = model_registry(platform)
-    champion = registry.champion()
+    models = registry.get_registry()
+    champion = models.champion()
     if champion is None:
         raise dg.Failure(description="no champion model yet: drift is measured against the champion's training "
                                      "reference; train and promote a model first")
-    reference = pd.read_parquet(io.BytesIO(registry.read_file(champion.version, "reference.parquet")))
+    reference = pd.read_parquet(io.BytesIO(models.read_file(champion.version, "reference.parquet")))
     with warehouse.get_connection() as conn:
         days = feature_partitions(conn)
         if not days:
@@ -66,7 +68,7 @@ def feature_drift(context: dg.AssetExecutionContext, config: DriftConfig, wareho
         window = days[-config.days:]
         current = load_features(conn, window[0], window[-1], sample_rows=config.sample_rows, seed=config.seed)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    html = artifacts_dir(platform) / "drift" / f"feature_drift_{window[-1]}_{stamp}.html"
+    html = registry.artifacts_path / "drift" / f"feature_drift_{window[-1]}_{stamp}.html"
     result = compute_drift(reference, current, sample_rows=config.sample_rows, seed=config.seed, html_path=html)
     return dg.MaterializeResult(metadata={
         "drift_share": result.drift_share,
@@ -83,16 +85,15 @@ def feature_drift(context: dg.AssetExecutionContext, config: DriftConfig, wareho
 
 
 retrain_fraud_model = dg.define_asset_job(
-    RETRAIN_JOB_NAME,
-    selection=dg.AssetSelection.assets(*MODEL_LIFECYCLE_KEYS),
+    RETRAIN_JOB,
+    selection=MODEL_LIFECYCLE,
     description="Retrain the fraud model on the newest features, evaluate it, gate it, document it.",
 )
 
 
 def _settings_from_env() -> tuple[float, float]:
-    threshold = float(os.environ.get("PLATFORM_ASSETS_DRIFT_THRESHOLD", DEFAULT_DRIFT_THRESHOLD))
-    hours = float(os.environ.get("PLATFORM_ASSETS_DRIFT_COOLDOWN_HOURS", DEFAULT_COOLDOWN_HOURS))
-    return threshold, hours * 3600.0
+    settings = Settings.from_env()
+    return settings.drift_threshold, settings.drift_cooldown_hours * 3600.0
 
 
 def evaluate_drift_sensor(context: dg.SensorEvaluationContext, threshold: float, cooldown_seconds: float,

@@ -14,12 +14,12 @@ Every automatic action is recorded in ``platform.triage_actions``.
 """
 
 import json
-from pathlib import Path
+from dataclasses import asdict
 
 import dagster as dg
 
-from platform_assets.defs.resources import PlatformSettings, WarehouseResource
-from platform_assets.defs.llm import ClaudeResource
+from platform_assets.defs.monitoring import retrain_fraud_model
+from platform_assets.defs.resources import ClaudeResource, ModelRegistryResource, WarehouseResource
 
 RETRY_TAG = "platform_assets/triage_retry_of"
 LOG_LINES_BEFORE_FAILURE = 8
@@ -62,7 +62,7 @@ def build_triage_sensor(name: str = "triage_run_failures", request_jobs=None, al
                            default_status=dg.DefaultSensorStatus.RUNNING,
                            description="Turns every failed run into a triage ticket; runs only allow-listed safe "
                                        "runbooks.")
-    def _sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource, platform: PlatformSettings,
+    def _sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource, registry: ModelRegistryResource,
                 claude: ClaudeResource):
         from platform_assets.core.llm.drafting import triage_drafter
         from platform_assets.core.operations.triage import load_allowlist, run_safe_actions, triage
@@ -72,10 +72,8 @@ def build_triage_sensor(name: str = "triage_run_failures", request_jobs=None, al
         run_requests: list[dg.RunRequest] = []
 
         def collect_diagnostics(ticket) -> str:
-            target = Path(platform.home) / "artifacts" / "triage" / f"{ticket.run_id}.json"
+            target = registry.artifacts_path / "triage" / f"{ticket.run_id}.json"
             target.parent.mkdir(parents=True, exist_ok=True)
-            from dataclasses import asdict
-
             target.write_text(json.dumps({"ticket": ticket.to_dict(), "report": asdict(report)}, indent=2,
                                          default=str))
             return f"wrote {target}"
@@ -110,6 +108,4 @@ def build_triage_sensor(name: str = "triage_run_failures", request_jobs=None, al
 
 @dg.definitions
 def operations() -> dg.Definitions:
-    from platform_assets.defs.monitoring import retrain_fraud_model
-
     return dg.Definitions(sensors=[build_triage_sensor(request_jobs=[retrain_fraud_model])])

@@ -1,13 +1,21 @@
-"""Resources, built when the code location loads (not at import), from the environment.
+"""Every resource of the code location, built when it loads (not at import) from
+:class:`~platform_assets.core.settings.Settings`, the one reader of the environment.
 
-``warehouse`` is the DuckDB file every stage reads and writes. DuckDB allows one writer
-per file, so every asset that writes to it runs in the ``duckdb_warehouse`` pool (limit 1
-in ``dagster.yaml``).
+- ``warehouse``: the DuckDB file every stage reads and writes. DuckDB allows one writer per
+  file, so every asset that writes to it runs in the ``duckdb_warehouse`` pool (limit 1 in
+  ``dagster.yaml``);
+- ``platform``: contracts folder, landing folder, dlt state, bundled-source size;
+- ``registry``: the model registry and the artifacts folder (candidates, cards, reports);
+- ``claude``: how to reach Claude, disabled without a key;
+- ``dlt``: dagster-dlt's runner.
 """
 
+from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import duckdb
@@ -15,7 +23,16 @@ from dagster_dlt import DagsterDltResource
 from dagster_duckdb import DuckDBResource
 
 from platform_assets.core import warehouse
-from platform_assets.core.settings import Settings
+from platform_assets.core.llm.client import DEFAULT_MAX_RETRIES, DEFAULT_MODEL, DEFAULT_TIMEOUT_SECONDS, \
+    ClaudeClient, ClaudeConfig
+from platform_assets.core.llm.pricing import DEFAULT_PRICES, ModelPrice
+from platform_assets.core.settings import ClaudeSettings, Settings
+from platform_assets.defs.keys import FRAUD_MODEL
+from platform_assets.defs.lineage import latest_metadata
+
+if TYPE_CHECKING:
+    from platform_assets.core.registry import ModelRegistry
+    from platform_assets.core.training.candidate import Candidate
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 
@@ -40,22 +57,116 @@ class PlatformSettings(dg.ConfigurableResource):
     rows_per_partition: int = 20_000
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "PlatformSettings":
+    def from_settings(cls, settings: Settings) -> PlatformSettings:
         return cls(home=str(settings.home), contracts_dir=str(settings.contracts_dir),
                    landing_url=settings.landing_url, rows_per_partition=settings.rows_per_partition)
+
+
+class ModelRegistryResource(dg.ConfigurableResource):
+    """The model registry (a local folder or ``s3://bucket/prefix``) and the artifacts folder
+    that training candidates, model cards and drift reports are written to."""
+
+    url: str
+    artifacts_dir: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ModelRegistryResource:
+        return cls(url=settings.registry_url, artifacts_dir=str(settings.artifacts_dir))
+
+    def get_registry(self) -> ModelRegistry:
+        from platform_assets.core.registry import registry_for
+
+        return registry_for(self.url)
+
+    @property
+    def artifacts_path(self) -> Path:
+        return Path(self.artifacts_dir)
+
+    def current_candidate(self, instance: dg.DagsterInstance) -> Candidate:
+        """The candidate folder of the latest ``model/fraud_model`` materialization."""
+        from platform_assets.core.training.candidate import load_candidate
+
+        path = latest_metadata(instance, FRAUD_MODEL).get("candidate_dir")
+        if not path:
+            raise dg.Failure(description="model/fraud_model has not been materialized: train a model first")
+        return load_candidate(path)
+
+
+class ModelPriceConfig(dg.Config):
+    """USD per million tokens for one model (cache writes 1.25x input, reads 0.1x)."""
+
+    input_usd_per_mtok: float
+    output_usd_per_mtok: float
+
+
+class ClaudeResource(dg.ConfigurableResource):
+    """How the platform reaches Claude: direct API (``api_key``, optional ``base_url``) or
+    Amazon Bedrock (``use_bedrock``, ``aws_region``, AWS credentials from the usual chain).
+    ``prices`` adds to or overrides the default price table; ``cache_batch_data`` also
+    caches each batch's data (pays off only when re-runs of the same batch are common);
+    ``degraded_blocks`` makes a failed Claude check fail the batch (the default).
+
+    Nothing here imports ``anthropic``: the core client imports it on the first real call."""
+
+    model: str = DEFAULT_MODEL
+    api_key: str | None = None
+    base_url: str | None = None
+    use_bedrock: bool = False
+    aws_region: str | None = None
+    max_retries: int = DEFAULT_MAX_RETRIES
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    degraded_blocks: bool = True
+    cache_batch_data: bool = False
+    prices: dict[str, ModelPriceConfig] = {}
+
+    @classmethod
+    def from_settings(cls, settings: ClaudeSettings) -> ClaudeResource:
+        """Built at load time. Secrets stay ``dg.EnvVar`` references (shown as such in the
+        UI, read when a run starts), and only when set, so a missing key disables Claude
+        instead of failing the load."""
+        values: dict[str, Any] = {"model": settings.model or DEFAULT_MODEL, "use_bedrock": settings.use_bedrock}
+        if settings.api_key:
+            values["api_key"] = dg.EnvVar(ClaudeSettings.API_KEY_VARIABLE)
+        if settings.base_url:
+            values["base_url"] = dg.EnvVar(ClaudeSettings.BASE_URL_VARIABLE)
+        if settings.aws_region_variable:
+            values["aws_region"] = dg.EnvVar(settings.aws_region_variable)
+        return cls(**values)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> ClaudeResource:
+        return cls.from_settings(ClaudeSettings.from_env(environ))
+
+    def config(self) -> ClaudeConfig:
+        prices: dict[str, ModelPrice] = dict(DEFAULT_PRICES)
+        prices.update({name: ModelPrice(p.input_usd_per_mtok, p.output_usd_per_mtok)
+                       for name, p in self.prices.items()})
+        return ClaudeConfig(model=self.model, api_key=self.api_key or None, base_url=self.base_url or None,
+                            use_bedrock=self.use_bedrock, aws_region=self.aws_region or None,
+                            max_retries=self.max_retries, timeout_seconds=self.timeout_seconds,
+                            cache_data=self.cache_batch_data, prices=prices)
+
+    def get_client(self) -> ClaudeClient:
+        """The core client (disabled when neither a key nor Bedrock is configured)."""
+        return ClaudeClient(self.config())
+
+    def contract_reviewer(self, run_id: str | None = None, asset: str | None = None):
+        """The reviewer ``service.check_partition`` takes: the semantic check, merged."""
+        from platform_assets.core.validation.semantic_llm import make_reviewer
+
+        return make_reviewer(self.get_client(), run_id=run_id, asset=asset, degraded_blocks=self.degraded_blocks)
 
 
 def build_resources(settings: Settings | None = None, environ: dict[str, str] | None = None) -> dict[str, object]:
     """Every resource of the code location. Without ANTHROPIC_API_KEY (or Bedrock), the
     ``claude`` resource is disabled and makes no network call."""
-    from platform_assets.defs.llm import ClaudeResource
-
     settings = settings or Settings.from_env(environ)
     return {
         "warehouse": WarehouseResource(database=str(settings.warehouse_path)),
         "platform": PlatformSettings.from_settings(settings),
+        "registry": ModelRegistryResource.from_settings(settings),
         "dlt": DagsterDltResource(),
-        "claude": ClaudeResource.from_env(environ),
+        "claude": ClaudeResource.from_settings(settings.claude),
     }
 
 

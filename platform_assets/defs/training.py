@@ -9,48 +9,13 @@ the code location loads fast.
 """
 
 import datetime as dt
-from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
 from platform_assets.core.training.model import TrainingConfig
-from platform_assets.defs.resources import WAREHOUSE_POOL, PlatformSettings, WarehouseResource
-
-FEATURES_TRANSACTIONS = dg.AssetKey(["features", "transactions"])
-FRAUD_MODEL = dg.AssetKey(["model", "fraud_model"])
-FRAUD_MODEL_ONNX = dg.AssetKey(["model", "fraud_model_onnx"])
-ONNX_PARITY_CHECK = "onnx_parity"
-
-
-def artifacts_dir(platform: PlatformSettings) -> Path:
-    return Path(platform.home) / "artifacts"
-
-
-def model_registry(platform: PlatformSettings):
-    """The registry (see ``platform_assets.core.registry.registry_for``)."""
-    from platform_assets.core.registry import registry_for
-
-    return registry_for(platform.home)
-
-
-def latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict:
-    """The metadata of an asset's latest materialization, as plain values ({} when none)."""
-    event = instance.get_latest_materialization_event(key)
-    if event is None or event.asset_materialization is None:
-        return {}
-    return {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
-
-
-def current_candidate(instance: dg.DagsterInstance):
-    """The candidate folder of the latest ``model/fraud_model`` materialization."""
-    from platform_assets.core.training.candidate import load_candidate
-
-    path = latest_metadata(instance, FRAUD_MODEL).get("candidate_dir")
-    if not path:
-        raise dg.Failure(description="model/fraud_model has not been materialized: train a model first")
-    return load_candidate(path)
-
+from platform_assets.defs.keys import FEATURES_TRANSACTIONS, FRAUD_MODEL, FRAUD_MODEL_ONNX, ONNX_PARITY_CHECK, TRAINING
+from platform_assets.defs.resources import WAREHOUSE_POOL, ModelRegistryResource, WarehouseResource
 
 # The defaults live in the core's TrainingConfig: one place, whichever layer reads them.
 _DEFAULTS = TrainingConfig()
@@ -94,12 +59,12 @@ def _markdown_table(rows: dict) -> str:
 @dg.asset(
     key=FRAUD_MODEL,
     deps=[FEATURES_TRANSACTIONS],
-    group_name="training",
+    group_name=TRAINING,
     kinds={"scikit-learn", "python"},
     pool=WAREHOUSE_POOL,
 )
 def fraud_model(context: dg.AssetExecutionContext, config: FraudModelConfig, warehouse: WarehouseResource,
-                platform: PlatformSettings) -> dg.MaterializeResult:
+                registry: ModelRegistryResource) -> dg.MaterializeResult:
     """The fraud classifier (scikit-learn pipeline), trained on the last ``training_days`` of
     features minus a holdout of the last ``holdout_days`` days, with its operating threshold."""
     from platform_assets.core.features import feature_partitions, load_features
@@ -118,7 +83,7 @@ def fraud_model(context: dg.AssetExecutionContext, config: FraudModelConfig, war
         model = train_model(features, training_config)
     except TrainingError as exc:
         raise dg.Failure(description=f"training failed: {exc}") from exc
-    candidate = save_candidate(model, artifacts_dir(platform) / "candidates" / context.run_id)
+    candidate = save_candidate(model, registry.artifacts_path / "candidates" / context.run_id)
     summary = model.summary()
     return dg.MaterializeResult(metadata={
         "candidate_dir": dg.MetadataValue.path(str(candidate.path)),
@@ -136,15 +101,15 @@ def fraud_model(context: dg.AssetExecutionContext, config: FraudModelConfig, war
 @dg.asset(
     key=FRAUD_MODEL_ONNX,
     deps=[FRAUD_MODEL],
-    group_name="training",
+    group_name=TRAINING,
     kinds={"onnx", "python"},
 )
-def fraud_model_onnx(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def fraud_model_onnx(context: dg.AssetExecutionContext, registry: ModelRegistryResource) -> dg.MaterializeResult:
     """The fraud model as ONNX (skl2onnx), with its parity against scikit-learn on the holdout.
     It ships only if the ``onnx_parity`` check passes (max |Δp| ≤ 1e-3)."""
     from platform_assets.core.training import check_parity, export_onnx
 
-    candidate = current_candidate(context.instance)
+    candidate = registry.current_candidate(context.instance)
     model = candidate.as_trained_model()
     onnx_bytes = export_onnx(model)
     candidate.onnx_path.write_bytes(onnx_bytes)
@@ -161,12 +126,12 @@ def fraud_model_onnx(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 
 @dg.asset_check(asset=FRAUD_MODEL_ONNX, name=ONNX_PARITY_CHECK, blocking=True,
                 description="ONNX and scikit-learn agree on every holdout row within 1e-3 (P(fraud)).")
-def onnx_parity(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+def onnx_parity(context: dg.AssetCheckExecutionContext, registry: ModelRegistryResource) -> dg.AssetCheckResult:
     """Re-scores the holdout with the exported ONNX file on disk and the pickled pipeline."""
     from platform_assets.core.training import check_parity
     from platform_assets.core.training.scoring import ModelLoadError
 
-    candidate = current_candidate(context.instance)
+    candidate = registry.current_candidate(context.instance)
     try:
         report = check_parity(candidate.as_trained_model(), candidate.onnx_path.read_bytes(), raise_on_failure=False)
     except (FileNotFoundError, ModelLoadError) as exc:

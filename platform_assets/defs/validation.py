@@ -15,13 +15,16 @@ import dagster as dg
 from platform_assets.core.validation.contract import Contract, find_contract, load_contract
 from platform_assets.core.validation.engine import Verdict
 from platform_assets.core.validation.service import PartitionCheck, accept_partition, check_partition
-from platform_assets.defs.ingestion import RAW_TRANSACTIONS
-from platform_assets.defs.llm import ClaudeResource
+from platform_assets.defs.keys import (
+    CONTRACT_CHECK,
+    INGEST_AND_VALIDATE_JOB,
+    RAW_TRANSACTIONS,
+    VALIDATED_TRANSACTIONS,
+    VALIDATION,
+)
 from platform_assets.defs.partitions import daily_partitions
-from platform_assets.defs.resources import WAREHOUSE_POOL, PlatformSettings, WarehouseResource
+from platform_assets.defs.resources import WAREHOUSE_POOL, ClaudeResource, PlatformSettings, WarehouseResource
 
-CONTRACT_CHECK = "contract_fct_transactions"
-VALIDATED_TRANSACTIONS = dg.AssetKey(["validated", "transactions"])
 TABLE = "transactions"
 
 
@@ -93,7 +96,7 @@ def contract_fct_transactions(context: dg.AssetCheckExecutionContext, warehouse:
     deps=[RAW_TRANSACTIONS],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name="validation",
+    group_name=VALIDATION,
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
 )
@@ -120,7 +123,7 @@ def validated_transactions(context: dg.AssetExecutionContext, warehouse: Warehou
 
 
 ingest_and_validate_job = dg.define_asset_job(
-    "ingest_and_validate",
+    INGEST_AND_VALIDATE_JOB,
     selection=dg.AssetSelection.assets(RAW_TRANSACTIONS, VALIDATED_TRANSACTIONS),
     partitions_def=daily_partitions,
     description="Land a day of transactions, check it against its contract, validate or quarantine it.",

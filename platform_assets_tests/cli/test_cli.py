@@ -13,7 +13,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from platform_assets.core.ingestion.bundled import Drift, generate_transactions
+from platform_assets.core.ingestion.bundled import FaultInjection, generate_transactions
 from platform_assets_tests.conftest import CONTRACT_PATH, REPO
 
 CLI = [sys.executable, "-m", "platform_assets.cli"]
@@ -30,8 +30,8 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO) -> 
 def files(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("batches")
     out = {}
-    for name, drift in [("good", None), ("reference", None), ("dollars", Drift(amount_unit="dollars")),
-                        ("alpha3", Drift(country_codes="alpha3"))]:
+    for name, drift in [("good", None), ("reference", None), ("dollars", FaultInjection(amount_unit="dollars")),
+                        ("alpha3", FaultInjection(country_codes="alpha3"))]:
         day = "2026-11-01" if name == "reference" else "2026-11-02"
         pq.write_table(generate_transactions(day, 2000, drift), folder / f"{name}.parquet")
     pacsv.write_csv(generate_transactions("2026-11-02", 500), folder / "good.csv")
@@ -206,7 +206,7 @@ def test_models_commands_promote_only_through_the_gate_and_roll_back(tmp_path: P
 
     home = tmp_path / "home"
     env = {"PLATFORM_ASSETS_HOME": str(home)}
-    registry = registry_for(home, environ={})
+    registry = registry_for(str(home / "artifacts" / "registry"))
 
     def onnx_bytes(tag: str) -> bytes:
         from onnx import TensorProto, helper

@@ -11,10 +11,11 @@ import pytest
 
 from platform_assets.core import warehouse as wh
 from platform_assets.core.features.sample_data import day_range, load_validated_days
-from platform_assets.core.ingestion.bundled import Drift
+from platform_assets.core.ingestion.bundled import FaultInjection
 from platform_assets.defs import evaluation, features, training
-from platform_assets.defs.llm import ClaudeResource
-from platform_assets.defs.resources import PlatformSettings, WarehouseResource
+from platform_assets.core.registry import registry_for
+from platform_assets.core.settings import Settings
+from platform_assets.defs.resources import build_resources
 
 DAYS = day_range("2026-01-01", 8)
 MODEL_ASSETS = [training.fraud_model, training.fraud_model_onnx, training.onnx_parity, evaluation.eval_results,
@@ -24,10 +25,9 @@ FAST = {"training_days": 8, "holdout_days": 2, "max_iter": 60, "n_threads": 1}
 
 
 def _resources(tmp_path):
-    return {"warehouse": WarehouseResource(database=str(tmp_path / "w.duckdb")),
-            "platform": PlatformSettings(home=str(tmp_path), contracts_dir=str(tmp_path / "contracts"),
-                                         landing_url=str(tmp_path / "landing")),
-            "claude": ClaudeResource()}  # no key: disabled, no network
+    # An explicit environment: no key, so Claude is disabled and makes no network call.
+    return build_resources(Settings.from_env({"PLATFORM_ASSETS_HOME": str(tmp_path),
+                                              "PLATFORM_ASSETS_WAREHOUSE": str(tmp_path / "w.duckdb")}))
 
 
 def _build_features(tmp_path, instance, days):
@@ -43,7 +43,7 @@ def _train(tmp_path, instance, **config):
 
 
 def _registry(tmp_path):
-    return training.model_registry(PlatformSettings(home=str(tmp_path), contracts_dir="", landing_url=""))
+    return registry_for(str(tmp_path / "artifacts" / "registry"))
 
 
 def _check(result, name):
@@ -97,7 +97,7 @@ def test_retrain_on_drifted_data_produces_a_challenger_and_rollback(lifecycle):
     tmp_path, instance, _ = lifecycle
     new_days = day_range("2026-01-09", 3)
     with wh.session(tmp_path / "w.duckdb") as conn:
-        load_validated_days(conn, new_days, 3_000, Drift(category_count=30))
+        load_validated_days(conn, new_days, 3_000, FaultInjection(category_count=30))
     _build_features(tmp_path, instance, new_days)
     before = _registry(tmp_path).versions()[-1]
     retrained = _train(tmp_path, instance)
@@ -120,7 +120,7 @@ def test_onnx_parity_check_blocks_a_broken_export(lifecycle):
     import onnx
 
     tmp_path, instance, _ = lifecycle
-    candidate = training.current_candidate(instance)
+    candidate = _resources(tmp_path)["registry"].current_candidate(instance)
     graph = onnx.load_from_string(candidate.onnx_path.read_bytes())
     tree = next(n for n in graph.graph.node if n.op_type == "TreeEnsembleClassifier")
     weights = next(a for a in tree.attribute if a.name == "class_weights")

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from platform_assets.core import warehouse
-from platform_assets.core.ingestion.bundled import Drift, generate_transactions
+from platform_assets.core.ingestion.bundled import FaultInjection, generate_transactions
 from platform_assets.core.ingestion.load import (
     BundledReader,
     IngestionError,
@@ -45,10 +45,10 @@ def test_reloading_a_partition_replaces_it(paths):
 def test_type_change_lands_in_a_variant_column_without_loss(paths):
     db, dlt_dir = paths
     ingest(BundledReader(500), ["2026-11-01"], db, dlt_dir)
-    (manifest,) = ingest(BundledReader(500, Drift(amount_unit="dollars")), ["2026-11-02"], db, dlt_dir)
+    (manifest,) = ingest(BundledReader(500, FaultInjection(amount_unit="dollars")), ["2026-11-02"], db, dlt_dir)
     amount = next(c for c in manifest.columns if c.name == "amount_cents")
     assert (amount.family, amount.stored_as) == ("double", "amount_cents__v_double")
-    expected = generate_transactions("2026-11-02", 500, Drift(amount_unit="dollars"))["amount_cents"].to_pylist()
+    expected = generate_transactions("2026-11-02", 500, FaultInjection(amount_unit="dollars"))["amount_cents"].to_pylist()
     with warehouse.session(db, read_only=True) as conn:
         stored = [r[0] for r in conn.execute(
             "SELECT amount_cents__v_double FROM raw.transactions WHERE partition_date = '2026-11-02' "
@@ -61,7 +61,7 @@ def test_type_change_lands_in_a_variant_column_without_loss(paths):
 
 def test_manifest_records_what_arrived(paths):
     db, dlt_dir = paths
-    ingest(BundledReader(300, Drift(rename={"merchant_category": "merchant_cat"})), ["2026-11-03"], db, dlt_dir)
+    ingest(BundledReader(300, FaultInjection(rename={"merchant_category": "merchant_cat"})), ["2026-11-03"], db, dlt_dir)
     with warehouse.session(db, read_only=True) as conn:
         row = conn.execute("SELECT row_count, columns, source FROM platform.batch_manifest "
                            "WHERE partition_key = '2026-11-03'").fetchall()[0]

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from platform_assets.core.ingestion.bundled import Drift, generate_transactions
+from platform_assets.core.ingestion.bundled import FaultInjection, generate_transactions
 from platform_assets.core.llm.client import ClaudeClient, ClaudeConfig
 from platform_assets.core.validation.batch import Batch, _materialize
 from platform_assets.core.validation.contract import Contract, load_contract
@@ -42,14 +42,14 @@ def transactions_1k():
 
 @pytest.fixture
 def make_batch(conn, contract) -> Callable[..., tuple[Batch, Verdict]]:
-    """``make_batch(table=None, sql="SELECT * FROM src", drift=None, rows=1000)``: a batch and
+    """``make_batch(table=None, sql="SELECT * FROM src", faults=None, rows=1000)``: a batch and
     its rules verdict, built by the real loader and engine."""
     counter = iter(range(1000))
 
-    def build(table=None, sql: str = "SELECT * FROM src", drift: Drift | None = None,
+    def build(table=None, sql: str = "SELECT * FROM src", faults: FaultInjection | None = None,
               rows: int = 1000) -> tuple[Batch, Verdict]:
         name = f"src_{next(counter)}"
-        conn.register(name, table if table is not None else generate_transactions(DAY, rows, drift))
+        conn.register(name, table if table is not None else generate_transactions(DAY, rows, faults))
         batch = _materialize(conn, sql.replace("src", name), None, f"test {name}")
         return batch, check_batch(conn, batch, contract)
 

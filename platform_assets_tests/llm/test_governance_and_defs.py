@@ -141,7 +141,8 @@ def test_bedrock_goes_through_anthropic_bedrock(conn, contract, make_batch, serv
 
 def test_definitions_load_without_a_key(monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    from platform_assets.defs.llm import ClaudeResource, llm_defs, llm_observability
+    from platform_assets.defs.llm import llm_defs, llm_observability
+    from platform_assets.defs.resources import ClaudeResource
     from platform_assets.defs.resources import build_resources
 
     resource = build_resources()["claude"]  # every resource is built in defs/resources.py
@@ -158,7 +159,7 @@ def test_the_whole_code_location_loads_without_a_key(monkeypatch):
 
 
 def test_claude_resource_reviewer_calls_claude(conn, contract, make_batch, server):
-    from platform_assets.defs.llm import ClaudeResource, ModelPriceConfig
+    from platform_assets.defs.resources import ClaudeResource, ModelPriceConfig
 
     resource = ClaudeResource(api_key="sk-ant-test", base_url=server.url, max_retries=0,
                               prices={"claude-sonnet-4-6": ModelPriceConfig(input_usd_per_mtok=1.0,
@@ -174,7 +175,7 @@ def test_claude_resource_reviewer_calls_claude(conn, contract, make_batch, serve
 
 
 def test_claude_resource_from_env_uses_env_vars():
-    from platform_assets.defs.llm import ClaudeResource
+    from platform_assets.defs.resources import ClaudeResource
 
     resource = ClaudeResource.from_env({"ANTHROPIC_API_KEY": "sk-ant-x", "ANTHROPIC_BASE_URL": "http://h"})
     assert isinstance(resource.api_key, dg.EnvVar) and resource.api_key.env_var_name == "ANTHROPIC_API_KEY"

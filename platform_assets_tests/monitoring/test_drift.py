@@ -1,4 +1,4 @@
-"""Drift on real features with Evidently, the drift asset, and the drift sensor's cooldown."""
+"""FaultInjection on real features with Evidently, the drift asset, and the drift sensor's cooldown."""
 
 from __future__ import annotations
 
@@ -12,18 +12,18 @@ import pytest
 from platform_assets.core import warehouse as wh
 from platform_assets.core.features import build_feature_partition, load_features
 from platform_assets.core.features.sample_data import day_range, load_validated_days
-from platform_assets.core.ingestion.bundled import Drift
+from platform_assets.core.ingestion.bundled import FaultInjection
 from platform_assets.core.monitoring import compute_drift
 from platform_assets.core.registry import LocalStore, ModelRegistry
 from platform_assets.defs import monitoring
-from platform_assets.defs.llm import ClaudeResource
-from platform_assets.defs.resources import PlatformSettings, WarehouseResource
+from platform_assets.core.settings import Settings
+from platform_assets.defs.resources import build_resources
 
 HEALTHY = day_range("2026-01-01", 9)
 DRIFTED = day_range("2026-01-10", 1)
 # Amounts arrive in dollars (rounded to whole units by the BIGINT column) and the taxonomy grows to 47 values:
 # drift that passes a type check but moves many features.
-BROKEN_FEED = Drift(amount_unit="dollars", category_count=47)
+BROKEN_FEED = FaultInjection(amount_unit="dollars", category_count=47)
 
 
 def _fill(conn):
@@ -77,9 +77,9 @@ def drift_home(tmp_path_factory):
 
 
 def _resources(home):
-    return {"warehouse": WarehouseResource(database=str(home / "w.duckdb")),
-            "platform": PlatformSettings(home=str(home), contracts_dir=str(home), landing_url=str(home)),
-            "claude": ClaudeResource()}  # no key: disabled, no network
+    # An explicit environment: no key, so Claude is disabled and makes no network call.
+    return build_resources(Settings.from_env({"PLATFORM_ASSETS_HOME": str(home),
+                                              "PLATFORM_ASSETS_WAREHOUSE": str(home / "w.duckdb")}))
 
 
 def test_drift_asset_reports_share_columns_and_html(drift_home):

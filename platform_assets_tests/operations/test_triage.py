@@ -22,8 +22,8 @@ from platform_assets.core.operations.triage import (
 )
 from platform_assets.core.training import TrainingConfig
 from platform_assets.defs.operations import RETRY_TAG, build_triage_sensor
-from platform_assets.defs.llm import ClaudeResource
-from platform_assets.defs.resources import PlatformSettings, WarehouseResource
+from platform_assets.core.settings import Settings
+from platform_assets.defs.resources import build_resources
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +74,9 @@ def _cause_bad_config():
 
 @pytest.fixture
 def env(tmp_path):
-    resources = {"warehouse": WarehouseResource(database=str(tmp_path / "w.duckdb")),
-                 "platform": PlatformSettings(home=str(tmp_path), contracts_dir=str(tmp_path),
-                                              landing_url=str(tmp_path)),
-                 "claude": ClaudeResource()}  # no key: disabled, no network
+    # An explicit environment: no key, so Claude is disabled and makes no network call.
+    resources = build_resources(Settings.from_env({"PLATFORM_ASSETS_HOME": str(tmp_path),
+                                                   "PLATFORM_ASSETS_WAREHOUSE": str(tmp_path / "w.duckdb")}))
     with dg.instance_for_test() as instance:
         yield tmp_path, resources, instance
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 from platform_assets.core import warehouse as wh
-from platform_assets.defs.llm import ClaudeResource
+from platform_assets.defs.resources import ClaudeResource
 from platform_assets_tests.llm.scripted_server import Reply, ScriptedServer
 from platform_assets_tests.operations.test_triage import _fail_and_triage, _job, env  # noqa: F401  (fixture)
 

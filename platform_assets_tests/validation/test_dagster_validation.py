@@ -122,7 +122,7 @@ def test_validated_refuses_a_stale_verdict(resources, settings, instance):
 def test_contract_check_with_claude_can_add_but_never_clear(resources, settings, instance):
     """Claude (the real SDK against a scripted server) says 'pass' to a dollars batch and
     flags a clean one: the rules' failure stands, Claude's finding is added and blocks."""
-    from platform_assets.defs.llm import ClaudeResource
+    from platform_assets.defs.resources import ClaudeResource
     from platform_assets_tests.llm.scripted_server import Reply, ScriptedServer
 
     assert _materialize(resources, "2026-11-01", instance).success  # the reference, before Claude

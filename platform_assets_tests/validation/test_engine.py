@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from platform_assets.core.ingestion.bundled import Drift, generate_transactions
+from platform_assets.core.ingestion.bundled import FaultInjection, generate_transactions
 from platform_assets.core.validation.engine import check_batch
 from platform_assets.core.validation.batch import _materialize
 from platform_assets_tests.conftest import arrow_batch
@@ -49,16 +49,16 @@ def test_healthy_batch_passes_against_reference(memory_conn, contract, reference
 
 
 DRIFTS = [
-    pytest.param(Drift(amount_unit="dollars"), {("amount_cents", "logicalType"), ("amount_cents", "unit_change")},
+    pytest.param(FaultInjection(amount_unit="dollars"), {("amount_cents", "logicalType"), ("amount_cents", "unit_change")},
                  id="cents-became-dollars"),
-    pytest.param(Drift(country_codes="alpha3"), {("user_country", "pattern"), ("user_country", "format_change")},
+    pytest.param(FaultInjection(country_codes="alpha3"), {("user_country", "pattern"), ("user_country", "format_change")},
                  id="alpha2-became-alpha3"),
-    pytest.param(Drift(category_count=47), {("merchant_category", "enum")}, id="categories-12-to-47"),
-    pytest.param(Drift(rename={"merchant_category": "merchant_cat"}),
+    pytest.param(FaultInjection(category_count=47), {("merchant_category", "enum")}, id="categories-12-to-47"),
+    pytest.param(FaultInjection(rename={"merchant_category": "merchant_cat"}),
                  {("merchant_category", "required"), ("merchant_category", "renamed_column")}, id="renamed-column"),
-    pytest.param(Drift(null_rates={"user_country": 0.4}),
+    pytest.param(FaultInjection(null_rates={"user_country": 0.4}),
                  {("user_country", "nullValues"), ("user_country", "null_spike")}, id="null-spike"),
-    pytest.param(Drift(duplicate_share=0.02), {("transaction_id", "primaryKey")}, id="duplicate-keys"),
+    pytest.param(FaultInjection(duplicate_share=0.02), {("transaction_id", "primaryKey")}, id="duplicate-keys"),
 ]
 
 
@@ -74,7 +74,7 @@ def test_drift_is_caught_with_the_right_rules(memory_conn, contract, reference, 
 
 
 def test_unit_change_message_names_the_factor_and_unit(memory_conn, contract, reference):
-    batch = arrow_batch(memory_conn, generate_transactions("2026-11-02", ROWS, Drift(amount_unit="dollars")))
+    batch = arrow_batch(memory_conn, generate_transactions("2026-11-02", ROWS, FaultInjection(amount_unit="dollars")))
     verdict = check_batch(memory_conn, batch, contract, reference, "ref")
     (unit,) = [v for v in verdict.violations if v.rule == "unit_change"]
     assert "1/100" in unit.detail and "cents" in unit.detail
@@ -85,7 +85,7 @@ def test_category_growth_is_semantic_when_the_contract_has_no_enum(memory_conn, 
 
     no_enum = replace(contract, columns=tuple(replace(c, enum=None) if c.name == "merchant_category" else c
                                               for c in contract.columns))
-    batch = arrow_batch(memory_conn, generate_transactions("2026-11-02", ROWS, Drift(category_count=47)))
+    batch = arrow_batch(memory_conn, generate_transactions("2026-11-02", ROWS, FaultInjection(category_count=47)))
     verdict = check_batch(memory_conn, batch, no_enum, reference, "ref")
     (growth,) = [v for v in verdict.violations if v.rule == "category_set"]
     assert "47 distinct values" in growth.detail and "12" in growth.detail
@@ -159,7 +159,7 @@ def test_one_bad_value_breaks_its_rule_and_names_row_count_and_example(memory_co
 
 
 def test_tolerated_nulls_pass_but_are_row_rules(memory_conn, contract):
-    table = generate_transactions("2026-11-02", ROWS, Drift(null_rates={"user_country": 0.004}))
+    table = generate_transactions("2026-11-02", ROWS, FaultInjection(null_rates={"user_country": 0.004}))
     verdict = check_batch(memory_conn, arrow_batch(memory_conn, table), contract)
     assert verdict.passes
     assert any(r.field == "user_country" and r.rule == "nullValues" for r in verdict.row_rules)

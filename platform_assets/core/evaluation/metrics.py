@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 PRIMARY_METRIC = "pr_auc"
+# The metrics a person reads first, in the order tables and cards show them.
+HEADLINE_METRICS = ("auroc", "pr_auc", "precision", "recall", "brier", "ece", "latency_p50_ms", "latency_p99_ms")
 SLICE_COLUMNS: tuple[str, ...] = ("merchant_category", "user_country")
 MIN_SLICE_POSITIVES = 5  # slices with fewer fraud cases are reported but not compared
 CALIBRATION_BINS = 10

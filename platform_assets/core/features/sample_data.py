@@ -10,9 +10,8 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
-import pyarrow as pa
 
-from platform_assets.core.ingestion.bundled import Drift, generate_transactions
+from platform_assets.core.ingestion.bundled import FaultInjection, generate_transactions
 
 VALIDATED_DDL = """
 CREATE SCHEMA IF NOT EXISTS validated;
@@ -30,12 +29,12 @@ def day_range(start: dt.date | str, days: int) -> list[dt.date]:
 
 
 def load_validated_days(conn: duckdb.DuckDBPyConnection, days: list[dt.date], rows: int,
-                        drift: Drift | None = None) -> int:
+                        faults: FaultInjection | None = None) -> int:
     """Replace ``days`` in ``validated.transactions`` with generated rows; returns rows written."""
     conn.execute(VALIDATED_DDL)
     total = 0
     for day in days:
-        batch = generate_transactions(day, rows, drift)
+        batch = generate_transactions(day, rows, faults)
         conn.register("generated_batch", batch)
         try:
             conn.execute("DELETE FROM validated.transactions WHERE partition_date = ?", [day])
@@ -46,6 +45,3 @@ def load_validated_days(conn: duckdb.DuckDBPyConnection, days: list[dt.date], ro
         total += batch.num_rows
     return total
 
-
-def arrow_days(days: list[dt.date], rows: int, drift: Drift | None = None) -> pa.Table:
-    return pa.concat_tables([generate_transactions(day, rows, drift) for day in days])

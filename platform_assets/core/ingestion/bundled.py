@@ -20,7 +20,7 @@ Columns (as delivered by a healthy feed):
 | ``device_fingerprint`` | string, nullable | online purchases only |
 | ``is_fraud`` | bool | label, about 2%, learnable from amount, channel, category, hour |
 
-:class:`Drift` injects what real feeds suffer: dollars instead of cents, alpha-3 country
+:class:`FaultInjection` injects what real feeds suffer: dollars instead of cents, alpha-3 country
 codes, a category set that grows to 47 values, a renamed column, a null spike, duplicates.
 """
 
@@ -97,7 +97,7 @@ _FRAUD_INTERCEPT = -5.8  # tuned so that the fraud rate is about 2%
 
 
 @dataclass(frozen=True)
-class Drift:
+class FaultInjection:
     """Faults to inject into a generated batch. The default injects none.
 
     Attributes:
@@ -133,7 +133,7 @@ class Drift:
 
     @property
     def is_healthy(self) -> bool:
-        return self == Drift()
+        return self == FaultInjection()
 
 
 def _seed(date: dt.date, salt: str = "") -> int:
@@ -158,23 +158,23 @@ def _prefixed(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
     return pc.binary_join_element_wise(pa.scalar(prefix), digits, "")
 
 
-def generate_transactions(date: dt.date | str, rows: int, drift: Drift | None = None) -> pa.Table:
-    """One day of card transactions, deterministic for ``(date, rows, drift)``.
+def generate_transactions(date: dt.date | str, rows: int, faults: FaultInjection | None = None) -> pa.Table:
+    """One day of card transactions, deterministic for ``(date, rows, faults)``.
 
     Args:
         date: the partition's day (UTC).
         rows: how many transactions, before duplicates are added.
-        drift: faults to inject; ``None`` gives a healthy batch.
+        faults: faults to inject; ``None`` gives a healthy batch.
 
     Returns:
         An Arrow table with the columns listed in the module docstring (renamed or altered
-        where ``drift`` says so).
+        where ``faults`` says so).
     """
     if isinstance(date, str):
         date = dt.date.fromisoformat(date)
     if rows < 0:
         raise ValueError(f"rows must be >= 0, got {rows}")
-    drift = drift or Drift()
+    faults = faults or FaultInjection()
     rng = np.random.default_rng(_seed(date))
     user_country_idx, merchant_category_idx, merchant_extra_idx = _ENTITIES
 
@@ -221,16 +221,16 @@ def generate_transactions(date: dt.date | str, rows: int, drift: Drift | None = 
         pa.scalar(None, pa.string()),
     )
 
-    codes = [c[0] for c in COUNTRIES] if drift.country_codes == "alpha2" else [c[1] for c in COUNTRIES]
+    codes = [c[0] for c in COUNTRIES] if faults.country_codes == "alpha2" else [c[1] for c in COUNTRIES]
     category_names = list(MERCHANT_CATEGORIES)
-    if drift.category_count > len(MERCHANT_CATEGORIES):
+    if faults.category_count > len(MERCHANT_CATEGORIES):
         # A new taxonomy: merchants move to finer categories, the new ones take half the traffic.
-        n_extra = drift.category_count - len(MERCHANT_CATEGORIES)
+        n_extra = faults.category_count - len(MERCHANT_CATEGORIES)
         moved = rng.random(rows) < 0.5
         category = np.where(moved, len(category_names) + merchant_extra_idx[merchants] % n_extra, category)
         category_names += EXTRA_CATEGORIES[:n_extra]
 
-    if drift.amount_unit == "dollars":
+    if faults.amount_unit == "dollars":
         amount: pa.Array = pa.array(amount_cents / 100.0, pa.float64())
     else:
         amount = pa.array(amount_cents, pa.int64())
@@ -250,7 +250,7 @@ def generate_transactions(date: dt.date | str, rows: int, drift: Drift | None = 
             "is_fraud": pa.array(is_fraud),
         }
     )
-    return _apply_table_drift(table, drift, rng)
+    return _apply_table_faults(table, faults, rng)
 
 
 def _decode(indices: np.ndarray, names: list[str]) -> pa.Array:
@@ -266,8 +266,8 @@ def _hex12(numbers: np.ndarray) -> pa.Array:
     return pa.array(chars.view("<U12").ravel() if chars.size else np.array([], dtype="<U12"), pa.string())
 
 
-def _apply_table_drift(table: pa.Table, drift: Drift, rng: np.random.Generator) -> pa.Table:
-    for column, share in sorted(drift.null_rates.items()):
+def _apply_table_faults(table: pa.Table, faults: FaultInjection, rng: np.random.Generator) -> pa.Table:
+    for column, share in sorted(faults.null_rates.items()):
         if column not in table.column_names:
             raise ValueError(f"null_rates names column {column!r}, which the bundled source does not have")
         mask = pa.array(rng.random(table.num_rows) < share)
@@ -275,11 +275,11 @@ def _apply_table_drift(table: pa.Table, drift: Drift, rng: np.random.Generator) 
         nulls = pa.nulls(table.num_rows, values.type)
         table = table.set_column(table.column_names.index(column), column,
                                  pc.if_else(mask, nulls, values.combine_chunks()))
-    if drift.duplicate_share > 0 and table.num_rows:
-        count = int(round(table.num_rows * drift.duplicate_share))
+    if faults.duplicate_share > 0 and table.num_rows:
+        count = int(round(table.num_rows * faults.duplicate_share))
         picks = np.sort(rng.choice(table.num_rows, size=count, replace=False))
         table = pa.concat_tables([table, table.take(pa.array(picks))])
-    for old, new in drift.rename.items():
+    for old, new in faults.rename.items():
         if old not in table.column_names:
             raise ValueError(f"rename names column {old!r}, which the bundled source does not have")
         table = table.rename_columns([new if name == old else name for name in table.column_names])

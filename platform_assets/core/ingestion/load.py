@@ -31,7 +31,7 @@ from typing import Protocol
 
 import pyarrow as pa
 
-from platform_assets.core.ingestion.bundled import Drift, generate_transactions
+from platform_assets.core.ingestion.bundled import FaultInjection, generate_transactions
 from platform_assets.core.warehouse import quote_ident, table_columns
 
 PARTITION_COLUMN = "partition_date"
@@ -57,11 +57,11 @@ class BundledReader:
     """The bundled card-transaction generator (the default: no network, deterministic)."""
 
     rows_per_partition: int = 20_000
-    drift: Drift = field(default_factory=Drift)
+    faults: FaultInjection = field(default_factory=FaultInjection)
     name: str = "bundled"
 
     def read(self, partition_key: str) -> pa.Table:
-        return generate_transactions(parse_partition_key(partition_key), self.rows_per_partition, self.drift)
+        return generate_transactions(parse_partition_key(partition_key), self.rows_per_partition, self.faults)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ a call is made, so importing this module is cheap.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -40,6 +39,7 @@ from pydantic import BaseModel, ValidationError
 from platform_assets.core.llm.governance import CallRecord
 from platform_assets.core.llm.pricing import DEFAULT_PRICES, ModelPrice, TokenUsage, cost_usd
 from platform_assets.core.llm.prompts import Prompt
+from platform_assets.core.settings import ClaudeSettings
 
 if TYPE_CHECKING:
     import anthropic
@@ -81,15 +81,15 @@ class ClaudeConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> ClaudeConfig:
-        """Read ``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL``, ``PLATFORM_CLAUDE_MODEL``,
-        ``PLATFORM_CLAUDE_USE_BEDROCK`` and ``AWS_REGION``; ``overrides`` win."""
-        env = os.environ if environ is None else environ
+        """The environment as :class:`~platform_assets.core.settings.ClaudeSettings` reads it
+        (the one place that parses it); ``overrides`` win."""
+        settings = ClaudeSettings.from_env(environ)
         values: dict[str, Any] = {
-            "model": env.get("PLATFORM_CLAUDE_MODEL") or DEFAULT_MODEL,
-            "api_key": env.get("ANTHROPIC_API_KEY") or None,
-            "base_url": env.get("ANTHROPIC_BASE_URL") or None,
-            "use_bedrock": (env.get("PLATFORM_CLAUDE_USE_BEDROCK", "").lower() in ("1", "true", "yes")),
-            "aws_region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            "model": settings.model or DEFAULT_MODEL,
+            "api_key": settings.api_key,
+            "base_url": settings.base_url,
+            "use_bedrock": settings.use_bedrock,
+            "aws_region": settings.aws_region,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from platform_assets.core.evaluation.metrics import HEADLINE_METRICS
+
 CARD_SCHEMA_VERSION = "1"
 
 INTENDED_USE = (
@@ -30,7 +32,7 @@ BASE_LIMITATIONS = [
     "Slice metrics with fewer than 10 fraud cases are reported but not used to block promotion.",
     "The operating threshold flags a fixed share of training transactions; it is not cost-optimised.",
 ]
-HEADLINE = ("auroc", "pr_auc", "precision", "recall", "brier", "ece", "latency_p50_ms", "latency_p99_ms")
+HEADLINE = HEADLINE_METRICS
 POINT_METRICS = {"precision", "recall", "auroc", "pr_auc"}  # shown as percentage points
 
 

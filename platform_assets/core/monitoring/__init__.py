@@ -1,6 +1,6 @@
 """Monitoring: feature drift of recent data against the champion's training reference."""
 
-from platform_assets.core.monitoring.drift import (
+from platform_assets.core.monitoring.feature_drift import (
     DRIFT_CATEGORICAL,
     DRIFT_NUMERIC,
     DriftResult,

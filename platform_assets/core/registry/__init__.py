@@ -12,18 +12,12 @@ from platform_assets.core.registry.registry import (
 )
 from platform_assets.core.registry.store import ArtifactStore, LocalStore, S3Store, store_from_url
 
-REGISTRY_URL_ENV = "PLATFORM_ASSETS_REGISTRY_URL"
 
-
-def registry_for(home, environ=None) -> ModelRegistry:
-    """The registry: ``$PLATFORM_ASSETS_REGISTRY_URL`` (``s3://bucket/prefix`` or a path)
-    when set, else ``<home>/artifacts/registry``. Read when called, never at import."""
-    import os
-    from pathlib import Path
-
-    env = os.environ if environ is None else environ
-    url = env.get(REGISTRY_URL_ENV) or str(Path(home) / "artifacts" / "registry")
+def registry_for(url: str) -> ModelRegistry:
+    """The registry at ``url``: ``s3://bucket/prefix`` or a local path (the platform's is
+    ``Settings.registry_url``)."""
     return ModelRegistry(store_from_url(url))
+
 
 __all__ = [
     "CHALLENGER",
@@ -38,7 +32,6 @@ __all__ = [
     "PromotionBlockedError",
     "RegistryError",
     "S3Store",
-    "REGISTRY_URL_ENV",
     "gate",
     "registry_for",
     "store_from_url",

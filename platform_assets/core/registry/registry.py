@@ -201,6 +201,25 @@ class ModelRegistry:
     def challenger(self) -> ModelVersion | None:
         return self.alias(CHALLENGER)
 
+    def version_with_lineage(self, name: str, value: str) -> ModelVersion | None:
+        """The newest version whose ``lineage[name]`` is ``value`` (e.g. the version already
+        registered from a candidate folder), or ``None``."""
+        for number in reversed(self.versions()):
+            version = self.get(number)
+            if version.record.get("lineage", {}).get(name) == value:
+                return version
+        return None
+
+    def compared_versions(self) -> tuple[ModelVersion | None, ModelVersion | None]:
+        """(champion, challenger) as a comparison sees them: after a promotion the two aliases
+        point at the same version, so the challenger's opponent is the champion it replaced."""
+        champion, challenger = self.champion(), self.challenger()
+        if champion is not None and challenger is not None and champion.version == challenger.version:
+            replaced = [e["from"] for e in self.history() if e["alias"] == CHAMPION and e["event"] == "promote"
+                        and e["to"] == champion.version and e["from"] is not None]
+            champion = self.get(replaced[-1]) if replaced else None
+        return champion, challenger
+
     def _move_alias(self, alias: str, version: int | None, *, reason: str, actor: str,
                     event: str = "move") -> None:
         data = self._aliases()

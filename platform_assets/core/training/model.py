@@ -28,9 +28,6 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-MODEL_NAME = "fraud_model"
-
-
 class TrainingError(ValueError):
     """The training data cannot produce a model; the message says why and what to do."""
 

@@ -1,0 +1,47 @@
+"""Every asset key, check name, group and job name of the code location, spelled once.
+
+Other modules import these names; none spells a key itself. A selection of several assets
+is built from their group (``dg.AssetSelection.groups(TRAINING, EVALUATION)``), not from a
+list of names that must be kept in step with the assets.
+"""
+
+import dagster as dg
+
+# --- groups: one per lifecycle stage (the same names as core/<stage> and the tests) -----
+INGESTION = "ingestion"
+VALIDATION = "validation"
+FEATURES = "features"
+TRAINING = "training"
+EVALUATION = "evaluation"
+MONITORING = "monitoring"
+OPERATIONS = "operations"
+
+
+def raw_key(table: str) -> dg.AssetKey:
+    """The key of a raw table landed by dlt: ``raw/<table>``."""
+    return dg.AssetKey(["raw", table])
+
+
+# --- assets --------------------------------------------------------------------------
+RAW_TRANSACTIONS = raw_key("transactions")
+VALIDATED_TRANSACTIONS = dg.AssetKey(["validated", "transactions"])
+FEATURES_TRANSACTIONS = dg.AssetKey(["features", "transactions"])
+FRAUD_MODEL = dg.AssetKey(["model", "fraud_model"])
+FRAUD_MODEL_ONNX = dg.AssetKey(["model", "fraud_model_onnx"])
+EVAL_RESULTS = dg.AssetKey(["model", "eval_results"])
+CHAMPION_CHALLENGER_GATE = dg.AssetKey(["model", "champion_challenger_gate"])
+SHADOW_SCORES = dg.AssetKey(["model", "shadow_scores"])
+MODEL_CARD = dg.AssetKey(["model", "model_card"])
+FEATURE_DRIFT = dg.AssetKey(["monitoring", "feature_drift"])
+LLM_OBSERVABILITY = dg.AssetKey("llm_observability")
+
+# --- asset checks --------------------------------------------------------------------
+CONTRACT_CHECK = "contract_fct_transactions"
+ONNX_PARITY_CHECK = "onnx_parity"
+PROMOTION_GATE_CHECK = "promotion_gate"
+LLM_REGRESSION_CHECK = "llm_observability_regressions"
+
+# --- jobs ----------------------------------------------------------------------------
+MAIN_JOB = "platform_main"
+INGEST_AND_VALIDATE_JOB = "ingest_and_validate"
+RETRAIN_JOB = "retrain_fraud_model"
