@@ -166,8 +166,29 @@ def _print_run(summary, as_json: bool) -> None:
     for check in summary.check_results:
         mark = "pass" if check["passed"] else "FAIL"
         click.echo(f"  [{mark}] {check['asset']} · {check['check']}: {check['description'] or ''}")
+        for rule in check.get("failed_rules", [])[:FAILED_RULES_SHOWN]:
+            rows = "" if rule["failing_rows"] is None else f", {rule['failing_rows']} rows"
+            click.echo(f"      {rule['partition']} {rule['field'] or '(table)'} · {rule['rule']}{rows}: "
+                       f"{_shorten(rule['detail'])}")
+        if len(check.get("failed_rules", [])) > FAILED_RULES_SHOWN:
+            click.echo(f"      … {len(check['failed_rules']) - FAILED_RULES_SHOWN} more in the check's metadata")
+    errors = {e["step"]: e["error"] for e in summary.step_errors}
     for step in summary.failed_steps:
-        click.echo(f"  failed step: {step}")
+        click.echo(f"  failed step: {step}: {_shorten(errors.get(step, 'see the run log'), 400)}")
+    if not summary.success:
+        quarantined = [c for c in summary.check_results if c.get("failed_rules")]
+        if quarantined:
+            click.echo("  the rejected rows and their reasons are in the warehouse table quarantine.rows "
+                       f"(partition_key {', '.join(summary.partitions)})")
+        click.echo(f"  full event log: the run {summary.run_id} in the Dagster UI (platform-assets dev)")
+
+
+FAILED_RULES_SHOWN = 10
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @main.group()
@@ -197,13 +218,25 @@ def checks_run(select: tuple[str, ...], partition: str | None, materialize: bool
 @main.command("run")
 @click.option("--partition", help="Partition key, YYYY-MM-DD. Default: the last complete day.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Run config YAML.")
+@click.option("--backfill-history", is_flag=True, help="Land the missing days before the partition from the "
+              "configured source first (with the bundled source they are generated without asking).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def run(partition: str | None, config_path: Path | None, as_json: bool) -> None:
-    """Materialize every asset of one partition on the configured (default: embedded) stack."""
-    from platform_assets.core.settings import Settings
-    from platform_assets.runner import run_main
+def run(partition: str | None, config_path: Path | None, backfill_history: bool, as_json: bool) -> None:
+    """Materialize every asset of one partition on the configured (default: embedded) stack.
 
-    summary = _run_or_usage(run_main, partition, run_config=_load_run_config(config_path))
+    The model trains on the days before the partition: those that never landed are landed
+    first from the same source. Days that landed already are never replaced. Exits 1 when a
+    step or check fails, or when history is missing for a real source (see --backfill-history).
+    """
+    from platform_assets.core.settings import Settings
+    from platform_assets.runner import HistoryError, run_main
+
+    try:
+        summary = _run_or_usage(run_main, partition, run_config=_load_run_config(config_path),
+                                backfill_history=backfill_history)
+    except HistoryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
     _print_run(summary, as_json)
     if not as_json:
         settings = Settings.from_env()

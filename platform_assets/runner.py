@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
+from dagster import DagsterInvalidConfigError
 from dagster._core.definitions.backfill_policy import BackfillPolicyType
 from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_END_TAG,
@@ -27,6 +28,7 @@ from dagster._core.storage.tags import (
 )
 
 from platform_assets.core.settings import Settings, bundled_dagster_yaml
+from platform_assets.defs.keys import MAIN_JOB, RAW_TRANSACTIONS_OP
 
 
 class RunnerError(ValueError):
@@ -109,16 +111,36 @@ class RunSummary:
     success: bool
     failed_steps: list[str] = field(default_factory=list)
     check_results: list[dict[str, Any]] = field(default_factory=list)
+    # {"step", "error"}: the first line of the error that failed each step
+    step_errors: list[dict[str, str]] = field(default_factory=list)
+
+
+def _first_line(error) -> str:
+    """The innermost error's first line: the user's own exception, not Dagster's wrapper."""
+    lines = []
+    while error is not None:
+        message = (error.message or "").strip()
+        if message:
+            first = message.splitlines()[0]
+            if error.cls_name and first.split(":", 1)[0].endswith(error.cls_name):
+                first = first.split(":", 1)[1].strip()  # "package.module.Error: text" -> "text"
+            lines.append(f"{error.cls_name}: {first}" if error.cls_name else first)
+        error = error.cause
+    return lines[-1] if lines else "unknown error"
 
 
 def _summarize(result: dg.ExecuteInProcessResult, partitions: list[str]) -> RunSummary:
-    failed = sorted({e.step_key for e in result.all_events if e.is_step_failure and e.step_key})
+    failures = [e for e in result.all_events if e.is_step_failure and e.step_key]
+    failed = sorted({e.step_key for e in failures})
+    errors = [{"step": e.step_key, "error": _first_line(e.step_failure_data.error)} for e in failures
+              if e.step_failure_data.error is not None]
     checks = [
         {"asset": e.asset_key.to_user_string(), "check": e.check_name, "passed": e.passed,
-         "severity": e.severity.value, "description": e.description}
+         "severity": e.severity.value, "description": e.description,
+         "failed_rules": e.metadata["failed_rules"].value if "failed_rules" in e.metadata else []}
         for e in result.get_asset_check_evaluations()
     ]
-    return RunSummary(result.run_id, partitions, result.success, failed, checks)
+    return RunSummary(result.run_id, partitions, result.success, failed, checks, errors)
 
 
 def _execute(defs: dg.Definitions, selection: dg.AssetSelection | None, *, name: str,
@@ -135,57 +157,113 @@ def _execute(defs: dg.Definitions, selection: dg.AssetSelection | None, *, name:
         # read their partition from the run's partition tag.
         tags[PARTITION_NAME_TAG] = partition_key
         partition_key = None
-    return job_def.execute_in_process(
-        instance=instance or get_instance(), partition_key=partition_key, tags=tags,
-        run_config=dict(run_config or {}), raise_on_error=False,
-    )
+    try:
+        return job_def.execute_in_process(
+            instance=instance or get_instance(), partition_key=partition_key, tags=tags,
+            run_config=dict(run_config or {}), raise_on_error=False,
+        )
+    except DagsterInvalidConfigError as exc:
+        problems = "; ".join(error.message for error in exc.errors) or str(exc)
+        raise RunnerError(f"invalid run config: {problems}") from None
 
 
 HISTORY_DAYS = 6
+BUNDLED_SOURCE = "bundled"
 
 
-def _accepted_partitions(table: str = "transactions") -> set[str]:
+class HistoryError(RuntimeError):
+    """The days before a run's partition are missing and cannot be filled as asked
+    (``platform-assets run`` exits 1 with this message)."""
+
+
+def _landed_partitions(keys: Sequence[str]) -> set[str]:
+    """The partitions among ``keys`` that have landed in raw.transactions, from any source
+    (whatever their contract verdict: a quarantined day has landed)."""
     from platform_assets.core import warehouse
+    from platform_assets.core.ingestion.load import TRANSACTIONS_TABLE, landed_sources
 
     path = Settings.from_env().warehouse_path
     if not path.exists():
         return set()
     with warehouse.session(path, read_only=True) as conn:
-        if not warehouse.table_columns(conn, "platform", "accepted_profiles"):
-            return set()
-        rows = conn.execute("SELECT partition_key FROM platform.accepted_profiles WHERE table_name = ?",
-                            [table]).fetchall()
-    return {r[0] for r in rows}
+        return set(landed_sources(conn, TRANSACTIONS_TABLE, keys))
+
+
+def _source_config(run_config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The source part of the run's ``raw_transactions`` config (which source, how many rows);
+    fault injection is left out: it rehearses a bad day, not a bad history."""
+    config = ((run_config or {}).get("ops", {}).get(RAW_TRANSACTIONS_OP, {}) or {}).get("config", {}) or {}
+    return {k: v for k, v in config.items() if k in ("source", "rows_per_partition")}
+
+
+def _fill_history(defs: dg.Definitions, day: str, history_days: int, run_config: Mapping[str, Any] | None,
+                  backfill_history: bool, instance: dg.DagsterInstance) -> list[str]:
+    """Land the days before ``day`` that never landed, from the run's own source; returns them.
+
+    Days that landed already are never touched, whatever their verdict. With the bundled
+    source the missing days are generated; with a real source they are landed only when
+    ``backfill_history`` is set, otherwise :class:`HistoryError` names them.
+    """
+    import datetime as dt
+
+    partitions_def = _partitions_def(defs)
+    start = dt.date.fromisoformat(day)
+    history = [(start - dt.timedelta(days=n)).isoformat() for n in range(history_days, 0, -1)]
+    history = [k for k in history if partitions_def.has_partition_key(k)]
+    missing = sorted(set(history) - _landed_partitions(history))
+    if not missing:
+        return []
+    source_config = _source_config(run_config)
+    source = source_config.get("source", BUNDLED_SOURCE)
+    graph = defs.resolve_asset_graph()
+    partitioned = sorted(k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def)
+    if source != BUNDLED_SOURCE and not backfill_history:
+        selection = " ".join(f"--select {key}" for key in partitioned)
+        raise HistoryError(
+            f"the model trains on the {history_days} days before {day}, and {len(missing)} of them never landed "
+            f"from {source!r}: {', '.join(missing)}. Run again with --backfill-history to land them from "
+            f"{source!r} first, or land them yourself: platform-assets backfill {selection} --start {missing[0]} "
+            f"--end {missing[-1]} --config <your config>")
+    config = {"ops": {RAW_TRANSACTIONS_OP: {"config": source_config}}} if source_config else None
+    for first, last in _contiguous_ranges(missing):  # a landed day between two gaps is left alone
+        warmup = backfill(partitioned, first, last, run_config=config, instance=instance)
+        if not warmup.success:
+            failed = [step for run in warmup.runs for step in run.failed_steps]
+            raise HistoryError(f"the history backfill {first}..{last} from {source!r} failed "
+                               f"(steps: {', '.join(failed)})")
+    return missing
+
+
+def _contiguous_ranges(days: Sequence[str]) -> list[tuple[str, str]]:
+    """Sorted ISO days as ``(first, last)`` runs of consecutive days."""
+    import datetime as dt
+
+    ranges: list[tuple[str, str]] = []
+    for day in sorted(days):
+        if ranges and dt.date.fromisoformat(day) - dt.date.fromisoformat(ranges[-1][1]) == dt.timedelta(days=1):
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
 
 
 def run_main(partition_key: str | None = None, *, history_days: int = HISTORY_DAYS,
-             run_config: Mapping[str, Any] | None = None,
+             run_config: Mapping[str, Any] | None = None, backfill_history: bool = False,
              instance: dg.DagsterInstance | None = None) -> RunSummary:
     """Materialize every asset of one partition (default: the last complete day).
 
     The model assets train on a window of days, so first the ``history_days`` days before
-    the partition that have no accepted batch yet are backfilled (the partitioned assets
-    only, healthy data, one run); ``run_config`` applies to the main partition only.
+    the partition that never landed are landed (the partitioned assets only, from the source
+    ``run_config`` names, without its fault injection): generated for the bundled source;
+    for a real source only with ``backfill_history``, otherwise :class:`HistoryError` says
+    which days are missing. A day that landed already is never replaced by the warm-up.
     """
-    import datetime as dt
-
     defs = load_definitions()
-    partitions_def = _partitions_def(defs)
     key = partition_key or default_partition()
-    _check_partition(partitions_def, key)
+    _check_partition(_partitions_def(defs), key)
     instance = instance or get_instance()
-    day = dt.date.fromisoformat(key)
-    history = [(day - dt.timedelta(days=n)).isoformat() for n in range(history_days, 0, -1)]
-    history = [k for k in history if partitions_def.has_partition_key(k)]
-    missing = sorted(set(history) - _accepted_partitions())
-    if missing:
-        graph = defs.resolve_asset_graph()
-        partitioned = [k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def]
-        warmup = backfill(partitioned, missing[0], missing[-1], instance=instance)
-        if not warmup.success:
-            failed = [step for run in warmup.runs for step in run.failed_steps]
-            raise RunnerError(f"the history backfill {missing[0]}..{missing[-1]} failed (steps: {', '.join(failed)})")
-    result = _execute(defs, None, name="platform_main", partition_key=key, run_config=run_config, instance=instance)
+    _fill_history(defs, key, history_days, run_config, backfill_history, instance)
+    result = _execute(defs, None, name=MAIN_JOB, partition_key=key, run_config=run_config, instance=instance)
     return _summarize(result, [key])
 
 

@@ -17,16 +17,18 @@ from pydantic import Field
 
 from platform_assets.core.ingestion.bundled import FaultInjection
 from platform_assets.core.ingestion.load import (
+    TRANSACTIONS_TABLE,
     BatchReader,
     BundledReader,
     LandingFolderReader,
     build_pipeline,
     record_manifests,
+    refuse_other_source,
     stored_column_types,
     surface_ingestion_errors,
     transactions_source,
 )
-from platform_assets.defs.keys import INGESTION, raw_key
+from platform_assets.defs.keys import INGESTION, RAW_TRANSACTIONS_OP, raw_key
 from platform_assets.defs.partitions import daily_partitions
 from platform_assets.defs.resources import WAREHOUSE_POOL, PlatformSettings, WarehouseResource
 
@@ -43,6 +45,8 @@ class IngestionConfig(dg.Config):
     rename: dict[str, str] = Field(default_factory=dict, description="column renames {old: new}")
     null_rates: dict[str, float] = Field(default_factory=dict, description="share of nulls per column")
     duplicate_share: float = 0.0
+    replace_other_source: bool = Field(False, description="replace days that landed from another source (by "
+                                                          "default such a load fails and nothing is replaced)")
 
     def reader(self, platform: PlatformSettings) -> BatchReader:
         if self.source == "landing":
@@ -76,7 +80,7 @@ def _describe_pipeline():
 @dlt_assets(
     dlt_source=transactions_source(),
     dlt_pipeline=_describe_pipeline(),
-    name="raw_transactions",
+    name=RAW_TRANSACTIONS_OP,
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     dagster_dlt_translator=RawTranslator(),
@@ -85,15 +89,18 @@ def _describe_pipeline():
 def raw_transactions(context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: WarehouseResource,
                      platform: PlatformSettings, config: IngestionConfig):
     partition_keys = list(context.partition_keys)
+    reader = config.reader(platform)
     with warehouse.get_connection() as conn:
+        if not config.replace_other_source:
+            refuse_other_source(conn, TRANSACTIONS_TABLE, partition_keys, reader.name)
         stored = stored_column_types(conn)
     manifests = []
-    source = transactions_source(config.reader(platform), partition_keys, stored, manifests)
+    source = transactions_source(reader, partition_keys, stored, manifests)
     pipeline = build_pipeline(warehouse.database, Path(platform.home) / "dlt")
     with surface_ingestion_errors():
         results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
     with warehouse.get_connection() as conn:
-        record_manifests(conn, "transactions", manifests)
+        record_manifests(conn, TRANSACTIONS_TABLE, manifests)
     rows = {m.partition_key: m.row_count for m in manifests}
     variants = sorted({c.stored_as for m in manifests for c in m.columns if c.stored_as != c.name})
     for result in results:

@@ -24,6 +24,7 @@ def raw_key(table: str) -> dg.AssetKey:
 
 # --- assets --------------------------------------------------------------------------
 RAW_TRANSACTIONS = raw_key("transactions")
+RAW_TRANSACTIONS_OP = "raw_transactions"  # the dlt op behind raw/*: run config goes under ops.raw_transactions
 VALIDATED_TRANSACTIONS = dg.AssetKey(["validated", "transactions"])
 FEATURES_TRANSACTIONS = dg.AssetKey(["features", "transactions"])
 FRAUD_MODEL = dg.AssetKey(["model", "fraud_model"])

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from platform_assets.core.features import withdraw_feature_partitions
 from platform_assets.core.validation.contract import Contract, find_contract, load_contract
 from platform_assets.core.validation.engine import Verdict
 from platform_assets.core.validation.service import PartitionCheck, accept_partition, check_partition
@@ -45,6 +46,13 @@ def violations_markdown(verdict: Verdict, limit: int = 50) -> str:
     return "\n".join(lines)
 
 
+def failed_rules(checks: dict[str, PartitionCheck]) -> list[dict]:
+    """The errors that failed each partition, as plain values (for summaries and CI)."""
+    return [{"partition": key, "field": v.field, "rule": v.rule, "failing_rows": v.failing_rows,
+             "detail": v.detail}
+            for key, check in checks.items() for v in check.verdict.errors]
+
+
 @dg.asset_check(
     asset=RAW_TRANSACTIONS,
     name=CONTRACT_CHECK,
@@ -63,7 +71,9 @@ def contract_fct_transactions(context: dg.AssetCheckExecutionContext, warehouse:
     with warehouse.get_connection() as conn:
         for key in context.partition_keys:
             checks[key] = check_partition(conn, contract, key, reviewer=reviewer)
-    failed = [k for k, c in checks.items() if not c.verdict.passes]
+        failed = [k for k, c in checks.items() if not c.verdict.passes]
+        # A failed day's earlier validated rows are gone (quarantined); so must be what was derived from them.
+        withdrawn = withdraw_feature_partitions(conn, failed)
     sections = []
     for key, check in checks.items():
         verdict = check.verdict
@@ -87,6 +97,9 @@ def contract_fct_transactions(context: dg.AssetCheckExecutionContext, warehouse:
             "decided_by": ", ".join(sorted({v.decided_by for v in verdicts})),
             "reference": ", ".join(sorted({v.reference or "none" for v in verdicts})),
             "contract": f"{contract.id} {contract.version} ({contract.path.name})",
+            "feature_rows_withdrawn": withdrawn["removed_rows"],
+            "stale_feature_days": ", ".join(withdrawn["stale_days"]) or "none",
+            "failed_rules": dg.MetadataValue.json(failed_rules(checks)),
         },
     )
 

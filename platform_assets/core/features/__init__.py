@@ -8,6 +8,7 @@ from platform_assets.core.features.transactions import (
     build_feature_partitions,
     feature_partitions,
     load_features,
+    withdraw_feature_partitions,
 )
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "build_feature_partitions",
     "feature_partitions",
     "load_features",
+    "withdraw_feature_partitions",
 ]

@@ -260,6 +260,25 @@ def build_feature_partitions(conn: duckdb.DuckDBPyConnection, start: dt.date | s
     return written
 
 
+def withdraw_feature_partitions(conn: duckdb.DuckDBPyConnection, days: list[str]) -> dict[str, object]:
+    """Remove the features of ``days`` (whose validated batch was withdrawn, e.g. a re-landed
+    day that failed its contract), so nothing trains on rows derived from the old batch.
+
+    Returns ``{"removed_rows": n, "stale_days": [...]}``: the later days whose trailing
+    windows (``HISTORY_DAYS``) read a withdrawn day and should be rebuilt.
+    """
+    if not days:
+        return {"removed_rows": 0, "stale_days": []}
+    ensure_feature_table(conn)
+    dates = [dt.date.fromisoformat(d) for d in days]
+    (removed,) = conn.execute(f"SELECT count(*) FROM {FEATURE_TABLE} WHERE list_contains(?, partition_date)",
+                              [dates]).fetchall()[0]
+    conn.execute(f"DELETE FROM {FEATURE_TABLE} WHERE list_contains(?, partition_date)", [dates])
+    later = {d + dt.timedelta(days=n) for d in dates for n in range(1, HISTORY_DAYS + 1)} - set(dates)
+    stale = sorted(day.isoformat() for day in feature_partitions(conn) if day in later)
+    return {"removed_rows": int(removed), "stale_days": stale}
+
+
 def feature_partitions(conn: duckdb.DuckDBPyConnection) -> list[dt.date]:
     """The days present in ``features.transactions``, oldest first (empty when none)."""
     ensure_feature_table(conn)

@@ -17,6 +17,9 @@ Three things here go beyond a plain ``pipeline.run``:
    the delivered column names, their Arrow types and where each was stored. The contract
    check reads the batch back through it, so a renamed or missing column is seen as such
    rather than as a column of nulls.
+4. **Landed data keeps its source.** The manifest also records which source a day came from;
+   :func:`refuse_other_source` stops a load that would replace a day landed from another
+   source (say, generated rows over a real landed file), unless asked to on purpose.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from platform_assets.core.warehouse import quote_ident, table_columns
 PARTITION_COLUMN = "partition_date"
 RAW_SCHEMA = "raw"
 PIPELINE_NAME = "platform_assets_raw"
+TRANSACTIONS_TABLE = "transactions"
 SUPPORTED_LANDING_FORMATS = (".csv", ".parquet", ".jsonl", ".ndjson")
 
 
@@ -315,6 +319,33 @@ def build_pipeline(warehouse_path: str | Path, pipelines_dir: str | Path):
 
 def stored_column_types(conn, table_name: str = "transactions") -> dict[str, str]:
     return table_columns(conn, RAW_SCHEMA, table_name)
+
+
+def landed_sources(conn, table_name: str, partition_keys: Sequence[str]) -> dict[str, str]:
+    """``{partition: source}`` for the partitions among ``partition_keys`` that have landed."""
+    if not partition_keys:
+        return {}
+    rows = conn.execute(
+        "SELECT partition_key, source FROM platform.batch_manifest WHERE table_name = ? "
+        "AND list_contains(?, partition_key)", [table_name, list(partition_keys)]).fetchall()
+    return dict(rows)
+
+
+def refuse_other_source(conn, table_name: str, partition_keys: Sequence[str], source: str) -> None:
+    """Raise when a partition about to be loaded from ``source`` landed from another source.
+
+    Raises:
+        IngestionError: naming each such partition and its source, and how to go on.
+    """
+    others = {key: landed for key, landed in landed_sources(conn, table_name, partition_keys).items()
+              if landed != source}
+    if others:
+        listed = ", ".join(f"{key} (from {landed})" for key, landed in sorted(others.items()))
+        raise IngestionError(
+            f"raw.{table_name}: {listed} landed from another source than this run's ({source!r}); loading "
+            f"would replace that data. Run with the source it landed from, or set "
+            f"`replace_other_source: true` in the raw_transactions config to replace it on purpose."
+        )
 
 
 def record_manifests(conn, table_name: str, manifests: Iterable[BatchManifest]) -> None:
