@@ -3,7 +3,7 @@
 ``check_batch`` compiles every structural rule of the contract into one aggregate query
 (a ``count(*) FILTER (WHERE <row fails>)`` and an example value per rule), runs it together
 with the exact part of the profile, then compares the profile with the last accepted
-batch's (:mod:`.drift`). The result is a :class:`Verdict`.
+batch's (:mod:`.semantic_drift`). The result is a :class:`Verdict`.
 
 Rules and what they tolerate:
 
@@ -210,7 +210,7 @@ def check_batch(
     Returns:
         A :class:`Verdict`; ``passes`` is false when any violation has severity ``error``.
     """
-    from platform_assets.core.validation import drift
+    from platform_assets.core.validation import semantic_drift
 
     rel = batch.relation
     violations: list[Violation] = []
@@ -245,7 +245,7 @@ def check_batch(
         fam = family(dtype)
         if spec.logical_type and fam not in COMPATIBLE_FAMILIES.get(spec.logical_type, (fam,)):
             violations.append(Violation(spec.name, "logicalType",
-                                        drift.describe_type_mismatch(conn, rel, spec, dtype)))
+                                        semantic_drift.describe_type_mismatch(conn, rel, spec, dtype)))
             # Value rules on a column of the wrong type would only repeat the type error.
             continue
         tolerates_nulls = any(q.metric in ("nullValues", "missingValues") for q in spec.quality)
@@ -315,8 +315,8 @@ def check_batch(
     if reference is None:
         notes.append("no accepted batch to compare with yet: semantic drift was not checked")
     else:
-        violations.extend(drift.compare(profile, reference, contract, batch, reference_label, violations))
-    renamed = {drift.renamed_from(v) for v in violations if v.rule == "renamed_column"}
+        violations.extend(semantic_drift.compare(profile, reference, contract, batch, reference_label, violations))
+    renamed = {semantic_drift.renamed_from(v) for v in violations if v.rule == "renamed_column"}
     for name in unexpected:
         if name not in renamed:
             violations.append(Violation(name, "unexpected_column",

@@ -1,4 +1,4 @@
-"""Semantic drift: what a schema check misses, found by comparing profiles.
+"""Semantic drift of a batch against the last accepted batch: what a schema check misses.
 
 A batch can match its schema and still be wrong: amounts in dollars in a cents column,
 ISO alpha-3 codes where alpha-2 were agreed, a taxonomy that grew from 12 to 47 values, a
