@@ -18,11 +18,11 @@ Rules and what they tolerate:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import duckdb
 
+from platform_assets.core.validation import semantic_drift
 from platform_assets.core.validation.batch import Batch
 from platform_assets.core.validation.contract import KNOWN_FORMATS, ColumnSpec, Contract, QualityRule
 from platform_assets.core.validation.profile import (
@@ -37,6 +37,7 @@ from platform_assets.core.validation.profile import (
     sample_profile_sql,
     sample_sql,
 )
+from platform_assets.core.validation.violations import RowRule, Verdict, Violation
 from platform_assets.core.warehouse import fetch_row, quote_ident
 
 SEVERITIES = ("error", "warning", "info")
@@ -54,59 +55,6 @@ COMPATIBLE_FAMILIES: dict[str, tuple[str, ...]] = {
     "object": ("complex", "json"),
     "array": ("complex",),
 }
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One broken rule. ``field`` is the column, or None for the table."""
-
-    field: str | None
-    rule: str
-    detail: str
-    severity: str = "error"
-    source: str = "rules"
-    failing_rows: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class RowRule:
-    """A rule that can be evaluated row by row: ``predicate`` is true where a row fails."""
-
-    field: str | None
-    rule: str
-    predicate: str
-    severity: str
-
-
-@dataclass
-class Verdict:
-    """What the engine decided about a batch."""
-
-    passes: bool
-    violations: list[Violation]
-    profile: BatchProfile
-    row_count: int
-    row_rules: list[RowRule] = field(default_factory=list)
-    reference: str | None = None  # where the reference profile came from, if any
-    decided_by: str = "rules"
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[Violation]:
-        return [v for v in self.violations if v.severity == "error"]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "passes": self.passes,
-            "violations": [v.to_dict() for v in self.violations],
-            "row_count": self.row_count,
-            "reference": self.reference,
-            "decided_by": self.decided_by,
-            "notes": self.notes,
-        }
 
 
 def _literal(value: Any) -> str:
@@ -210,8 +158,6 @@ def check_batch(
     Returns:
         A :class:`Verdict`; ``passes`` is false when any violation has severity ``error``.
     """
-    from platform_assets.core.validation import semantic_drift
-
     rel = batch.relation
     violations: list[Violation] = []
     row_rules: list[RowRule] = []

@@ -19,8 +19,8 @@ import math
 
 from platform_assets.core.validation.batch import Batch
 from platform_assets.core.validation.contract import ColumnSpec, Contract
-from platform_assets.core.validation.engine import Violation
 from platform_assets.core.validation.profile import NUMERIC_FAMILIES, BatchProfile, ColumnProfile
+from platform_assets.core.validation.violations import Violation
 from platform_assets.core.warehouse import fetch_row, quote_ident
 
 UNIT_FACTORS = (10, 12, 24, 60, 100, 1000, 3600, 1_000_000)

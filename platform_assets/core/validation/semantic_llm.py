@@ -34,8 +34,8 @@ from platform_assets.core.llm.prompts import load_prompt
 from platform_assets.core.llm.redaction import redact_profile, redact_rows, withheld_columns
 from platform_assets.core.validation.batch import ROW_COLUMN, Batch
 from platform_assets.core.validation.contract import Contract
-from platform_assets.core.validation.engine import Verdict, Violation
 from platform_assets.core.validation.profile import jsonable
+from platform_assets.core.validation.violations import Verdict, Violation
 from platform_assets.core.warehouse import quote_ident
 
 if TYPE_CHECKING:
