@@ -32,13 +32,12 @@ from platform_assets.core.validation.profile import (
     ColumnProfile,
     SAMPLE_ROWS,
     apply_sample,
-    family,
     jsonable,
     sample_profile_sql,
     sample_sql,
 )
 from platform_assets.core.validation.violations import RowRule, Verdict, Violation
-from platform_assets.core.warehouse import fetch_row, quote_ident
+from platform_assets.core.warehouse import duckdb_family, fetch_row, quote_ident
 
 SEVERITIES = ("error", "warning", "info")
 DEFAULT_MISSING_VALUES = ("", "N/A", "n/a", "NA", "null", "NULL", "None")
@@ -161,7 +160,7 @@ def check_batch(
     rel = batch.relation
     violations: list[Violation] = []
     row_rules: list[RowRule] = []
-    profiles = {name: ColumnProfile(name=name, duckdb_type=dtype, family=family(dtype))
+    profiles = {name: ColumnProfile(name=name, duckdb_type=dtype, family=duckdb_family(dtype))
                 for name, dtype in batch.columns.items()}
     # Distributions come from the sample, value counts of categorical columns included:
     # every decision on them is about shares (new categories above 0.5% of rows, renamed
@@ -188,7 +187,7 @@ def check_batch(
             continue
         c = quote_ident(spec.name)
         dtype = batch.columns[spec.name]
-        fam = family(dtype)
+        fam = duckdb_family(dtype)
         if spec.logical_type and fam not in COMPATIBLE_FAMILIES.get(spec.logical_type, (fam,)):
             violations.append(Violation(spec.name, "logicalType",
                                         semantic_drift.describe_type_mismatch(conn, rel, spec, dtype)))
