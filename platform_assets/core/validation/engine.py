@@ -39,7 +39,6 @@ from platform_assets.core.validation.profile import (
 from platform_assets.core.validation.violations import RowRule, Verdict, Violation
 from platform_assets.core.warehouse import duckdb_family, fetch_row, quote_ident
 
-SEVERITIES = ("error", "warning", "info")
 DEFAULT_MISSING_VALUES = ("", "N/A", "n/a", "NA", "null", "NULL", "None")
 
 # Which delivered type families satisfy each ODCS logicalType.
