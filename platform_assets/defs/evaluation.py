@@ -201,7 +201,7 @@ def model_card(context: dg.AssetExecutionContext, platform: PlatformSettings, cl
                warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The model card (JSON + Markdown, NIST AI RMF terms) of the newest version, with its
     change against the version it was compared with and a diff against that version's card."""
-    from platform_assets.core.llm.drafting import draft_card_prose
+    from platform_assets.core.model_card.prose import draft_card_prose
     from platform_assets.core.model_card import build_model_card, render_markdown
     from platform_assets.core.registry import RegistryError
 
