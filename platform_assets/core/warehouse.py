@@ -10,6 +10,9 @@ Layout of the warehouse (schemas):
 DuckDB allows one writer per file. Writers in one process share nothing here: each opens,
 works and closes; across processes, Dagster pools serialise them and ``connect`` retries
 while another process holds the lock.
+
+DuckDB's type knowledge lives here too: :func:`duckdb_family` maps a column type to its
+family (``BIGINT`` -> ``bigint``), for ingestion (type changes) and validation (profiles).
 """
 
 from __future__ import annotations
@@ -124,3 +127,23 @@ def table_columns(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> d
         [schema, table],
     ).fetchall()
     return {name: dtype for name, dtype in rows}
+
+
+# --- type families ---------------------------------------------------------------------
+
+_DUCKDB_FAMILIES = (
+    ("BIGINT", "bigint"), ("INTEGER", "bigint"), ("SMALLINT", "bigint"), ("TINYINT", "bigint"),
+    ("HUGEINT", "bigint"), ("UBIGINT", "bigint"), ("UINTEGER", "bigint"),
+    ("DOUBLE", "double"), ("FLOAT", "double"), ("REAL", "double"), ("DECIMAL", "decimal"),
+    ("VARCHAR", "text"), ("BOOLEAN", "bool"), ("TIMESTAMP", "timestamp"), ("DATE", "date"),
+    ("TIME", "time"), ("BLOB", "binary"), ("JSON", "json"),
+)
+
+
+def duckdb_family(type_name: str) -> str:
+    """The dlt data-type family of a DuckDB column type (``BIGINT`` -> ``bigint``)."""
+    upper = type_name.upper()
+    for prefix, family in _DUCKDB_FAMILIES:
+        if upper.startswith(prefix):
+            return family
+    return "complex"

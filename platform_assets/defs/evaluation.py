@@ -132,7 +132,7 @@ def model_card(context: dg.AssetExecutionContext, registry: ModelRegistryResourc
                warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The model card (JSON + Markdown, NIST AI RMF terms) of the newest version, with its
     change against the version it was compared with and a diff against that version's card."""
-    from platform_assets.core.llm.drafting import draft_card_prose
+    from platform_assets.core.model_card.prose import draft_card_prose
     from platform_assets.core.model_card.publish import card_for_version, publish_card
 
     models = registry.get_registry()

@@ -64,7 +64,7 @@ def build_triage_sensor(name: str = "triage_run_failures", request_jobs=None, al
                                        "runbooks.")
     def _sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource, registry: ModelRegistryResource,
                 claude: ClaudeResource):
-        from platform_assets.core.llm.drafting import triage_drafter
+        from platform_assets.core.operations.triage_drafting import triage_drafter
         from platform_assets.core.operations.triage import load_allowlist, run_safe_actions, triage
 
         report = failure_report(context)

@@ -14,7 +14,7 @@ import dagster as dg
 
 from platform_assets.core.features import withdraw_feature_partitions
 from platform_assets.core.validation.contract import Contract, find_contract, load_contract
-from platform_assets.core.validation.engine import Verdict
+from platform_assets.core.validation.violations import Verdict
 from platform_assets.core.validation.service import PartitionCheck, accept_partition, check_partition
 from platform_assets.defs.keys import (
     CONTRACT_CHECK,

@@ -9,9 +9,9 @@ import json
 import pytest
 
 from platform_assets.core.llm.governance import read_calls
-from platform_assets.core.llm.prompts import PROMPTS_DIR
 from platform_assets.core.validation.semantic_llm import (
     NO_KEY_NOTE,
+    PROMPTS_DIR,
     SAMPLE_ROWS,
     llm_check,
     llm_summary,

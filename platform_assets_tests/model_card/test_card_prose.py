@@ -8,7 +8,7 @@ import json
 import duckdb
 
 from platform_assets.core.llm.client import ClaudeClient, ClaudeConfig
-from platform_assets.core.llm.drafting import draft_card_prose
+from platform_assets.core.model_card.prose import draft_card_prose
 from platform_assets_tests.llm.scripted_server import Reply, ScriptedServer
 
 FACTS = {

@@ -35,7 +35,7 @@ from typing import Protocol
 import pyarrow as pa
 
 from platform_assets.core.ingestion.bundled import FaultInjection, generate_transactions
-from platform_assets.core.warehouse import quote_ident, table_columns
+from platform_assets.core.warehouse import duckdb_family, quote_ident, table_columns
 
 PARTITION_COLUMN = "partition_date"
 RAW_SCHEMA = "raw"
@@ -159,24 +159,6 @@ def parse_partition_key(partition_key: str) -> dt.date:
 
 
 # --- type families ---------------------------------------------------------------------
-
-_DUCKDB_FAMILIES = (
-    ("BIGINT", "bigint"), ("INTEGER", "bigint"), ("SMALLINT", "bigint"), ("TINYINT", "bigint"),
-    ("HUGEINT", "bigint"), ("UBIGINT", "bigint"), ("UINTEGER", "bigint"),
-    ("DOUBLE", "double"), ("FLOAT", "double"), ("REAL", "double"), ("DECIMAL", "decimal"),
-    ("VARCHAR", "text"), ("BOOLEAN", "bool"), ("TIMESTAMP", "timestamp"), ("DATE", "date"),
-    ("TIME", "time"), ("BLOB", "binary"), ("JSON", "json"),
-)
-
-
-def duckdb_family(type_name: str) -> str:
-    """The dlt data-type family of a DuckDB column type (``BIGINT`` -> ``bigint``)."""
-    upper = type_name.upper()
-    for prefix, family in _DUCKDB_FAMILIES:
-        if upper.startswith(prefix):
-            return family
-    return "complex"
-
 
 def arrow_family(arrow_type: pa.DataType) -> str:
     """The dlt data-type family of an Arrow type (``int64`` -> ``bigint``)."""

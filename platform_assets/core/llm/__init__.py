@@ -1,8 +1,13 @@
-"""Claude in the platform core: one client, prompts as files, redaction, a governance log.
+"""Claude plumbing: one client, prompts as files, redaction, a governance log.
+
+Plumbing only: each domain owns its Claude task and prompt (validation's semantic review in
+``core/validation/semantic_llm.py``, triage's tickets in ``core/operations/triage_drafting.py``,
+the card's prose in ``core/model_card/prose.py``), with its prompts in a ``prompts/`` folder
+next to it. Nothing here imports a domain.
 
 - :mod:`.client`: :class:`ClaudeClient`, the one place that calls Claude.
-- :mod:`.prompts`: prompts as versioned files in ``platform_assets/prompts``.
-- :mod:`.redaction`: what never leaves the process.
+- :mod:`.prompts`: prompts as versioned files, read from the owning domain's folder.
+- :mod:`.redaction`: masks the values of the columns a domain withholds.
 - :mod:`.governance`: ``platform.llm_calls`` and the observability indicators.
 - :mod:`.pricing`: token prices and the cost of a call.
 

@@ -20,8 +20,6 @@ from typing import Any
 
 import duckdb
 
-OUTCOMES = ("ok", "refused", "invalid_output", "error", "truncated")
-
 LLM_CALLS_DDL = """
 CREATE SCHEMA IF NOT EXISTS platform;
 CREATE TABLE IF NOT EXISTS platform.llm_calls (

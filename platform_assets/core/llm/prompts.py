@@ -1,4 +1,8 @@
-"""Prompts as versioned files: ``platform_assets/prompts/<name>.md``.
+"""Prompts as versioned files: ``<directory>/<name>.md``.
+
+Each domain keeps the prompts of its own Claude tasks next to its code (for example
+``core/validation/prompts/semantic_contract_check.md``) and passes that folder here; this
+module only reads and fingerprints them.
 
 A prompt is identified in the governance log by its name *and* the sha256 of its content,
 so a changed prompt shows up as a new version next to the calls it produced, without a
@@ -11,8 +15,6 @@ import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 
 
 @dataclass(frozen=True)
@@ -34,13 +36,13 @@ def prompt_from_text(name: str, text: str) -> Prompt:
 
 
 @lru_cache(maxsize=64)
-def load_prompt(name: str, directory: Path | None = None) -> Prompt:
-    """Read ``<directory>/<name>.md`` (default: the bundled prompts folder).
+def load_prompt(name: str, directory: Path) -> Prompt:
+    """Read ``<directory>/<name>.md``, the prompts folder of the domain that owns the task.
 
     Raises:
         FileNotFoundError: no such prompt; the message lists the prompts that exist.
     """
-    folder = directory or PROMPTS_DIR
+    folder = Path(directory)
     path = folder / f"{name}.md"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in folder.glob("*.md"))) or "none"

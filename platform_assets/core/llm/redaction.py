@@ -1,10 +1,9 @@
 """Keep sensitive values inside the process: mask them before anything goes to an LLM.
 
-A column is withheld when its contract classification is sensitive (``pii``,
-``restricted``, ``confidential``, ``sensitive``, ``secret``: ``ColumnSpec.is_sensitive``)
-and also when the contract does not declare it at all: an undeclared column has no
-classification, and guessing "probably harmless" is the wrong default for a feed that just
-grew a column.
+This module masks; it does not decide what is sensitive. The domain that sends data to
+Claude names the withheld columns as ``{column: why}`` (validation withholds the columns its
+contract classifies as sensitive, and undeclared ones: see
+:func:`platform_assets.core.validation.semantic_llm.withheld_columns`).
 
 A withheld value becomes ``«redacted #<tag>»`` (the reason is listed once per column) where the tag is an HMAC of
 the value under a random key drawn once per process. Equal values get equal tags within a
@@ -21,24 +20,9 @@ import json
 import secrets
 from typing import Any
 
-from platform_assets.core.validation.contract import Contract
-
 _PROCESS_KEY = secrets.token_bytes(32)
-UNDECLARED = "undeclared"
 # Profile statistics that are values of the column (as opposed to counts and shapes).
 VALUE_STATS = ("min", "max", "p10", "p50", "p90", "mean", "values")
-
-
-def withheld_columns(contract: Contract, columns: list[str] | tuple[str, ...] | dict) -> dict[str, str]:
-    """``{column: why}`` for every column whose values must not leave the process."""
-    out: dict[str, str] = {}
-    for name in columns:
-        spec = contract.column(name)
-        if spec is None:
-            out[name] = UNDECLARED
-        elif spec.is_sensitive:
-            out[name] = (spec.classification or "sensitive").lower()
-    return out
 
 
 def mask(value: Any, why: str) -> str | None:

@@ -20,7 +20,6 @@ carries ``drafted_by`` so a reader knows which text was not produced by the rule
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import re
@@ -30,8 +29,6 @@ from pathlib import Path
 
 import duckdb
 import yaml
-
-from platform_assets.core.warehouse import fetch_row
 
 FALLBACK_RUNBOOK = "escalate_to_on_call"
 
@@ -324,11 +321,3 @@ def tickets(conn: duckdb.DuckDBPyConnection) -> list[dict]:
         out.append(row)
     return out
 
-
-def ticket_count(conn: duckdb.DuckDBPyConnection) -> int:
-    ensure_triage_tables(conn)
-    return int(fetch_row(conn, "SELECT count(*) FROM platform.triage_tickets")[0])
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

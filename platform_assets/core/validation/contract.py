@@ -234,34 +234,21 @@ def _custom(props) -> dict[str, Any]:
 
 
 def _lint(path: Path, model, lines: dict[tuple, int], document: dict) -> Contract:
-    from open_data_contract_standard.model import DataQuality, SchemaProperty
+    """Check what the ODCS model lets through and flatten the contract for the checks.
 
+    The steps: field names the model ignores (:func:`_lint_unknown_fields`), the header
+    (:func:`_lint_header`), each column (:func:`_column_spec`), then the table's rules.
+    Every problem is collected before the :class:`ContractError` is raised, in that order.
+    """
     problems: list[str] = []
 
     def problem(loc: tuple, message: str) -> None:
         line = _line_of(lines, loc)
         problems.append(f"{_location(loc)}" + (f" (line {line})" if line else "") + f": {message}")
 
-    # The ODCS model accepts unknown keys on properties, so a typo such as 'requird' would
-    # silently switch a rule off. Name it instead.
-    known = {"property": set(SchemaProperty.model_fields), "quality": set(DataQuality.model_fields)}
-    for i, obj in enumerate(document.get("schema") or []):
-        for j, prop in enumerate((obj or {}).get("properties") or []):
-            for key in prop or {}:
-                if key not in known["property"]:
-                    problem(("schema", i, "properties", j, key), f"unknown property field {key!r}")
-            for k, q in enumerate((prop or {}).get("quality") or []):
-                for key in q or {}:
-                    if key not in known["quality"]:
-                        problem(("schema", i, "properties", j, "quality", k, key),
-                                f"unknown quality field {key!r}")
-
-    if model.kind != "DataContract":
-        problem(("kind",), f"must be 'DataContract', got {model.kind!r}")
-    if not str(model.apiVersion).startswith("v3"):
-        problem(("apiVersion",), f"this platform reads ODCS v3 contracts, got {model.apiVersion!r}")
+    _lint_unknown_fields(document, problem)
+    _lint_header(model, problem)
     if not model.schema_:
-        problem(("schema",), "the contract describes no table: add one entry under 'schema'")
         raise ContractError(path, problems)
 
     obj = model.schema_[0]
@@ -276,44 +263,7 @@ def _lint(path: Path, model, lines: dict[tuple, int], document: dict) -> Contrac
         if prop.name in seen:
             problem(loc + ("name",), f"column {prop.name!r} is declared twice")
         seen.add(prop.name)
-        if prop.logicalType is not None and prop.logicalType not in LOGICAL_TYPES:
-            problem(loc + ("logicalType",),
-                    f"unknown logicalType {prop.logicalType!r}; use one of {', '.join(LOGICAL_TYPES)}")
-        options = dict(prop.logicalTypeOptions or {})
-        opt_loc = loc + ("logicalTypeOptions",)
-        pattern = options.get("pattern")
-        if pattern is not None:
-            try:
-                re.compile(str(pattern))
-            except re.error as exc:
-                problem(opt_loc + ("pattern",), f"not a valid regular expression ({exc})")
-        fmt = options.get("format")
-        if fmt is not None and fmt not in KNOWN_FORMATS:
-            problem(opt_loc + ("format",),
-                    f"unknown format {fmt!r}; the checks know {', '.join(KNOWN_FORMATS)}")
-        numeric: dict[str, float | None] = {}
-        for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength"):
-            value = options.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-                problem(opt_loc + (key,), f"must be a number, got {value!r}")
-                value = None
-            numeric[key] = value
-        if (numeric["minimum"] is not None and numeric["maximum"] is not None
-                and numeric["minimum"] > numeric["maximum"]):
-            problem(opt_loc, f"minimum {numeric['minimum']} is above maximum {numeric['maximum']}")
-        enum_values = tuple(e.value for e in prop.enum) if prop.enum else None
-        quality = tuple(_quality_rules(prop.quality, loc, problem, column=prop.name))
-        columns.append(ColumnSpec(
-            name=prop.name, location=_location(loc), logical_type=prop.logicalType,
-            physical_type=prop.physicalType, required=bool(prop.required), unique=bool(prop.unique),
-            primary_key=bool(prop.primaryKey), pattern=pattern, minimum=numeric["minimum"],
-            maximum=numeric["maximum"], exclusive_minimum=numeric["exclusiveMinimum"],
-            exclusive_maximum=numeric["exclusiveMaximum"],
-            min_length=None if numeric["minLength"] is None else int(numeric["minLength"]),
-            max_length=None if numeric["maxLength"] is None else int(numeric["maxLength"]),
-            format=fmt, enum=enum_values, classification=prop.classification,
-            description=prop.description, custom=_custom(prop.customProperties), quality=quality,
-        ))
+        columns.append(_column_spec(prop, loc, problem))
     if not columns:
         problem(obj_loc + ("properties",), "the table lists no columns: add entries under 'properties'")
     table_quality = tuple(_quality_rules(obj.quality, obj_loc, problem, column=None))
@@ -327,6 +277,86 @@ def _lint(path: Path, model, lines: dict[tuple, int], document: dict) -> Contrac
         table=obj.physicalName or obj.name, description=description, columns=tuple(columns),
         quality=table_quality, raw=model,
     )
+
+
+def _lint_unknown_fields(document: dict, problem) -> None:
+    """Name property and quality fields the ODCS model does not know.
+
+    The model accepts unknown keys on properties, so a typo such as 'requird' would
+    silently switch a rule off.
+    """
+    from open_data_contract_standard.model import DataQuality, SchemaProperty
+
+    known = {"property": set(SchemaProperty.model_fields), "quality": set(DataQuality.model_fields)}
+    for i, obj in enumerate(document.get("schema") or []):
+        for j, prop in enumerate((obj or {}).get("properties") or []):
+            for key in prop or {}:
+                if key not in known["property"]:
+                    problem(("schema", i, "properties", j, key), f"unknown property field {key!r}")
+            for k, q in enumerate((prop or {}).get("quality") or []):
+                for key in q or {}:
+                    if key not in known["quality"]:
+                        problem(("schema", i, "properties", j, "quality", k, key),
+                                f"unknown quality field {key!r}")
+
+
+def _lint_header(model, problem) -> None:
+    """The document is an ODCS v3 data contract that describes a table."""
+    if model.kind != "DataContract":
+        problem(("kind",), f"must be 'DataContract', got {model.kind!r}")
+    if not str(model.apiVersion).startswith("v3"):
+        problem(("apiVersion",), f"this platform reads ODCS v3 contracts, got {model.apiVersion!r}")
+    if not model.schema_:
+        problem(("schema",), "the contract describes no table: add one entry under 'schema'")
+
+
+def _column_spec(prop, loc: tuple, problem) -> ColumnSpec:
+    """One property as a :class:`ColumnSpec`, after checking its type, options and rules."""
+    if prop.logicalType is not None and prop.logicalType not in LOGICAL_TYPES:
+        problem(loc + ("logicalType",),
+                f"unknown logicalType {prop.logicalType!r}; use one of {', '.join(LOGICAL_TYPES)}")
+    options = dict(prop.logicalTypeOptions or {})
+    opt_loc = loc + ("logicalTypeOptions",)
+    pattern = options.get("pattern")
+    if pattern is not None:
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            problem(opt_loc + ("pattern",), f"not a valid regular expression ({exc})")
+    fmt = options.get("format")
+    if fmt is not None and fmt not in KNOWN_FORMATS:
+        problem(opt_loc + ("format",),
+                f"unknown format {fmt!r}; the checks know {', '.join(KNOWN_FORMATS)}")
+    numeric = _numeric_options(options, opt_loc, problem)
+    enum_values = tuple(e.value for e in prop.enum) if prop.enum else None
+    quality = tuple(_quality_rules(prop.quality, loc, problem, column=prop.name))
+    return ColumnSpec(
+        name=prop.name, location=_location(loc), logical_type=prop.logicalType,
+        physical_type=prop.physicalType, required=bool(prop.required), unique=bool(prop.unique),
+        primary_key=bool(prop.primaryKey), pattern=pattern, minimum=numeric["minimum"],
+        maximum=numeric["maximum"], exclusive_minimum=numeric["exclusiveMinimum"],
+        exclusive_maximum=numeric["exclusiveMaximum"],
+        min_length=None if numeric["minLength"] is None else int(numeric["minLength"]),
+        max_length=None if numeric["maxLength"] is None else int(numeric["maxLength"]),
+        format=fmt, enum=enum_values, classification=prop.classification,
+        description=prop.description, custom=_custom(prop.customProperties), quality=quality,
+    )
+
+
+def _numeric_options(options: dict, opt_loc: tuple, problem) -> dict[str, float | None]:
+    """The numeric ``logicalTypeOptions`` (bounds and lengths); a non-number is a problem and
+    reads as unset."""
+    numeric: dict[str, float | None] = {}
+    for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength"):
+        value = options.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            problem(opt_loc + (key,), f"must be a number, got {value!r}")
+            value = None
+        numeric[key] = value
+    if (numeric["minimum"] is not None and numeric["maximum"] is not None
+            and numeric["minimum"] > numeric["maximum"]):
+        problem(opt_loc, f"minimum {numeric['minimum']} is above maximum {numeric['maximum']}")
+    return numeric
 
 
 def _quality_rules(entries, parent: tuple, problem, *, column: str | None):

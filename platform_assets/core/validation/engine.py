@@ -3,7 +3,7 @@
 ``check_batch`` compiles every structural rule of the contract into one aggregate query
 (a ``count(*) FILTER (WHERE <row fails>)`` and an example value per rule), runs it together
 with the exact part of the profile, then compares the profile with the last accepted
-batch's (:mod:`.drift`). The result is a :class:`Verdict`.
+batch's (:mod:`.semantic_drift`). The result is a :class:`Verdict`.
 
 Rules and what they tolerate:
 
@@ -18,11 +18,12 @@ Rules and what they tolerate:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 
+from platform_assets.core.validation import semantic_drift
 from platform_assets.core.validation.batch import Batch
 from platform_assets.core.validation.contract import KNOWN_FORMATS, ColumnSpec, Contract, QualityRule
 from platform_assets.core.validation.profile import (
@@ -32,14 +33,13 @@ from platform_assets.core.validation.profile import (
     ColumnProfile,
     SAMPLE_ROWS,
     apply_sample,
-    family,
     jsonable,
     sample_profile_sql,
     sample_sql,
 )
-from platform_assets.core.warehouse import fetch_row, quote_ident
+from platform_assets.core.validation.violations import RowRule, Verdict, Violation
+from platform_assets.core.warehouse import duckdb_family, fetch_row, quote_ident
 
-SEVERITIES = ("error", "warning", "info")
 DEFAULT_MISSING_VALUES = ("", "N/A", "n/a", "NA", "null", "NULL", "None")
 
 # Which delivered type families satisfy each ODCS logicalType.
@@ -54,59 +54,6 @@ COMPATIBLE_FAMILIES: dict[str, tuple[str, ...]] = {
     "object": ("complex", "json"),
     "array": ("complex",),
 }
-
-
-@dataclass(frozen=True)
-class Violation:
-    """One broken rule. ``field`` is the column, or None for the table."""
-
-    field: str | None
-    rule: str
-    detail: str
-    severity: str = "error"
-    source: str = "rules"
-    failing_rows: int | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class RowRule:
-    """A rule that can be evaluated row by row: ``predicate`` is true where a row fails."""
-
-    field: str | None
-    rule: str
-    predicate: str
-    severity: str
-
-
-@dataclass
-class Verdict:
-    """What the engine decided about a batch."""
-
-    passes: bool
-    violations: list[Violation]
-    profile: BatchProfile
-    row_count: int
-    row_rules: list[RowRule] = field(default_factory=list)
-    reference: str | None = None  # where the reference profile came from, if any
-    decided_by: str = "rules"
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[Violation]:
-        return [v for v in self.violations if v.severity == "error"]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "passes": self.passes,
-            "violations": [v.to_dict() for v in self.violations],
-            "row_count": self.row_count,
-            "reference": self.reference,
-            "decided_by": self.decided_by,
-            "notes": self.notes,
-        }
 
 
 def _literal(value: Any) -> str:
@@ -200,6 +147,11 @@ def check_batch(
 ) -> Verdict:
     """Check ``batch`` against ``contract`` and, when given, the reference profile.
 
+    The steps: profile the sample; compile the profile's exact part and every structural
+    rule into one aggregate scan (:func:`_plan_scan`) and run it; judge the column rules,
+    the keys and the table rules from its results; compare the profile with the reference
+    (:mod:`.semantic_drift`); warn about columns the contract does not declare.
+
     Args:
         conn: the connection holding ``batch.relation``.
         batch: the batch (see :mod:`.batch`).
@@ -210,63 +162,117 @@ def check_batch(
     Returns:
         A :class:`Verdict`; ``passes`` is false when any violation has severity ``error``.
     """
-    from platform_assets.core.validation import drift
-
     rel = batch.relation
-    violations: list[Violation] = []
-    row_rules: list[RowRule] = []
-    profiles = {name: ColumnProfile(name=name, duckdb_type=dtype, family=family(dtype))
+    profiles = {name: ColumnProfile(name=name, duckdb_type=dtype, family=duckdb_family(dtype))
                 for name, dtype in batch.columns.items()}
     # Distributions come from the sample, value counts of categorical columns included:
     # every decision on them is about shares (new categories above 0.5% of rows, renamed
     # columns), and the enum rules count offending rows exactly in the full scan.
     sample_rows = _sample_distributions(conn, batch, profiles)
     _sample_value_counts(conn, batch, profiles, _categorical_columns(profiles, contract, reference))
-    scan = _Scan()
-    scan.add(("rows",), "count(*)")
+
+    plan = _plan_scan(conn, batch, contract, profiles)
+    results = plan.scan.run(conn, rel)
+    row_count = int(results[("rows",)])
+    _read_exact_profile(profiles, results, row_count)
+
+    column_violations, column_row_rules = _judge_column_rules(conn, rel, plan.rules, results, row_count)
+    key_violations, key_row_rules = _judge_keys(contract, results)
+    violations = [*plan.violations, *column_violations, *key_violations,
+                  *_judge_table_rules(conn, contract, rel, row_count)]
+    row_rules = column_row_rules + key_row_rules
+
+    profile = BatchProfile(row_count=row_count, columns=profiles, source=batch.source, sample_rows=sample_rows)
+    notes: list[str] = []
+    if reference is None:
+        notes.append("no accepted batch to compare with yet: semantic drift was not checked")
+    else:
+        violations.extend(semantic_drift.compare(profile, reference, contract, batch, reference_label, violations))
+    violations.extend(_unexpected_columns(batch, contract, violations))
+    passes = not any(v.severity == "error" for v in violations)
+    return Verdict(passes, violations, profile, row_count, row_rules, reference_label, "rules", notes)
+
+
+@dataclass(frozen=True)
+class _ColumnRule:
+    """A column rule compiled into the scan; its failing count is read back under :attr:`key`.
+
+    ``quality`` is None for a strict constraint (the key names the rule) and the ODCS
+    quality entry for a metric (the key names its location). ``predicate`` is true where a
+    row fails; it is empty for a metric that is not row-level.
+    """
+
+    spec: ColumnSpec
+    rule: str
+    predicate: str
+    expectation: str = ""
+    quality: QualityRule | None = None
+
+    @property
+    def key(self) -> tuple:
+        return (self.spec.name, self.rule if self.quality is None else self.quality.location, "fail")
+
+
+@dataclass
+class _Plan:
+    """The one aggregate scan of a batch, the column rules to read back from it, and the
+    violations found while compiling it (missing and mistyped columns)."""
+
+    scan: _Scan
+    rules: list[_ColumnRule] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+
+
+def _plan_scan(conn, batch: Batch, contract: Contract, profiles: dict[str, ColumnProfile]) -> _Plan:
+    """Compile the exact part of the profile (rows, non-null counts, min/max) and every
+    structural rule of the contract into one aggregate scan."""
+    plan = _Plan(_Scan())
+    plan.scan.add(("rows",), "count(*)")
     for name, col in profiles.items():
         c = quote_ident(name)
-        scan.add((name, "count"), f"count({c})")
+        plan.scan.add((name, "count"), f"count({c})")
         if col.family in NUMERIC_FAMILIES or col.family in ("date", "timestamp", "time"):
-            scan.add((name, "min"), f"min({c})")
-            scan.add((name, "max"), f"max({c})")
-
-    # Structural rules, compiled into the same scan.
-    checked_rules: list[tuple[ColumnSpec | None, str, str, str, QualityRule | None]] = []
+            plan.scan.add((name, "min"), f"min({c})")
+            plan.scan.add((name, "max"), f"max({c})")
     for spec in contract.columns:
-        if spec.name not in batch.columns:
-            if spec.required:
-                violations.append(Violation(spec.name, "required",
-                                            f"column {spec.name!r} is missing from the batch "
-                                            f"(it has: {', '.join(batch.columns) or 'no columns'})"))
-            continue
-        c = quote_ident(spec.name)
-        dtype = batch.columns[spec.name]
-        fam = family(dtype)
-        if spec.logical_type and fam not in COMPATIBLE_FAMILIES.get(spec.logical_type, (fam,)):
-            violations.append(Violation(spec.name, "logicalType",
-                                        drift.describe_type_mismatch(conn, rel, spec, dtype)))
-            # Value rules on a column of the wrong type would only repeat the type error.
-            continue
-        tolerates_nulls = any(q.metric in ("nullValues", "missingValues") for q in spec.quality)
-        for rule, predicate, expectation in _constraint_rules(spec, c, fam, tolerates_nulls):
-            key = (spec.name, rule)
-            scan.add(key + ("fail",), f"count(*) FILTER (WHERE {predicate})")
-            checked_rules.append((spec, rule, predicate, expectation, None))
-        if spec.unique or spec.primary_key:
-            scan.add((spec.name, "unique", "fail"), f"count({c}) - count(DISTINCT {c})")
-        for q in spec.quality:
-            predicate = _metric_predicate(q, c)
-            key = (spec.name, q.location)
-            if predicate is not None:
-                scan.add(key + ("fail",), f"count(*) FILTER (WHERE {predicate})")
-            elif q.metric == "duplicateValues":
-                scan.add(key + ("fail",), f"count({c}) - count(DISTINCT {c})")
-            checked_rules.append((spec, q.metric or "sql", predicate or "", "", q))
+        _plan_column(conn, batch, spec, plan)
+    return plan
 
-    results = scan.run(conn, rel)
-    row_count = int(results[("rows",)])
 
+def _plan_column(conn, batch: Batch, spec: ColumnSpec, plan: _Plan) -> None:
+    """Add one contract column's rules to the scan, or the reason they cannot run."""
+    if spec.name not in batch.columns:
+        if spec.required:
+            plan.violations.append(Violation(spec.name, "required",
+                                             f"column {spec.name!r} is missing from the batch "
+                                             f"(it has: {', '.join(batch.columns) or 'no columns'})"))
+        return
+    c = quote_ident(spec.name)
+    dtype = batch.columns[spec.name]
+    fam = duckdb_family(dtype)
+    if spec.logical_type and fam not in COMPATIBLE_FAMILIES.get(spec.logical_type, (fam,)):
+        plan.violations.append(Violation(spec.name, "logicalType",
+                                         semantic_drift.describe_type_mismatch(conn, batch.relation, spec, dtype)))
+        # Value rules on a column of the wrong type would only repeat the type error.
+        return
+    tolerates_nulls = any(q.metric in ("nullValues", "missingValues") for q in spec.quality)
+    for rule, predicate, expectation in _constraint_rules(spec, c, fam, tolerates_nulls):
+        checked = _ColumnRule(spec, rule, predicate, expectation)
+        plan.scan.add(checked.key, f"count(*) FILTER (WHERE {predicate})")
+        plan.rules.append(checked)
+    if spec.unique or spec.primary_key:
+        plan.scan.add((spec.name, "unique", "fail"), f"count({c}) - count(DISTINCT {c})")
+    for q in spec.quality:
+        checked = _ColumnRule(spec, q.metric or "sql", _metric_predicate(q, c) or "", quality=q)
+        if checked.predicate:
+            plan.scan.add(checked.key, f"count(*) FILTER (WHERE {checked.predicate})")
+        elif q.metric == "duplicateValues":
+            plan.scan.add(checked.key, f"count({c}) - count(DISTINCT {c})")
+        plan.rules.append(checked)
+
+
+def _read_exact_profile(profiles: dict[str, ColumnProfile], results: dict[tuple, Any], row_count: int) -> None:
+    """Fill the exact part of the profiles from the scan's results."""
     for name, col in profiles.items():
         col.count = int(results[(name, "count")])
         col.nulls = row_count - col.count
@@ -274,18 +280,23 @@ def check_batch(
         col.min = jsonable(results.get((name, "min")))
         col.max = jsonable(results.get((name, "max")))
 
-    for spec, rule, predicate, expectation, q in checked_rules:
-        assert spec is not None
+
+def _judge_column_rules(conn, rel: str, rules: list[_ColumnRule], results: dict[tuple, Any],
+                        row_count: int) -> tuple[list[Violation], list[RowRule]]:
+    """Violations of the column rules, and the row rules the quarantine applies."""
+    violations: list[Violation] = []
+    row_rules: list[RowRule] = []
+    for checked in rules:
+        spec, rule, predicate, q = checked.spec, checked.rule, checked.predicate, checked.quality
+        failing = int(results[checked.key])
         if q is None:
-            failing = int(results[(spec.name, rule, "fail")])
             if failing:
                 example = _example(_first_failing_value(conn, rel, spec.name, predicate))
-                detail = (f"{failing} of {row_count} rows break {rule}: expected {expectation}"
+                detail = (f"{failing} of {row_count} rows break {rule}: expected {checked.expectation}"
                           + ("" if rule == "required" else f", e.g. {example}"))
                 violations.append(Violation(spec.name, rule, detail, failing_rows=failing))
                 row_rules.append(RowRule(spec.name, rule, predicate, "error"))
             continue
-        failing = int(results[(spec.name, q.location, "fail")])
         example = _first_failing_value(conn, rel, spec.name, predicate) if failing and predicate else None
         violation = _metric_violation(q, failing, example, spec.name, row_count)
         if violation:
@@ -293,7 +304,13 @@ def check_batch(
         # A null in an optional column is allowed, so it does not make the row a failing row.
         if predicate and (spec.required or q.metric == "invalidValues"):
             row_rules.append(RowRule(spec.name, q.metric or "quality", predicate, q.severity))
+    return violations, row_rules
 
+
+def _judge_keys(contract: Contract, results: dict[tuple, Any]) -> tuple[list[Violation], list[RowRule]]:
+    """Violations of ``unique`` and ``primaryKey``, and the row rules that quarantine the repeats."""
+    violations: list[Violation] = []
+    row_rules: list[RowRule] = []
     for spec in contract.columns:
         if (spec.unique or spec.primary_key) and (spec.name, "unique", "fail") in results:
             duplicates = int(results[(spec.name, "unique", "fail")])
@@ -303,27 +320,23 @@ def check_batch(
                                             f"{duplicates} rows repeat a {spec.name} value already in the "
                                             f"batch: expected every value once", failing_rows=duplicates))
                 row_rules.append(RowRule(spec.name, rule, _duplicate_predicate(spec.name), "error"))
+    return violations, row_rules
 
-    for q in contract.quality:
-        violation = _table_rule_violation(conn, q, rel, row_count)
-        if violation:
-            violations.append(violation)
 
-    unexpected = [n for n in batch.columns if contract.column(n) is None]
-    profile = BatchProfile(row_count=row_count, columns=profiles, source=batch.source, sample_rows=sample_rows)
-    notes: list[str] = []
-    if reference is None:
-        notes.append("no accepted batch to compare with yet: semantic drift was not checked")
-    else:
-        violations.extend(drift.compare(profile, reference, contract, batch, reference_label, violations))
-    renamed = {drift.renamed_from(v) for v in violations if v.rule == "renamed_column"}
-    for name in unexpected:
-        if name not in renamed:
-            violations.append(Violation(name, "unexpected_column",
-                                        f"column {name!r} is not in the contract {contract.id} "
-                                        f"{contract.version}; it is kept but not checked", severity="warning"))
-    passes = not any(v.severity == "error" for v in violations)
-    return Verdict(passes, violations, profile, row_count, row_rules, reference_label, "rules", notes)
+def _judge_table_rules(conn, contract: Contract, rel: str, row_count: int) -> list[Violation]:
+    """Violations of the table's quality rules (``rowCount`` and ``sql``)."""
+    found = (_table_rule_violation(conn, q, rel, row_count) for q in contract.quality)
+    return [violation for violation in found if violation]
+
+
+def _unexpected_columns(batch: Batch, contract: Contract, violations: list[Violation]) -> list[Violation]:
+    """Warnings for delivered columns the contract does not declare, except those already
+    reported as a contract column renamed upstream."""
+    renamed = {semantic_drift.renamed_from(v) for v in violations if v.rule == "renamed_column"}
+    return [Violation(name, "unexpected_column",
+                      f"column {name!r} is not in the contract {contract.id} "
+                      f"{contract.version}; it is kept but not checked", severity="warning")
+            for name in batch.columns if contract.column(name) is None and name not in renamed]
 
 
 def _duplicate_predicate(name: str) -> str:

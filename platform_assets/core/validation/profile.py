@@ -18,20 +18,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from platform_assets.core.warehouse import quote_ident
+from platform_assets.core.warehouse import duckdb_family, quote_ident
 
 SAMPLE_ROWS = 20_000
 CATEGORICAL_MAX_DISTINCT = 64
 TOP_SHAPES = 5
 BOOLEAN_TOKENS = ("y", "n", "yes", "no", "t", "f", "true", "false", "0", "1")
-
-
-def family(duckdb_type: str) -> str:
-    from platform_assets.core.ingestion.load import duckdb_family
-
-    return duckdb_family(duckdb_type)
-
-
 NUMERIC_FAMILIES = ("bigint", "double", "decimal")
 
 
@@ -110,7 +102,7 @@ def sample_profile_sql(relation: str, columns: dict[str, str], row_count: int) -
 
     for name, dtype in columns.items():
         c = quote_ident(name)
-        fam = family(dtype)
+        fam = duckdb_family(dtype)
         add(name, "distinct", f"approx_count_distinct({c})")
         if fam in NUMERIC_FAMILIES:
             add(name, "quantiles", f"quantile_cont({c}, [0.1, 0.5, 0.9])")

@@ -21,7 +21,7 @@ import duckdb
 
 from platform_assets.core.validation.batch import ROW_COLUMN, Batch
 from platform_assets.core.validation.contract import Contract
-from platform_assets.core.validation.engine import Verdict
+from platform_assets.core.validation.violations import Verdict
 from platform_assets.core.warehouse import fetch_row, quote_ident
 
 _CAST_TYPES = {

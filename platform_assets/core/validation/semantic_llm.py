@@ -6,7 +6,8 @@ do the values *mean* what the contract's descriptions, units and intent say? Wha
 - the contract (descriptions, units, classifications, rules), in the cached prefix;
 - the engine's column profile and a fixed-size seeded sample (``SAMPLE_ROWS`` rows, the
   same size for a thousand rows or a billion), with every value of a sensitive or
-  undeclared column masked first (:mod:`platform_assets.core.llm.redaction`);
+  undeclared column masked first (:func:`withheld_columns` picks the columns,
+  :mod:`platform_assets.core.llm.redaction` masks them);
 - which rules the engine found broken (field, rule, row count; not the details, which quote
   values).
 
@@ -25,17 +26,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from platform_assets.core.llm.governance import CallRecord, record_calls
 from platform_assets.core.llm.prompts import load_prompt
-from platform_assets.core.llm.redaction import redact_profile, redact_rows, withheld_columns
+from platform_assets.core.llm.redaction import redact_profile, redact_rows
 from platform_assets.core.validation.batch import ROW_COLUMN, Batch
 from platform_assets.core.validation.contract import Contract
-from platform_assets.core.validation.engine import Verdict, Violation
 from platform_assets.core.validation.profile import jsonable
+from platform_assets.core.validation.violations import Verdict, Violation
 from platform_assets.core.warehouse import quote_ident
 
 if TYPE_CHECKING:
@@ -43,10 +45,12 @@ if TYPE_CHECKING:
 
     from platform_assets.core.llm.client import ClaudeClient
 
+PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
 TASK = "semantic_contract_check"
 PROMPT_NAME = "semantic_contract_check"
 SAMPLE_ROWS = 20
 SAMPLE_SEED = 7
+UNDECLARED = "undeclared"
 MAX_VALUE_CHARS = 200
 MAX_CLAUDE_VIOLATIONS = 20
 MAX_DETAIL_CHARS = 600
@@ -119,6 +123,25 @@ def contract_context(contract: Contract) -> str:
 def _quality_text(q: Any) -> str:
     label = q.description or q.metric or "sql"
     return f"{label} ({q.metric or q.kind}: {q.expectation()})"
+
+
+def withheld_columns(contract: Contract, columns: list[str] | tuple[str, ...] | dict) -> dict[str, str]:
+    """``{column: why}`` for every column whose values must not leave the process.
+
+    A column is withheld when its contract classification is sensitive (``pii``,
+    ``restricted``, ``confidential``, ``sensitive``, ``secret``: ``ColumnSpec.is_sensitive``)
+    and also when the contract does not declare it at all: an undeclared column has no
+    classification, and guessing "probably harmless" is the wrong default for a feed that
+    just grew a column.
+    """
+    out: dict[str, str] = {}
+    for name in columns:
+        spec = contract.column(name)
+        if spec is None:
+            out[name] = UNDECLARED
+        elif spec.is_sensitive:
+            out[name] = (spec.classification or "sensitive").lower()
+    return out
 
 
 def sample_rows(conn: duckdb.DuckDBPyConnection, batch: Batch, size: int = SAMPLE_ROWS) -> list[dict[str, Any]]:
@@ -240,7 +263,7 @@ def semantic_check(conn: duckdb.DuckDBPyConnection, batch: Batch, contract: Cont
         return SemanticCheckResult(replace(verdict, decided_by="rules", notes=list(verdict.notes) + [note]),
                                    outcome="disabled", model=None if client is None else client.model,
                                    reason=note)
-    prompt = load_prompt(PROMPT_NAME)
+    prompt = load_prompt(PROMPT_NAME, PROMPTS_DIR)
     result = client.structured(task=TASK, prompt=prompt, context=contract_context(contract),
                                data=batch_message(conn, batch, contract, verdict),
                                output_model=SemanticAnswer, run_id=run_id, asset=asset)

@@ -23,9 +23,10 @@ import duckdb
 
 from platform_assets.core.validation.batch import Batch, batch_from_partition, drop_batch
 from platform_assets.core.validation.contract import Contract
-from platform_assets.core.validation.engine import RowRule, Verdict, Violation, check_batch
+from platform_assets.core.validation.engine import check_batch
 from platform_assets.core.validation.profile import BatchProfile
 from platform_assets.core.validation.quarantine import SplitResult, apply_verdict
+from platform_assets.core.validation.violations import RowRule, Verdict, Violation
 from platform_assets.core.warehouse import fetch_row
 
 # A reviewer sees the rules' verdict and may only add to it (see core.validation.semantic_llm).

@@ -1,4 +1,4 @@
-"""Semantic drift: what a schema check misses, found by comparing profiles.
+"""Semantic drift of a batch against the last accepted batch: what a schema check misses.
 
 A batch can match its schema and still be wrong: amounts in dollars in a cents column,
 ISO alpha-3 codes where alpha-2 were agreed, a taxonomy that grew from 12 to 47 values, a
@@ -19,8 +19,8 @@ import math
 
 from platform_assets.core.validation.batch import Batch
 from platform_assets.core.validation.contract import ColumnSpec, Contract
-from platform_assets.core.validation.engine import Violation
 from platform_assets.core.validation.profile import NUMERIC_FAMILIES, BatchProfile, ColumnProfile
+from platform_assets.core.validation.violations import Violation
 from platform_assets.core.warehouse import fetch_row, quote_ident
 
 UNIT_FACTORS = (10, 12, 24, 60, 100, 1000, 3600, 1_000_000)
