@@ -68,7 +68,7 @@ def contracts_check(contract: Path, data: Path, reference: Path | None, as_json:
     from platform_assets.core.validation import semantic_llm
     from platform_assets.core.validation.batch import BatchError, batch_from_file
     from platform_assets.core.validation.contract import ContractError, load_contract
-    from platform_assets.core.validation.engine import check_batch
+    from platform_assets.core.validation.engine import NO_REFERENCE_NOTE, check_batch
 
     try:
         parsed = load_contract(contract)
@@ -76,13 +76,23 @@ def contracts_check(contract: Path, data: Path, reference: Path | None, as_json:
         _fail_usage(str(exc))
     conn = warehouse.connect(":memory:")
     try:
-        reference_profile = None
+        reference_profile, reference_note = None, None
         if reference is not None:
-            ref_batch = batch_from_file(conn, reference)
-            reference_profile = check_batch(conn, ref_batch, parsed).profile
-        batch = batch_from_file(conn, data)
+            ref_batch = batch_from_file(conn, reference, parsed.parsed_types())
+            shared = set(ref_batch.columns) & {c.name for c in parsed.columns}
+            if ref_batch.row_count == 0:
+                _fail_usage(f"{reference}: the reference has no rows; pass the last accepted batch, or leave out "
+                            f"--reference")
+            if shared:
+                reference_profile = check_batch(conn, ref_batch, parsed).profile
+            else:
+                reference_note = (f"drift was not checked: the reference {reference} has none of the contract's "
+                                  f"columns ({', '.join(c.name for c in parsed.columns)})")
+        batch = batch_from_file(conn, data, parsed.parsed_types())
         verdict = check_batch(conn, batch, parsed, reference_profile,
-                              f"file {reference}" if reference is not None else None)
+                              f"file {reference}" if reference_profile is not None else None)
+        if reference_note:  # more precise than the engine's "no reference" note
+            verdict.notes = [n for n in verdict.notes if n != NO_REFERENCE_NOTE] + [reference_note]
         client = _claude_client(no_llm)
         llm = None
         if client is not None:

@@ -17,6 +17,7 @@ family (``BIGINT`` -> ``bigint``), for ingestion (type changes) and validation (
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 _LOCK_RETRY_SECONDS = 30.0
+_text_tables = itertools.count()
 
 PLATFORM_DDL = """
 CREATE SCHEMA IF NOT EXISTS platform;
@@ -147,3 +149,62 @@ def duckdb_family(type_name: str) -> str:
         if upper.startswith(prefix):
             return family
     return "complex"
+
+
+# --- reading delimited text as written ------------------------------------------------
+
+def read_csv_as_text(conn: duckdb.DuckDBPyConnection, source, name: str) -> duckdb.DuckDBPyRelation:
+    """A CSV file (a path, or a binary file object) as a temp table of text columns, exactly
+    as written: no type is guessed (``Yes`` stays ``Yes``, ``00123`` stays ``00123``), an
+    empty field is NULL and a quoted ``""`` is the empty string.
+
+    The header is read with Python's ``csv`` module and the dialect is fixed (comma, double
+    quotes), so a truncated or ragged file fails with the line DuckDB stopped at instead of
+    being mis-sniffed into other columns.
+
+    Raises:
+        duckdb.Error: the file is not well-formed CSV; the message has the line.
+        ValueError: the file has no header line.
+    """
+    import csv
+    import io
+
+    if isinstance(source, str | Path):
+        with open(source, newline="", encoding="utf-8-sig") as handle:
+            header = next(csv.reader(handle), None)
+    else:
+        data = source.read()
+        header = next(csv.reader(io.StringIO(data.decode("utf-8-sig", errors="replace"))), None)
+        source = io.BytesIO(data)
+    if not header:
+        raise ValueError(f"{name}: no header line")
+    text = conn.read_csv(source if isinstance(source, io.BytesIO) else str(source), header=True, auto_detect=False,
+                         columns={column: "VARCHAR" for column in header}, sep=",", quotechar='"', escapechar='"',
+                         strict_mode=True, allow_quoted_nulls=False)
+    # Read once into a temp table: a relation re-reads its source on every use.
+    table = f"csv_text_{next(_text_tables)}"
+    text.create(table)
+    return conn.table(table)
+
+
+def cast_text_columns(conn: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation,
+                      declared: dict[str, str]) -> tuple[duckdb.DuckDBPyRelation, dict[str, tuple[int, str]]]:
+    """Cast each text column that ``declared`` types (``{column: DuckDB type}``) when every
+    value parses; leave it as text otherwise.
+
+    Returns the relation and ``{column: (values that do not parse, an example)}`` for the
+    columns left as text, so a caller reports them instead of converting them silently.
+    """
+    present = [c for c in relation.columns if c in declared]
+    if not present:
+        return relation, {}
+    counts = ", ".join(
+        f"count(*) FILTER ({quote_ident(c)} IS NOT NULL AND TRY_CAST({quote_ident(c)} AS {declared[c]}) IS NULL), "
+        f"any_value({quote_ident(c)}) FILTER ({quote_ident(c)} IS NOT NULL "
+        f"AND TRY_CAST({quote_ident(c)} AS {declared[c]}) IS NULL)" for c in present)
+    row = relation.aggregate(counts).fetchall()[0]
+    unparsable = {c: (int(row[2 * i]), row[2 * i + 1]) for i, c in enumerate(present) if row[2 * i]}
+    select = ", ".join(
+        f"CAST({quote_ident(c)} AS {declared[c]}) AS {quote_ident(c)}" if c in declared and c not in unparsable
+        else quote_ident(c) for c in relation.columns)
+    return relation.project(select), unparsable

@@ -50,7 +50,9 @@ class IngestionConfig(dg.Config):
 
     def reader(self, platform: PlatformSettings) -> BatchReader:
         if self.source == "landing":
-            return LandingFolderReader(platform.landing_url)
+            # Files are read with the contract's types, as `contracts check` reads them.
+            return LandingFolderReader(platform.landing_url, table=TRANSACTIONS_TABLE,
+                                       parsed_types=platform.load_contract(TRANSACTIONS_TABLE).parsed_types())
         faults = FaultInjection(amount_unit=self.amount_unit, country_codes=self.country_codes,
                       category_count=self.category_count, rename=dict(self.rename),
                       null_rates=dict(self.null_rates), duplicate_share=self.duplicate_share)

@@ -33,6 +33,7 @@ from platform_assets.defs.lineage import latest_metadata
 if TYPE_CHECKING:
     from platform_assets.core.registry import ModelRegistry
     from platform_assets.core.training.candidate import Candidate
+    from platform_assets.core.validation.contract import Contract
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 
@@ -55,6 +56,12 @@ class PlatformSettings(dg.ConfigurableResource):
     contracts_dir: str
     landing_url: str
     rows_per_partition: int = 20_000
+
+    def load_contract(self, table: str) -> Contract:
+        """The ODCS contract of ``table`` from the contracts folder."""
+        from platform_assets.core.validation.contract import find_contract, load_contract
+
+        return load_contract(find_contract(Path(self.contracts_dir), table))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PlatformSettings:

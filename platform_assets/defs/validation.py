@@ -7,13 +7,9 @@
   minus rows failing a tolerated row-level rule, which go to ``quarantine.rows``.
 """
 
-
-from pathlib import Path
-
 import dagster as dg
 
 from platform_assets.core.features import withdraw_feature_partitions
-from platform_assets.core.validation.contract import Contract, find_contract, load_contract
 from platform_assets.core.validation.violations import Verdict
 from platform_assets.core.validation.service import PartitionCheck, accept_partition, check_partition
 from platform_assets.defs.keys import (
@@ -27,10 +23,6 @@ from platform_assets.defs.partitions import daily_partitions
 from platform_assets.defs.resources import WAREHOUSE_POOL, ClaudeResource, PlatformSettings, WarehouseResource
 
 TABLE = "transactions"
-
-
-def load_table_contract(platform: PlatformSettings, table: str = TABLE) -> Contract:
-    return load_contract(find_contract(Path(platform.contracts_dir), table))
 
 
 def violations_markdown(verdict: Verdict, limit: int = 50) -> str:
@@ -64,7 +56,7 @@ def failed_rules(checks: dict[str, PartitionCheck]) -> list[dict]:
 )
 def contract_fct_transactions(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
                               platform: PlatformSettings, claude: ClaudeResource) -> dg.AssetCheckResult:
-    contract = load_table_contract(platform)
+    contract = platform.load_contract(TABLE)
     # Claude reviews after the rules and can only add violations; disabled without a key.
     reviewer = claude.contract_reviewer(run_id=context.run.run_id, asset=CONTRACT_CHECK)
     checks: dict[str, PartitionCheck] = {}
@@ -120,7 +112,7 @@ def validated_transactions(context: dg.AssetExecutionContext, warehouse: Warehou
     Rows failing a tolerated row-level rule are in ``quarantine.rows`` with their reasons;
     per partition, raw rows = validated rows + quarantined rows.
     """
-    contract = load_table_contract(platform)
+    contract = platform.load_contract(TABLE)
     splits = []
     with warehouse.get_connection() as conn:
         for key in context.partition_keys:

@@ -142,3 +142,31 @@ def test_reserved_partition_column_is_refused(tmp_path: Path, paths):
     pq.write_table(pa.table({"partition_date": ["x"], "a": [1]}), folder / "x.parquet")
     with pytest.raises(IngestionError, match="reserves for the partition key"):
         ingest(LandingFolderReader(str(tmp_path / "landing")), ["2026-11-09"], db, dlt_dir)
+
+
+def test_a_csv_written_from_the_bundled_source_lands_with_its_values_and_passes(tmp_path: Path, paths, contract):
+    """Empty fields stay NULL, codes stay text, declared types are parsed: the same way
+    `contracts check` reads the file, so the pipeline and the CLI agree on it."""
+    import pyarrow.csv as pacsv
+
+    from platform_assets.core.validation.batch import batch_from_file
+    from platform_assets.core.validation.engine import check_batch
+    from platform_assets.core.validation.service import check_partition
+
+    db, dlt_dir = paths
+    table = generate_transactions("2026-11-09", 500)
+    table = table.append_column("merchant_zip", pa.array([f"{n % 100:05d}" for n in range(table.num_rows)]))
+    path = _landing(tmp_path, "2026-11-09") / "part-0.csv"
+    pacsv.write_csv(table, path)
+    reader = LandingFolderReader(str(tmp_path / "landing"), parsed_types=contract.parsed_types())
+    ingest(reader, ["2026-11-09"], db, dlt_dir)
+    with warehouse.session(db) as conn:
+        nulls, zips = conn.execute("SELECT count(*) FILTER (device_fingerprint IS NULL), "
+                                   "count(*) FILTER (merchant_zip = '00037') FROM raw.transactions").fetchall()[0]
+        stored = warehouse.table_columns(conn, "raw", "transactions")
+        verdict = check_partition(conn, contract, "2026-11-09").verdict
+        cli_verdict = check_batch(conn, batch_from_file(conn, path, contract.parsed_types()), contract)
+    assert nulls == table["device_fingerprint"].null_count > 0 and zips == 5
+    assert stored["amount_cents"] == "BIGINT" and stored["card_present"] == "BOOLEAN"
+    assert not [c for c in stored if "__v_" in c], stored
+    assert verdict.errors == [] and cli_verdict.errors == []

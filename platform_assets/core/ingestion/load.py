@@ -32,10 +32,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+import duckdb
 import pyarrow as pa
 
 from platform_assets.core.ingestion.bundled import FaultInjection, generate_transactions
-from platform_assets.core.warehouse import duckdb_family, quote_ident, table_columns
+from platform_assets.core.warehouse import (
+    cast_text_columns,
+    duckdb_family,
+    quote_ident,
+    read_csv_as_text,
+    table_columns,
+)
 
 PARTITION_COLUMN = "partition_date"
 RAW_SCHEMA = "raw"
@@ -74,13 +81,19 @@ class LandingFolderReader:
 
     Layout: ``<url>/<table>/partition_date=<YYYY-MM-DD>/*.{csv,parquet,jsonl}``. Files are
     listed with dlt's filesystem source (so S3 credentials come from dlt's usual config or
-    the AWS environment variables) and read with Arrow. Every file of a partition must share
-    one set of columns.
+    the AWS environment variables). Every file of a partition must share one set of columns.
+
+    A CSV keeps its values: every field is read as the text it is, then the columns in
+    ``parsed_types`` (``{column: DuckDB type}``, from the table's contract) are parsed, the
+    same way ``platform-assets contracts check`` reads a file; an empty field is NULL. A
+    column with a value that does not parse lands as text, for the contract to report.
+    Parquet and JSONL keep the types they carry.
     """
 
     url: str
     table: str = "transactions"
     name: str = "landing"
+    parsed_types: dict[str, str] = field(default_factory=dict)
 
     def read(self, partition_key: str) -> pa.Table:
         from dlt.sources.filesystem import filesystem
@@ -100,9 +113,7 @@ class LandingFolderReader:
         except pa.ArrowInvalid as exc:
             raise IngestionError(f"Files in {folder}/ do not share one set of column types: {exc}") from exc
 
-    @staticmethod
-    def _read_file(item) -> pa.Table:
-        import pyarrow.csv as pacsv
+    def _read_file(self, item) -> pa.Table:
         import pyarrow.json as pajson
         import pyarrow.parquet as pq
 
@@ -120,13 +131,20 @@ class LandingFolderReader:
                 if suffix == ".parquet":
                     return pq.read_table(handle)
                 if suffix == ".csv":
-                    return pacsv.read_csv(handle)
+                    return self._read_csv(handle, name)
                 return pajson.read_json(handle)
-        except (pa.ArrowInvalid, OSError) as exc:
+        except (pa.ArrowInvalid, OSError, ValueError, duckdb.Error) as exc:
             raise IngestionError(
                 f"{name}: cannot be read as {suffix[1:].upper()} ({exc}). The file may be truncated "
                 f"or of another format; nothing from this partition was loaded."
             ) from exc
+
+
+    def _read_csv(self, handle, name: str) -> pa.Table:
+        with duckdb.connect() as conn:
+            conn.execute("SET TimeZone = 'UTC'")
+            typed, _ = cast_text_columns(conn, read_csv_as_text(conn, handle, name), self.parsed_types)
+            return typed.to_arrow_table()
 
 
 @contextmanager

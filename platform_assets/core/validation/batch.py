@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from platform_assets.core.warehouse import fetch_row, quote_ident, table_columns
+from platform_assets.core.warehouse import cast_text_columns, fetch_row, quote_ident, read_csv_as_text, table_columns
 
 ROW_COLUMN = "__row"
 _counter = itertools.count()
@@ -53,8 +53,14 @@ def _materialize(conn: duckdb.DuckDBPyConnection, select_sql: str, params: list 
     return Batch(name, columns, source, row_count, partition_key)
 
 
-def batch_from_file(conn: duckdb.DuckDBPyConnection, path: str | Path) -> Batch:
+def batch_from_file(conn: duckdb.DuckDBPyConnection, path: str | Path,
+                    parsed_types: dict[str, str] | None = None) -> Batch:
     """Load a CSV or Parquet file as a batch.
+
+    A CSV is read as the contract says (``parsed_types``, see ``Contract.parsed_types``):
+    declared strings and undeclared columns stay text exactly as written, declared numbers,
+    booleans, dates and timestamps are parsed; a column with a value that does not parse
+    stays text, so the contract's type rule reports it. Nothing is guessed from the values.
 
     Raises:
         BatchError: the file is missing, empty, truncated, or not CSV/Parquet; the message
@@ -66,24 +72,34 @@ def batch_from_file(conn: duckdb.DuckDBPyConnection, path: str | Path) -> Batch:
     if path.stat().st_size == 0:
         raise BatchError(f"{path}: the file is empty (0 bytes); a batch needs a header and rows.")
     suffix = path.suffix.lower()
-    literal = "'" + str(path).replace("'", "''") + "'"
-    if suffix == ".parquet":
-        reader = f"SELECT * FROM read_parquet({literal})"
-    elif suffix in (".csv", ".tsv", ".txt"):
-        # Whole-file type sniffing: a type guessed from the first rows and broken later
-        # would otherwise fail the read instead of showing up as a contract violation.
-        reader = f"SELECT * FROM read_csv({literal}, header = true, sample_size = -1)"
-    else:
+    if suffix not in (".parquet", ".csv"):
         raise BatchError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet.")
+    kind = "Parquet" if suffix == ".parquet" else "CSV"
     try:
-        return _materialize(conn, reader, None, str(path))
-    except duckdb.Error as exc:
-        message = str(exc).split("\n")[0]
-        kind = "Parquet" if suffix == ".parquet" else "CSV"
-        raise BatchError(
-            f"{path}: cannot be read as {kind}: {message}. The file may be truncated or of "
-            f"another format."
-        ) from None
+        if suffix == ".parquet":
+            literal = "'" + str(path).replace("'", "''") + "'"
+            return _materialize(conn, f"SELECT * FROM read_parquet({literal})", None, str(path))
+        text = read_csv_as_text(conn, path, str(path))
+        typed, _ = cast_text_columns(conn, text, parsed_types or {})
+        view = _new_name("typed_csv")
+        typed.create_view(view)
+        try:
+            return _materialize(conn, f"SELECT * FROM {view}", None, str(path))
+        finally:
+            conn.execute(f"DROP VIEW IF EXISTS {view}")
+            conn.execute(f"DROP TABLE IF EXISTS {text.alias}")
+    except (duckdb.Error, ValueError) as exc:
+        raise BatchError(f"{path}: cannot be read as {kind}: {_reader_message(exc).rstrip('.')}. The file may be truncated "
+                         f"or of another format.") from None
+
+
+def _reader_message(exc: Exception) -> str:
+    """DuckDB's reader error, cut to what locates the problem (the line and the column count)."""
+    head = str(exc).strip().split("\n\n")[0]  # DuckDB's "Possible fixes" and settings follow a blank line
+    lines = [line.strip() for line in head.splitlines() if line.strip()]
+    if lines and lines[0].startswith("Invalid Input Error: "):
+        lines[0] = lines[0].removeprefix("Invalid Input Error: ")
+    return "; ".join(lines) or type(exc).__name__
 
 
 def batch_from_partition(conn: duckdb.DuckDBPyConnection, table: str, partition_key: str,

@@ -84,6 +84,13 @@ class QualityRule:
         return f"{words[self.operator]} {self.threshold}{suffix}"
 
 
+# The DuckDB type each ODCS logicalType is stored and read as.
+LOGICAL_DUCKDB_TYPES = {
+    "string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN",
+    "date": "DATE", "timestamp": "TIMESTAMPTZ", "time": "TIME",
+}
+
+
 @dataclass(frozen=True)
 class ColumnSpec:
     """One contract property, flattened to what the checks need."""
@@ -127,6 +134,12 @@ class Contract:
     columns: tuple[ColumnSpec, ...]
     quality: tuple[QualityRule, ...]
     raw: Any = field(repr=False, compare=False, default=None)
+
+    def parsed_types(self) -> dict[str, str]:
+        """``{column: DuckDB type}`` of the declared columns whose text a reader must parse
+        (numbers, booleans, dates, times); declared strings and undeclared columns stay text."""
+        return {c.name: LOGICAL_DUCKDB_TYPES[c.logical_type] for c in self.columns
+                if c.logical_type in LOGICAL_DUCKDB_TYPES and c.logical_type != "string"}
 
     def column(self, name: str) -> ColumnSpec | None:
         return next((c for c in self.columns if c.name == name), None)

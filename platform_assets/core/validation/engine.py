@@ -55,6 +55,8 @@ COMPATIBLE_FAMILIES: dict[str, tuple[str, ...]] = {
     "array": ("complex",),
 }
 
+NO_REFERENCE_NOTE = "no accepted batch to compare with yet: semantic drift was not checked"
+
 
 def _literal(value: Any) -> str:
     if isinstance(value, bool):
@@ -185,7 +187,7 @@ def check_batch(
     profile = BatchProfile(row_count=row_count, columns=profiles, source=batch.source, sample_rows=sample_rows)
     notes: list[str] = []
     if reference is None:
-        notes.append("no accepted batch to compare with yet: semantic drift was not checked")
+        notes.append(NO_REFERENCE_NOTE)
     else:
         violations.extend(semantic_drift.compare(profile, reference, contract, batch, reference_label, violations))
     violations.extend(_unexpected_columns(batch, contract, violations))

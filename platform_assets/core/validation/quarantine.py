@@ -20,14 +20,10 @@ from dataclasses import dataclass
 import duckdb
 
 from platform_assets.core.validation.batch import ROW_COLUMN, Batch
-from platform_assets.core.validation.contract import Contract
+from platform_assets.core.validation.contract import LOGICAL_DUCKDB_TYPES, Contract
 from platform_assets.core.validation.violations import Verdict
 from platform_assets.core.warehouse import fetch_row, quote_ident
 
-_CAST_TYPES = {
-    "string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN",
-    "date": "DATE", "timestamp": "TIMESTAMPTZ", "time": "TIME",
-}
 
 
 @dataclass(frozen=True)
@@ -40,7 +36,7 @@ class SplitResult:
 
 def validated_columns_sql(contract: Contract, partition_column: str) -> str:
     """The validated table's DDL: the contract's columns, typed, plus the partition column."""
-    cols = [f"{quote_ident(c.name)} {c.physical_type or _CAST_TYPES.get(c.logical_type or 'string', 'VARCHAR')}"
+    cols = [f"{quote_ident(c.name)} {c.physical_type or LOGICAL_DUCKDB_TYPES.get(c.logical_type or 'string', 'VARCHAR')}"
             for c in contract.columns]
     cols.append(f"{quote_ident(partition_column)} DATE NOT NULL")
     return ", ".join(cols)
@@ -90,7 +86,7 @@ def apply_verdict(conn: duckdb.DuckDBPyConnection, batch: Batch, contract: Contr
         conn.execute(f"CREATE OR REPLACE TEMP TABLE {flagged} AS SELECT *{select_flags} FROM {batch.relation}")
         if verdict.passes:
             casts = ", ".join(
-                f"CAST({quote_ident(c.name)} AS {c.physical_type or _CAST_TYPES.get(c.logical_type or 'string', 'VARCHAR')})"
+                f"CAST({quote_ident(c.name)} AS {c.physical_type or LOGICAL_DUCKDB_TYPES.get(c.logical_type or 'string', 'VARCHAR')})"
                 if c.name in batch.columns else "NULL"
                 for c in contract.columns
             )
