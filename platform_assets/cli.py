@@ -326,10 +326,21 @@ def _registry_errors():
     return RegistryError
 
 
+def _version_number(text: str) -> int:
+    """A version as ``models list`` prints it (``fraud_model:v2``), or ``v2``, or ``2``."""
+    number = text.rsplit(":", 1)[-1].removeprefix("v")
+    if not number.isdigit():
+        _fail_usage(f"{text!r} is not a model version; write it as models list prints it (fraud_model:v2), "
+                    f"v2 or 2")
+    return int(number)
+
+
 @models.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the versions as JSON.")
 def models_list(as_json: bool) -> None:
-    """Every version with its aliases, metrics and data window."""
+    """Every version with its aliases, metrics, data window and file integrity.
+
+    Exits 1 when the champion's files fail their checksum."""
     registry = _registry()
     aliases = registry.aliases()
     rows = []
@@ -341,10 +352,12 @@ def models_list(as_json: bool) -> None:
             "created_at": version.record.get("created_at"),
             "data_window": version.record.get("data_window"),
             "metrics": {k: v for k, v in version.metrics.items() if isinstance(v, int | float)},
+            "integrity": registry.integrity_problem(number) or "ok",
         })
+    corrupt_champion = any(r["integrity"] != "ok" and "champion" in r["aliases"] for r in rows)
     if as_json:
         click.echo(json.dumps({"aliases": aliases, "versions": rows}, indent=2, default=str))
-        return
+        sys.exit(EXIT_FAILED if corrupt_champion else EXIT_OK)
     if not rows:
         click.echo("no model versions yet: materialize model/fraud_model (platform-assets run)")
         return
@@ -353,20 +366,28 @@ def models_list(as_json: bool) -> None:
         metrics = ", ".join(f"{k} {row['metrics'][k]:.4f}" for k in headline)
         tags = f" [{', '.join(row['aliases'])}]" if row["aliases"] else ""
         click.echo(f"{row['id']}{tags}  {metrics}  window {row['data_window']}")
+        if row["integrity"] != "ok":
+            click.echo(f"  CORRUPT: {row['integrity']}")
+    if corrupt_champion:
+        click.echo("the champion's files fail their checksum: roll back (platform-assets models rollback) or "
+                   "promote another version", err=True)
+    sys.exit(EXIT_FAILED if corrupt_champion else EXIT_OK)
 
 
 @models.command("promote")
-@click.argument("version", type=int)
-def models_promote(version: int) -> None:
-    """Make VERSION the champion, only if it passes the champion/challenger gate.
+@click.argument("version")
+def models_promote(version: str) -> None:
+    """Make VERSION (fraud_model:v2, v2 or 2) the champion, only if it passes the
+    champion/challenger gate.
 
     Exits 0 when promoted, 1 when the gate blocks it, 2 when the version does not exist.
     """
     registry = _registry()
-    if version not in registry.versions():
+    number = _version_number(version)
+    if number not in registry.versions():
         _fail_usage(f"no version {version}; the registry has {registry.versions() or 'none'}")
     try:
-        decision = registry.promote_if_passes(version, actor="cli")
+        decision = registry.promote_if_passes(number, actor="cli")
     except _registry_errors() as exc:
         click.echo(f"not promoted: {exc}", err=True)
         sys.exit(EXIT_FAILED)
@@ -387,25 +408,46 @@ def models_rollback(reason: str) -> None:
 
 
 @models.command("card")
-@click.option("--alias", default="champion", show_default=True, help="champion or challenger")
-@click.option("--version", type=int, help="A version number instead of an alias.")
+@click.option("--alias", type=click.Choice(["champion", "challenger"]), default="champion", show_default=True)
+@click.option("--version", help="A version (fraud_model:v2, v2 or 2) instead of an alias.")
 @click.option("--json", "as_json", is_flag=True, help="The card as JSON instead of Markdown.")
-def models_card(alias: str, version: int | None, as_json: bool) -> None:
-    """Print the model card of the champion (or --alias / --version)."""
+def models_card(alias: str, version: str | None, as_json: bool) -> None:
+    """Print the model card of the champion (or --alias / --version).
+
+    The card is stored as it was written; a line says when the version's aliases have
+    changed since, and the command exits 1 when the version's files fail their checksum."""
     registry = _registry()
     if version is None:
         found = registry.alias(alias)
         if found is None:
             click.echo(f"no {alias} yet: materialize the model assets (platform-assets run)", err=True)
             sys.exit(EXIT_FAILED)
-        version = found.version
-    elif version not in registry.versions():
-        _fail_usage(f"no version {version}; the registry has {registry.versions() or 'none'}")
+        number = found.version
+    else:
+        number = _version_number(version)
+        if number not in registry.versions():
+            _fail_usage(f"no version {version}; the registry has {registry.versions() or 'none'}")
     name = "model_card.json" if as_json else "model_card.md"
     try:
-        click.echo(registry.read_file(version, name).decode())
+        card = registry.read_file(number, name).decode()
     except _registry_errors() as exc:
-        click.echo(f"no card for v{version} ({exc}): materialize model/model_card", err=True)
+        click.echo(f"no card for v{number} ({exc}): materialize model/model_card", err=True)
+        sys.exit(EXIT_FAILED)
+    current = sorted(a for a, v in registry.aliases().items() if v == number)
+    try:
+        stored = json.loads(card if as_json else registry.read_file(number, "model_card.json"))
+    except _registry_errors():
+        stored = {}
+    written_as = stored.get("model", {}).get("status")
+    if as_json:
+        card = json.dumps({**stored, "current_aliases": current}, indent=2, default=str)
+    click.echo(card)
+    if written_as and written_as not in current:
+        click.echo(f"note: this card was written when v{number} was {written_as}; its aliases now: "
+                   f"{', '.join(current) or 'none'}", err=True)
+    problem = registry.integrity_problem(number)
+    if problem:
+        click.echo(f"CORRUPT: {problem}", err=True)
         sys.exit(EXIT_FAILED)
 
 

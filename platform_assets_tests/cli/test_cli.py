@@ -241,3 +241,19 @@ def test_models_commands_promote_only_through_the_gate_and_roll_back(tmp_path: P
     registry.attach(first, "model_card.md", b"# Model card: fraud_model:v1\n")
     card = run_cli("models", "card", env=env)
     assert card.returncode == 0 and card.stdout.startswith("# Model card: fraud_model:v1")
+
+    # Versions as `models list` prints them are accepted; an unknown alias is a usage error.
+    assert run_cli("models", "promote", f"fraud_model:v{better}", env=env).returncode == 0
+    assert run_cli("models", "card", "--alias", "bogus", env=env).returncode == 2
+    # A card written when its version was champion says so once that changed.
+    registry.attach(first, "model_card.json", json.dumps({"model": {"status": "champion"}}).encode())
+    old_card = run_cli("models", "card", "--version", f"v{first}", env=env)
+    assert old_card.returncode == 0 and f"written when v{first} was champion; its aliases now: none" in old_card.stderr
+    # A champion whose file fails its SHA-256 is called out by list and card (exit 1).
+    onnx_path = home / "artifacts" / "registry" / "fraud_model" / "versions" / f"v{better:04d}" / "model.onnx"
+    onnx_path.write_bytes(onnx_path.read_bytes() + b"tampered")
+    listed = run_cli("models", "list", env=env)
+    assert listed.returncode == 1 and "CORRUPT" in listed.stdout and "SHA-256" in listed.stdout
+    registry.attach(better, "model_card.md", b"# Model card\n")
+    corrupt_card = run_cli("models", "card", env=env)
+    assert corrupt_card.returncode == 1 and "CORRUPT" in corrupt_card.stderr

@@ -54,6 +54,12 @@ def test_bundled_contract_loads(contract):
          "a sql quality rule needs a 'query'"),
         (lambda d: d["schema"][0]["properties"][1].update(logicalTypeOptions={"minimum": "zero"}),
          "logicalTypeOptions.minimum"),
+        # Python accepts these; DuckDB (RE2), where the checks run, cannot: lint rejects them.
+        (lambda d: d["schema"][0]["properties"][0].update(logicalTypeOptions={"pattern": "^(?!x)o_[0-9]+$"}),
+         "schema[0].properties[0].logicalTypeOptions.pattern (line 14): the checks run in DuckDB"),
+        (lambda d: d["schema"][0]["properties"][1].update(quality=[
+            {"metric": "invalidValues", "arguments": {"pattern": r"(a)\1"}, "mustBe": 0}]),
+         "quality[0].arguments.pattern"),
         (lambda d: d.update(kind="Contract"), "kind"),
         (lambda d: d.update(schema=[]), "the contract describes no table"),
     ],

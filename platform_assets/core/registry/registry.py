@@ -177,6 +177,16 @@ class ModelRegistry:
                 except ModelLoadError as exc:
                     raise CorruptModelError(f"{self.file_uri(version, name)}: {exc}") from exc
 
+    def integrity_problem(self, version: int) -> str | None:
+        """What is wrong with ``version``'s files (a missing file or a SHA-256 mismatch), or
+        None when every recorded file matches its checksum."""
+        try:
+            for name in self.get(version).files:
+                self.read_file(version, name)
+        except RegistryError as exc:
+            return str(exc)
+        return None
+
     # -- aliases ------------------------------------------------------------------------
     def _aliases(self) -> dict:
         key = self._aliases_key()

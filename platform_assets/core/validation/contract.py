@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import yaml
 
 LOGICAL_TYPES = ("string", "integer", "number", "boolean", "date", "timestamp", "time", "object", "array")
@@ -323,6 +324,26 @@ def _lint_header(model, problem) -> None:
         problem(("schema",), "the contract describes no table: add one entry under 'schema'")
 
 
+def regex_problem(pattern: str) -> str | None:
+    """Why ``pattern`` cannot be a contract's regular expression, or None.
+
+    Checks run in DuckDB, whose regular expressions are RE2: lookarounds (``(?!…)``) and
+    back-references (``\\1``), which Python accepts, would fail the check at run time.
+    """
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"not a valid regular expression ({exc})"
+    with duckdb.connect() as conn:
+        try:
+            conn.execute("SELECT regexp_full_match('', ?)", [pattern])
+        except duckdb.Error as exc:
+            reason = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
+            return (f"the checks run in DuckDB, whose regular expressions (RE2) cannot run this one ({reason}); "
+                    f"lookarounds and back-references are not supported")
+    return None
+
+
 def _column_spec(prop, loc: tuple, problem) -> ColumnSpec:
     """One property as a :class:`ColumnSpec`, after checking its type, options and rules."""
     if prop.logicalType is not None and prop.logicalType not in LOGICAL_TYPES:
@@ -331,11 +352,8 @@ def _column_spec(prop, loc: tuple, problem) -> ColumnSpec:
     options = dict(prop.logicalTypeOptions or {})
     opt_loc = loc + ("logicalTypeOptions",)
     pattern = options.get("pattern")
-    if pattern is not None:
-        try:
-            re.compile(str(pattern))
-        except re.error as exc:
-            problem(opt_loc + ("pattern",), f"not a valid regular expression ({exc})")
+    if pattern is not None and (why := regex_problem(str(pattern))):
+        problem(opt_loc + ("pattern",), why)
     fmt = options.get("format")
     if fmt is not None and fmt not in KNOWN_FORMATS:
         problem(opt_loc + ("format",),
@@ -399,6 +417,9 @@ def _quality_rules(entries, parent: tuple, problem, *, column: str | None):
                 continue
             if metric == "invalidValues" and not (arguments.get("validValues") or arguments.get("pattern")):
                 problem(loc + ("arguments",), "invalidValues needs arguments.validValues or arguments.pattern")
+                continue
+            if arguments.get("pattern") is not None and (why := regex_problem(str(arguments["pattern"]))):
+                problem(loc + ("arguments", "pattern"), why)
                 continue
             if metric == "rowCount" and not ops:
                 problem(loc, "rowCount needs an operator, e.g. mustBeGreaterThan: 0")
