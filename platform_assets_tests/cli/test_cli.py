@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -35,6 +36,10 @@ def files(tmp_path_factory) -> dict[str, Path]:
         day = "2026-11-01" if name == "reference" else "2026-11-02"
         pq.write_table(generate_transactions(day, 2000, drift), folder / f"{name}.parquet")
     pacsv.write_csv(generate_transactions("2026-11-02", 500), folder / "good.csv")
+    good_csv = (folder / "good.csv").read_bytes()
+    (folder / "truncated.csv").write_bytes(good_csv[: len(good_csv) // 2])
+    (folder / "header_only.csv").write_bytes(good_csv.splitlines(keepends=True)[0])
+    pacsv.write_csv(pa.table({"sku": ["a", "b"], "qty": [1, 2]}), folder / "unrelated.csv")
     (folder / "empty.csv").write_text("")
     (folder / "not_parquet.parquet").write_text("transaction_id,amount\n1,2\n")
     return out | {p.stem + p.suffix: p for p in folder.iterdir()}
@@ -80,6 +85,9 @@ def test_human_output_names_rule_and_example(files):
         ([str(CONTRACT_PATH), "missing.csv"], "missing.csv: file not found"),
         ([str(CONTRACT_PATH), "empty.csv"], "empty.csv: the file is empty"),
         ([str(CONTRACT_PATH), "not_parquet.parquet"], "not_parquet.parquet: cannot be read as Parquet"),
+        # Malformed, not "column missing": the line where the file stops being CSV.
+        ([str(CONTRACT_PATH), "truncated.csv"], "truncated.csv: cannot be read as CSV: CSV Error on Line: "),
+        ([str(CONTRACT_PATH), "good.csv", "--reference", "header_only.csv"], "the reference has no rows"),
     ],
 )
 def test_usage_errors_exit_2_and_name_the_file(files, args, message):
@@ -87,6 +95,14 @@ def test_usage_errors_exit_2_and_name_the_file(files, args, message):
     result = run_cli("contracts", "check", *args)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_a_reference_without_the_contract_columns_says_drift_was_not_checked(files):
+    result = run_cli("contracts", "check", CONTRACT_PATH, files["good.csv"], "--reference", files["unrelated.csv"],
+                     "--json", "--no-llm")
+    assert result.returncode == 0, result.stderr
+    notes = json.loads(result.stdout)["notes"]
+    assert any(n.startswith("drift was not checked: the reference") and "unrelated.csv" in n for n in notes), notes
 
 
 def test_invalid_contract_exits_2(tmp_path: Path, files):
