@@ -1,0 +1,19 @@
+"""What every ``platform-assets`` command shares: exit codes and how a usage error is said.
+
+Exit codes, for every command: 0 success, 1 the data or a check failed, 2 a usage error
+(bad arguments, unreadable file, invalid contract, unknown partition or asset).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def fail_usage(message: str) -> None:
+    """Say what is wrong and exit 2."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_USAGE)

@@ -1,0 +1,172 @@
+"""Dagster runs from the shell: ``checks run`` (for CI), ``run`` (the main job), ``backfill``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from platform_assets.cli.common import EXIT_FAILED, EXIT_OK, fail_usage
+
+
+def _run_or_usage(fn, *args, **kwargs):
+    from platform_assets.core.ingestion.load import IngestionError
+    from platform_assets.runner import RunnerError
+
+    try:
+        return fn(*args, **kwargs)
+    except (RunnerError, IngestionError) as exc:
+        fail_usage(str(exc))
+
+
+def _load_run_config(path: Path | None) -> dict:
+    if path is None:
+        return {}
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        fail_usage(f"{path}: cannot read run config: {exc}")
+    return {}
+
+
+def _print_run(summary, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(summary.__dict__, indent=2, default=str))
+        return
+    click.echo(f"run {summary.run_id} partitions {', '.join(summary.partitions) or '-'}: "
+               f"{'succeeded' if summary.success else 'FAILED'}")
+    for check in summary.check_results:
+        mark = "pass" if check["passed"] else "FAIL"
+        click.echo(f"  [{mark}] {check['asset']} · {check['check']}: {check['description'] or ''}")
+        for rule in check.get("failed_rules", [])[:FAILED_RULES_SHOWN]:
+            rows = "" if rule["failing_rows"] is None else f", {rule['failing_rows']} rows"
+            click.echo(f"      {rule['partition']} {rule['field'] or '(table)'} · {rule['rule']}{rows}: "
+                       f"{_shorten(rule['detail'])}")
+        if len(check.get("failed_rules", [])) > FAILED_RULES_SHOWN:
+            click.echo(f"      … {len(check['failed_rules']) - FAILED_RULES_SHOWN} more in the check's metadata")
+    errors = {e["step"]: e["error"] for e in summary.step_errors}
+    for step in summary.failed_steps:
+        click.echo(f"  failed step: {step}: {_shorten(errors.get(step, 'see the run log'), 400)}")
+    if not summary.success:
+        quarantined = [c for c in summary.check_results if c.get("failed_rules")]
+        if quarantined:
+            click.echo("  the rejected rows and their reasons are in the warehouse table quarantine.rows "
+                       f"(partition_key {', '.join(summary.partitions)})")
+        click.echo(f"  full event log: the run {summary.run_id} in the Dagster UI (platform-assets dev)")
+
+
+FAILED_RULES_SHOWN = 10
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@click.group()
+def checks() -> None:
+    """Run asset checks in-process, for CI."""
+
+
+@checks.command("run")
+@click.option("--select", "select", multiple=True, help="Asset key (raw/transactions) or Dagster selection "
+              "(group:validation). Repeatable. Default: every asset.")
+@click.option("--partition", help="Partition key, YYYY-MM-DD. Default: the last complete day.")
+@click.option("--materialize", is_flag=True, help="Materialize the selected assets first, in the same run.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Run config YAML.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def checks_run(select: tuple[str, ...], partition: str | None, materialize: bool, config_path: Path | None,
+               as_json: bool) -> None:
+    """Run the checks of the selected assets; exit 1 when any check fails."""
+    from platform_assets.runner import run_checks
+
+    summary = _run_or_usage(run_checks, list(select) or None, partition, materialize=materialize,
+                            run_config=_load_run_config(config_path))
+    _print_run(summary, as_json)
+    failed = not summary.success or any(not c["passed"] for c in summary.check_results)
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+@click.command("run")
+@click.option("--partition", help="Partition key, YYYY-MM-DD. Default: the last complete day.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Run config YAML.")
+@click.option("--backfill-history", is_flag=True, help="Land the missing days before the partition from the "
+              "configured source first (with the bundled source they are generated without asking).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def run(partition: str | None, config_path: Path | None, backfill_history: bool, as_json: bool) -> None:
+    """Materialize every asset of one partition on the configured (default: embedded) stack.
+
+    The model trains on the days before the partition: those that never landed are landed
+    first from the same source. Days that landed already are never replaced. Exits 1 when a
+    step or check fails, or when history is missing for a real source (see --backfill-history).
+    """
+    from platform_assets.core.settings import Settings
+    from platform_assets.runner import HistoryError, run_main
+
+    try:
+        summary = _run_or_usage(run_main, partition, run_config=_load_run_config(config_path),
+                                backfill_history=backfill_history)
+    except HistoryError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    _print_run(summary, as_json)
+    if not as_json:
+        settings = Settings.from_env()
+        _print_partition_tables(settings.warehouse_path, summary.partitions[0])
+        click.echo(f"\nwarehouse: {settings.warehouse_path} (schemas raw, validated, quarantine, platform)")
+        click.echo(f"dagster instance: {os.environ.get('DAGSTER_HOME')}")
+        click.echo("UI: dagster dev -w workspace.yaml   (or: platform-assets dev)")
+    sys.exit(EXIT_OK if summary.success else EXIT_FAILED)
+
+
+def _print_partition_tables(warehouse_path: Path, partition_key: str) -> None:
+    """Rows of the partition in each table of the warehouse that has a partition column."""
+    import duckdb
+
+    from platform_assets.core import warehouse
+
+    if not Path(warehouse_path).exists():
+        return
+    try:
+        with warehouse.session(warehouse_path, read_only=True) as conn:
+            tables = conn.execute(
+                "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+                "WHERE column_name IN ('partition_date', 'partition_key') AND table_schema <> 'platform' "
+                "AND table_schema NOT LIKE '%\\_staging' ESCAPE '\\' "
+                "ORDER BY 1, 2").fetchall()
+            click.echo(f"\nrows of {partition_key}:")
+            for schema, table, column in tables:
+                (count,) = conn.execute(
+                    f"SELECT count(*) FROM {schema}.{warehouse.quote_ident(table)} "
+                    f"WHERE CAST({warehouse.quote_ident(column)} AS VARCHAR) = ?", [partition_key]).fetchall()[0]
+                click.echo(f"  {schema}.{table}: {count}")
+    except duckdb.Error as exc:  # a summary must not turn a finished run into a failure
+        click.echo(f"(could not read the warehouse summary: {exc})")
+
+
+@click.command("backfill")
+@click.option("--select", "select", multiple=True, required=True, help="Asset key or Dagster selection; repeatable.")
+@click.option("--start", required=True, help="First partition, YYYY-MM-DD.")
+@click.option("--end", required=True, help="Last partition (inclusive), YYYY-MM-DD.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Run config YAML.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def backfill_command(select: tuple[str, ...], start: str, end: str, config_path: Path | None, as_json: bool) -> None:
+    """Materialize a range of partitions: one run when the assets allow it, else one per day."""
+    from platform_assets.runner import backfill
+
+    result = _run_or_usage(backfill, list(select), start, end, run_config=_load_run_config(config_path))
+    if as_json:
+        click.echo(json.dumps({"selection": result.selection, "partitions": result.partitions,
+                               "success": result.success, "runs": [r.__dict__ for r in result.runs]},
+                              indent=2, default=str))
+    else:
+        click.echo(f"backfill {', '.join(result.selection)} {start}..{end}: {len(result.partitions)} partitions in "
+                   f"{len(result.runs)} run(s)")
+        for summary in result.runs:
+            _print_run(summary, False)
+    sys.exit(EXIT_OK if result.success else EXIT_FAILED)
