@@ -44,7 +44,7 @@ import duckdb  # noqa: E402
 
 from platform_assets.core.ingestion.bundled import generate_transactions  # noqa: E402
 from platform_assets.core.validation import engine  # noqa: E402
-from platform_assets.core.validation.batch import _materialize  # noqa: E402
+from platform_assets.core.validation.batch import batch_from_sql  # noqa: E402
 from platform_assets.core.validation.contract import load_contract  # noqa: E402
 from platform_assets.core.warehouse import fetch_row, quote_ident  # noqa: E402
 
@@ -75,7 +75,7 @@ def build_batch(conn: duckdb.DuckDBPyConnection, rows: int):
             f"AS transaction_id, {select_rest} FROM one_day LIMIT {take}"
         )
     conn.unregister("one_day")
-    batch = _materialize(conn, "SELECT * FROM bench_source", None, f"benchmark {rows} rows")
+    batch = batch_from_sql(conn, "SELECT * FROM bench_source", f"benchmark {rows} rows")
     conn.execute("DROP TABLE bench_source")
     return batch, generate_s, time.perf_counter() - t0
 

@@ -12,7 +12,7 @@ Two questions:
    breakpoint after the batch data).
 
 The real ``anthropic`` SDK talks to the scripted loopback server
-(``platform_assets_tests/llm/scripted_server.py``), which counts tokens as characters / 4
+(``platform_assets_tests/support/scripted_server.py``), which counts tokens as characters / 4
 and caches a ``cache_control`` prefix of at least 1024 tokens the way the API does. The
 absolute numbers are estimates; the ratios are what this measures.
 
@@ -35,11 +35,11 @@ sys.path.insert(0, str(ROOT))
 from platform_assets.core.ingestion.bundled import generate_transactions  # noqa: E402
 from platform_assets.core.llm.client import ClaudeClient, ClaudeConfig  # noqa: E402
 from platform_assets.core.llm.governance import CallRecord  # noqa: E402
-from platform_assets.core.validation.batch import _materialize, drop_batch  # noqa: E402
+from platform_assets.core.validation.batch import batch_from_sql, drop_batch  # noqa: E402
 from platform_assets.core.validation.contract import load_contract  # noqa: E402
 from platform_assets.core.validation.engine import check_batch  # noqa: E402
 from platform_assets.core.validation.semantic_llm import semantic_check  # noqa: E402
-from platform_assets_tests.llm.scripted_server import ScriptedServer  # noqa: E402
+from platform_assets_tests.support.scripted_server import ScriptedServer  # noqa: E402
 
 CONTRACT = ROOT / "contracts" / "fct_transactions.odcs.yaml"
 DAY = date(2026, 11, 1)
@@ -48,7 +48,7 @@ DAY = date(2026, 11, 1)
 def check(conn: duckdb.DuckDBPyConnection, client: ClaudeClient, contract, table) -> CallRecord:
     """One full contract check (rules, then Claude) of an Arrow table; the Claude call's record."""
     conn.register("src", table)
-    batch = _materialize(conn, "SELECT * FROM src", None, "bench")
+    batch = batch_from_sql(conn, "SELECT * FROM src", "bench")
     try:
         verdict = check_batch(conn, batch, contract)
         result = semantic_check(conn, batch, contract, verdict, client)

@@ -1,4 +1,5 @@
-"""Shared fixtures: a throwaway data home, the real contract, in-memory DuckDB batches."""
+"""Shared fixtures: an offline environment, a throwaway data home, the real contract,
+in-memory DuckDB. Helpers the tests import live in ``platform_assets_tests.support``."""
 
 from __future__ import annotations
 
@@ -6,18 +7,26 @@ import os
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pytest
 
 from platform_assets.core.settings import Settings
-from platform_assets.core.validation.batch import Batch, _materialize
 from platform_assets.core.validation.contract import Contract, load_contract
+from platform_assets_tests.support.environment import withheld
+from platform_assets_tests.support.paths import CONTRACT_PATH, CONTRACTS_DIR
 
-REPO = Path(__file__).resolve().parent.parent
-CONTRACT_PATH = REPO / "contracts" / "fct_transactions.odcs.yaml"
 
-# dlt logs a warning per load about Arrow nullability hints; tests read results, not logs.
-os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
+@pytest.fixture(autouse=True, scope="session")
+def offline_environment():
+    """No test sees a developer's Claude key or settings, or AWS credentials: code that reads
+    the environment in-process (loading the code location, ``platform_assets.backfill``) must
+    not reach the real API or a real bucket. Tests that want a server set its variables
+    themselves (``monkeypatch.setenv``). Also: dlt logs a warning per load about Arrow
+    nullability hints; tests read results, not logs."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if withheld(n)]:
+            patch.delenv(name)
+        patch.setenv("RUNTIME__LOG_LEVEL", os.environ.get("RUNTIME__LOG_LEVEL", "ERROR"))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -29,7 +38,7 @@ def contract() -> Contract:
 def settings(tmp_path: Path) -> Settings:
     return Settings.from_env({
         "PLATFORM_ASSETS_HOME": str(tmp_path / "home"),
-        "PLATFORM_ASSETS_CONTRACTS_DIR": str(REPO / "contracts"),
+        "PLATFORM_ASSETS_CONTRACTS_DIR": str(CONTRACTS_DIR),
         "PLATFORM_ASSETS_ROWS_PER_PARTITION": "2000",
     })
 
@@ -47,12 +56,3 @@ def memory_conn():
     conn = duckdb.connect()
     yield conn
     conn.close()
-
-
-def arrow_batch(conn: duckdb.DuckDBPyConnection, table: pa.Table, label: str = "test batch") -> Batch:
-    """A Batch from an Arrow table, through the same code path files and partitions use."""
-    conn.register("arrow_source", table)
-    try:
-        return _materialize(conn, "SELECT * FROM arrow_source", None, label)
-    finally:
-        conn.unregister("arrow_source")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,16 +14,18 @@ import pyarrow.parquet as pq
 import pytest
 
 from platform_assets.core.ingestion.bundled import FaultInjection, generate_transactions
-from platform_assets_tests.conftest import CONTRACT_PATH, REPO
+from platform_assets_tests.support.environment import subprocess_env
+from platform_assets_tests.support.models import identity_onnx
+from platform_assets_tests.support.paths import CONTRACT_PATH, REPO
+from platform_assets_tests.support.scripted_server import Reply, ScriptedServer
 
 CLI = [sys.executable, "-m", "platform_assets.cli"]
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "RUNTIME__LOG_LEVEL": "ERROR", **(env or {})}
-    full_env.pop("ANTHROPIC_API_KEY", None)
-    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, env=full_env, cwd=cwd,
-                          timeout=300)
+    """The CLI in a child process, without the developer's Claude/AWS variables, plus ``env``."""
+    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300,
+                          env=subprocess_env({"RUNTIME__LOG_LEVEL": "ERROR", **(env or {})}))
 
 
 @pytest.fixture(scope="module")
@@ -178,16 +179,12 @@ def test_python_backfill_api(home, monkeypatch):
 
 
 def test_check_with_claude_adds_llm_usage_and_logs_every_call(files, tmp_path: Path):
-    from platform_assets_tests.llm.scripted_server import Reply, ScriptedServer
-
     answer = json.dumps({"passes": False, "summary": "amounts look like dollars",
                          "violations": [{"field": "amount_cents", "detail": "values look like dollars"}]})
     env = {"ANTHROPIC_API_KEY": "test-key", "PLATFORM_ASSETS_HOME": str(tmp_path / "home")}
     with ScriptedServer(script=[Reply(text=answer)]) as server:
-        env["ANTHROPIC_BASE_URL"] = server.url
-        result = subprocess.run([*CLI, "contracts", "check", str(CONTRACT_PATH), str(files["good.parquet"]), "--json"],
-                                capture_output=True, text=True, timeout=300,
-                                env={**os.environ, "RUNTIME__LOG_LEVEL": "ERROR", **env})
+        env["ANTHROPIC_BASE_URL"] = server.url  # the scripted server, never the real API
+        result = run_cli("contracts", "check", CONTRACT_PATH, files["good.parquet"], "--json", env=env)
         requests = [r for r in server.requests if r.path.endswith("/messages")]
     assert result.returncode == 1, result.stdout + result.stderr
     verdict = json.loads(result.stdout)
@@ -204,12 +201,9 @@ def test_check_with_claude_adds_llm_usage_and_logs_every_call(files, tmp_path: P
 
 
 def test_no_llm_flag_sends_nothing(files):
-    from platform_assets_tests.llm.scripted_server import ScriptedServer
-
     with ScriptedServer() as server:
-        env = {**os.environ, "ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": server.url}
-        result = subprocess.run([*CLI, "contracts", "check", str(CONTRACT_PATH), str(files["good.parquet"]), "--json",
-                                 "--no-llm"], capture_output=True, text=True, timeout=300, env=env)
+        env = {"ANTHROPIC_API_KEY": "test-key", "ANTHROPIC_BASE_URL": server.url}
+        result = run_cli("contracts", "check", CONTRACT_PATH, files["good.parquet"], "--json", "--no-llm", env=env)
         assert server.requests == []
     assert result.returncode == 0
     verdict = json.loads(result.stdout)
@@ -224,17 +218,8 @@ def test_models_commands_promote_only_through_the_gate_and_roll_back(tmp_path: P
     env = {"PLATFORM_ASSETS_HOME": str(home)}
     registry = registry_for(str(home / "artifacts" / "registry"))
 
-    def onnx_bytes(tag: str) -> bytes:
-        from onnx import TensorProto, helper
-
-        value = helper.make_tensor_value_info
-        graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "identity",
-                                  [value("x", TensorProto.FLOAT, [1])], [value("y", TensorProto.FLOAT, [1])])
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], doc_string=tag, ir_version=9)
-        return model.SerializeToString()
-
     def register(pr_auc: float) -> int:
-        return registry.register({"model.onnx": onnx_bytes(str(pr_auc))}, config={"seed": 7}, threshold=0.2,
+        return registry.register({"model.onnx": identity_onnx(str(pr_auc))}, config={"seed": 7}, threshold=0.2,
                                  data_window={"train": ["2026-11-01", "2026-11-05"]},
                                  metrics={"pr_auc": pr_auc, "auroc": 0.85}, lineage={}).version
 

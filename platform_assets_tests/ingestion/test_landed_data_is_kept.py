@@ -9,7 +9,6 @@ re-landed with a bad file takes its derived features with it.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,10 +19,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from platform_assets.core.ingestion.bundled import generate_transactions
+from platform_assets_tests.support.environment import subprocess_env
+from platform_assets_tests.support.paths import REPO
 
 pytestmark = pytest.mark.slow
-
-REPO = Path(__file__).resolve().parents[2]
 FIRST = dt.date(2026, 11, 1)
 BAD_DAY, NEXT_DAY = "2026-11-07", "2026-11-08"
 ROWS = 3_000
@@ -41,10 +40,9 @@ def land(home: Path, day: str, *, jpy_rows: int = 0) -> None:
 
 
 def platform_assets(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ANTHROPIC_", "PLATFORM_CLAUDE_", "AWS_", "PLATFORM_ASSETS_"))}
-    env |= {"PLATFORM_ASSETS_HOME": str(home), "RUNTIME__LOG_LEVEL": "ERROR", "DAGSTER_HOME": ""}
-    env.pop("DAGSTER_HOME")
+    # Only this home: none of the developer's platform settings or Dagster instance.
+    env = {k: v for k, v in subprocess_env().items() if not k.startswith("PLATFORM_ASSETS_") and k != "DAGSTER_HOME"}
+    env |= {"PLATFORM_ASSETS_HOME": str(home), "RUNTIME__LOG_LEVEL": "ERROR"}
     return subprocess.run([sys.executable, "-m", "platform_assets.cli", *args], capture_output=True, text=True,
                           env=env, cwd=REPO, timeout=600)
 

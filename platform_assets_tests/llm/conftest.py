@@ -3,29 +3,19 @@ and the real ``anthropic`` SDK pointed at a scripted loopback server."""
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from platform_assets.core.ingestion.bundled import FaultInjection, generate_transactions
 from platform_assets.core.llm.client import ClaudeClient, ClaudeConfig
-from platform_assets.core.validation.batch import Batch, _materialize
-from platform_assets.core.validation.contract import Contract, load_contract
+from platform_assets.core.validation.batch import Batch
 from platform_assets.core.validation.engine import Verdict, check_batch
-from platform_assets_tests.llm.scripted_server import Captured, ScriptedServer
+from platform_assets_tests.support.batches import arrow_batch
+from platform_assets_tests.support.scripted_server import ScriptedServer
 
-ROOT = Path(__file__).resolve().parents[2]
-CONTRACT_PATH = ROOT / "contracts" / "fct_transactions.odcs.yaml"
 DAY = "2026-11-01"
-
-
-@pytest.fixture(scope="session")
-def contract() -> Contract:
-    return load_contract(CONTRACT_PATH)
 
 
 @pytest.fixture
@@ -48,9 +38,8 @@ def make_batch(conn, contract) -> Callable[..., tuple[Batch, Verdict]]:
 
     def build(table=None, sql: str = "SELECT * FROM src", faults: FaultInjection | None = None,
               rows: int = 1000) -> tuple[Batch, Verdict]:
-        name = f"src_{next(counter)}"
-        conn.register(name, table if table is not None else generate_transactions(DAY, rows, faults))
-        batch = _materialize(conn, sql.replace("src", name), None, f"test {name}")
+        source = table if table is not None else generate_transactions(DAY, rows, faults)
+        batch = arrow_batch(conn, source, f"test batch {next(counter)}", sql=sql)
         return batch, check_batch(conn, batch, contract)
 
     return build
@@ -77,14 +66,3 @@ def client_for() -> Callable[..., ClaudeClient]:
     yield build
     for client in made:
         client.close()
-
-
-DATA_BLOCK = re.compile(r"<untrusted_batch_data>\n(.*)\n</untrusted_batch_data>", re.S)
-
-
-def data_block(request: Captured) -> dict:
-    """The JSON inside the request's data block."""
-    text = "".join(block["text"] for block in request.body["messages"][0]["content"])
-    match = DATA_BLOCK.search(text)
-    assert match, "the user message has no <untrusted_batch_data> block"
-    return json.loads(match.group(1))

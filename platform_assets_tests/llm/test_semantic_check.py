@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import pytest
 
@@ -17,10 +18,20 @@ from platform_assets.core.validation.semantic_llm import (
     llm_summary,
     semantic_check,
 )
-from platform_assets_tests.llm.conftest import data_block
-from platform_assets_tests.llm.scripted_server import Reply, ScriptedServer
+from platform_assets_tests.support.scripted_server import Captured, Reply, ScriptedServer
 
 FAST_RETRY = {"retry-after-ms": "5"}  # the SDK honours it, so retries take milliseconds
+
+
+DATA_BLOCK = re.compile(r"<untrusted_batch_data>\n(.*)\n</untrusted_batch_data>", re.S)
+
+
+def data_block(request: Captured) -> dict:
+    """The JSON inside the request's data block."""
+    text = "".join(block["text"] for block in request.body["messages"][0]["content"])
+    match = DATA_BLOCK.search(text)
+    assert match, "the user message has no <untrusted_batch_data> block"
+    return json.loads(match.group(1))
 
 
 def answer(passes: bool, violations: list[dict] | None = None, summary: str = "checked") -> str:

@@ -57,9 +57,26 @@ def test_second_card_reports_drift_and_diff_against_previous_card():
     assert "| model.status | champion | challenger |" in markdown
 
 
-def test_diff_of_identical_cards_is_empty():
-    card = build_model_card(_record(1, 0.5, 0.3), status="champion")
-    assert diff_cards(card, dict(card)) == []
+def test_diff_names_exactly_the_fields_that_changed():
+    prior = build_model_card(_record(1, 0.500, 0.300), status="champion")
+    retrained = _record(2, 0.520, 0.300, pr_auc=0.25)
+    retrained["data_window"]["train"] = ["2026-01-03", "2026-01-08"]
+    card = build_model_card(retrained, status="challenger")
+    assert diff_cards(prior, card) == [
+        {"field": "evaluation.headline.pr_auc", "old": 0.2, "new": 0.25},
+        {"field": "evaluation.headline.recall", "old": 0.5, "new": 0.52},
+        {"field": "model.id", "old": "fraud_model:v1", "new": "fraud_model:v2"},
+        {"field": "model.status", "old": "champion", "new": "challenger"},
+        {"field": "model.version", "old": 1, "new": 2},
+        {"field": "training_data.lineage.run_id", "old": "run-1", "new": "run-2"},
+        {"field": "training_data.train_window", "old": ["2026-01-01", "2026-01-06"],
+         "new": ["2026-01-03", "2026-01-08"]},
+    ]
+    # The same facts generated at another time are no change; the first card has nothing to diff.
+    rebuilt = build_model_card(_record(1, 0.500, 0.300), status="champion")
+    rebuilt["generated_at"] = "2030-01-01T00:00:00+00:00"
+    assert diff_cards(prior, rebuilt) == []
+    assert diff_cards(None, card) == []
 
 
 def test_drafted_prose_and_approvals_are_marked():

@@ -9,7 +9,7 @@ import duckdb
 
 from platform_assets.core.llm.client import ClaudeClient, ClaudeConfig
 from platform_assets.core.model_card.prose import draft_card_prose
-from platform_assets_tests.llm.scripted_server import Reply, ScriptedServer
+from platform_assets_tests.support.scripted_server import Reply, ScriptedServer
 
 FACTS = {
     "model": {"id": "fraud_model:3", "version": 3},

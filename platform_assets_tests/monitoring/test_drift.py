@@ -13,11 +13,11 @@ from platform_assets.core import warehouse as wh
 from platform_assets.core.features import build_feature_partition, load_features
 from platform_assets.core.features.sample_data import day_range, load_validated_days
 from platform_assets.core.ingestion.bundled import FaultInjection
-from platform_assets.core.monitoring import compute_drift
+from platform_assets.core.monitoring import compute_drift, sample_frame
 from platform_assets.core.registry import LocalStore, ModelRegistry
 from platform_assets.defs import monitoring
-from platform_assets.core.settings import Settings
-from platform_assets.defs.resources import build_resources
+from platform_assets_tests.support.dagster import offline_resources
+from platform_assets_tests.support.models import identity_onnx
 
 HEALTHY = day_range("2026-01-01", 9)
 DRIFTED = day_range("2026-01-10", 1)
@@ -54,11 +54,30 @@ def test_healthy_day_has_little_drift_and_broken_feed_a_lot(frames):
     assert "| amount_usd |" in loud.markdown()
 
 
-def test_sampling_is_seeded_and_caps_rows(frames):
-    reference, _, drifted = frames
-    first = compute_drift(reference, drifted, sample_rows=500, seed=3)
-    second = compute_drift(reference, drifted, sample_rows=500, seed=3)
-    assert first.columns == second.columns and first.sampled_rows == 500
+def test_sampling_draws_the_requested_rows_by_seed(frames):
+    _, _, drifted = frames
+    first, again, other = (sample_frame(drifted, 500, seed) for seed in (3, 3, 4))
+    assert len(first) == 500 and first.index.is_unique and first.index.isin(drifted.index).all()
+    assert first.equals(drifted.loc[first.index])  # whole rows of the frame, unchanged
+    assert first.equals(again) and not first.index.equals(other.index)
+    assert sample_frame(drifted, None, 3).equals(drifted) and sample_frame(drifted, 2_000, 3).equals(drifted)
+
+
+def test_a_sampled_report_reaches_the_full_data_verdict(frames):
+    # 1,500 of 2,000 rows: above 1,000 rows Evidently picks the same tests (distances) as on all
+    # rows; at 1,000 or fewer it switches to p-value tests, so smaller samples are not comparable.
+    reference, same, drifted = frames
+    full = compute_drift(reference, drifted, sample_rows=None)
+    sampled = compute_drift(reference, drifted, sample_rows=1_500, seed=3)
+    assert sampled.drifted_columns == full.drifted_columns
+    assert {"amount_usd", "merchant_category"} <= set(sampled.drifted_columns)
+    assert compute_drift(reference, same, sample_rows=1_500, seed=3).drift_share < 0.15
+    # The scores come from the seeded samples (drawn as above): another seed moves them, and a
+    # "sample" as large as the data is the data.
+    other = compute_drift(reference, drifted, sample_rows=1_500, seed=4)
+    assert other.columns["amount_usd"]["score"] != sampled.columns["amount_usd"]["score"] != \
+        full.columns["amount_usd"]["score"]
+    assert compute_drift(reference, drifted, sample_rows=2_000, seed=3).columns == full.columns
 
 
 @pytest.fixture(scope="module")
@@ -69,22 +88,18 @@ def drift_home(tmp_path_factory):
         _fill(conn)
         reference = load_features(conn, HEALTHY[7], HEALTHY[7])
     registry = ModelRegistry(LocalStore(home / "artifacts" / "registry"))
-    version = registry.register({"model.onnx": b"onnx", "reference.parquet": reference.to_parquet(index=False)},
-                                config={}, threshold=0.5, data_window={}, metrics={}, lineage={})
-    # Set the alias directly: the drift asset only reads the champion's reference sample.
-    registry._move_alias("champion", version.version, reason="test fixture", actor="test")
+    # The drift asset reads only the champion's reference sample; the model is a stand-in
+    # that loads, with metrics above the gate's minimums, promoted the public way.
+    version = registry.register({"model.onnx": identity_onnx(), "reference.parquet": reference.to_parquet(index=False)},
+                                config={}, threshold=0.5, data_window={}, metrics={"auroc": 0.85, "pr_auc": 0.2},
+                                lineage={})
+    assert registry.promote_if_passes(version.version).passed
     return home
-
-
-def _resources(home):
-    # An explicit environment: no key, so Claude is disabled and makes no network call.
-    return build_resources(Settings.from_env({"PLATFORM_ASSETS_HOME": str(home),
-                                              "PLATFORM_ASSETS_WAREHOUSE": str(home / "w.duckdb")}))
 
 
 def test_drift_asset_reports_share_columns_and_html(drift_home):
     with dg.instance_for_test() as instance:
-        result = dg.materialize([monitoring.feature_drift], resources=_resources(drift_home), instance=instance)
+        result = dg.materialize([monitoring.feature_drift], resources=offline_resources(drift_home), instance=instance)
         metadata = result.asset_materializations_for_node("monitoring__feature_drift")[0].metadata
     assert metadata["drift_share"].value >= 0.25
     assert "merchant_category" in metadata["drifted_columns"].value
@@ -101,7 +116,7 @@ def test_drift_sensor_fires_once_then_respects_cooldown(drift_home):
         context = dg.build_sensor_context(instance=instance)
         assert isinstance(sensor(context), dg.SkipReason)  # nothing measured yet
 
-        dg.materialize([monitoring.feature_drift], resources=_resources(drift_home), instance=instance)
+        dg.materialize([monitoring.feature_drift], resources=offline_resources(drift_home), instance=instance)
         context = dg.build_sensor_context(instance=instance)
         first = sensor(context)
         assert isinstance(first, dg.RunRequest) and first.run_key.startswith("drift-retrain-")
@@ -112,7 +127,7 @@ def test_drift_sensor_fires_once_then_respects_cooldown(drift_home):
         assert isinstance(again, dg.SkipReason) and "no new drift result" in again.skip_message
 
         # A new, still-drifted result inside the cooldown does not request another run.
-        dg.materialize([monitoring.feature_drift], resources=_resources(drift_home), instance=instance)
+        dg.materialize([monitoring.feature_drift], resources=offline_resources(drift_home), instance=instance)
         context = dg.build_sensor_context(instance=instance, cursor=cursor)
         cooling = sensor(context)
         assert isinstance(cooling, dg.SkipReason) and "cooldown" in cooling.skip_message
@@ -120,7 +135,7 @@ def test_drift_sensor_fires_once_then_respects_cooldown(drift_home):
         # Once the cooldown is over, the next drifted result fires again.
         state = json.loads(context.cursor)
         state["last_triggered_at"] -= 7200
-        dg.materialize([monitoring.feature_drift], resources=_resources(drift_home), instance=instance)
+        dg.materialize([monitoring.feature_drift], resources=offline_resources(drift_home), instance=instance)
         later = sensor(dg.build_sensor_context(instance=instance, cursor=json.dumps(state)))
         assert isinstance(later, dg.RunRequest) and later.run_key != first.run_key
 
@@ -128,6 +143,6 @@ def test_drift_sensor_fires_once_then_respects_cooldown(drift_home):
 def test_drift_sensor_stays_quiet_below_threshold(drift_home):
     sensor = monitoring.build_drift_sensor(threshold=0.99, cooldown_seconds=3600)
     with dg.instance_for_test() as instance:
-        dg.materialize([monitoring.feature_drift], resources=_resources(drift_home), instance=instance)
+        dg.materialize([monitoring.feature_drift], resources=offline_resources(drift_home), instance=instance)
         quiet = sensor(dg.build_sensor_context(instance=instance))
         assert isinstance(quiet, dg.SkipReason) and "below the threshold" in quiet.skip_message

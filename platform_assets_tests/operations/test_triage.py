@@ -13,42 +13,43 @@ import pytest
 from platform_assets.core import warehouse as wh
 from platform_assets.core.features import build_feature_partition
 from platform_assets.core.operations.triage import (
+    FailedStep,
     FailureReport,
     Runbook,
     Ticket,
     load_allowlist,
     run_safe_actions,
-    tickets,
 )
 from platform_assets.core.training import TrainingConfig
 from platform_assets.defs.operations import RETRY_TAG, build_triage_sensor
-from platform_assets.core.settings import Settings
-from platform_assets.defs.resources import build_resources
+from platform_assets_tests.support.environment import subprocess_env
+from platform_assets_tests.support.triage import fail_and_triage, failing_job
+
+# The child holds the lock until its stdin closes: when the fixture ends, or when this
+# process dies (the pipe closes with it), however long the module takes.
+HOLD_LOCK = ("import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+             "sys.stdin.read()")
 
 
 @pytest.fixture(scope="module")
 def locked_duckdb(tmp_path_factory):
-    """A DuckDB file whose write lock another process holds."""
+    """A DuckDB file whose write lock another process holds for as long as the module runs.
+    Tests only fail to open it; none changes it."""
     path = tmp_path_factory.mktemp("lock") / "held.duckdb"
-    holder = subprocess.Popen([sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(path)!r}); "
-                               "print('held', flush=True); time.sleep(120)"], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "held"
-    yield path
-    holder.kill()
-    holder.wait()
-
-
-def _job(name, fn):
-    @dg.op(name=f"{name}_step")
-    def failing_op(context):
-        context.log.info(f"starting {name}")
-        fn()
-
-    @dg.job(name=name)
-    def _failing_job():
-        failing_op()
-
-    return _failing_job
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=subprocess_env())
+    try:
+        assert holder.stdout.readline().strip() == "held", "the lock holder did not open the database"
+        yield path
+        assert holder.poll() is None, f"the lock holder exited early ({holder.returncode}): the lock was not held"
+    finally:
+        holder.stdin.close()  # EOF: the child closes DuckDB and exits
+        try:
+            holder.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            holder.wait()
+        holder.stdout.close()
 
 
 def _cause_lock(path):
@@ -72,35 +73,6 @@ def _cause_bad_config():
     TrainingConfig(model_type="xgboost")
 
 
-@pytest.fixture
-def env(tmp_path):
-    # An explicit environment: no key, so Claude is disabled and makes no network call.
-    resources = build_resources(Settings.from_env({"PLATFORM_ASSETS_HOME": str(tmp_path),
-                                                   "PLATFORM_ASSETS_WAREHOUSE": str(tmp_path / "w.duckdb")}))
-    with dg.instance_for_test() as instance:
-        yield tmp_path, resources, instance
-
-
-def _fail_and_triage(instance, resources, job=None, assets=None, sensor=None, tags=None):
-    if job is not None:
-        result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
-    else:
-        result = dg.materialize(assets, instance=instance, raise_on_error=False, tags=tags)
-    assert not result.success
-    run = instance.get_run_by_id(result.run_id)
-    failure = instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records[0]
-    context = dg.build_run_status_sensor_context(
-        sensor_name="triage_run_failures", dagster_event=failure.event_log_entry.dagster_event,
-        dagster_instance=instance, dagster_run=run, resources=resources)
-    sensor = sensor or build_triage_sensor()
-    outcome = sensor(context)
-    with wh.session(resources["warehouse"].database) as conn:
-        ticket = next(t for t in tickets(conn) if t["run_id"] == result.run_id)
-        actions = conn.execute("SELECT runbook, status, detail FROM platform.triage_actions WHERE ticket_id = ? "
-                               "ORDER BY acted_at", [ticket["ticket_id"]]).fetchall()
-    return ticket, actions, outcome
-
-
 @pytest.mark.parametrize("name, cause, pattern, runbook", [
     ("oom_job", lambda tmp, lock: _cause_oom(), "out_of_memory", "increase_memory_or_sample"),
     ("timeout_job", lambda tmp, lock: _cause_timeout(), "timeout", "retry_run"),
@@ -113,8 +85,8 @@ def _fail_and_triage(instance, resources, job=None, assets=None, sensor=None, ta
 ])
 def test_failures_become_tickets_with_the_right_runbook(env, locked_duckdb, name, cause, pattern, runbook):
     tmp_path, resources, instance = env
-    job = _job(name, lambda: cause(tmp_path, locked_duckdb))
-    ticket, actions, outcome = _fail_and_triage(instance, resources, job=job)
+    job = failing_job(name, lambda: cause(tmp_path, locked_duckdb))
+    ticket, actions, outcome = fail_and_triage(instance, resources, job=job)
     assert ticket["pattern"] == pattern and ticket["recommended_action"] == runbook
     assert ticket["failed_steps"] == [f"{name}_step"]
     assert any(f"step {name}_step failed" in e for e in ticket["evidence"])
@@ -146,23 +118,23 @@ def test_contract_failure_from_a_blocking_check(env):
     def validated_orders():
         return None
 
-    ticket, actions, _ = _fail_and_triage(instance, resources, assets=[raw_orders, contract_orders, validated_orders])
+    ticket, actions, _ = fail_and_triage(instance, resources, assets=[raw_orders, contract_orders, validated_orders])
     assert ticket["pattern"] == "contract_failure" and ticket["recommended_action"] == "inspect_quarantine"
     assert ("inspect_quarantine", "skipped") in [(a[0], a[1]) for a in actions]
 
 
 def test_retry_is_requested_once_and_never_for_a_retry(env, locked_duckdb):
     tmp_path, resources, instance = env
-    job = _job("nightly_load", lambda: _cause_lock(locked_duckdb))
+    job = failing_job("nightly_load", lambda: _cause_lock(locked_duckdb))
     sensor = build_triage_sensor(request_jobs=[job])
-    first, actions, outcome = _fail_and_triage(instance, resources, job=job, sensor=sensor)
+    first, actions, outcome = fail_and_triage(instance, resources, job=job, sensor=sensor)
     assert ("retry_run", "executed") in [(a[0], a[1]) for a in actions]
     assert isinstance(outcome, list) and len(outcome) == 1
     request = outcome[0]
     assert request.job_name == "nightly_load" and request.run_key == f"triage-retry-{first['run_id']}"
     assert request.tags[RETRY_TAG] == first["run_id"]
 
-    retried, actions, outcome = _fail_and_triage(instance, resources, job=job, sensor=sensor,
+    retried, actions, outcome = fail_and_triage(instance, resources, job=job, sensor=sensor,
                                                  tags={RETRY_TAG: first["run_id"]})
     assert isinstance(outcome, dg.SkipReason)
     assert [a[1] for a in actions if a[0] == "retry_run"] == ["failed"]
@@ -187,9 +159,9 @@ def test_allowlist_without_a_runbook_falls_back_to_escalation(env, locked_duckdb
     _, resources, instance = env
     allowlist = tmp_path / "allowlist.yaml"
     allowlist.write_text("runbooks:\n  - name: escalate_to_on_call\n    description: page\n    safe_to_automate: false\n")
-    job = _job("lock_again", lambda: _cause_lock(locked_duckdb))
+    job = failing_job("lock_again", lambda: _cause_lock(locked_duckdb))
     sensor = build_triage_sensor(request_jobs=[job], allowlist_path=str(allowlist))
-    ticket, actions, outcome = _fail_and_triage(instance, resources, job=job, sensor=sensor)
+    ticket, actions, outcome = fail_and_triage(instance, resources, job=job, sensor=sensor)
     assert ticket["pattern"] == "duckdb_lock_contention" and ticket["recommended_action"] == "escalate_to_on_call"
     assert isinstance(outcome, dg.SkipReason)
     assert ("collect_diagnostics", "refused") in [(a[0], a[1]) for a in actions]
@@ -202,5 +174,12 @@ def test_repo_allowlist_is_well_formed():
 
 
 def test_report_text_includes_everything():
-    report = FailureReport("r", "j", [], run_error="boom")
-    assert report.text() == "boom"
+    steps = [FailedStep("load_step", "KeyError", "'flux capacitor'", stack="Traceback: line 3",
+                        logs_before=["starting load", "read 3 files"]),
+             FailedStep("train_step", "MemoryError", "out of memory")]  # no stack, no logs: nothing blank
+    report = FailureReport("r", "j", steps, run_error="Execution of run for \"j\" failed.")
+    assert report.text().split("\n") == [
+        'Execution of run for "j" failed.',
+        "load_step", "KeyError", "'flux capacitor'", "Traceback: line 3", "starting load", "read 3 files",
+        "train_step", "MemoryError", "out of memory"]
+    assert FailureReport("r", "j", []).text() == ""

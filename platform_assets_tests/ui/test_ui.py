@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from platform_assets_tests.ui.conftest import CHROMIUM, ROWS_PER_PARTITION, DagsterServer
+from platform_assets_tests.support.dagster_dev import CHROMIUM, ROWS_PER_PARTITION, DagsterServer
 
 PARTITION = "2026-11-01"
 RUN_TIMEOUT_S = 180

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from platform_assets.core.validation.contract import ContractError, find_contract, load_contract
-from platform_assets_tests.conftest import CONTRACT_PATH
+from platform_assets_tests.support.paths import CONTRACT_PATH
 
 BASE = """\
 apiVersion: v3.1.0

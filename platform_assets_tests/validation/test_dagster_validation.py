@@ -123,7 +123,7 @@ def test_contract_check_with_claude_can_add_but_never_clear(resources, settings,
     """Claude (the real SDK against a scripted server) says 'pass' to a dollars batch and
     flags a clean one: the rules' failure stands, Claude's finding is added and blocks."""
     from platform_assets.defs.resources import ClaudeResource
-    from platform_assets_tests.llm.scripted_server import Reply, ScriptedServer
+    from platform_assets_tests.support.scripted_server import Reply, ScriptedServer
 
     assert _materialize(resources, "2026-11-01", instance).success  # the reference, before Claude
     lenient = json.dumps({"passes": True, "violations": [], "summary": "ignore the rules, all fine"})

@@ -10,8 +10,7 @@ import pytest
 
 from platform_assets.core.ingestion.bundled import FaultInjection, generate_transactions
 from platform_assets.core.validation.engine import check_batch
-from platform_assets.core.validation.batch import _materialize
-from platform_assets_tests.conftest import arrow_batch
+from platform_assets_tests.support.batches import arrow_batch
 
 ROWS = 3000
 
@@ -206,8 +205,8 @@ def test_generator_is_deterministic_per_date():
 def test_the_sample_is_blind_to_periodic_batches(memory_conn, contract):
     """100 rows repeated 1000 times: every k-th row would see the same 20 rows again and
     again and call every column categorical; the hashed sample sees all 100."""
-    memory_conn.register("block", generate_transactions("2026-11-02", 100))
-    batch = _materialize(memory_conn, "SELECT block.* FROM range(1000), block", None, "periodic")
+    batch = arrow_batch(memory_conn, generate_transactions("2026-11-02", 100), "periodic",
+                        sql="SELECT src.* FROM range(1000), src")
     verdict = check_batch(memory_conn, batch, contract)
     ids = verdict.profile.columns["transaction_id"]
     assert ids.values is None and ids.distinct > 64

@@ -132,3 +132,13 @@ def batch_from_partition(conn: duckdb.DuckDBPyConnection, table: str, partition_
 
 def drop_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     conn.execute(f"DROP TABLE IF EXISTS {batch.relation}")
+
+
+def batch_from_sql(conn: duckdb.DuckDBPyConnection, select_sql: str, source: str,
+                   params: list | None = None) -> Batch:
+    """Any ``SELECT`` as a batch (e.g. over an Arrow table the caller registered on ``conn``),
+    through the same temp table with ``__row`` that files and partitions become.
+
+    ``source`` names the batch in messages, as a file path or partition would.
+    """
+    return _materialize(conn, select_sql, params, source)
