@@ -45,6 +45,7 @@ class IngestionConfig(dg.Config):
     rename: dict[str, str] = Field(default_factory=dict, description="column renames {old: new}")
     null_rates: dict[str, float] = Field(default_factory=dict, description="share of nulls per column")
     duplicate_share: float = 0.0
+    amount_scale: float = Field(1.0, description="every amount multiplied by this factor (prices moved)")
     replace_other_source: bool = Field(False, description="replace days that landed from another source (by "
                                                           "default such a load fails and nothing is replaced)")
 
@@ -55,7 +56,8 @@ class IngestionConfig(dg.Config):
                                        parsed_types=platform.load_contract(TRANSACTIONS_TABLE).parsed_types())
         faults = FaultInjection(amount_unit=self.amount_unit, country_codes=self.country_codes,
                       category_count=self.category_count, rename=dict(self.rename),
-                      null_rates=dict(self.null_rates), duplicate_share=self.duplicate_share)
+                      null_rates=dict(self.null_rates), duplicate_share=self.duplicate_share,
+                      amount_scale=self.amount_scale)
         return BundledReader(self.rows_per_partition or platform.rows_per_partition, faults)
 
 
