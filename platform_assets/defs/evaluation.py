@@ -25,12 +25,16 @@ from platform_assets.defs.keys import (
     MODEL_CARD,
     PROMOTION_GATE_CHECK,
     SHADOW_SCORES,
+    owner_metadata,
+    owners,
 )
+from platform_assets.defs.automation import after_upstream
 from platform_assets.defs.lineage import latest_metadata
 from platform_assets.defs.resources import WAREHOUSE_POOL, ClaudeResource, ModelRegistryResource, WarehouseResource
 
 
-@dg.asset(key=EVAL_RESULTS, deps=[FRAUD_MODEL_ONNX], group_name=EVALUATION, kinds={"onnx", "python"})
+@dg.asset(key=EVAL_RESULTS, deps=[FRAUD_MODEL_ONNX], group_name=EVALUATION, kinds={"onnx", "python"},
+          owners=owners(EVALUATION), automation_condition=after_upstream())
 def eval_results(context: dg.AssetExecutionContext, registry: ModelRegistryResource) -> dg.MaterializeResult:
     """Holdout metrics of the candidate (AUROC, PR-AUC, precision/recall at the threshold, Brier,
     ECE, per-slice metrics, single-row latency) and of the champion on the same rows."""
@@ -51,7 +55,8 @@ def eval_results(context: dg.AssetExecutionContext, registry: ModelRegistryResou
     })
 
 
-@dg.asset(key=CHAMPION_CHALLENGER_GATE, deps=[EVAL_RESULTS], group_name=EVALUATION, kinds={"python"})
+@dg.asset(key=CHAMPION_CHALLENGER_GATE, deps=[EVAL_RESULTS], group_name=EVALUATION, kinds={"python"},
+          owners=owners(EVALUATION), automation_condition=after_upstream())
 def champion_challenger_gate(context: dg.AssetExecutionContext, registry: ModelRegistryResource) -> dg.MaterializeResult:
     """The candidate registered as a model version and made the ``challenger``; the
     ``promotion_gate`` check decides whether it becomes ``champion``."""
@@ -68,6 +73,7 @@ def champion_challenger_gate(context: dg.AssetExecutionContext, registry: ModelR
 
 
 @dg.asset_check(asset=CHAMPION_CHALLENGER_GATE, name=PROMOTION_GATE_CHECK, blocking=True,
+                metadata=owner_metadata(EVALUATION),
                 description="The challenger is not worse than the champion on PR-AUC beyond 0.01 and no slice "
                             "regresses beyond its tolerance (or, with no champion, it meets the minimums). "
                             "Passing promotes it.")
@@ -95,7 +101,7 @@ def promotion_gate(context: dg.AssetCheckExecutionContext, registry: ModelRegist
 
 
 @dg.asset(key=SHADOW_SCORES, deps=[CHAMPION_CHALLENGER_GATE], group_name=EVALUATION, kinds={"onnx", "duckdb"},
-          pool=WAREHOUSE_POOL)
+          pool=WAREHOUSE_POOL, owners=owners(EVALUATION), automation_condition=after_upstream())
 def shadow_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                   registry: ModelRegistryResource) -> dg.MaterializeResult:
     """The newest feature partition scored by the champion and the challenger side by side,
@@ -127,7 +133,7 @@ def shadow_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
 
 
 @dg.asset(key=MODEL_CARD, deps=[CHAMPION_CHALLENGER_GATE], group_name=EVALUATION, kinds={"python"},
-          pool=WAREHOUSE_POOL)
+          pool=WAREHOUSE_POOL, owners=owners(EVALUATION), automation_condition=after_upstream())
 def model_card(context: dg.AssetExecutionContext, registry: ModelRegistryResource, claude: ClaudeResource,
                warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The model card (JSON + Markdown, NIST AI RMF terms) of the newest version, with its

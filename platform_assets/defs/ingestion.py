@@ -28,7 +28,8 @@ from platform_assets.core.ingestion.load import (
     surface_ingestion_errors,
     transactions_source,
 )
-from platform_assets.defs.keys import INGESTION, RAW_TRANSACTIONS_OP, raw_key
+from platform_assets.defs.automation import daily_ingestion
+from platform_assets.defs.keys import INGESTION, RAW_TRANSACTIONS_OP, owners, raw_key
 from platform_assets.defs.partitions import daily_partitions
 from platform_assets.defs.resources import WAREHOUSE_POOL, PlatformSettings, WarehouseResource
 
@@ -68,6 +69,8 @@ class RawTranslator(DagsterDltTranslator):
             key=raw_key(data.resource.name),
             deps=[],
             group_name=INGESTION,
+            owners=owners(INGESTION),
+            automation_condition=daily_ingestion(),
             kinds={"dlt", "duckdb"},
             description=(f"Raw {data.resource.name} as delivered, one daily partition per load. Columns whose type "
                          f"changed land as dlt variants (<column>__v_<type>); platform.batch_manifest says what "

@@ -14,7 +14,8 @@ from datetime import timedelta
 import dagster as dg
 
 from platform_assets.core.llm import governance
-from platform_assets.defs.keys import LLM_OBSERVABILITY, LLM_REGRESSION_CHECK, OPERATIONS
+from platform_assets.defs.automation import hourly
+from platform_assets.defs.keys import LLM_OBSERVABILITY, LLM_REGRESSION_CHECK, OPERATIONS, owner_metadata, owners
 from platform_assets.defs.resources import WAREHOUSE_POOL, WarehouseResource
 
 WINDOW = timedelta(days=1)
@@ -29,6 +30,8 @@ def _window_stats(conn) -> tuple[list[governance.TaskModelStats], list[governanc
 @dg.asset(
     key=LLM_OBSERVABILITY,
     group_name=OPERATIONS,
+    owners=owners(OPERATIONS),
+    automation_condition=hourly(),
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
 )
@@ -53,6 +56,7 @@ def llm_observability(warehouse: WarehouseResource) -> dg.MaterializeResult:
 @dg.asset_check(
     asset=LLM_OBSERVABILITY,
     name=LLM_REGRESSION_CHECK,
+    metadata=owner_metadata(OPERATIONS),
     description="WARNs when, for a task and model, the cache-hit rate fell by more than 10 points or the "
                 "cost per successful task rose above 1.5x, against the previous 24 hours.",
 )

@@ -21,14 +21,17 @@ import dagster as dg
 from pydantic import Field
 
 from platform_assets.core.settings import Settings
+from platform_assets.defs.automation import FEATURE_DRIFT_CONDITION_IGNORES_MISSING, after_upstream_finished
 from platform_assets.defs.keys import (
     CHAMPION_CHALLENGER_GATE,
+    DRIFT_SENSOR,
     EVALUATION,
     FEATURE_DRIFT,
     FEATURES_TRANSACTIONS,
     MONITORING,
     RETRAIN_JOB,
     TRAINING,
+    owners,
 )
 from platform_assets.defs.resources import WAREHOUSE_POOL, ModelRegistryResource, WarehouseResource
 
@@ -43,7 +46,8 @@ class DriftConfig(dg.Config):
 
 
 @dg.asset(key=FEATURE_DRIFT, deps=[FEATURES_TRANSACTIONS, CHAMPION_CHALLENGER_GATE], group_name=MONITORING,
-          kinds={"evidently", "duckdb"}, pool=WAREHOUSE_POOL)
+          kinds={"evidently", "duckdb"}, pool=WAREHOUSE_POOL, owners=owners(MONITORING),
+          automation_condition=after_upstream_finished(*FEATURE_DRIFT_CONDITION_IGNORES_MISSING))
 def feature_drift(context: dg.AssetExecutionContext, config: DriftConfig, warehouse: WarehouseResource,
                   registry: ModelRegistryResource) -> dg.MaterializeResult:
     """Drift of the newest features against the champion's training reference (Evidently),
@@ -87,6 +91,7 @@ def feature_drift(context: dg.AssetExecutionContext, config: DriftConfig, wareho
 retrain_fraud_model = dg.define_asset_job(
     RETRAIN_JOB,
     selection=MODEL_LIFECYCLE,
+    owners=owners(TRAINING),
     description="Retrain the fraud model on the newest features, evaluate it, gate it, document it.",
 )
 
@@ -127,11 +132,12 @@ def evaluate_drift_sensor(context: dg.SensorEvaluationContext, threshold: float,
     )
 
 
-def build_drift_sensor(name: str = "drift_retraining_sensor", threshold: float | None = None,
+def build_drift_sensor(name: str = DRIFT_SENSOR, threshold: float | None = None,
                        cooldown_seconds: float | None = None, job=retrain_fraud_model) -> dg.SensorDefinition:
     """The drift sensor; ``threshold``/``cooldown_seconds`` default to the environment at evaluation."""
 
-    @dg.sensor(name=name, job=job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.STOPPED,
+    @dg.sensor(name=name, job=job, minimum_interval_seconds=300, default_status=dg.DefaultSensorStatus.RUNNING,
+               owners=owners(MONITORING),
                description="Requests a retrain when feature drift crosses the threshold, at most once per cooldown.")
     def _sensor(context: dg.SensorEvaluationContext):
         env_threshold, env_cooldown = _settings_from_env()

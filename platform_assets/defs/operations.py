@@ -18,6 +18,7 @@ from dataclasses import asdict
 
 import dagster as dg
 
+from platform_assets.defs.keys import OPERATIONS, TRIAGE_SENSOR, owner_tags
 from platform_assets.defs.monitoring import retrain_fraud_model
 from platform_assets.defs.resources import ClaudeResource, ModelRegistryResource, WarehouseResource
 
@@ -54,12 +55,12 @@ def failure_report(context: dg.RunFailureSensorContext):
                          tags=dict(run.tags))
 
 
-def build_triage_sensor(name: str = "triage_run_failures", request_jobs=None, allowlist_path: str | None = None):
+def build_triage_sensor(name: str = TRIAGE_SENSOR, request_jobs=None, allowlist_path: str | None = None):
     """The triage sensor. ``request_jobs`` are the jobs ``retry_run`` may launch again."""
     requestable = {job.name for job in (request_jobs or [])}
 
     @dg.run_failure_sensor(name=name, request_jobs=request_jobs or None, minimum_interval_seconds=30,
-                           default_status=dg.DefaultSensorStatus.RUNNING,
+                           default_status=dg.DefaultSensorStatus.RUNNING, tags=owner_tags(OPERATIONS),
                            description="Turns every failed run into a triage ticket; runs only allow-listed safe "
                                        "runbooks.")
     def _sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource, registry: ModelRegistryResource,

@@ -14,7 +14,16 @@ import dagster as dg
 from pydantic import Field
 
 from platform_assets.core.training.model import TrainingConfig
-from platform_assets.defs.keys import FEATURES_TRANSACTIONS, FRAUD_MODEL, FRAUD_MODEL_ONNX, ONNX_PARITY_CHECK, TRAINING
+from platform_assets.defs.automation import after_upstream, on_retrain_cadence
+from platform_assets.defs.keys import (
+    FEATURES_TRANSACTIONS,
+    FRAUD_MODEL,
+    FRAUD_MODEL_ONNX,
+    ONNX_PARITY_CHECK,
+    TRAINING,
+    owner_metadata,
+    owners,
+)
 from platform_assets.defs.resources import WAREHOUSE_POOL, ModelRegistryResource, WarehouseResource
 
 # The defaults live in the core's TrainingConfig: one place, whichever layer reads them.
@@ -60,6 +69,8 @@ def _markdown_table(rows: dict) -> str:
     key=FRAUD_MODEL,
     deps=[FEATURES_TRANSACTIONS],
     group_name=TRAINING,
+    owners=owners(TRAINING),
+    automation_condition=on_retrain_cadence(),
     kinds={"scikit-learn", "python"},
     pool=WAREHOUSE_POOL,
 )
@@ -102,6 +113,8 @@ def fraud_model(context: dg.AssetExecutionContext, config: FraudModelConfig, war
     key=FRAUD_MODEL_ONNX,
     deps=[FRAUD_MODEL],
     group_name=TRAINING,
+    owners=owners(TRAINING),
+    automation_condition=after_upstream(),
     kinds={"onnx", "python"},
 )
 def fraud_model_onnx(context: dg.AssetExecutionContext, registry: ModelRegistryResource) -> dg.MaterializeResult:
@@ -124,7 +137,7 @@ def fraud_model_onnx(context: dg.AssetExecutionContext, registry: ModelRegistryR
     })
 
 
-@dg.asset_check(asset=FRAUD_MODEL_ONNX, name=ONNX_PARITY_CHECK, blocking=True,
+@dg.asset_check(asset=FRAUD_MODEL_ONNX, name=ONNX_PARITY_CHECK, blocking=True, metadata=owner_metadata(TRAINING),
                 description="ONNX and scikit-learn agree on every holdout row within 1e-3 (P(fraud)).")
 def onnx_parity(context: dg.AssetCheckExecutionContext, registry: ModelRegistryResource) -> dg.AssetCheckResult:
     """Re-scores the holdout with the exported ONNX file on disk and the pickled pipeline."""

@@ -18,7 +18,10 @@ from platform_assets.defs.keys import (
     RAW_TRANSACTIONS,
     VALIDATED_TRANSACTIONS,
     VALIDATION,
+    owner_metadata,
+    owners,
 )
+from platform_assets.defs.automation import after_upstream
 from platform_assets.defs.partitions import daily_partitions
 from platform_assets.defs.resources import WAREHOUSE_POOL, ClaudeResource, PlatformSettings, WarehouseResource
 
@@ -51,6 +54,7 @@ def failed_rules(checks: dict[str, PartitionCheck]) -> list[dict]:
     blocking=True,
     partitions_def=daily_partitions,
     pool=WAREHOUSE_POOL,
+    metadata=owner_metadata(VALIDATION),
     description="The batch honours contracts/fct_transactions.odcs.yaml: structure, quality metrics, and no "
                 "semantic drift against the last accepted batch. A failing batch is quarantined whole.",
 )
@@ -102,6 +106,8 @@ def contract_fct_transactions(context: dg.AssetCheckExecutionContext, warehouse:
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name=VALIDATION,
+    owners=owners(VALIDATION),
+    automation_condition=after_upstream(),
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
 )
@@ -131,5 +137,6 @@ ingest_and_validate_job = dg.define_asset_job(
     INGEST_AND_VALIDATE_JOB,
     selection=dg.AssetSelection.assets(RAW_TRANSACTIONS, VALIDATED_TRANSACTIONS),
     partitions_def=daily_partitions,
+    owners=owners(VALIDATION),
     description="Land a day of transactions, check it against its contract, validate or quarantine it.",
 )
