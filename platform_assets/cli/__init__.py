@@ -3,6 +3,7 @@
 - ``contracts``: check files against ODCS contracts, lint contracts (:mod:`.contracts`);
 - ``checks run``, ``run``, ``backfill``: Dagster runs from the shell (:mod:`.runs`);
 - ``models``: the model registry (:mod:`.models`);
+- ``tickets``: triage tickets and who approved their runbooks (:mod:`.tickets`);
 - ``dev``: the Dagster UI and daemon.
 
 Exit codes, for every command: 0 success, 1 the data or a check failed, 2 a usage error
@@ -18,6 +19,7 @@ from pathlib import Path
 import click
 
 from platform_assets.cli import contracts, models, runs
+from platform_assets.cli import tickets
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,4 +52,5 @@ main.add_command(runs.checks)
 main.add_command(runs.run)
 main.add_command(runs.backfill_command)
 main.add_command(models.models)
+main.add_command(tickets.tickets)
 main.add_command(dev)
