@@ -15,6 +15,7 @@ import datetime as dt
 import dagster as dg
 
 from platform_assets.core.features.transactions import FEATURE_TABLE
+from platform_assets.core.operations.alerts import Alert
 from platform_assets.defs.keys import (
     CHAMPION_CHALLENGER_GATE,
     EVAL_RESULTS,
@@ -30,7 +31,13 @@ from platform_assets.defs.keys import (
 )
 from platform_assets.defs.automation import after_upstream
 from platform_assets.defs.lineage import latest_metadata
-from platform_assets.defs.resources import WAREHOUSE_POOL, ClaudeResource, ModelRegistryResource, WarehouseResource
+from platform_assets.defs.resources import (
+    WAREHOUSE_POOL,
+    ClaudeResource,
+    ModelRegistryResource,
+    NotifierResource,
+    WarehouseResource,
+)
 
 
 @dg.asset(key=EVAL_RESULTS, deps=[FRAUD_MODEL_ONNX], group_name=EVALUATION, kinds={"onnx", "python"},
@@ -77,7 +84,8 @@ def champion_challenger_gate(context: dg.AssetExecutionContext, registry: ModelR
                 description="The challenger is not worse than the champion on PR-AUC beyond 0.01 and no slice "
                             "regresses beyond its tolerance (or, with no champion, it meets the minimums). "
                             "Passing promotes it.")
-def promotion_gate(context: dg.AssetCheckExecutionContext, registry: ModelRegistryResource) -> dg.AssetCheckResult:
+def promotion_gate(context: dg.AssetCheckExecutionContext, registry: ModelRegistryResource,
+                   notifier: NotifierResource) -> dg.AssetCheckResult:
     from platform_assets.core.registry import CorruptModelError
     from platform_assets.core.registry.candidates import promote_if_better
 
@@ -90,6 +98,16 @@ def promotion_gate(context: dg.AssetCheckExecutionContext, registry: ModelRegist
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,
                                    description=f"not promoted, champion unchanged: {exc}")
     candidate.write_json("gate.json", decision.to_dict())
+    if not decision.passed:
+        champion = models.aliases()["champion"]
+        notifier.notify(Alert(
+            kind="promotion_blocked", severity="warning", owner=owners(EVALUATION)[0],
+            title=f"the gate blocked challenger v{decision.challenger_version}; the champion "
+                  f"{'v' + str(champion) if champion else '(none)'} is unchanged",
+            summary="; ".join(decision.reasons), runbook="review_blocked_promotion", run_id=context.run.run_id,
+            asset=CHAMPION_CHALLENGER_GATE.to_user_string(),
+            details={"decision": decision.to_dict(), "trigger": context.run.tags.get("platform_assets/trigger")},
+        ), log=context.log)
     return dg.AssetCheckResult(
         passed=decision.passed, severity=dg.AssetCheckSeverity.ERROR,
         description="; ".join(decision.reasons),

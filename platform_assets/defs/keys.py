@@ -72,6 +72,8 @@ OWNERS_BY_GROUP: dict[str, list[str]] = {
     MONITORING: [TEAM_ML_PLATFORM],
     OPERATIONS: [TEAM_ML_PLATFORM],
 }
+# The lifecycle in order: a failure touching several stages pages the earliest one's owner.
+STAGE_ORDER = (INGESTION, VALIDATION, FEATURES, TRAINING, EVALUATION, MONITORING, OPERATIONS)
 OWNER_KEY = "owners"  # the metadata key (checks) and tag key (sensors without `owners`)
 
 # `owners` on jobs and sensors is a beta parameter in Dagster 1.13. We use it knowingly, so

@@ -1,16 +1,21 @@
-"""Operations: ``triage_run_failures``, a run-failure sensor that turns each failed run into a ticket.
+"""Operations: ``triage_run_failures``, a run-failure sensor that turns each failed run into a ticket,
+and ``triage_training_anomalies``, which does the same for a training run that succeeded with
+metrics far from the model's history.
 
 For every failed run in this code location it gathers the failed steps, their errors and
 stack traces, the log lines just before each failure and the run's tags, classifies them
 with the pattern library in ``platform_assets.core.operations.triage``, links similar earlier
 failures, and writes a ticket to ``platform.triage_tickets``. Runbooks come only from
-``runbooks/allowlist.yaml``; those marked ``safe_to_automate`` run on their own:
+``runbooks/allowlist.yaml``; those marked ``safe_to_automate`` *and* approved by two
+different reviewers run on their own (the rest wait for a person, who records running them
+with ``platform-assets tickets approve``):
 
 - ``collect_diagnostics`` (always): the failure bundle as JSON under ``<home>/artifacts/triage/``;
 - ``retry_run`` (lock contention, timeouts): one new run of the failed job, requested by
   this sensor, never for a run that was itself a triage retry.
 
-Every automatic action is recorded in ``platform.triage_actions``.
+Every automatic action is recorded in ``platform.triage_actions``. Every ticket is an alert
+to the owner of the step that failed, with the ticket's runbook.
 """
 
 import json
@@ -18,9 +23,10 @@ from dataclasses import asdict
 
 import dagster as dg
 
-from platform_assets.defs.keys import OPERATIONS, TRIAGE_SENSOR, owner_tags
+from platform_assets.core.operations.alerts import Alert
+from platform_assets.defs.keys import OPERATIONS, STAGE_ORDER, TRIAGE_SENSOR, owner_tags, owners
 from platform_assets.defs.monitoring import retrain_fraud_model
-from platform_assets.defs.resources import ClaudeResource, ModelRegistryResource, WarehouseResource
+from platform_assets.defs.resources import ClaudeResource, ModelRegistryResource, NotifierResource, WarehouseResource
 
 RETRY_TAG = "platform_assets/triage_retry_of"
 LOG_LINES_BEFORE_FAILURE = 8
@@ -55,6 +61,22 @@ def failure_report(context: dg.RunFailureSensorContext):
                          tags=dict(run.tags))
 
 
+def step_owner(repository_def: dg.RepositoryDefinition | None, step_keys: list[str]) -> str:
+    """The owner paged for failed steps: the owners of the earliest stage (ingestion first)
+    among the failed steps' assets and checks; the platform on-call when unknown."""
+    groups = set()
+    if repository_def is not None:
+        graph = repository_def.asset_graph
+        for key in [*graph.get_all_asset_keys(), *graph.asset_check_keys]:
+            if graph.assets_def_for_key(key).node_def.name in step_keys:
+                asset_key = key.asset_key if isinstance(key, dg.AssetCheckKey) else key
+                groups.add(graph.get(asset_key).group_name)
+    for group in STAGE_ORDER:
+        if group in groups:
+            return owners(group)[0]
+    return owners(OPERATIONS)[0]
+
+
 def build_triage_sensor(name: str = TRIAGE_SENSOR, request_jobs=None, allowlist_path: str | None = None):
     """The triage sensor. ``request_jobs`` are the jobs ``retry_run`` may launch again."""
     requestable = {job.name for job in (request_jobs or [])}
@@ -64,7 +86,7 @@ def build_triage_sensor(name: str = TRIAGE_SENSOR, request_jobs=None, allowlist_
                            description="Turns every failed run into a triage ticket; runs only allow-listed safe "
                                        "runbooks.")
     def _sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource, registry: ModelRegistryResource,
-                claude: ClaudeResource):
+                claude: ClaudeResource, notifier: NotifierResource):
         from platform_assets.core.operations.triage_drafting import triage_drafter
         from platform_assets.core.operations.triage import load_allowlist, run_safe_actions, triage
 
@@ -97,6 +119,16 @@ def build_triage_sensor(name: str = TRIAGE_SENSOR, request_jobs=None, allowlist_
             actions = run_safe_actions(ticket, conn, allowlist,
                                        {"collect_diagnostics": collect_diagnostics, "retry_run": retry_run},
                                        runbooks=["collect_diagnostics", ticket.recommended_action])
+            notifier.notify(Alert(
+                kind="triage_ticket", severity="error", owner=step_owner(context.repository_def, ticket.failed_steps),
+                title=f"run {ticket.run_id} of {ticket.job_name} failed: {ticket.pattern}",
+                summary=f"{ticket.probable_cause} Recommended: {ticket.recommended_action} "
+                        f"({'runs by itself' if ticket.safe_to_automate else 'needs a person'}). "
+                        f"Ticket {ticket.ticket_id}.",
+                runbook=ticket.recommended_action, run_id=ticket.run_id,
+                details={"ticket_id": ticket.ticket_id, "failed_steps": ticket.failed_steps,
+                         "actions": [(a["runbook"], a["status"]) for a in actions]},
+            ), log=context.log, conn=conn)
         context.log.info(f"triage {ticket.ticket_id}: {ticket.pattern} → {ticket.recommended_action}; "
                          f"actions: {[(a['runbook'], a['status']) for a in actions]}")
         if run_requests:
