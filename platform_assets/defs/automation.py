@@ -60,7 +60,16 @@ def after_upstream() -> dg.AutomationCondition:
         & (same_tick | AC.any_deps_updated().since_last_handled())
         & ~AC.any_deps_in_progress()
         & ~AC.in_progress()
+        & ~upstream_blocked()
     ).with_label("after upstream")
+
+
+def upstream_blocked() -> dg.AutomationCondition:
+    """An upstream asset's latest blocking check failed: what it holds must not flow on (a
+    quarantined day; a challenger the gate blocked must get no model card). A skipped step
+    does not count as handled for Dagster, so without this the next tick would run it."""
+    return AC.any_deps_match(AC.any_checks_match(AC.check_failed(), blocking_only=True)).with_label(
+        "an upstream blocking check failed")
 
 
 def after_upstream_finished(*ignore_missing: dg.AssetKey) -> dg.AutomationCondition:
