@@ -24,7 +24,17 @@ from dataclasses import asdict
 import dagster as dg
 
 from platform_assets.core.operations.alerts import Alert
-from platform_assets.defs.keys import OPERATIONS, STAGE_ORDER, TRIAGE_SENSOR, owner_tags, owners
+from platform_assets.defs.keys import (
+    EVAL_RESULTS,
+    FRAUD_MODEL,
+    OPERATIONS,
+    STAGE_ORDER,
+    TRAINING,
+    TRAINING_ANOMALY_SENSOR,
+    TRIAGE_SENSOR,
+    owner_tags,
+    owners,
+)
 from platform_assets.defs.monitoring import retrain_fraud_model
 from platform_assets.defs.resources import ClaudeResource, ModelRegistryResource, NotifierResource, WarehouseResource
 
@@ -139,6 +149,73 @@ def build_triage_sensor(name: str = TRIAGE_SENSOR, request_jobs=None, allowlist_
     return _sensor
 
 
+def _run_metadata(instance: dg.DagsterInstance, run_id: str) -> dict[dg.AssetKey, dict]:
+    """The metadata of each asset materialized in a run, as plain values."""
+    found = {}
+    for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records:
+        materialization = record.event_log_entry.asset_materialization
+        found[materialization.asset_key] = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+    return found
+
+
+def training_run(instance: dg.DagsterInstance, run_id: str):
+    """The numbers of a run that trained the model (``None`` when it did not)."""
+    from platform_assets.core.operations.training_anomalies import TrainingRun
+
+    metadata = _run_metadata(instance, run_id)
+    model = metadata.get(FRAUD_MODEL)
+    if model is None:
+        return None
+    evaluation = metadata.get(EVAL_RESULTS, {})
+    rows = model.get("train_rows")
+    rate = model.get("train_positive_rate")
+    return TrainingRun(run_id=run_id, auroc=evaluation.get("auroc"), pr_auc=evaluation.get("pr_auc"),
+                       train_rows=rows, positive_rows=rows * rate if rows is not None and rate is not None else None,
+                       fit_seconds=model.get("fit_seconds"))
+
+
+def training_history(instance: dg.DagsterInstance, before_run: str, limit: int = 20) -> list:
+    """The earlier training runs, newest first."""
+    records = instance.fetch_materializations(FRAUD_MODEL, limit=limit + 1).records
+    runs = [training_run(instance, r.run_id) for r in records if r.run_id != before_run]
+    return [run for run in runs if run is not None][:limit]
+
+
+def build_training_anomaly_sensor(name: str = TRAINING_ANOMALY_SENSOR, tolerances=None,
+                                  allowlist_path: str | None = None):
+    """Triage for training runs that *succeed* with metrics far from the model's history."""
+
+    @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, name=name, minimum_interval_seconds=30,
+                          default_status=dg.DefaultSensorStatus.RUNNING, tags=owner_tags(TRAINING),
+                          description="Writes a triage ticket (and an alert) for a training run that succeeded "
+                                      "with AUROC/PR-AUC, rows, positives or fit time far from the model's history.")
+    def _sensor(context: dg.RunStatusSensorContext, warehouse: WarehouseResource, notifier: NotifierResource):
+        from platform_assets.core.operations.training_anomalies import anomaly_ticket, find_anomalies
+        from platform_assets.core.operations.triage import load_allowlist, run_safe_actions
+
+        run = training_run(context.instance, context.dagster_run.run_id)
+        if run is None:
+            return dg.SkipReason(f"run {context.dagster_run.run_id} did not train the model")
+        history = training_history(context.instance, before_run=run.run_id)
+        anomalies = find_anomalies(run, history, tolerances)
+        if not anomalies:
+            return dg.SkipReason(f"training run {run.run_id} is in line with {len(history)} earlier run(s)")
+        allowlist = load_allowlist(allowlist_path)
+        with warehouse.get_connection() as conn:
+            ticket = anomaly_ticket(conn, run, context.dagster_run.job_name, anomalies, history, allowlist)
+            run_safe_actions(ticket, conn, allowlist, {}, runbooks=[ticket.recommended_action])
+            notifier.notify(Alert(
+                kind="training_anomaly", severity="warning", owner=owners(TRAINING)[0],
+                title=f"training run {run.run_id} succeeded with anomalous numbers",
+                summary="; ".join(anomalies) + f". Ticket {ticket.ticket_id}.", runbook=ticket.recommended_action,
+                run_id=run.run_id, asset=FRAUD_MODEL.to_user_string(),
+                details={"ticket_id": ticket.ticket_id, "anomalies": anomalies}), log=context.log, conn=conn)
+        return dg.SkipReason(f"ticket {ticket.ticket_id}: {'; '.join(anomalies)}")
+
+    return _sensor
+
+
 @dg.definitions
 def operations() -> dg.Definitions:
-    return dg.Definitions(sensors=[build_triage_sensor(request_jobs=[retrain_fraud_model])])
+    return dg.Definitions(sensors=[build_triage_sensor(request_jobs=[retrain_fraud_model]),
+                                   build_training_anomaly_sensor()])

@@ -292,6 +292,13 @@ def triage(report: FailureReport, conn: duckdb.DuckDBPyConnection, allowlist: di
         ticket.evidence.append(f"similar earlier failures: {', '.join(ticket.similar_runs)}")
     if drafter is not None:
         _apply_draft(ticket, drafter(report, ticket) or {}, allowlist)
+    write_ticket(conn, ticket)
+    return ticket
+
+
+def write_ticket(conn: duckdb.DuckDBPyConnection, ticket: Ticket) -> None:
+    """Store ``ticket``, replacing an earlier ticket with the same id (one ticket per run)."""
+    ensure_triage_tables(conn)
     conn.execute("DELETE FROM platform.triage_tickets WHERE ticket_id = ?", [ticket.ticket_id])
     conn.execute(
         "INSERT INTO platform.triage_tickets (ticket_id, run_id, job_name, pattern, probable_cause, evidence, "
@@ -300,7 +307,6 @@ def triage(report: FailureReport, conn: duckdb.DuckDBPyConnection, allowlist: di
         [ticket.ticket_id, ticket.run_id, ticket.job_name, ticket.pattern, ticket.probable_cause,
          json.dumps(ticket.evidence), ticket.recommended_action, ticket.safe_to_automate, ticket.signature,
          json.dumps(ticket.similar_runs), json.dumps(ticket.failed_steps), ticket.drafted_by])
-    return ticket
 
 
 def _apply_draft(ticket: Ticket, drafted: dict, allowlist: dict[str, Runbook]) -> None:
