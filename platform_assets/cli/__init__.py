@@ -4,6 +4,7 @@
 - ``checks run``, ``run``, ``backfill``: Dagster runs from the shell (:mod:`.runs`);
 - ``models``: the model registry (:mod:`.models`);
 - ``tickets``: triage tickets and who approved their runbooks (:mod:`.tickets`);
+- ``costs``: the estimated cost of recent runs, by asset and by day (:mod:`.costs`);
 - ``dev``: the Dagster UI and daemon.
 
 Exit codes, for every command: 0 success, 1 the data or a check failed, 2 a usage error
@@ -19,7 +20,7 @@ from pathlib import Path
 import click
 
 from platform_assets.cli import contracts, models, runs
-from platform_assets.cli import tickets
+from platform_assets.cli import costs, tickets
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -53,4 +54,5 @@ main.add_command(runs.run)
 main.add_command(runs.backfill_command)
 main.add_command(models.models)
 main.add_command(tickets.tickets)
+main.add_command(costs.costs)
 main.add_command(dev)

@@ -54,6 +54,7 @@ AUTOMATION_SENSOR = "platform_automation"
 DRIFT_SENSOR = "drift_retraining_sensor"
 TRIAGE_SENSOR = "triage_run_failures"
 TRAINING_ANOMALY_SENSOR = "triage_training_anomalies"
+RUN_COST_SENSOR = "record_run_costs"
 
 # --- owners: who is paged for what, by stage ------------------------------------------
 # Dagster's `owners` on assets, jobs and sensors come from here. Asset checks have no
