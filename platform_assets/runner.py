@@ -8,6 +8,12 @@ so they show in the UI like any other run.
 
 The instance is ``$DAGSTER_HOME`` when set; otherwise ``$PLATFORM_ASSETS_HOME/dagster_home``
 with the project's ``dagster.yaml`` (telemetry off, the DuckDB writer pool at 1).
+
+Before each run, runs left in progress by a dead process are marked failed and their pool
+slots freed; each run is tagged with the process that owns it and executes under
+:class:`~platform_assets.operations_runs.GuardedRun` (SIGINT/SIGTERM end it as CANCELED; a
+wait for a pool slot names the run holding it and gives up after ``pool_wait_seconds``).
+See :mod:`platform_assets.operations_runs`.
 """
 
 from __future__ import annotations
@@ -25,8 +31,10 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
     PARTITION_NAME_TAG,
 )
+from dagster._core.utils import make_new_run_id
 
 from platform_assets.core.settings import Settings, bundled_dagster_yaml
+from platform_assets.operations_runs import POOL_WAIT_SECONDS, GuardedRun, owner_tags, reap_dead_runs
 
 
 class RunnerError(ValueError):
@@ -124,9 +132,17 @@ def _summarize(result: dg.ExecuteInProcessResult, partitions: list[str]) -> RunS
 def _execute(defs: dg.Definitions, selection: dg.AssetSelection | None, *, name: str,
              partition_key: str | None = None, tags: Mapping[str, str] | None = None,
              run_config: Mapping[str, Any] | None = None,
-             instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
-    """Run a job in-process: the code location's job ``name``, or a new one over ``selection``."""
-    tags = dict(tags or {})
+             instance: dg.DagsterInstance | None = None,
+             pool_wait_seconds: float = POOL_WAIT_SECONDS) -> dg.ExecuteInProcessResult:
+    """Run a job in-process: the code location's job ``name``, or a new one over ``selection``.
+
+    First ends the runs a dead process left in progress (their slots would block this run).
+    Raises :class:`~platform_assets.operations_runs.RunStopped` when SIGINT/SIGTERM or a too
+    long wait for a pool slot ended the run.
+    """
+    instance = instance or get_instance()
+    reap_dead_runs(instance)
+    tags = {**(tags or {}), **owner_tags()}
     if selection is not None:
         defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[dg.define_asset_job(name, selection=selection)]))
     job_def = defs.resolve_job_def(name)
@@ -135,10 +151,12 @@ def _execute(defs: dg.Definitions, selection: dg.AssetSelection | None, *, name:
         # read their partition from the run's partition tag.
         tags[PARTITION_NAME_TAG] = partition_key
         partition_key = None
-    return job_def.execute_in_process(
-        instance=instance or get_instance(), partition_key=partition_key, tags=tags,
-        run_config=dict(run_config or {}), raise_on_error=False,
-    )
+    run_id = make_new_run_id()
+    with GuardedRun(instance, run_id, pool_wait_seconds):
+        return job_def.execute_in_process(
+            instance=instance, partition_key=partition_key, tags=tags, run_id=run_id,
+            run_config=dict(run_config or {}), raise_on_error=False,
+        )
 
 
 HISTORY_DAYS = 6
@@ -160,7 +178,8 @@ def _accepted_partitions(table: str = "transactions") -> set[str]:
 
 def run_main(partition_key: str | None = None, *, history_days: int = HISTORY_DAYS,
              run_config: Mapping[str, Any] | None = None,
-             instance: dg.DagsterInstance | None = None) -> RunSummary:
+             instance: dg.DagsterInstance | None = None,
+             pool_wait_seconds: float = POOL_WAIT_SECONDS) -> RunSummary:
     """Materialize every asset of one partition (default: the last complete day).
 
     The model assets train on a window of days, so first the ``history_days`` days before
@@ -181,17 +200,19 @@ def run_main(partition_key: str | None = None, *, history_days: int = HISTORY_DA
     if missing:
         graph = defs.resolve_asset_graph()
         partitioned = [k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def]
-        warmup = backfill(partitioned, missing[0], missing[-1], instance=instance)
+        warmup = backfill(partitioned, missing[0], missing[-1], instance=instance,
+                          pool_wait_seconds=pool_wait_seconds)
         if not warmup.success:
             failed = [step for run in warmup.runs for step in run.failed_steps]
             raise RunnerError(f"the history backfill {missing[0]}..{missing[-1]} failed (steps: {', '.join(failed)})")
-    result = _execute(defs, None, name="platform_main", partition_key=key, run_config=run_config, instance=instance)
+    result = _execute(defs, None, name="platform_main", partition_key=key, run_config=run_config, instance=instance,
+                      pool_wait_seconds=pool_wait_seconds)
     return _summarize(result, [key])
 
 
 def run_checks(select: str | Sequence[str] | None = None, partition_key: str | None = None, *,
                materialize: bool = False, run_config: Mapping[str, Any] | None = None,
-               instance: dg.DagsterInstance | None = None) -> RunSummary:
+               instance: dg.DagsterInstance | None = None, pool_wait_seconds: float = POOL_WAIT_SECONDS) -> RunSummary:
     """Run the asset checks of the selected assets in-process (for CI).
 
     With ``materialize`` the assets are materialized first, in the same run; otherwise the
@@ -209,7 +230,7 @@ def run_checks(select: str | Sequence[str] | None = None, partition_key: str | N
     if not checks.resolve_checks(graph):
         raise RunnerError(f"the selected assets have no asset checks: {', '.join(k.to_user_string() for k in keys)}")
     result = _execute(defs, selection, name="platform_checks_run", partition_key=key, run_config=run_config,
-                      instance=instance)
+                      instance=instance, pool_wait_seconds=pool_wait_seconds)
     return _summarize(result, [key] if key else [])
 
 
@@ -225,7 +246,8 @@ class BackfillResult:
 
 
 def backfill(select: str | Sequence[str], start: str, end: str, *, run_config: Mapping[str, Any] | None = None,
-             instance: dg.DagsterInstance | None = None) -> BackfillResult:
+             instance: dg.DagsterInstance | None = None,
+             pool_wait_seconds: float = POOL_WAIT_SECONDS) -> BackfillResult:
     """Materialize the selected assets for every partition from ``start`` to ``end`` (inclusive).
 
     One run covers the whole range when every selected asset allows single-run backfills;
@@ -256,11 +278,11 @@ def backfill(select: str | Sequence[str], start: str, end: str, *, run_config: M
     if single_run:
         tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
         result = _execute(defs, selection, name="platform_backfill_run", tags=tags, run_config=run_config,
-                          instance=instance)
+                          instance=instance, pool_wait_seconds=pool_wait_seconds)
         runs.append(_summarize(result, partition_keys))
     else:
         for key in partition_keys:
             result = _execute(defs, selection, name="platform_backfill_run", partition_key=key, run_config=run_config,
-                              instance=instance)
+                              instance=instance, pool_wait_seconds=pool_wait_seconds)
             runs.append(_summarize(result, [key]))
     return BackfillResult([k.to_user_string() for k in keys], partition_keys, runs)
