@@ -183,8 +183,9 @@ def run_main(partition_key: str | None = None, *, history_days: int = HISTORY_DA
     """Materialize every asset of one partition (default: the last complete day).
 
     The model assets train on a window of days, so first the ``history_days`` days before
-    the partition that have no accepted batch yet are backfilled (the partitioned assets
-    only, healthy data, one run); ``run_config`` applies to the main partition only.
+    the partition that have no accepted batch yet, or that some partitioned asset has not
+    materialized, are backfilled (the partitioned assets only, healthy data, one run);
+    ``run_config`` applies to the main partition only.
     """
     import datetime as dt
 
@@ -196,10 +197,14 @@ def run_main(partition_key: str | None = None, *, history_days: int = HISTORY_DA
     day = dt.date.fromisoformat(key)
     history = [(day - dt.timedelta(days=n)).isoformat() for n in range(history_days, 0, -1)]
     history = [k for k in history if partitions_def.has_partition_key(k)]
-    missing = sorted(set(history) - _accepted_partitions())
+    graph = defs.resolve_asset_graph()
+    partitioned_keys = [k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def]
+    # A day is done when its batch was accepted and every partitioned asset materialized it:
+    # a run killed halfway leaves days accepted by the contract check but without features.
+    materialized = set.intersection(*(set(instance.get_materialized_partitions(k)) for k in partitioned_keys))
+    missing = sorted(set(history) - (_accepted_partitions() & materialized))
     if missing:
-        graph = defs.resolve_asset_graph()
-        partitioned = [k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def]
+        partitioned = [k.to_user_string() for k in partitioned_keys]
         warmup = backfill(partitioned, missing[0], missing[-1], instance=instance,
                           pool_wait_seconds=pool_wait_seconds)
         if not warmup.success:
