@@ -133,7 +133,7 @@ def run_worker(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunWorker | 
         return None
     with_pid = [entry for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT)
                 if entry.dagster_event and "pid" in entry.dagster_event.engine_event_data.metadata]
-    launched = [entry for entry in with_pid if entry.user_message.startswith("Started process for run")]
+    launched = [entry for entry in with_pid if entry.message.startswith("Started process for run")]
     entry = launched[-1] if launched else next(iter(with_pid), None)
     if entry is None:
         return None
@@ -343,9 +343,7 @@ class GuardedRun:
         holders = "; ".join(f"pool {pool} is held by " + (", ".join(describe_run(instance, r) for r in runs)
                                                           or "no run (slots taken by pending steps)")
                             for pool, runs in waits.items())
-        if waited >= self.pool_wait_seconds:
-            self._stop(instance, f"Gave up after waiting {waited:.0f} s for a pool slot: {holders}.", delay=0.0)
-        elif now - self._last_message >= POOL_MESSAGE_SECONDS:
+        if now - self._last_message >= POOL_MESSAGE_SECONDS:
             self._last_message = now
             message = (f"run {self.run_id} waits for a pool slot ({waited:.0f} s so far; gives up after "
                        f"{self.pool_wait_seconds:.0f} s): {holders}")
@@ -353,6 +351,8 @@ class GuardedRun:
             run = instance.get_run_by_id(self.run_id)
             if run is not None:
                 instance.report_engine_event(message, run)
+        if waited >= self.pool_wait_seconds:
+            self._stop(instance, f"Gave up after waiting {waited:.0f} s for a pool slot: {holders}.", delay=0.0)
 
 
 class LocalRunLauncher(dg.DefaultRunLauncher):
