@@ -198,7 +198,7 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         health = check_run_worker(instance, run)
         if health.status != WorkerStatus.NOT_FOUND:
             continue
-        reason = f"Marked failed by platform-assets: {health.msg}. Its concurrency slots were freed."
+        reason = f"Ended by platform-assets: {health.msg}. Its concurrency slots were freed."
         if end_run(instance, run.run_id, reason):
             ended.append(f"run {run.run_id} ({run.job_name}): {health.msg}; marked failed, slots freed")
     storage = instance.event_log_storage
@@ -244,7 +244,7 @@ class RunStopped(RuntimeError):
 
 
 class GuardedRun:
-    """Context manager around one in-process execution of run ``run_id`` (main thread only).
+    """Context manager around one in-process execution of run ``run_id`` (signals: main thread only).
 
     A watcher thread learns of SIGINT/SIGTERM through ``signal.set_wakeup_fd`` (the Python
     handlers are Dagster's while it executes) and marks the run CANCELING with the signal's
