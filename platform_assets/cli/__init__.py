@@ -5,8 +5,7 @@
 - ``models``: the model registry (:mod:`.models`);
 - ``dev``: the Dagster UI and daemon.
 
-Exit codes, for every command: 0 success, 1 the data or a check failed, 2 a usage error
-(bad arguments, unreadable file, invalid contract, unknown partition or asset).
+Exit codes: see :mod:`.common` (0 success, 1 failed, 2 usage error, 130 stopped by a signal).
 """
 
 from __future__ import annotations
