@@ -27,7 +27,8 @@ from dagster._core.storage.tags import GRPC_INFO_TAG
 
 from platform_assets.core.settings import bundled_dagster_yaml
 from platform_assets.operations_runs import HOST_TAG, PID_STARTED_TAG, PID_TAG, LocalRunLauncher, owner_tags
-from platform_assets_tests.conftest import REPO
+from platform_assets_tests.support.environment import subprocess_env
+from platform_assets_tests.support.paths import REPO
 
 POOL = "duckdb_warehouse"
 DAY = "2026-11-10"
@@ -51,8 +52,7 @@ with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
 
 
 def cli_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("ANTHROPIC_", "PLATFORM_CLAUDE_", "AWS_")) and k != "DAGSTER_HOME"}
+    env = {k: v for k, v in subprocess_env().items() if k != "DAGSTER_HOME"}
     return {**env, "PLATFORM_ASSETS_HOME": str(home), "PLATFORM_ASSETS_ROWS_PER_PARTITION": "2000",
             "RUNTIME__LOG_LEVEL": "ERROR"}
 
