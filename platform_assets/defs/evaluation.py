@@ -141,7 +141,8 @@ def model_card(context: dg.AssetExecutionContext, registry: ModelRegistryResourc
     card = card_for_version(models, version, drift={"drift_share": drift.get("drift_share")} if drift else None)
     # Facts come from the artifacts; Claude (when a key is set) only drafts prose, marked as drafted.
     with warehouse.get_connection() as conn:
-        card = draft_card_prose(claude.get_client(), card, conn, run_id=context.run.run_id)
+        card = draft_card_prose(claude.get_client(), card, conn, run_id=context.run.run_id,
+                                asset=MODEL_CARD.to_user_string())
     published = publish_card(models, version, card, registry.artifacts_path / "model_cards")
     return dg.MaterializeResult(metadata={
         "model_id": version.id, "status": card["model"]["status"],
