@@ -61,8 +61,10 @@ def contracts_check(contract: Path, data: Path, reference: Path | None, table: s
         fail_usage(f"{contract}: the contract describes no table (no 'schema'): there is nothing to check "
                    f"{data} against. Add the table under 'schema', or check it with the contract that has it.")
     conn = warehouse.connect(":memory:")
-    # Timestamps written without an offset are read as UTC, wherever the command runs.
+    # Timestamps written without an offset are read as UTC, wherever the command runs; the
+    # output is the verdict, not DuckDB's progress bar.
     conn.execute("SET TimeZone = 'UTC'")
+    conn.execute("SET enable_progress_bar = false")
     try:
         reference_profile, reference_note = None, None
         if reference is not None:

@@ -229,3 +229,17 @@ def memory_conn():
     conn.execute("SET TimeZone = 'UTC'")
     yield conn
     conn.close()
+
+
+def test_repeated_keys_are_counted_exactly_in_a_file_checked_in_place(tmp_path, memory_conn):
+    """The main scan counts distinct key hashes; what it finds is recounted on the values."""
+    contract_path = tmp_path / "keys.odcs.yaml"
+    contract_path.write_text(CONTRACT.replace("      - name: code\n        logicalType: string\n",
+                                              "      - name: code\n        logicalType: string\n        unique: true\n"))
+    contract = load_contract(contract_path)
+    codes = [f"{n:05d}" for n in range(5000)] + ["00007", "00007", "00042", None, None]
+    path = tmp_path / "keys.parquet"
+    pq.write_table(pa.table({"default": ["Yes"] * len(codes), "code": codes}), path)
+    _, verdict, _ = checked(memory_conn, contract, path)
+    (repeat,) = [v for v in verdict.errors if v.rule == "unique"]
+    assert repeat.field == "code" and repeat.failing_rows == 3, "nulls are not repeats; each extra copy is one"

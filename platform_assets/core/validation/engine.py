@@ -194,7 +194,7 @@ def check_batch(
     _read_exact_profile(profiles, results, row_count)
 
     column_violations, column_row_rules = _judge_column_rules(conn, rel, plan.rules, results, row_count)
-    key_violations, key_row_rules = _judge_keys(contract, results)
+    key_violations, key_row_rules = _judge_keys(conn, rel, contract, results)
     violations = [*plan.violations, *column_violations, *key_violations,
                   *_judge_table_rules(conn, contract, rel, row_count)]
     row_rules = column_row_rules + key_row_rules
@@ -256,10 +256,7 @@ def _plan_scan(conn, batch: Batch, contract: Contract, profiles: dict[str, Colum
     key = contract.primary_key
     if len(key) > 1 and all(name in batch.columns for name in key):
         # A composite key: the combination is unique, not each column.
-        present = " AND ".join(f"{quote_ident(n)} IS NOT NULL" for n in key)
-        combined = "struct_pack(" + ", ".join(f"{quote_ident(n)} := {quote_ident(n)}" for n in key) + ")"
-        plan.scan.add((key, "unique", "fail"),
-                      f"count(*) FILTER (WHERE {present}) - count(DISTINCT {combined}) FILTER (WHERE {present})")
+        plan.scan.add((key, "unique", "fail"), _repeats_sql(key, hashed=True))
     return plan
 
 
@@ -294,14 +291,37 @@ def _plan_column(conn, batch: Batch, spec: ColumnSpec, plan: _Plan, primary_key:
         plan.scan.add(checked.key, f"count(*) FILTER (WHERE {predicate})")
         plan.rules.append(checked)
     if spec.unique or (spec.primary_key and len(primary_key) == 1):
-        plan.scan.add((spec.name, "unique", "fail"), f"count({c}) - count(DISTINCT {c})")
+        plan.scan.add((spec.name, "unique", "fail"), _repeats_sql((spec.name,), hashed=True))
     for q in spec.quality:
         checked = _ColumnRule(spec, q.metric or "sql", _metric_predicate(q, c) or "", quality=q)
         if checked.predicate:
             plan.scan.add(checked.key, f"count(*) FILTER (WHERE {checked.predicate})")
         elif q.metric == "duplicateValues":
-            plan.scan.add(checked.key, f"count({c}) - count(DISTINCT {c})")
+            plan.scan.add(checked.key, _repeats_sql((spec.name,), hashed=True))
         plan.rules.append(checked)
+
+
+def _repeats_sql(names: tuple[str, ...], hashed: bool) -> str:
+    """Rows whose key (one column or several, all non-null) repeats an earlier row's.
+
+    ``hashed`` counts distinct 64-bit hashes instead of distinct values: the main scan's
+    largest memory cost halves (a hash instead of the value per key). Hashes can only
+    merge keys, never split them, so a hashed count of 0 is exact; any other count is
+    recounted exactly (:func:`_exact_repeats`) before it is reported.
+    """
+    cols = [quote_ident(n) for n in names]
+    present = " AND ".join(f"{c} IS NOT NULL" for c in cols)
+    key = f"hash({', '.join(cols)})" if hashed else (
+        cols[0] if len(cols) == 1 else "struct_pack(" + ", ".join(f"{c} := {c}" for c in cols) + ")")
+    return f"count(*) FILTER (WHERE {present}) - count(DISTINCT {key}) FILTER (WHERE {present})"
+
+
+def _exact_repeats(conn, relation: str, names: tuple[str, ...], hashed_count: int) -> int:
+    """The exact count behind a hashed count of repeats (see :func:`_repeats_sql`)."""
+    if not hashed_count:
+        return 0
+    (exact,) = fetch_row(conn, f"SELECT {_repeats_sql(names, hashed=False)} FROM {relation}")
+    return int(exact)
 
 
 def _read_exact_profile(profiles: dict[str, ColumnProfile], results: dict[tuple, Any], row_count: int) -> None:
@@ -335,6 +355,8 @@ def _judge_column_rules(conn, rel: str, rules: list[_ColumnRule], results: dict[
                 violations.append(Violation(spec.name, rule, detail, failing_rows=failing))
                 row_rules.append(RowRule(spec.name, rule, predicate, "error"))
             continue
+        if q.metric == "duplicateValues":
+            failing = _exact_repeats(conn, rel, (spec.name,), failing)
         example = _first_failing_value(conn, rel, spec.name, predicate) if failing and predicate else None
         violation = _metric_violation(q, failing, example, spec.name, row_count)
         if violation:
@@ -360,7 +382,8 @@ def _text_type_violation(conn, rel: str, spec: ColumnSpec, checked: "_ColumnRule
     return Violation(spec.name, "logicalType", detail, failing_rows=failing)
 
 
-def _judge_keys(contract: Contract, results: dict[tuple, Any]) -> tuple[list[Violation], list[RowRule]]:
+def _judge_keys(conn, rel: str, contract: Contract,
+               results: dict[tuple, Any]) -> tuple[list[Violation], list[RowRule]]:
     """Violations of ``unique`` and ``primaryKey``, and the row rules that quarantine the repeats."""
     violations: list[Violation] = []
     row_rules: list[RowRule] = []
@@ -369,7 +392,8 @@ def _judge_keys(contract: Contract, results: dict[tuple, Any]) -> tuple[list[Vio
     if (contract.primary_key, "unique", "fail") in results:
         keys.append((contract.primary_key, "primaryKey"))
     for names, rule in keys:
-        duplicates = int(results[(names[0] if len(names) == 1 else names, "unique", "fail")])
+        duplicates = _exact_repeats(conn, rel, names, int(results[(names[0] if len(names) == 1 else names,
+                                                                     "unique", "fail")]))
         if duplicates:
             label = ", ".join(names)
             what = f"a {label} value" if len(names) == 1 else f"a ({label}) combination"
