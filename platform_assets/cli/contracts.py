@@ -171,3 +171,69 @@ def _echo_lint(result: dict) -> None:
         click.echo(f"  not run by this platform ({len(result['not_run'])}):")
         for part in result["not_run"]:
             click.echo(f"    - warning: {part}")
+
+
+@contracts.command("diff")
+@click.argument("files", metavar="[OLD] NEW", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--against", "ref", metavar="GIT_REF", help="Compare NEW with its own file at this git revision "
+              "(e.g. origin/main) instead of an OLD file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+def contracts_diff(files: tuple[Path, ...], ref: str | None, as_json: bool) -> None:
+    """Classify every change between two versions of a contract as breaking or not.
+
+    Breaking for the data's consumers: a table or column removed or renamed, a type changed,
+    required/unique added, an enum or validValues shrunk, a pattern changed, bounds or
+    quality thresholds tightened, a classification relaxed (pii -> public). Not breaking: an
+    optional column added, descriptions changed, bounds widened, an enum extended.
+
+    Exits 1 when a change is breaking and the contract's major version was not bumped (so
+    CI can gate pull requests), 0 otherwise, 2 on a usage error or an unreadable contract.
+    """
+    import tempfile
+
+    from platform_assets.core.validation.contract import ContractError
+    from platform_assets.core.validation.diff import diff_contracts, read_at_revision
+
+    if ref is None and len(files) != 2:
+        fail_usage("contracts diff takes OLD and NEW, or NEW with --against GIT_REF")
+    if ref is not None and len(files) != 1:
+        fail_usage("with --against GIT_REF, give only NEW (the old version is NEW's file at GIT_REF)")
+    new = files[-1]
+    if not new.is_file():
+        fail_usage(f"{new}: file not found")
+    with tempfile.TemporaryDirectory() as scratch:
+        old, label = (files[0], str(files[0])) if ref is None else (None, "")
+        if ref is not None:
+            try:
+                text, label = read_at_revision(new, ref)
+            except ValueError as exc:
+                fail_usage(str(exc))
+            if text is None:
+                message = f"{new}: not in {ref}: a new contract, nothing to compare; nothing breaks"
+                click.echo(json.dumps({"new": {"file": str(new)}, "changes": [], "breaking": 0, "passes": True,
+                                       "note": message}, indent=2) if as_json else message)
+                sys.exit(EXIT_OK)
+            old = Path(scratch) / new.name
+            old.write_text(text, encoding="utf-8")
+        try:
+            result = diff_contracts(old, new, old_label=label)
+        except ContractError as exc:
+            fail_usage(str(exc).replace(str(old), label) if ref is not None else str(exc))
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, default=str))
+    else:
+        click.echo(f"{result.old_path} ({result.old_version}) -> {result.new_path} ({result.new_version}): "
+                   f"{len(result.changes)} change(s), {len(result.breaking)} breaking")
+        for change in result.changes:
+            where = ".".join(p for p in (change.table, change.column) if p) or "(contract)"
+            click.echo(f"  {'BREAKING' if change.breaking else 'ok      '}  {where}: {change.change}: {change.detail}"
+                       + (f" [{change.location}]" if change.location else ""))
+        if result.breaking and result.major_bumped:
+            click.echo(f"PASS: breaking changes with a major version bump ({result.old_version} -> "
+                       f"{result.new_version})")
+        elif result.breaking:
+            click.echo(f"FAIL: {len(result.breaking)} breaking change(s) and the major version did not go up "
+                       f"({result.old_version} -> {result.new_version}): bump the major version or undo them")
+        else:
+            click.echo("PASS: nothing breaks")
+    sys.exit(EXIT_OK if result.passes else EXIT_FAILED)

@@ -237,7 +237,7 @@ class Contract:
         return int(match.group(1)) if match else None
 
 
-def _line_index(text: str) -> dict[tuple, int]:
+def line_index(text: str) -> dict[tuple, int]:
     """Map YAML paths like ('schema', 0, 'properties', 3) to 1-based line numbers."""
     index: dict[tuple, int] = {}
 
@@ -291,7 +291,7 @@ def _read_document(path: Path) -> tuple[dict, dict[tuple, int]]:
     if not isinstance(document, dict):
         raise ContractError(path, ["the file must hold a YAML mapping (an ODCS document), not "
                                    f"{type(document).__name__}"])
-    return document, _line_index(text)
+    return document, line_index(text)
 
 
 def load_contract(path: str | Path, table: str | None = None) -> Contract:
