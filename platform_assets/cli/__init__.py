@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from platform_assets.cli import contracts, models, runs
+from platform_assets.cli import contracts, models, quarantine, runs
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,3 +50,4 @@ main.add_command(runs.run)
 main.add_command(runs.backfill_command)
 main.add_command(models.models)
 main.add_command(dev)
+main.add_command(quarantine.quarantine)
