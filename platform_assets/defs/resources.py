@@ -61,7 +61,7 @@ class PlatformSettings(dg.ConfigurableResource):
         """The ODCS contract of ``table`` from the contracts folder."""
         from platform_assets.core.validation.contract import find_contract, load_contract
 
-        return load_contract(find_contract(Path(self.contracts_dir), table))
+        return load_contract(find_contract(Path(self.contracts_dir), table), table)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PlatformSettings:

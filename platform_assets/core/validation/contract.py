@@ -751,7 +751,7 @@ def _quality_rules(entries, parent: tuple, found: _Findings, *, column: str | No
                 found.problem(loc + ("arguments", "pattern"), why)
                 continue
         if not ops:
-            found.skip(loc, f"quality rule with no operator (mustBe, mustBeLessThan, …) is not run")
+            found.skip(loc, "quality rule with no operator (mustBe, mustBeLessThan, …) is not run")
             continue
         operator = ops[0]
         threshold = getattr(q, operator)
