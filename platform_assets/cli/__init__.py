@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from platform_assets.cli import contracts, models, runs
+from platform_assets.cli.evals import evals
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,3 +52,4 @@ main.add_command(runs.run)
 main.add_command(runs.backfill_command)
 main.add_command(models.models)
 main.add_command(dev)
+main.add_command(evals)

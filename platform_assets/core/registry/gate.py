@@ -181,5 +181,5 @@ def _judge_eval_cases(results: EvalCaseComparison, has_champion: bool, reasons: 
         reasons.append(f"eval suite: the challenger fails {len(regressed)} case(s) the champion passes: "
                        + "; ".join(f"{c.case} (requirement {c.requirement}): {c.detail}" for c in regressed))
         return False
-    reasons.append(f"eval suite: no case the champion passes fails ({ours} of {total} pass; champion {theirs})")
+    reasons.append(f"eval suite: no case the champion passes fails ({ours} of {total} pass, champion {theirs})")
     return True
