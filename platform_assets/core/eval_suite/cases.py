@@ -278,10 +278,18 @@ class Case(_Strict):
         return getattr(self, self.kind)
 
     def fingerprint(self) -> str:
-        """What makes two cases the same test: requirement, kind and block, with whitespace
-        in the SQL and text collapsed. Titles, ids and review fields do not count."""
-        body = {"requirement": self.requirement, "kind": self.kind,
-                "spec": _normalized(self.spec.model_dump(mode="json", exclude_none=True))}
+        """What makes two cases the same test: the requirement, the kind and what the case
+        does to the model or the batch (rows, filter and metric, mutation), with whitespace
+        and case in SQL and text collapsed. Bounds, expected violations, titles, ids and
+        review fields do not count: two cases that differ only there test the same thing."""
+        spec = self.spec.model_dump(mode="json", exclude_none=True)
+        if self.kind == "slice_metric":
+            spec = {k: spec.get(k) for k in ("filter", "metric", "group_by")}
+        elif self.kind == "latency":
+            spec = {"percentile": spec.get("percentile")}
+        elif self.kind == "contract":
+            spec = {**spec, "expect": {"verdict": spec["expect"]["verdict"]}}
+        body = {"requirement": self.requirement, "kind": self.kind, "spec": _normalized(spec)}
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
     def to_yaml(self) -> str:
@@ -338,7 +346,7 @@ def _problems(exc: ValidationError, lines: dict[tuple, int]) -> list[str]:
     for error in exc.errors():
         loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith(("function-", "literal["))))
         where = ".".join(str(p) for p in loc) or "(case)"
-        line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
+        line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
         message = error["msg"].removeprefix("Value error, ")
         problems.append(f"{where}{f' (line {line})' if line else ''}: {message}")
     return problems
