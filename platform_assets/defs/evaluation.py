@@ -95,11 +95,12 @@ def promotion_gate(context: dg.AssetCheckExecutionContext, registry: ModelRegist
     version = int(latest_metadata(context.instance, CHAMPION_CHALLENGER_GATE)["version"])
     candidate = registry.current_candidate(context.instance)
     try:
-        suite_run = suite_run_for_gate(candidate, models, load_suite(platform.evals_dir), platform.contracts_dir)
+        suite = load_suite(platform.evals_dir)
     except (CaseError, RequirementsError) as exc:
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,
                                    description=f"not promoted, champion unchanged: the eval suite does not load: {exc}")
     try:
+        suite_run = suite_run_for_gate(candidate, models, suite, platform.contracts_dir)
         decision = promote_if_better(models, version, candidate.read_json("eval.json"), actor="promotion_gate",
                                      eval_cases=suite_run.comparison())
     except CorruptModelError as exc:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from platform_assets.core.eval_suite.execution import CaseOutcome, ModelUnderTest, SuiteRunner
 from platform_assets.core.eval_suite.suite import Suite
 from platform_assets.core.registry.gate import EvalCaseComparison, EvalCaseResult
+from platform_assets.core.registry.registry import CorruptModelError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,6 +45,7 @@ class SuiteRun:
     outcomes: dict[str, list[CaseOutcome]]
     holdout_rows: int
     ran_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    notes: list[str] = field(default_factory=list)
 
     def version_of(self, label: str) -> int | None:
         return (self.models.get(label) or {}).get("version")
@@ -88,12 +90,13 @@ class SuiteRun:
         if failing:
             lines += ["", "Not passing:"] + [f"- {label}: **{o.case}** ({o.requirement}) {o.status}: {o.detail}"
                                              for label, o in failing]
+        lines += [f"\nNote: {note}" for note in self.notes]
         return "\n".join(lines)
 
     def to_dict(self) -> dict:
         return {"suite_fingerprint": self.suite_fingerprint, "ran_at": self.ran_at,
                 "holdout_rows": self.holdout_rows, "requirements": self.requirements, "titles": self.titles,
-                "models": self.models,
+                "models": self.models, "notes": self.notes,
                 "outcomes": {label: [o.to_dict() for o in outcomes] for label, outcomes in self.outcomes.items()}}
 
     @classmethod
@@ -102,7 +105,7 @@ class SuiteRun:
                    titles=data.get("titles", {}), models=data["models"],
                    outcomes={label: [CaseOutcome(**o) for o in outcomes]
                              for label, outcomes in data["outcomes"].items()},
-                   holdout_rows=data["holdout_rows"], ran_at=data["ran_at"])
+                   holdout_rows=data["holdout_rows"], ran_at=data["ran_at"], notes=data.get("notes", []))
 
 
 def run_suite(suite: Suite, models: list[ModelUnderTest], holdout: pd.DataFrame,
@@ -126,16 +129,24 @@ def version_under_test(registry: ModelRegistry, version: ModelVersion, label: st
 def run_for_candidate(candidate: Candidate, registry: ModelRegistry, suite: Suite,
                       contracts_dir: str | Path) -> SuiteRun:
     """The candidate (the challenger) and the champion it is compared with, on the
-    candidate's holdout; recorded as ``eval_suite.json`` in the candidate folder."""
+    candidate's holdout; recorded as ``eval_suite.json`` in the candidate folder. A champion
+    whose ONNX file fails its checksum is left out (and said so): the gate then decides on
+    the metrics alone, as it did before the suite existed."""
+
     registered = registry.version_with_lineage("candidate_dir", str(candidate.path))
     champion = registry.champion()
     if champion is not None and registered is not None and champion.version == registered.version:
         champion, _ = registry.compared_versions()  # promoted already: its opponent is the champion it replaced
     models = [ModelUnderTest(CHALLENGER, None if registered is None else registered.version, candidate.onnx_path,
                              candidate.threshold)]
+    notes = []
     if champion is not None:
-        models.append(version_under_test(registry, champion, CHAMPION))
+        try:
+            models.append(version_under_test(registry, champion, CHAMPION))
+        except CorruptModelError as exc:
+            notes.append(f"the champion was not run: {exc}")
     run = run_suite(suite, models, candidate.holdout(), contracts_dir)
+    run.notes = notes
     candidate.write_json(SUITE_RUN_FILE, run.to_dict())
     return run
 
