@@ -140,9 +140,9 @@ class EvalDraftsConfig(dg.Config):
     wait_seconds: float = Field(120.0, description="how long to wait for Claude's Message Batch before leaving it "
                                                    "for the next run to collect")
     poll_seconds: float = Field(10.0, description="time between two looks at the batch")
-    requirements: list[str] = Field(default_factory=list, description="draft for these requirement ids only; "
-                                                                      "empty: every requirement without a draft "
-                                                                      "waiting for review")
+    requirements: list[str] = Field(default_factory=list, description="draft for these requirement ids only "
+                                                                      "(empty: all); Claude drafts only where no "
+                                                                      "draft waits for review")
 
 
 @dg.asset(key=EVAL_DRAFTS, deps=[EVAL_REQUIREMENTS, EVAL_SUITE_CASES], group_name=EVAL_SUITE,
@@ -161,11 +161,6 @@ def eval_drafts(context: dg.AssetExecutionContext, config: EvalDraftsConfig, pla
     suite = _load_suite(platform, registry)
     models = registry.get_registry()
     client = claude.get_client()
-    wanted = list(config.requirements) or None
-    if wanted is None and client.enabled:
-        # Claude drafts only where nothing waits for review: a run a day must not pile drafts up.
-        waiting = {c.requirement for c in suite.drafted}
-        wanted = [r.id for r in suite.requirements if r.id not in waiting]
     holdout = None
     champion = models.champion()
     if client.enabled and champion is not None:
@@ -178,7 +173,8 @@ def eval_drafts(context: dg.AssetExecutionContext, config: EvalDraftsConfig, pla
         regressions = recorded_regressions(conn, models, registry.artifacts_path)
         try:
             report = draft_cases(suite, regressions, inbox=inbox, client=client, log_conn=conn,
-                                 contracts_dir=platform.contracts_dir, holdout=holdout, requirement_ids=wanted,
+                                 contracts_dir=platform.contracts_dir, holdout=holdout,
+                                 requirement_ids=list(config.requirements) or None, only_where_none_waits=True,
                                  wait_seconds=config.wait_seconds, poll_seconds=config.poll_seconds,
                                  run_id=context.run_id, asset=EVAL_DRAFTS.to_user_string())
         except ValueError as exc:

@@ -212,3 +212,24 @@ def test_the_drafts_asset_with_a_key_drafts_through_the_batch_api_and_logs_in_th
     assert len(calls) == 10 and {c.asset for c in calls} == {"evals/drafts"}
     assert all(c.outcome == "ok" and c.cost_usd > 0 for c in calls)
     assert recorded_regressions(None, None, None) == []
+
+
+def test_a_scheduled_pass_asks_claude_only_where_no_draft_waits_and_keeps_the_rules_drafts(small_suite: Path,
+                                                                                          tmp_path: Path):
+    inbox = tmp_path / "inbox"
+    write_case(inbox, case_body("cents-by-hand", "scoring#3", "contract", {
+        "mutation": {"sql": "SELECT * REPLACE (amount_cents * 10 AS amount_cents) FROM batch"},
+        "expect": {"verdict": "reject"}}))
+    unit_change = Regression("quarantine", "transactions 2026-11-02", "amounts in dollars",
+                             {"table": "transactions", "field": "amount_cents", "rule": "unit_change"})
+    with ScriptedServer(default_text=draft_answer()) as server:
+        client = _client(server)
+        report = draft_cases(load_suite(small_suite, inbox), [unit_change], inbox=inbox, client=client,
+                             log_conn=duckdb.connect(), contracts_dir=CONTRACTS_DIR, only_where_none_waits=True,
+                             poll_seconds=0.01)
+        client.close()
+    asked = [_requirement_of(r["params"]) for r in server.batch_requests[0].body["requests"]]
+    assert asked == ["scoring#1", "scoring#2"]
+    assert "Claude skips scoring#3: drafts wait for review there" in report.notes
+    (rules,) = report.drafted
+    assert rules.requirement == "scoring#3" and rules.contract.mutation.fault == {"amount_unit": "dollars"}
