@@ -2,13 +2,14 @@
 
 - ``contracts``: check files against ODCS contracts, lint contracts (:mod:`.contracts`);
 - ``checks run``, ``run``, ``backfill``: Dagster runs from the shell (:mod:`.runs`);
-- ``models``: the model registry (:mod:`.models`);
+- ``models``: the model registry and release notes (:mod:`.models`);
+- ``quarantine``: rows the contract checks held back, and their release (:mod:`.quarantine`);
+- ``evals``: the eval suite: drafts, review, coverage, runs (:mod:`.evals`);
 - ``tickets``: triage tickets and who approved their runbooks (:mod:`.tickets`);
 - ``costs``: the estimated cost of recent runs, by asset and by day (:mod:`.costs`);
 - ``dev``: the Dagster UI and daemon.
 
-Exit codes, for every command: 0 success, 1 the data or a check failed, 2 a usage error
-(bad arguments, unreadable file, invalid contract, unknown partition or asset).
+Exit codes: see :mod:`.common` (0 success, 1 failed, 2 usage error, 130 stopped by a signal).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import click
 
-from platform_assets.cli import contracts, models, runs
+from platform_assets.cli import contracts, evals, models, quarantine, runs
 from platform_assets.cli import costs, tickets
 
 
@@ -56,3 +57,5 @@ main.add_command(models.models)
 main.add_command(tickets.tickets)
 main.add_command(costs.costs)
 main.add_command(dev)
+main.add_command(quarantine.quarantine)
+main.add_command(evals.evals)

@@ -4,7 +4,10 @@
   re-scored on the *same* holdout, so the gate compares like with like;
 - ``model/champion_challenger_gate``: registers the candidate as the ``challenger``; its
   blocking check ``promotion_gate`` runs the gate and promotes on a pass (the only road to
-  ``champion``); a blocked challenger stops shadow scoring and the card;
+  ``champion``); a blocked challenger stops shadow scoring and the card. The gate also
+  takes the eval suite's run of the candidate and the champion (``evals/results``, or a run
+  made by the check itself when that asset did not run): a case the champion passes and
+  the challenger fails blocks it;
 - ``model/shadow_scores``: the newest feature partition scored by champion and challenger,
   with the decisions on which they differ;
 - ``model/model_card``: JSON + Markdown card of the version, attached to it in the registry.
@@ -19,6 +22,7 @@ from platform_assets.core.operations.alerts import Alert
 from platform_assets.defs.keys import (
     CHAMPION_CHALLENGER_GATE,
     EVAL_RESULTS,
+    EVAL_SUITE_RESULTS,
     EVALUATION,
     FEATURE_DRIFT,
     FRAUD_MODEL,
@@ -36,6 +40,7 @@ from platform_assets.defs.resources import (
     ClaudeResource,
     ModelRegistryResource,
     NotifierResource,
+    PlatformSettings,
     WarehouseResource,
 )
 
@@ -62,8 +67,8 @@ def eval_results(context: dg.AssetExecutionContext, registry: ModelRegistryResou
     })
 
 
-@dg.asset(key=CHAMPION_CHALLENGER_GATE, deps=[EVAL_RESULTS], group_name=EVALUATION, kinds={"python"},
-          owners=owners(EVALUATION), automation_condition=after_upstream())
+@dg.asset(key=CHAMPION_CHALLENGER_GATE, deps=[EVAL_RESULTS, EVAL_SUITE_RESULTS], group_name=EVALUATION,
+          kinds={"python"}, owners=owners(EVALUATION), automation_condition=after_upstream())
 def champion_challenger_gate(context: dg.AssetExecutionContext, registry: ModelRegistryResource) -> dg.MaterializeResult:
     """The candidate registered as a model version and made the ``challenger``; the
     ``promotion_gate`` check decides whether it becomes ``champion``."""
@@ -81,11 +86,15 @@ def champion_challenger_gate(context: dg.AssetExecutionContext, registry: ModelR
 
 @dg.asset_check(asset=CHAMPION_CHALLENGER_GATE, name=PROMOTION_GATE_CHECK, blocking=True,
                 metadata=owner_metadata(EVALUATION),
-                description="The challenger is not worse than the champion on PR-AUC beyond 0.01 and no slice "
-                            "regresses beyond its tolerance (or, with no champion, it meets the minimums). "
-                            "Passing promotes it.")
+                description="The challenger is not worse than the champion on PR-AUC beyond 0.01, no slice "
+                            "regresses beyond its tolerance (or, with no champion, it meets the minimums), and it "
+                            "fails no approved eval case the champion passes. Passing promotes it.")
 def promotion_gate(context: dg.AssetCheckExecutionContext, registry: ModelRegistryResource,
-                   notifier: NotifierResource) -> dg.AssetCheckResult:
+                   platform: PlatformSettings, notifier: NotifierResource) -> dg.AssetCheckResult:
+    from platform_assets.core.eval_suite.cases import CaseError
+    from platform_assets.core.eval_suite.promotion import suite_run_for_gate
+    from platform_assets.core.eval_suite.requirements import RequirementsError
+    from platform_assets.core.eval_suite.suite import load_suite
     from platform_assets.core.registry import CorruptModelError
     from platform_assets.core.registry.candidates import promote_if_better
 
@@ -93,7 +102,14 @@ def promotion_gate(context: dg.AssetCheckExecutionContext, registry: ModelRegist
     version = int(latest_metadata(context.instance, CHAMPION_CHALLENGER_GATE)["version"])
     candidate = registry.current_candidate(context.instance)
     try:
-        decision = promote_if_better(models, version, candidate.read_json("eval.json"), actor="promotion_gate")
+        suite = load_suite(platform.evals_dir)
+    except (CaseError, RequirementsError) as exc:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,
+                                   description=f"not promoted, champion unchanged: the eval suite does not load: {exc}")
+    try:
+        suite_run = suite_run_for_gate(candidate, models, suite, platform.contracts_dir)
+        decision = promote_if_better(models, version, candidate.read_json("eval.json"), actor="promotion_gate",
+                                     eval_cases=suite_run.comparison())
     except CorruptModelError as exc:
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,
                                    description=f"not promoted, champion unchanged: {exc}")
@@ -114,7 +130,8 @@ def promotion_gate(context: dg.AssetCheckExecutionContext, registry: ModelRegist
         metadata={"decision": dg.MetadataValue.md(decision.markdown()),
                   "challenger_version": decision.challenger_version,
                   "champion_version_before": decision.champion_version,
-                  "champion_version_after": models.aliases()["champion"]},
+                  "champion_version_after": models.aliases()["champion"],
+                  "eval_cases_regressed": len(suite_run.comparison().regressions)},
     )
 
 
@@ -165,7 +182,8 @@ def model_card(context: dg.AssetExecutionContext, registry: ModelRegistryResourc
     card = card_for_version(models, version, drift={"drift_share": drift.get("drift_share")} if drift else None)
     # Facts come from the artifacts; Claude (when a key is set) only drafts prose, marked as drafted.
     with warehouse.get_connection() as conn:
-        card = draft_card_prose(claude.get_client(), card, conn, run_id=context.run.run_id)
+        card = draft_card_prose(claude.get_client(), card, conn, run_id=context.run.run_id,
+                                asset=MODEL_CARD.to_user_string())
     published = publish_card(models, version, card, registry.artifacts_path / "model_cards")
     return dg.MaterializeResult(metadata={
         "model_id": version.id, "status": card["model"]["status"],

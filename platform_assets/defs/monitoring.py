@@ -32,6 +32,7 @@ from platform_assets.defs.automation import FEATURE_DRIFT_CONDITION_IGNORES_MISS
 from platform_assets.defs.keys import (
     CHAMPION_CHALLENGER_GATE,
     DRIFT_SENSOR,
+    EVAL_SUITE_RESULTS,
     EVALUATION,
     FEATURE_DRIFT,
     FEATURES_TRANSACTIONS,
@@ -52,8 +53,9 @@ from platform_assets.defs.resources import (
     WarehouseResource,
 )
 
-# Retraining re-materializes the whole model lifecycle: every asset of these groups.
-MODEL_LIFECYCLE = dg.AssetSelection.groups(TRAINING, EVALUATION)
+# Retraining re-materializes the whole model lifecycle: every asset of these groups, and the
+# eval suite's results, which the promotion gate reads.
+MODEL_LIFECYCLE = dg.AssetSelection.groups(TRAINING, EVALUATION) | dg.AssetSelection.assets(EVAL_SUITE_RESULTS)
 TRIGGER_TAG = "platform_assets/trigger"
 DRIFT_SHARE_TAG = "platform_assets/drift_share"
 EXPLANATION_TAG = "platform_assets/drift_explanation"
@@ -158,7 +160,7 @@ def evaluate_drift_sensor(context: dg.SensorEvaluationContext, threshold: float,
     cursor = json.loads(context.cursor) if context.cursor else {}
     records = context.instance.fetch_materializations(FEATURE_DRIFT, limit=1).records
     if not records:
-        return dg.SkipReason("monitoring/feature_drift has never been materialized")
+        return dg.SkipReason(f"{FEATURE_DRIFT.to_user_string()} has never been materialized")
     record = records[0]
     if record.storage_id <= cursor.get("last_storage_id", -1):
         return dg.SkipReason(f"no new drift result since storage id {record.storage_id}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dagster as dg
 
 import platform_assets
-from platform_assets.defs.keys import CONTRACT_CHECK, EVALUATION, FEATURE_DRIFT, TRAINING
+from platform_assets.defs.keys import CONTRACT_CHECK, EVAL_SUITE_RESULTS, EVALUATION, FEATURE_DRIFT, TRAINING
 from platform_assets.runner import load_definitions
 from platform_assets_tests.support.automation import execute_requested, tick, utc
 
@@ -16,8 +16,9 @@ BROKEN_FEED = {"ops": {"raw_transactions": {"config": {"amount_unit": "dollars"}
 
 
 def _model_lifecycle(defs: dg.Definitions) -> set[str]:
+    """The training and evaluation groups and the eval suite's results (the gate reads them)."""
     graph = defs.resolve_asset_graph()
-    keys = dg.AssetSelection.groups(TRAINING, EVALUATION).resolve(graph)
+    keys = dg.AssetSelection.groups(TRAINING, EVALUATION).resolve(graph) | {EVAL_SUITE_RESULTS}
     return {k.to_user_string() for k in keys}
 
 
