@@ -111,9 +111,13 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def dagster_dev(root: Path) -> Iterator[DagsterServer]:
+def dagster_dev(root: Path, *, via_platform_assets: bool = False, path: str | None = None
+                ) -> Iterator[DagsterServer]:
     """``dagster dev`` on a free loopback port, its instance and data under ``root``, with
-    Claude and AWS variables withheld; stopped (with its children) on exit."""
+    Claude and AWS variables withheld; stopped (with its children) on exit.
+
+    ``via_platform_assets``: started as ``python -m platform_assets.cli dev`` (what ``make dev``
+    runs) instead of the venv's ``dagster`` script; ``path``: the child's ``PATH``."""
     dagster_home = root / "dagster_home"
     data_home = root / "data"
     dagster_home.mkdir()
@@ -127,14 +131,17 @@ def dagster_dev(root: Path) -> Iterator[DagsterServer]:
         PLATFORM_ASSETS_CONTRACTS_DIR=str(CONTRACTS_DIR),
         RUNTIME__LOG_LEVEL="ERROR",
     )
+    if path is not None:
+        env["PATH"] = path
     dagster_bin = Path(sys.executable).with_name("dagster")
     log_path = root / "dagster_dev.log"
     server = DagsterServer(f"http://127.0.0.1:{port}", dagster_home, data_home, log_path)
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(dagster_bin), "dev", "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        command = ([sys.executable, "-m", "platform_assets.cli", "dev", "--port", str(port)] if via_platform_assets
+                   else [str(dagster_bin), "dev", "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1", "-p",
+                         str(port)])
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
         try:
             _wait_until_loaded(server, process)
             yield server
