@@ -8,11 +8,14 @@ the instance, where the UI shows it; the console keeps only this and warnings.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 import threading
 from typing import TextIO
 
 import dagster as dg
+
+from platform_assets.operations_runs import PID_TAG
 
 POLL_SECONDS = 0.5
 _WATCHED = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION,
@@ -52,8 +55,10 @@ class StepProgress:
 
     def _poll(self) -> None:
         try:
-            records = self.instance.get_run_records(filters=dg.RunsFilter(created_after=self.since),
-                                                    order_by="create_timestamp", ascending=True)
+            # This process's runs: the CLI tags each run with its owner's pid (operations_runs).
+            records = self.instance.get_run_records(
+                filters=dg.RunsFilter(created_after=self.since, tags={PID_TAG: str(os.getpid())}),
+                order_by="create_timestamp", ascending=True)
             for record in records:
                 self._follow(record.dagster_run)
         except Exception:  # progress is a courtesy: a busy SQLite read must not break the run
