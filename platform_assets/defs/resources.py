@@ -210,11 +210,17 @@ class NotifierResource(dg.ConfigurableResource):
                 alert.delivery_errors.append(f"slack: {exc}")
                 if log is not None:
                     log.warning(f"alert {alert.alert_id} not delivered to Slack: {exc}")
-        if conn is not None:
-            record_alert(conn, alert)
-        else:
-            with warehouse.session(self.database) as own:
-                record_alert(own, alert)
+        try:
+            if conn is not None:
+                record_alert(conn, alert)
+            else:
+                with warehouse.session(self.database) as own:
+                    record_alert(own, alert)
+        except duckdb.Error as exc:  # e.g. another process held the warehouse lock for 30 s
+            alert.delivered_to.remove("platform.alerts")
+            alert.delivery_errors.append(f"platform.alerts: {exc}")
+            if log is not None:
+                log.warning(f"alert {alert.alert_id} not recorded in platform.alerts: {exc}")
         return alert
 
 

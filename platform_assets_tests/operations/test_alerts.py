@@ -131,3 +131,25 @@ def test_every_alert_runbook_is_an_allow_listed_markdown_file(tmp_path):
                                   summary="s", runbook="review_drift_retrain"))
     assert Path(alert.runbook_url.removeprefix("file://")).is_file()
     assert "review_drift_retrain" in load_allowlist()
+
+
+def test_an_alert_the_warehouse_cannot_take_is_still_logged_and_does_not_raise(tmp_path):
+    import logging
+
+    unusable = tmp_path / "a_folder_not_a_database"
+    unusable.mkdir()
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    log = logging.getLogger("test_alert_sink")
+    log.addHandler(Keep())
+    notifier = NotifierResource(database=str(unusable), runbook_base_url=str(REPO / "runbooks"))
+    alert = notifier.notify(Alert(kind="drift_retrain", severity="info", owner=TEAM_ML_PLATFORM, title="t",
+                                  summary="s", runbook="review_drift_retrain"), log=log)
+    assert alert.delivered_to == ["run log"]
+    assert alert.delivery_errors and alert.delivery_errors[0].startswith("platform.alerts: ")
+    assert records[0].startswith("ALERT INFO drift_retrain: t — owner team:ml-platform")
+    assert "not recorded in platform.alerts" in records[1]
