@@ -182,8 +182,8 @@ def _landed_partitions(keys: Sequence[str]) -> set[str]:
     from platform_assets.core import warehouse
     from platform_assets.core.ingestion.load import TRANSACTIONS_TABLE, landed_sources
 
-    path = Settings.from_env().warehouse_path
-    if not path.exists():
+    path = Settings.from_env().warehouse
+    if not warehouse.exists(path):
         return set()
     with warehouse.session(path, read_only=True) as conn:
         return set(landed_sources(conn, TRANSACTIONS_TABLE, keys))

@@ -4,7 +4,8 @@ asks for a retrain when it crosses a threshold.
 - ``monitoring/feature_drift``: an Evidently data-drift report (``DataDriftPreset``) of the
   newest feature partition(s) against the champion's training reference sample, both sides
   sampled (20k rows, seeded) so a million-row day takes seconds; the HTML report is saved
-  under ``<home>/artifacts/drift/`` and linked from the metadata;
+  under ``<home>/artifacts/drift/`` (and published to ``<s3 url>/artifacts/drift/`` in
+  production) and linked from the metadata;
 - ``drift_retraining_sensor``: reads the newest drift result; when the drift share is at or
   above ``$PLATFORM_ASSETS_DRIFT_THRESHOLD`` (default 0.3) it requests one run of
   ``retrain_fraud_model``, then stays quiet for ``$PLATFORM_ASSETS_DRIFT_COOLDOWN_HOURS``
@@ -70,13 +71,14 @@ def feature_drift(context: dg.AssetExecutionContext, config: DriftConfig, wareho
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     html = registry.artifacts_path / "drift" / f"feature_drift_{window[-1]}_{stamp}.html"
     result = compute_drift(reference, current, sample_rows=config.sample_rows, seed=config.seed, html_path=html)
+    report, report_url = registry.publish_artifact(html)
     return dg.MaterializeResult(metadata={
         "drift_share": result.drift_share,
         "drifted_columns": ", ".join(result.drifted_columns) or "none",
         "columns": dg.MetadataValue.md(result.markdown()),
         "column_scores": dg.MetadataValue.json({c: round(v["score"], 6) for c, v in result.columns.items()}),
-        "report_html": dg.MetadataValue.path(str(html)),
-        "report_url": dg.MetadataValue.url(html.as_uri()),
+        "report_html": dg.MetadataValue.path(report),
+        "report_url": dg.MetadataValue.url(report_url),
         "champion_version": champion.version,
         "current_window": f"{window[0]} .. {window[-1]}",
         "sampled_rows": config.sample_rows,
