@@ -27,6 +27,7 @@ family (``BIGINT`` -> ``bigint``), for ingestion (type changes) and validation (
 from __future__ import annotations
 
 import itertools
+import logging
 import random
 import re
 import time
@@ -40,6 +41,7 @@ import duckdb
 from platform_assets.core.settings import LAKE_PREFIX, LakeSettings, Settings
 
 _LOCK_RETRY_SECONDS = 30.0
+_log = logging.getLogger(__name__)
 _text_tables = itertools.count()
 
 PLATFORM_DDL = """
@@ -364,6 +366,8 @@ class LakeConnection:
             except duckdb.Error as exc:
                 if not is_lake_conflict(exc) or attempt == _LAKE_ATTEMPTS - 1:
                     raise
+                _log.warning("DuckLake commit conflict, running the statement again (attempt %d): %s",
+                             attempt + 2, _first_line(exc))
                 _back_off(attempt)
         raise AssertionError("unreachable")
 
@@ -376,6 +380,8 @@ class LakeConnection:
             except duckdb.Error as exc:
                 if not is_lake_conflict(exc) or attempt == _LAKE_ATTEMPTS - 1:
                     raise
+                _log.warning("DuckLake commit conflict, replaying the transaction (%d statements, attempt %d): %s",
+                             len(statements), attempt + 2, _first_line(exc))
             try:
                 self._conn.execute("ROLLBACK")
             except duckdb.TransactionException:
@@ -385,6 +391,11 @@ class LakeConnection:
             for statement, parameters in statements:
                 self._conn.execute(statement, parameters)
         raise AssertionError("unreachable")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).splitlines() if _LAKE_CONFLICT in line]
+    return lines[0] if lines else str(exc).splitlines()[0]
 
 
 def _back_off(attempt: int) -> None:

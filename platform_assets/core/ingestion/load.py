@@ -357,7 +357,7 @@ def lake_destination(warehouse_name: str):
         target = f"{RAW_SCHEMA}.{quote_ident(name)}"
         keys = [c for c, hints in table.get("columns", {}).items() if hints.get("merge_key")]
         replace = table.get("write_disposition") == "merge" and keys
-        load_id = dlt.current.load_package()["load_id"]
+        load_id = dlt.current.load_package_state()["load_id"]
         with warehouse.session(warehouse_name) as conn:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
             stored = table_columns(conn, RAW_SCHEMA, name)
