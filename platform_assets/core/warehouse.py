@@ -133,8 +133,11 @@ def exists(path: str | Path | LakeSettings) -> bool:
     lake = resolve_lake(path)
     if lake is None:
         return Path(path).exists()
-    with session(lake, read_only=True) as conn:
-        return bool(table_columns(conn, "platform", "batch_manifest"))
+    try:
+        with session(lake, read_only=True) as conn:
+            return bool(table_columns(conn, "platform", "batch_manifest"))
+    except duckdb.Error:
+        return False  # a catalog that was never attached for writing cannot be read
 
 
 def replace_row(conn: duckdb.DuckDBPyConnection, table: str, key: dict[str, Any], values: dict[str, Any],
@@ -328,7 +331,9 @@ class LakeConnection:
         self._conn.close()
 
     def cursor(self) -> LakeConnection:
-        return LakeConnection(self._conn.cursor())
+        cursor = self._conn.cursor()
+        cursor.execute(f"USE {LAKE_ALIAS}")  # the default database is per connection
+        return LakeConnection(cursor)
 
     def begin(self) -> LakeConnection:
         return self.execute("BEGIN TRANSACTION")

@@ -310,10 +310,10 @@ def build_pipeline(warehouse_path: str | Path, pipelines_dir: str | Path):
     """The dlt pipeline that lands batches in the ``raw`` schema of the warehouse.
 
     A DuckDB file gets dlt's ``duckdb`` destination. The production DuckLake
-    (``ducklake:<schema>``) gets :func:`lake_destination`, and each pipeline a working folder
+    (``ducklake:<schema>``) gets :func:`lake_destination`, and each process a working folder
     of its own: several runs land at once there, and dlt's folder holds one run's packages.
     """
-    import tempfile
+    import os
 
     import dlt
 
@@ -323,8 +323,7 @@ def build_pipeline(warehouse_path: str | Path, pipelines_dir: str | Path):
         destination = dlt.destinations.duckdb(str(warehouse_path))
     else:
         destination = lake_destination(str(warehouse_path))
-        Path(pipelines_dir).mkdir(parents=True, exist_ok=True)
-        pipelines_dir = tempfile.mkdtemp(prefix="run-", dir=pipelines_dir)
+        pipelines_dir = Path(pipelines_dir) / f"process-{os.getpid()}"
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         destination=destination,
