@@ -16,6 +16,7 @@ COPY pyproject.toml requirements.lock README.md dagster.yaml ./
 COPY platform_assets ./platform_assets
 COPY contracts ./contracts
 COPY runbooks ./runbooks
+COPY evals ./evals
 COPY deploy/dagster.yaml ./deploy/dagster.yaml
 # -c: every package the project needs, at the version requirements.lock pins (the lock also
 # pins the dev tools, which are not installed).

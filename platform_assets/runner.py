@@ -8,6 +8,12 @@ so they show in the UI like any other run.
 
 The instance is ``$DAGSTER_HOME`` when set; otherwise ``$PLATFORM_ASSETS_HOME/dagster_home``
 with the project's ``dagster.yaml`` (telemetry off, the DuckDB writer pool at 1).
+
+Before each run, runs left in progress by a dead process are marked failed and their pool
+slots freed; each run is tagged with the process that owns it and executes under
+:class:`~platform_assets.operations_runs.GuardedRun` (SIGINT/SIGTERM end it as CANCELED; a
+wait for a pool slot names the run holding it and gives up after ``pool_wait_seconds``).
+See :mod:`platform_assets.operations_runs`.
 """
 
 from __future__ import annotations
@@ -26,9 +32,11 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
     PARTITION_NAME_TAG,
 )
+from dagster._core.utils import make_new_run_id
 
 from platform_assets.core.settings import Settings, bundled_dagster_yaml
 from platform_assets.defs.keys import MAIN_JOB, RAW_TRANSACTIONS_OP
+from platform_assets.operations_runs import POOL_WAIT_SECONDS, GuardedRun, owner_tags, reap_dead_runs
 
 
 class RunnerError(ValueError):
@@ -146,9 +154,17 @@ def _summarize(result: dg.ExecuteInProcessResult, partitions: list[str]) -> RunS
 def _execute(defs: dg.Definitions, selection: dg.AssetSelection | None, *, name: str,
              partition_key: str | None = None, tags: Mapping[str, str] | None = None,
              run_config: Mapping[str, Any] | None = None,
-             instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
-    """Run a job in-process: the code location's job ``name``, or a new one over ``selection``."""
-    tags = dict(tags or {})
+             instance: dg.DagsterInstance | None = None,
+             pool_wait_seconds: float = POOL_WAIT_SECONDS) -> dg.ExecuteInProcessResult:
+    """Run a job in-process: the code location's job ``name``, or a new one over ``selection``.
+
+    First ends the runs a dead process left in progress (their slots would block this run).
+    Raises :class:`~platform_assets.operations_runs.RunStopped` when SIGINT/SIGTERM or a too
+    long wait for a pool slot ended the run.
+    """
+    instance = instance or get_instance()
+    reap_dead_runs(instance)
+    tags = {**(tags or {}), **owner_tags()}
     if selection is not None:
         defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[dg.define_asset_job(name, selection=selection)]))
     job_def = defs.resolve_job_def(name)
@@ -157,11 +173,13 @@ def _execute(defs: dg.Definitions, selection: dg.AssetSelection | None, *, name:
         # read their partition from the run's partition tag.
         tags[PARTITION_NAME_TAG] = partition_key
         partition_key = None
+    run_id = make_new_run_id()
     try:
-        return job_def.execute_in_process(
-            instance=instance or get_instance(), partition_key=partition_key, tags=tags,
-            run_config=dict(run_config or {}), raise_on_error=False,
-        )
+        with GuardedRun(instance, run_id, pool_wait_seconds):
+            return job_def.execute_in_process(
+                instance=instance, partition_key=partition_key, tags=tags, run_id=run_id,
+                run_config=dict(run_config or {}), raise_on_error=False,
+            )
     except DagsterInvalidConfigError as exc:
         problems = "; ".join(error.message for error in exc.errors) or str(exc)
         raise RunnerError(f"invalid run config: {problems}") from None
@@ -176,17 +194,19 @@ class HistoryError(RuntimeError):
     (``platform-assets run`` exits 1 with this message)."""
 
 
-def _landed_partitions(keys: Sequence[str]) -> set[str]:
-    """The partitions among ``keys`` that have landed in raw.transactions, from any source
-    (whatever their contract verdict: a quarantined day has landed)."""
+def _history_state(keys: Sequence[str]) -> tuple[dict[str, str], set[str]]:
+    """``({day: source it landed from}, {days that failed their contract})`` among ``keys``."""
     from platform_assets.core import warehouse
     from platform_assets.core.ingestion.load import TRANSACTIONS_TABLE, landed_sources
 
     path = Settings.from_env().warehouse
     if not warehouse.exists(path):
-        return set()
+        return {}, set()
     with warehouse.session(path, read_only=True) as conn:
-        return set(landed_sources(conn, TRANSACTIONS_TABLE, keys))
+        failed = conn.execute(
+            "SELECT partition_key FROM platform.batch_verdicts WHERE table_name = ? AND NOT passes "
+            "AND list_contains(?, partition_key)", [TRANSACTIONS_TABLE, list(keys)]).fetchall()
+        return landed_sources(conn, TRANSACTIONS_TABLE, keys), {row[0] for row in failed}
 
 
 def _source_config(run_config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -197,12 +217,16 @@ def _source_config(run_config: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def _fill_history(defs: dg.Definitions, day: str, history_days: int, run_config: Mapping[str, Any] | None,
-                  backfill_history: bool, instance: dg.DagsterInstance) -> list[str]:
-    """Land the days before ``day`` that never landed, from the run's own source; returns them.
+                  backfill_history: bool, instance: dg.DagsterInstance,
+                  pool_wait_seconds: float = POOL_WAIT_SECONDS) -> list[str]:
+    """Materialize the days before ``day`` that are not done, from the run's own source;
+    returns them.
 
-    Days that landed already are never touched, whatever their verdict. With the bundled
-    source the missing days are generated; with a real source they are landed only when
-    ``backfill_history`` is set, otherwise :class:`HistoryError` names them.
+    - a day that never landed: generated with the bundled source; with a real source landed
+      only when ``backfill_history`` is set, otherwise :class:`HistoryError` names it;
+    - a day that landed but was left unfinished (a killed run): finished from the same
+      source, which re-lands the same data; from another source, :class:`HistoryError`;
+    - a day that failed its contract, or that every partitioned asset materialized: untouched.
     """
     import datetime as dt
 
@@ -210,14 +234,28 @@ def _fill_history(defs: dg.Definitions, day: str, history_days: int, run_config:
     start = dt.date.fromisoformat(day)
     history = [(start - dt.timedelta(days=n)).isoformat() for n in range(history_days, 0, -1)]
     history = [k for k in history if partitions_def.has_partition_key(k)]
-    missing = sorted(set(history) - _landed_partitions(history))
-    if not missing:
-        return []
+    landed, failed = _history_state(history)
+    graph = defs.resolve_asset_graph()
+    partitioned_keys = [k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def]
+    partitioned = sorted(k.to_user_string() for k in partitioned_keys)
+    # A run killed halfway leaves days landed (even accepted) without their features: a day
+    # is done when it failed its contract, or when every partitioned asset materialized it.
+    materialized = set.intersection(*(set(instance.get_materialized_partitions(k)) for k in partitioned_keys))
+    unfinished = sorted(d for d in landed if d not in failed and d not in materialized)
+    missing = sorted(set(history) - set(landed))
     source_config = _source_config(run_config)
     source = source_config.get("source", BUNDLED_SOURCE)
-    graph = defs.resolve_asset_graph()
-    partitioned = sorted(k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def)
-    if source != BUNDLED_SOURCE and not backfill_history:
+    elsewhere = [d for d in unfinished if landed[d] != source]
+    if elsewhere:
+        raise HistoryError(
+            f"{', '.join(f'{d} (from {landed[d]})' for d in elsewhere)} landed but their features were never "
+            f"built, and this run's source is {source!r}: finish them with the source they landed from "
+            f"(platform-assets backfill {' '.join(f'--select {k}' for k in partitioned)} --start {elsewhere[0]} "
+            f"--end {elsewhere[-1]} --config <that source's config>)")
+    missing_or_unfinished = sorted(set(missing) | set(unfinished))
+    if not missing_or_unfinished:
+        return []
+    if missing and source != BUNDLED_SOURCE and not backfill_history:
         selection = " ".join(f"--select {key}" for key in partitioned)
         raise HistoryError(
             f"the model trains on the {history_days} days before {day}, and {len(missing)} of them never landed "
@@ -225,13 +263,14 @@ def _fill_history(defs: dg.Definitions, day: str, history_days: int, run_config:
             f"{source!r} first, or land them yourself: platform-assets backfill {selection} --start {missing[0]} "
             f"--end {missing[-1]} --config <your config>")
     config = {"ops": {RAW_TRANSACTIONS_OP: {"config": source_config}}} if source_config else None
-    for first, last in _contiguous_ranges(missing):  # a landed day between two gaps is left alone
-        warmup = backfill(partitioned, first, last, run_config=config, instance=instance)
+    for first, last in _contiguous_ranges(missing_or_unfinished):  # a day done between two gaps is left alone
+        warmup = backfill(partitioned, first, last, run_config=config, instance=instance,
+                          pool_wait_seconds=pool_wait_seconds)
         if not warmup.success:
             failed = [step for run in warmup.runs for step in run.failed_steps]
             raise HistoryError(f"the history backfill {first}..{last} from {source!r} failed "
                                f"(steps: {', '.join(failed)})")
-    return missing
+    return missing_or_unfinished
 
 
 def _contiguous_ranges(days: Sequence[str]) -> list[tuple[str, str]]:
@@ -249,27 +288,29 @@ def _contiguous_ranges(days: Sequence[str]) -> list[tuple[str, str]]:
 
 def run_main(partition_key: str | None = None, *, history_days: int = HISTORY_DAYS,
              run_config: Mapping[str, Any] | None = None, backfill_history: bool = False,
-             instance: dg.DagsterInstance | None = None) -> RunSummary:
+             instance: dg.DagsterInstance | None = None,
+             pool_wait_seconds: float = POOL_WAIT_SECONDS) -> RunSummary:
     """Materialize every asset of one partition (default: the last complete day).
 
     The model assets train on a window of days, so first the ``history_days`` days before
-    the partition that never landed are landed (the partitioned assets only, from the source
-    ``run_config`` names, without its fault injection): generated for the bundled source;
-    for a real source only with ``backfill_history``, otherwise :class:`HistoryError` says
-    which days are missing. A day that landed already is never replaced by the warm-up.
+    the partition that are not done are materialized (the partitioned assets only, from the
+    source ``run_config`` names, without its fault injection; see :func:`_fill_history`).
+    A day that landed from another source is never replaced by the warm-up, and a day that
+    failed its contract stays as it is.
     """
     defs = load_definitions()
     key = partition_key or default_partition()
     _check_partition(_partitions_def(defs), key)
     instance = instance or get_instance()
-    _fill_history(defs, key, history_days, run_config, backfill_history, instance)
-    result = _execute(defs, None, name=MAIN_JOB, partition_key=key, run_config=run_config, instance=instance)
+    _fill_history(defs, key, history_days, run_config, backfill_history, instance, pool_wait_seconds)
+    result = _execute(defs, None, name=MAIN_JOB, partition_key=key, run_config=run_config, instance=instance,
+                      pool_wait_seconds=pool_wait_seconds)
     return _summarize(result, [key])
 
 
 def run_checks(select: str | Sequence[str] | None = None, partition_key: str | None = None, *,
                materialize: bool = False, run_config: Mapping[str, Any] | None = None,
-               instance: dg.DagsterInstance | None = None) -> RunSummary:
+               instance: dg.DagsterInstance | None = None, pool_wait_seconds: float = POOL_WAIT_SECONDS) -> RunSummary:
     """Run the asset checks of the selected assets in-process (for CI).
 
     With ``materialize`` the assets are materialized first, in the same run; otherwise the
@@ -287,7 +328,7 @@ def run_checks(select: str | Sequence[str] | None = None, partition_key: str | N
     if not checks.resolve_checks(graph):
         raise RunnerError(f"the selected assets have no asset checks: {', '.join(k.to_user_string() for k in keys)}")
     result = _execute(defs, selection, name="platform_checks_run", partition_key=key, run_config=run_config,
-                      instance=instance)
+                      instance=instance, pool_wait_seconds=pool_wait_seconds)
     return _summarize(result, [key] if key else [])
 
 
@@ -303,7 +344,8 @@ class BackfillResult:
 
 
 def backfill(select: str | Sequence[str], start: str, end: str, *, run_config: Mapping[str, Any] | None = None,
-             instance: dg.DagsterInstance | None = None) -> BackfillResult:
+             instance: dg.DagsterInstance | None = None,
+             pool_wait_seconds: float = POOL_WAIT_SECONDS) -> BackfillResult:
     """Materialize the selected assets for every partition from ``start`` to ``end`` (inclusive).
 
     One run covers the whole range when every selected asset allows single-run backfills;
@@ -334,11 +376,11 @@ def backfill(select: str | Sequence[str], start: str, end: str, *, run_config: M
     if single_run:
         tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
         result = _execute(defs, selection, name="platform_backfill_run", tags=tags, run_config=run_config,
-                          instance=instance)
+                          instance=instance, pool_wait_seconds=pool_wait_seconds)
         runs.append(_summarize(result, partition_keys))
     else:
         for key in partition_keys:
             result = _execute(defs, selection, name="platform_backfill_run", partition_key=key, run_config=run_config,
-                              instance=instance)
+                              instance=instance, pool_wait_seconds=pool_wait_seconds)
             runs.append(_summarize(result, [key]))
     return BackfillResult([k.to_user_string() for k in keys], partition_keys, runs)

@@ -2,11 +2,12 @@
 
 - ``contracts``: check files against ODCS contracts, lint contracts (:mod:`.contracts`);
 - ``checks run``, ``run``, ``backfill``: Dagster runs from the shell (:mod:`.runs`);
-- ``models``: the model registry (:mod:`.models`);
+- ``models``: the model registry and release notes (:mod:`.models`);
+- ``quarantine``: rows the contract checks held back, and their release (:mod:`.quarantine`);
+- ``evals``: the eval suite: drafts, review, coverage, runs (:mod:`.evals`);
 - ``dev``: the Dagster UI and daemon.
 
-Exit codes, for every command: 0 success, 1 the data or a check failed, 2 a usage error
-(bad arguments, unreadable file, invalid contract, unknown partition or asset).
+Exit codes: see :mod:`.common` (0 success, 1 failed, 2 usage error, 130 stopped by a signal).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from platform_assets.cli import contracts, models, runs
+from platform_assets.cli import contracts, evals, models, quarantine, runs
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,3 +52,5 @@ main.add_command(runs.run)
 main.add_command(runs.backfill_command)
 main.add_command(models.models)
 main.add_command(dev)
+main.add_command(quarantine.quarantine)
+main.add_command(evals.evals)

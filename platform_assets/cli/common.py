@@ -1,7 +1,8 @@
 """What every ``platform-assets`` command shares: exit codes and how a usage error is said.
 
-Exit codes, for every command: 0 success, 1 the data or a check failed, 2 a usage error
-(bad arguments, unreadable file, invalid contract, unknown partition or asset).
+Exit codes, for every command: 0 success, 1 the data or a check failed (or a run gave up
+waiting for a pool slot), 2 a usage error (bad arguments, unreadable file, invalid contract,
+unknown partition or asset), 130 stopped by SIGINT or SIGTERM (the run is marked canceled).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import sys
 
 import click
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def fail_usage(message: str) -> None:

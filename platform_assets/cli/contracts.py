@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from platform_assets.cli.common import EXIT_FAILED, EXIT_OK, fail_usage
+from platform_assets.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, fail_usage
 
 
 @click.group()
@@ -32,10 +32,16 @@ def _claude_client(no_llm: bool):
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--reference", type=click.Path(path_type=Path), help="CSV or Parquet of the last accepted batch, "
               "to check semantic drift against.")
+@click.option("--table", help="Which table of a contract that describes several (physicalName or name).")
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
 @click.option("--no-llm", is_flag=True, help="Do not ask Claude, even when ANTHROPIC_API_KEY is set.")
-def contracts_check(contract: Path, data: Path, reference: Path | None, as_json: bool, no_llm: bool) -> None:
-    """Check DATA (CSV or Parquet) against CONTRACT (ODCS v3 YAML).
+def contracts_check(contract: Path, data: Path, reference: Path | None, table: str | None, as_json: bool,
+                    no_llm: bool) -> None:
+    """Check DATA (CSV, JSON Lines or Parquet) against CONTRACT (ODCS v3 YAML).
+
+    Text files are read as the contract says: declared strings stay as written, declared
+    numbers, booleans, dates and times are parsed (a value that does not parse is a
+    violation with its row count and an example). A Parquet file is checked in place.
 
     Exits 0 when the batch passes, 1 when it violates the contract, 2 on a usage error or
     an invalid contract.
@@ -48,10 +54,17 @@ def contracts_check(contract: Path, data: Path, reference: Path | None, as_json:
     from platform_assets.core.validation.engine import NO_REFERENCE_NOTE, check_batch
 
     try:
-        parsed = load_contract(contract)
+        parsed = load_contract(contract, table)
     except ContractError as exc:
         fail_usage(str(exc))
+    if parsed.table is None:
+        fail_usage(f"{contract}: the contract describes no table (no 'schema'): there is nothing to check "
+                   f"{data} against. Add the table under 'schema', or check it with the contract that has it.")
     conn = warehouse.connect(":memory:")
+    # Timestamps written without an offset are read as UTC, wherever the command runs; the
+    # output is the verdict, not DuckDB's progress bar.
+    conn.execute("SET TimeZone = 'UTC'")
+    conn.execute("SET enable_progress_bar = false")
     try:
         reference_profile, reference_note = None, None
         if reference is not None:
@@ -70,6 +83,7 @@ def contracts_check(contract: Path, data: Path, reference: Path | None, as_json:
                               f"file {reference}" if reference_profile is not None else None)
         if reference_note:  # more precise than the engine's "no reference" note
             verdict.notes = [n for n in verdict.notes if n != NO_REFERENCE_NOTE] + [reference_note]
+        verdict.notes += [f"not run by this platform: {part}" for part in parsed.not_run]
         client = _claude_client(no_llm)
         llm = None
         if client is not None:
@@ -105,15 +119,121 @@ def contracts_check(contract: Path, data: Path, reference: Path | None, as_json:
 
 
 @contracts.command("lint")
-@click.argument("contract", type=click.Path(path_type=Path))
-def contracts_lint(contract: Path) -> None:
-    """Parse CONTRACT and explain each problem with its field and line. Exits 0 or 2."""
-    from platform_assets.core.validation.contract import ContractError, load_contract
+@click.argument("contracts_", metavar="CONTRACT...", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one result per contract as a JSON list.")
+def contracts_lint(contracts_: tuple[Path, ...], as_json: bool) -> None:
+    """Validate each CONTRACT against the ODCS standard and say what this platform runs.
+
+    Invalid ODCS, and valid ODCS this platform cannot check as written (a pattern RE2
+    cannot run, a bound that is not a number or a date), exit 2 naming each field and line.
+    Valid ODCS exits 0; parts the platform does not run (custom quality rules, relationships,
+    nested contents, SLAs, …) are listed as warnings, each with its field and line.
+    """
+    results = [_lint_one(path) for path in contracts_]
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+    else:
+        for result in results:
+            _echo_lint(result)
+    sys.exit(EXIT_USAGE if any(r["problems"] for r in results) else EXIT_OK)
+
+
+def _lint_one(path: Path) -> dict:
+    """What lint says about one contract, as plain values."""
+    from platform_assets.core.validation.contract import INVALID_ODCS, ContractError, load_contract_tables
 
     try:
-        parsed = load_contract(contract)
+        tables = load_contract_tables(path)
     except ContractError as exc:
-        fail_usage(str(exc))
-    rules = sum(len(c.quality) for c in parsed.columns) + len(parsed.quality)
-    click.echo(f"{contract}: ok: {parsed.id} {parsed.version}, table {parsed.table}, {len(parsed.columns)} columns, "
-               f"{rules} quality rules, sensitive: {', '.join(parsed.sensitive_columns) or 'none'}")
+        return {"file": str(path), "valid_odcs": exc.kind != INVALID_ODCS, "checkable": False,
+                "verdict": exc.kind, "problems": exc.problems, "message": str(exc), "not_run": [], "tables": []}
+    first = tables[0]
+    summaries = [{"table": t.table, "columns": len(t.columns),
+                  "quality_rules": sum(len(c.quality) for c in t.columns) + len(t.quality),
+                  "sensitive": list(t.sensitive_columns)} for t in tables if t.table is not None]
+    return {"file": str(path), "valid_odcs": True, "checkable": True,
+            "verdict": "valid ODCS" if summaries else "valid ODCS, nothing to check", "problems": [],
+            "id": first.id, "version": first.version, "apiVersion": first.api_version, "tables": summaries,
+            "not_run": list(dict.fromkeys(part for t in tables for part in t.not_run))}
+
+
+def _echo_lint(result: dict) -> None:
+    if result["problems"]:
+        click.echo(f"error: {result['message']}", err=True)
+        return
+    head = f"{result['file']}: ok: valid ODCS {result['apiVersion']}, {result['id']} {result['version']}"
+    if not result["tables"]:
+        click.echo(f"{head}: nothing to check (the contract describes no table)")
+    for t in result["tables"]:
+        click.echo(f"{head}, table {t['table']}, {t['columns']} columns, {t['quality_rules']} quality rules, "
+                   f"sensitive: {', '.join(t['sensitive']) or 'none'}")
+    if result["not_run"]:
+        click.echo(f"  not run by this platform ({len(result['not_run'])}):")
+        for part in result["not_run"]:
+            click.echo(f"    - warning: {part}")
+
+
+@contracts.command("diff")
+@click.argument("files", metavar="[OLD] NEW", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--against", "ref", metavar="GIT_REF", help="Compare NEW with its own file at this git revision "
+              "(e.g. origin/main) instead of an OLD file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
+def contracts_diff(files: tuple[Path, ...], ref: str | None, as_json: bool) -> None:
+    """Classify every change between two versions of a contract as breaking or not.
+
+    Breaking for the data's consumers: a table or column removed or renamed, a type changed,
+    required/unique added, an enum or validValues shrunk, a pattern changed, bounds or
+    quality thresholds tightened, a classification relaxed (pii -> public). Not breaking: an
+    optional column added, descriptions changed, bounds widened, an enum extended.
+
+    Exits 1 when a change is breaking and the contract's major version was not bumped (so
+    CI can gate pull requests), 0 otherwise, 2 on a usage error or an unreadable contract.
+    """
+    import tempfile
+
+    from platform_assets.core.validation.contract import ContractError
+    from platform_assets.core.validation.diff import diff_contracts, read_at_revision
+
+    if ref is None and len(files) != 2:
+        fail_usage("contracts diff takes OLD and NEW, or NEW with --against GIT_REF")
+    if ref is not None and len(files) != 1:
+        fail_usage("with --against GIT_REF, give only NEW (the old version is NEW's file at GIT_REF)")
+    new = files[-1]
+    if not new.is_file():
+        fail_usage(f"{new}: file not found")
+    with tempfile.TemporaryDirectory() as scratch:
+        old, label = (files[0], str(files[0])) if ref is None else (None, "")
+        if ref is not None:
+            try:
+                text, label = read_at_revision(new, ref)
+            except ValueError as exc:
+                fail_usage(str(exc))
+            if text is None:
+                message = f"{new}: not in {ref}: a new contract, nothing to compare; nothing breaks"
+                click.echo(json.dumps({"new": {"file": str(new)}, "changes": [], "breaking": 0, "passes": True,
+                                       "note": message}, indent=2) if as_json else message)
+                sys.exit(EXIT_OK)
+            old = Path(scratch) / new.name
+            old.write_text(text, encoding="utf-8")
+        try:
+            result = diff_contracts(old, new, old_label=label)
+        except ContractError as exc:
+            fail_usage(str(exc).replace(str(old), label) if ref is not None else str(exc))
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2, default=str))
+    else:
+        click.echo(f"{result.old_path} ({result.old_version}) -> {result.new_path} ({result.new_version}): "
+                   f"{len(result.changes)} change(s), {len(result.breaking)} breaking")
+        for change in result.changes:
+            where = ".".join(p for p in (change.table, change.column) if p) or "(contract)"
+            click.echo(f"  {'BREAKING' if change.breaking else 'ok      '}  {where}: {change.change}: {change.detail}"
+                       + (f" [{change.location}]" if change.location else ""))
+        if result.breaking and result.major_bumped:
+            click.echo(f"PASS: breaking changes with a major version bump ({result.old_version} -> "
+                       f"{result.new_version})")
+        elif result.breaking:
+            click.echo(f"FAIL: {len(result.breaking)} breaking change(s) and the major version did not go up "
+                       f"({result.old_version} -> {result.new_version}): bump the major version or undo them")
+        else:
+            click.echo("PASS: nothing breaks")
+    sys.exit(EXIT_OK if result.passes else EXIT_FAILED)

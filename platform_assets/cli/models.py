@@ -151,3 +151,35 @@ def models_card(alias: str, version: str | None, as_json: bool) -> None:
     if problem:
         click.echo(f"CORRUPT: {problem}", err=True)
         sys.exit(EXIT_FAILED)
+
+
+@models.command("notes")
+@click.argument("version", required=False)
+@click.option("--json", "as_json", is_flag=True, help="The notes as JSON instead of Markdown.")
+def models_notes(version: str | None, as_json: bool) -> None:
+    """Print the release notes of VERSION's promotion (default: the champion): config, data
+    window and metric changes, eval cases newly passing or failing, the card's diff, who
+    approved. Notes stored with the version are printed as written; otherwise they are built
+    now from the registry (facts only) and not stored. Exits 1 when there is no such version."""
+    from platform_assets.core.model_card.release_notes import NOTES_JSON, build_release_notes, render_markdown
+
+    registry = _registry()
+    if version is None:
+        found = registry.champion()
+        if found is None:
+            click.echo("no champion yet: materialize the model assets (platform-assets run)", err=True)
+            sys.exit(EXIT_FAILED)
+    else:
+        number = _version_number(version)
+        if number not in registry.versions():
+            fail_usage(f"no version {version}; the registry has {registry.versions() or 'none'}")
+        found = registry.get(number)
+    try:
+        notes = json.loads(registry.read_file(found.version, NOTES_JSON))
+        stored = True
+    except _registry_errors():
+        notes, stored = build_release_notes(registry, found), False
+    click.echo(json.dumps(notes, indent=2, default=str) if as_json else render_markdown(notes))
+    if not stored:
+        click.echo(f"note: v{found.version} has no stored release notes; these were built now from the registry",
+                   err=True)

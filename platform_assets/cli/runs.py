@@ -4,22 +4,40 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
 import click
 
-from platform_assets.cli.common import EXIT_FAILED, EXIT_OK, fail_usage
+from platform_assets.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, fail_usage
 
 
 def _run_or_usage(fn, *args, **kwargs):
+    """Call a runner function; usage errors exit 2, a stopped run 1 or 130 (by a signal)."""
     from platform_assets.core.ingestion.load import IngestionError
+    from platform_assets.operations_runs import RunStopped
     from platform_assets.runner import RunnerError
 
+    # SIGTERM stops the command the way Ctrl-C does; while a run executes, the run guard
+    # turns either signal into a canceled run (platform_assets.operations_runs).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         return fn(*args, **kwargs)
     except (RunnerError, IngestionError) as exc:
         fail_usage(str(exc))
+    except RunStopped as exc:
+        click.echo(f"stopped: run {exc.run_id}: {exc.reason}", err=True)
+        sys.exit(EXIT_INTERRUPTED if exc.signal_name else EXIT_FAILED)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+# The default is platform_assets.operations_runs.POOL_WAIT_SECONDS (not imported here: it loads Dagster).
+_pool_timeout_option = click.option(
+    "--pool-timeout", "pool_timeout", type=float, default=900.0, show_default=True,
+    help="Seconds a step may wait for a pool slot held by another live run before the run gives up.")
 
 
 def _load_run_config(path: Path | None) -> dict:
@@ -80,13 +98,14 @@ def checks() -> None:
 @click.option("--materialize", is_flag=True, help="Materialize the selected assets first, in the same run.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Run config YAML.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@_pool_timeout_option
 def checks_run(select: tuple[str, ...], partition: str | None, materialize: bool, config_path: Path | None,
-               as_json: bool) -> None:
+               as_json: bool, pool_timeout: float) -> None:
     """Run the checks of the selected assets; exit 1 when any check fails."""
     from platform_assets.runner import run_checks
 
     summary = _run_or_usage(run_checks, list(select) or None, partition, materialize=materialize,
-                            run_config=_load_run_config(config_path))
+                            run_config=_load_run_config(config_path), pool_wait_seconds=pool_timeout)
     _print_run(summary, as_json)
     failed = not summary.success or any(not c["passed"] for c in summary.check_results)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
@@ -98,7 +117,9 @@ def checks_run(select: tuple[str, ...], partition: str | None, materialize: bool
 @click.option("--backfill-history", is_flag=True, help="Land the missing days before the partition from the "
               "configured source first (with the bundled source they are generated without asking).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def run(partition: str | None, config_path: Path | None, backfill_history: bool, as_json: bool) -> None:
+@_pool_timeout_option
+def run(partition: str | None, config_path: Path | None, backfill_history: bool, as_json: bool,
+        pool_timeout: float) -> None:
     """Materialize every asset of one partition on the configured (default: embedded) stack.
 
     The model trains on the days before the partition: those that never landed are landed
@@ -110,7 +131,7 @@ def run(partition: str | None, config_path: Path | None, backfill_history: bool,
 
     try:
         summary = _run_or_usage(run_main, partition, run_config=_load_run_config(config_path),
-                                backfill_history=backfill_history)
+                                backfill_history=backfill_history, pool_wait_seconds=pool_timeout)
     except HistoryError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_FAILED)
@@ -155,11 +176,14 @@ def _print_partition_tables(warehouse_path: Path, partition_key: str) -> None:
 @click.option("--end", required=True, help="Last partition (inclusive), YYYY-MM-DD.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Run config YAML.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def backfill_command(select: tuple[str, ...], start: str, end: str, config_path: Path | None, as_json: bool) -> None:
+@_pool_timeout_option
+def backfill_command(select: tuple[str, ...], start: str, end: str, config_path: Path | None, as_json: bool,
+                     pool_timeout: float) -> None:
     """Materialize a range of partitions: one run when the assets allow it, else one per day."""
     from platform_assets.runner import backfill
 
-    result = _run_or_usage(backfill, list(select), start, end, run_config=_load_run_config(config_path))
+    result = _run_or_usage(backfill, list(select), start, end, run_config=_load_run_config(config_path),
+                           pool_wait_seconds=pool_timeout)
     if as_json:
         click.echo(json.dumps({"selection": result.selection, "partitions": result.partitions,
                                "success": result.success, "runs": [r.__dict__ for r in result.runs]},

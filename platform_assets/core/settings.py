@@ -9,6 +9,7 @@ with no configuration. Production overrides individual paths.
 | ``PLATFORM_ASSETS_HOME`` | ``./.platform_assets`` | the data directory |
 | ``PLATFORM_ASSETS_WAREHOUSE`` | ``$HOME/warehouse.duckdb`` | the DuckDB file |
 | ``PLATFORM_ASSETS_CONTRACTS_DIR`` | ``./contracts`` if present, else the bundled copy | ODCS contracts |
+| ``PLATFORM_ASSETS_EVALS_DIR`` | ``./evals`` if present, else the bundled copy | the eval suite: ``requirements/*.md``, ``cases/*.yaml`` |
 | ``PLATFORM_ASSETS_LANDING_URL`` | ``$HOME/landing`` | landing folder, local path or ``s3://`` URL |
 | ``PLATFORM_ASSETS_ROWS_PER_PARTITION`` | ``20000`` | rows per day of the bundled source |
 | ``PLATFORM_ASSETS_REGISTRY_URL`` | ``$HOME/artifacts/registry`` | model registry, local path or ``s3://`` URL |
@@ -139,6 +140,7 @@ class Settings:
     drift_threshold: float = DEFAULT_DRIFT_THRESHOLD
     drift_cooldown_hours: float = DEFAULT_DRIFT_COOLDOWN_HOURS
     claude: ClaudeSettings = field(default_factory=ClaudeSettings)
+    evals_dir: Path = field(default_factory=lambda: _default_dir("evals").resolve())
     profile: str = LOCAL
     s3_url: str | None = None
     lake: LakeSettings | None = None
@@ -180,6 +182,7 @@ class Settings:
             drift_cooldown_hours=float(env.get("PLATFORM_ASSETS_DRIFT_COOLDOWN_HOURS",
                                                DEFAULT_DRIFT_COOLDOWN_HOURS)),
             claude=ClaudeSettings.from_env(env),
+            evals_dir=Path(env.get("PLATFORM_ASSETS_EVALS_DIR", _default_dir("evals"))).resolve(),
             profile=profile,
             s3_url=s3_url,
             lake=lake,
@@ -209,6 +212,12 @@ class Settings:
     @property
     def dlt_pipelines_dir(self) -> Path:
         return self.home / "dlt"
+
+
+def _default_dir(name: str) -> Path:
+    """``./<name>`` when the working directory has one, else the bundled copy (the eval suite
+    is found like the contracts folder)."""
+    return Path(name) if Path(name).is_dir() else _bundled(name)
 
 
 def bundled_dagster_yaml() -> Path:

@@ -31,8 +31,9 @@ import logging
 import random
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -149,15 +150,29 @@ def replace_row(conn: duckdb.DuckDBPyConnection, table: str, key: dict[str, Any]
     columns = [*row, *now_columns]
     where = " AND ".join(f"{quote_ident(c)} = ?" for c in key)
     placeholders = ", ".join(["?"] * len(row) + ["now()"] * len(now_columns))
-    conn.execute("BEGIN TRANSACTION")
+    own = not in_transaction(conn)
+    if own:
+        conn.execute("BEGIN TRANSACTION")
     try:
         conn.execute(f"DELETE FROM {table} WHERE {where}", list(key.values()))
         conn.execute(f"INSERT INTO {table} ({', '.join(quote_ident(c) for c in columns)}) VALUES ({placeholders})",
                      list(row.values()))
-        conn.execute("COMMIT")
+        if own:
+            conn.execute("COMMIT")
     except Exception:
-        conn.execute("ROLLBACK")
+        if own:
+            conn.execute("ROLLBACK")
         raise
+
+
+def in_transaction(conn) -> bool:
+    """Whether an explicit transaction is open on ``conn``. DuckDB has no flag for it, and a
+    failed ``BEGIN`` aborts the open transaction; but in autocommit each statement is a
+    transaction of its own, so two reads of ``txid_current()`` differ."""
+    if isinstance(conn, LakeConnection):
+        return conn.in_transaction
+    first, second = (fetch_row(conn, "SELECT txid_current()")[0] for _ in range(2))
+    return first == second
 
 
 # --- the production warehouse: DuckLake -----------------------------------------------
@@ -335,6 +350,10 @@ class LakeConnection:
         cursor.execute(f"USE {LAKE_ALIAS}")  # the default database is per connection
         return LakeConnection(cursor)
 
+    @property
+    def in_transaction(self) -> bool:
+        return self._transaction is not None
+
     def begin(self) -> LakeConnection:
         return self.execute("BEGIN TRANSACTION")
 
@@ -453,7 +472,58 @@ def duckdb_family(type_name: str) -> str:
     return "complex"
 
 
-# --- reading delimited text as written ------------------------------------------------
+# --- reading files as written, then parsing what a contract declares -------------------
+
+TEXT_FORMATS = (".csv", ".jsonl", ".ndjson")
+
+# Text a strict parse accepts, per target type. DuckDB's own casts are lenient in ways a
+# contract must not be: '1.5' casts to BIGINT 2, '0x10' to 16, '2026-11-01 10:00' to a
+# DATE, 'Yes' to TRUE. A value outside these shapes does not parse (NULL), and the check
+# reports it with its row count and an example.
+_TEXT_SHAPES = {
+    "BIGINT": r"[+-]?[0-9]+",
+    "DOUBLE": r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?",
+    "DATE": r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
+    "TIMESTAMPTZ": r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?)?"
+                   r"(Z|z| ?[+-][0-9]{2}(:?[0-9]{2})?)?",
+    "TIME": r"[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?",
+}
+BOOLEAN_TEXT = {"true": True, "false": False, "t": True, "f": False, "1": True, "0": False}
+
+
+@dataclass(frozen=True)
+class TextParse:
+    """How a value written as text becomes a declared type, strictly.
+
+    ``duckdb_type`` is one of BIGINT, DOUBLE, BOOLEAN, DATE, TIMESTAMPTZ, TIME. Without a
+    ``strptime`` format, numbers are plain decimals, booleans ``true``/``false``/``t``/``f``/
+    ``1``/``0`` (any case), dates ``YYYY-MM-DD``, timestamps ISO 8601, times ``HH:MM[:SS]``.
+    With one (a DuckDB ``strptime`` format), dates, timestamps and times must match it.
+    """
+
+    duckdb_type: str
+    strptime: str | None = None
+
+    def sql(self, text_sql: str) -> str:
+        """SQL giving the parsed value of the text expression ``text_sql``, NULL where it does not parse."""
+        v = f"trim({text_sql})"
+        if self.duckdb_type == "BOOLEAN":
+            cases = " ".join(f"WHEN '{k}' THEN {str(b).upper()}" for k, b in BOOLEAN_TEXT.items())
+            return f"(CASE lower({v}) {cases} END)"
+        if self.strptime is not None and self.duckdb_type in ("DATE", "TIMESTAMPTZ", "TIME"):
+            fmt = self.strptime.replace("'", "''")
+            if "%z" in self.strptime:  # DuckDB's %z takes +01:00 / +0100, not the 'Z' of UTC
+                v = f"regexp_replace({v}, '[Zz]$', '+00:00')"
+            return f"CAST(try_strptime({v}, '{fmt}') AS {self.duckdb_type})"
+        shape = _TEXT_SHAPES.get(self.duckdb_type)
+        if shape is None:
+            return f"TRY_CAST({v} AS {self.duckdb_type})"
+        return f"(CASE WHEN regexp_full_match({v}, '{shape}') THEN TRY_CAST({v} AS {self.duckdb_type}) END)"
+
+
+def _as_parse(declared: TextParse | str) -> TextParse:
+    return declared if isinstance(declared, TextParse) else TextParse(declared)
+
 
 def read_csv_as_text(conn: duckdb.DuckDBPyConnection, source, name: str) -> duckdb.DuckDBPyRelation:
     """A CSV file (a path, or a binary file object) as a temp table of text columns, exactly
@@ -468,6 +538,24 @@ def read_csv_as_text(conn: duckdb.DuckDBPyConnection, source, name: str) -> duck
         duckdb.Error: the file is not well-formed CSV; the message has the line.
         ValueError: the file has no header line.
     """
+    # Read once into a temp table: a relation re-reads its source on every use.
+    return _temp_table(conn, csv_text_relation(conn, source, name), f"csv_text_{next(_text_tables)}")
+
+
+def _temp_table(conn: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation,
+                table: str) -> duckdb.DuckDBPyRelation:
+    """``relation`` read once into the TEMP table ``table``. TEMP on both engines: in the lake
+    a plain table would be a catalog entry and a Parquet file on S3."""
+    conn.register(f"{table}_source", relation)
+    try:
+        conn.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {table}_source")
+    finally:
+        conn.unregister(f"{table}_source")
+    return conn.table(table)
+
+
+def csv_text_relation(conn: duckdb.DuckDBPyConnection, source, name: str) -> duckdb.DuckDBPyRelation:
+    """The CSV reader of :func:`read_csv_as_text`, not materialised: every use re-reads the file."""
     import csv
     import io
 
@@ -480,38 +568,85 @@ def read_csv_as_text(conn: duckdb.DuckDBPyConnection, source, name: str) -> duck
         source = io.BytesIO(data)
     if not header:
         raise ValueError(f"{name}: no header line")
-    text = conn.read_csv(source if isinstance(source, io.BytesIO) else str(source), header=True, auto_detect=False,
+    return conn.read_csv(source if isinstance(source, io.BytesIO) else str(source), header=True, auto_detect=False,
                          columns={column: "VARCHAR" for column in header}, sep=",", quotechar='"', escapechar='"',
                          strict_mode=True, allow_quoted_nulls=False)
-    # Read once into a temp table: a relation re-reads its source on every use. TEMP: in the
-    # lake a plain table would be a catalog entry and a Parquet file.
-    table = f"csv_text_{next(_text_tables)}"
-    conn.register(f"{table}_source", text)
-    try:
-        conn.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {table}_source")
-    finally:
-        conn.unregister(f"{table}_source")
-    return conn.table(table)
+
+
+def jsonl_text_relation(conn: duckdb.DuckDBPyConnection, source,
+                        nested: Iterable[str] | None = None) -> duckdb.DuckDBPyRelation:
+    """A JSON Lines file (a path, or a binary file object) as text columns, one per key
+    found in any line (in order of first appearance): strings as written (``"00123"``
+    stays ``00123``, ``"Yes"`` stays ``Yes``), numbers and booleans as their JSON text
+    (``1.5``, ``true``), a missing key or ``null`` as NULL. Keys in ``nested`` stay JSON;
+    with ``nested`` None, keys whose values are objects or arrays do.
+
+    Raises:
+        duckdb.Error: a line is not JSON; the message has the line.
+    """
+    import io
+
+    if isinstance(source, str | Path):
+        def again():
+            return str(source)
+    else:
+        data = source.read()
+
+        def again():
+            return io.BytesIO(data)
+    detected = conn.read_json(again(), format="newline_delimited", sample_size=-1)
+    if nested is None:
+        nested = [name for name, dtype in zip(detected.columns, detected.types, strict=True)
+                  if str(dtype).startswith(("STRUCT", "MAP", "JSON")) or str(dtype).endswith("]")]
+    keep = set(nested)
+    return conn.read_json(again(), format="newline_delimited",
+                          columns={name: "JSON" if name in keep else "VARCHAR" for name in detected.columns})
+
+
+def read_jsonl_as_text(conn: duckdb.DuckDBPyConnection, source,
+                       nested: Iterable[str] | None = None) -> duckdb.DuckDBPyRelation:
+    """:func:`jsonl_text_relation`, read once into a temp table."""
+    return _temp_table(conn, jsonl_text_relation(conn, source, nested), f"jsonl_text_{next(_text_tables)}")
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def unparsable_counts(relation: duckdb.DuckDBPyRelation,
+                      declared: Mapping[str, TextParse | str]) -> dict[str, tuple[int, str]]:
+    """``{column: (values that do not parse, an example)}`` for the text columns of
+    ``relation`` that ``declared`` types and that hold a value that does not parse."""
+    present = [c for c in relation.columns if c in declared]
+    if not present:
+        return {}
+    exprs = []
+    for c in present:
+        failing = f"{quote_ident(c)} IS NOT NULL AND {_as_parse(declared[c]).sql(quote_ident(c))} IS NULL"
+        exprs.append(f"count(*) FILTER ({failing}), any_value({quote_ident(c)}) FILTER ({failing})")
+    row = relation.aggregate(", ".join(exprs)).fetchall()[0]
+    return {c: (int(row[2 * i]), row[2 * i + 1]) for i, c in enumerate(present) if row[2 * i]}
+
+
+def typed_projection(columns: list[str], declared: Mapping[str, TextParse | str],
+                     keep_text: Iterable[str] = ()) -> str:
+    """The select list that parses each declared text column (strictly, see :class:`TextParse`)
+    and keeps the others, and those in ``keep_text``, as written."""
+    keep = set(keep_text)
+    return ", ".join(
+        f"{_as_parse(declared[c]).sql(quote_ident(c))} AS {quote_ident(c)}" if c in declared and c not in keep
+        else quote_ident(c) for c in columns)
 
 
 def cast_text_columns(conn: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation,
-                      declared: dict[str, str]) -> tuple[duckdb.DuckDBPyRelation, dict[str, tuple[int, str]]]:
-    """Cast each text column that ``declared`` types (``{column: DuckDB type}``) when every
-    value parses; leave it as text otherwise.
+                      declared: Mapping[str, TextParse | str]
+                      ) -> tuple[duckdb.DuckDBPyRelation, dict[str, tuple[int, str]]]:
+    """Parse each text column that ``declared`` types (``{column: TextParse}``; a plain DuckDB
+    type name means the default parse) when every value parses; leave it as text otherwise.
 
     Returns the relation and ``{column: (values that do not parse, an example)}`` for the
-    columns left as text, so a caller reports them instead of converting them silently.
+    columns left as text: the contract check reports them as type violations (row count
+    and example) instead of anything converting them silently.
     """
-    present = [c for c in relation.columns if c in declared]
-    if not present:
-        return relation, {}
-    counts = ", ".join(
-        f"count(*) FILTER ({quote_ident(c)} IS NOT NULL AND TRY_CAST({quote_ident(c)} AS {declared[c]}) IS NULL), "
-        f"any_value({quote_ident(c)}) FILTER ({quote_ident(c)} IS NOT NULL "
-        f"AND TRY_CAST({quote_ident(c)} AS {declared[c]}) IS NULL)" for c in present)
-    row = relation.aggregate(counts).fetchall()[0]
-    unparsable = {c: (int(row[2 * i]), row[2 * i + 1]) for i, c in enumerate(present) if row[2 * i]}
-    select = ", ".join(
-        f"CAST({quote_ident(c)} AS {declared[c]}) AS {quote_ident(c)}" if c in declared and c not in unparsable
-        else quote_ident(c) for c in relation.columns)
-    return relation.project(select), unparsable
+    unparsable = unparsable_counts(relation, declared)
+    return relation.project(typed_projection(relation.columns, declared, unparsable)), unparsable

@@ -4,7 +4,10 @@
   re-scored on the *same* holdout, so the gate compares like with like;
 - ``model/champion_challenger_gate``: registers the candidate as the ``challenger``; its
   blocking check ``promotion_gate`` runs the gate and promotes on a pass (the only road to
-  ``champion``); a blocked challenger stops shadow scoring and the card;
+  ``champion``); a blocked challenger stops shadow scoring and the card. The gate also
+  takes the eval suite's run of the candidate and the champion (``evals/results``, or a run
+  made by the check itself when that asset did not run): a case the champion passes and
+  the challenger fails blocks it;
 - ``model/shadow_scores``: the newest feature partition scored by champion and challenger,
   with the decisions on which they differ;
 - ``model/model_card``: JSON + Markdown card of the version, attached to it in the registry.
@@ -18,6 +21,7 @@ from platform_assets.core.features.transactions import FEATURE_TABLE
 from platform_assets.defs.keys import (
     CHAMPION_CHALLENGER_GATE,
     EVAL_RESULTS,
+    EVAL_SUITE_RESULTS,
     EVALUATION,
     FEATURE_DRIFT,
     FRAUD_MODEL,
@@ -27,7 +31,13 @@ from platform_assets.defs.keys import (
     SHADOW_SCORES,
 )
 from platform_assets.defs.lineage import latest_metadata
-from platform_assets.defs.resources import WAREHOUSE_POOL, ClaudeResource, ModelRegistryResource, WarehouseResource
+from platform_assets.defs.resources import (
+    WAREHOUSE_POOL,
+    ClaudeResource,
+    ModelRegistryResource,
+    PlatformSettings,
+    WarehouseResource,
+)
 
 
 @dg.asset(key=EVAL_RESULTS, deps=[FRAUD_MODEL_ONNX], group_name=EVALUATION, kinds={"onnx", "python"})
@@ -51,7 +61,8 @@ def eval_results(context: dg.AssetExecutionContext, registry: ModelRegistryResou
     })
 
 
-@dg.asset(key=CHAMPION_CHALLENGER_GATE, deps=[EVAL_RESULTS], group_name=EVALUATION, kinds={"python"})
+@dg.asset(key=CHAMPION_CHALLENGER_GATE, deps=[EVAL_RESULTS, EVAL_SUITE_RESULTS], group_name=EVALUATION,
+          kinds={"python"})
 def champion_challenger_gate(context: dg.AssetExecutionContext, registry: ModelRegistryResource) -> dg.MaterializeResult:
     """The candidate registered as a model version and made the ``challenger``; the
     ``promotion_gate`` check decides whether it becomes ``champion``."""
@@ -68,10 +79,15 @@ def champion_challenger_gate(context: dg.AssetExecutionContext, registry: ModelR
 
 
 @dg.asset_check(asset=CHAMPION_CHALLENGER_GATE, name=PROMOTION_GATE_CHECK, blocking=True,
-                description="The challenger is not worse than the champion on PR-AUC beyond 0.01 and no slice "
-                            "regresses beyond its tolerance (or, with no champion, it meets the minimums). "
-                            "Passing promotes it.")
-def promotion_gate(context: dg.AssetCheckExecutionContext, registry: ModelRegistryResource) -> dg.AssetCheckResult:
+                description="The challenger is not worse than the champion on PR-AUC beyond 0.01, no slice "
+                            "regresses beyond its tolerance (or, with no champion, it meets the minimums), and it "
+                            "fails no approved eval case the champion passes. Passing promotes it.")
+def promotion_gate(context: dg.AssetCheckExecutionContext, registry: ModelRegistryResource,
+                   platform: PlatformSettings) -> dg.AssetCheckResult:
+    from platform_assets.core.eval_suite.cases import CaseError
+    from platform_assets.core.eval_suite.promotion import suite_run_for_gate
+    from platform_assets.core.eval_suite.requirements import RequirementsError
+    from platform_assets.core.eval_suite.suite import load_suite
     from platform_assets.core.registry import CorruptModelError
     from platform_assets.core.registry.candidates import promote_if_better
 
@@ -79,7 +95,14 @@ def promotion_gate(context: dg.AssetCheckExecutionContext, registry: ModelRegist
     version = int(latest_metadata(context.instance, CHAMPION_CHALLENGER_GATE)["version"])
     candidate = registry.current_candidate(context.instance)
     try:
-        decision = promote_if_better(models, version, candidate.read_json("eval.json"), actor="promotion_gate")
+        suite = load_suite(platform.evals_dir)
+    except (CaseError, RequirementsError) as exc:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,
+                                   description=f"not promoted, champion unchanged: the eval suite does not load: {exc}")
+    try:
+        suite_run = suite_run_for_gate(candidate, models, suite, platform.contracts_dir)
+        decision = promote_if_better(models, version, candidate.read_json("eval.json"), actor="promotion_gate",
+                                     eval_cases=suite_run.comparison())
     except CorruptModelError as exc:
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,
                                    description=f"not promoted, champion unchanged: {exc}")
@@ -90,7 +113,8 @@ def promotion_gate(context: dg.AssetCheckExecutionContext, registry: ModelRegist
         metadata={"decision": dg.MetadataValue.md(decision.markdown()),
                   "challenger_version": decision.challenger_version,
                   "champion_version_before": decision.champion_version,
-                  "champion_version_after": models.aliases()["champion"]},
+                  "champion_version_after": models.aliases()["champion"],
+                  "eval_cases_regressed": len(suite_run.comparison().regressions)},
     )
 
 
@@ -141,7 +165,8 @@ def model_card(context: dg.AssetExecutionContext, registry: ModelRegistryResourc
     card = card_for_version(models, version, drift={"drift_share": drift.get("drift_share")} if drift else None)
     # Facts come from the artifacts; Claude (when a key is set) only drafts prose, marked as drafted.
     with warehouse.get_connection() as conn:
-        card = draft_card_prose(claude.get_client(), card, conn, run_id=context.run.run_id)
+        card = draft_card_prose(claude.get_client(), card, conn, run_id=context.run.run_id,
+                                asset=MODEL_CARD.to_user_string())
     published = publish_card(models, version, card, registry.artifacts_path / "model_cards")
     return dg.MaterializeResult(metadata={
         "model_id": version.id, "status": card["model"]["status"],

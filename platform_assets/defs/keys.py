@@ -15,6 +15,8 @@ TRAINING = "training"
 EVALUATION = "evaluation"
 MONITORING = "monitoring"
 OPERATIONS = "operations"
+# Not a lifecycle stage: the eval suite's growth, from requirements to reviewed cases to results.
+EVAL_SUITE = "eval_suite"
 
 
 def raw_key(table: str) -> dg.AssetKey:
@@ -35,14 +37,27 @@ SHADOW_SCORES = dg.AssetKey(["model", "shadow_scores"])
 MODEL_CARD = dg.AssetKey(["model", "model_card"])
 FEATURE_DRIFT = dg.AssetKey(["monitoring", "feature_drift"])
 LLM_OBSERVABILITY = dg.AssetKey("llm_observability")
+RELEASE_NOTES = dg.AssetKey(["model", "release_notes"])
+EVAL_REQUIREMENTS = dg.AssetKey(["evals", "requirements"])
+EVAL_DRAFTS = dg.AssetKey(["evals", "drafts"])
+EVAL_SUITE_CASES = dg.AssetKey(["evals", "suite"])
+EVAL_SUITE_RESULTS = dg.AssetKey(["evals", "results"])
 
 # --- asset checks --------------------------------------------------------------------
 CONTRACT_CHECK = "contract_fct_transactions"
 ONNX_PARITY_CHECK = "onnx_parity"
 PROMOTION_GATE_CHECK = "promotion_gate"
 LLM_REGRESSION_CHECK = "llm_observability_regressions"
+EVAL_COVERAGE_CHECK = "eval_suite_coverage"
+EVAL_DUPLICATES_CHECK = "eval_suite_duplicates"
+EVAL_ROT_CHECK = "eval_suite_rot"
+EVAL_CASES_PASS_CHECK = "eval_cases_pass"
 
 # --- jobs ----------------------------------------------------------------------------
 MAIN_JOB = "platform_main"
 INGEST_AND_VALIDATE_JOB = "ingest_and_validate"
 RETRAIN_JOB = "retrain_fraud_model"
+EVAL_ROT_REVIEW_JOB = "eval_suite_rot_review"
+
+# --- schedules -----------------------------------------------------------------------
+EVAL_ROT_REVIEW_SCHEDULE = "eval_suite_quarterly_rot_review"

@@ -105,7 +105,7 @@ def evaluate_drift_sensor(context: dg.SensorEvaluationContext, threshold: float,
     cursor = json.loads(context.cursor) if context.cursor else {}
     records = context.instance.fetch_materializations(FEATURE_DRIFT, limit=1).records
     if not records:
-        return dg.SkipReason("monitoring/feature_drift has never been materialized")
+        return dg.SkipReason(f"{FEATURE_DRIFT.to_user_string()} has never been materialized")
     record = records[0]
     if record.storage_id <= cursor.get("last_storage_id", -1):
         return dg.SkipReason(f"no new drift result since storage id {record.storage_id}")

@@ -56,23 +56,26 @@ class WarehouseResource(DuckDBResource):
 
 
 class PlatformSettings(dg.ConfigurableResource):
-    """Paths and defaults that are not the warehouse: contracts, landing folder, dlt state."""
+    """Paths and defaults that are not the warehouse: contracts, landing folder, dlt state,
+    the eval suite's folder."""
 
     home: str
     contracts_dir: str
     landing_url: str
     rows_per_partition: int = 20_000
+    evals_dir: str = "evals"
 
     def load_contract(self, table: str) -> Contract:
         """The ODCS contract of ``table`` from the contracts folder."""
         from platform_assets.core.validation.contract import find_contract, load_contract
 
-        return load_contract(find_contract(Path(self.contracts_dir), table))
+        return load_contract(find_contract(Path(self.contracts_dir), table), table)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PlatformSettings:
         return cls(home=str(settings.home), contracts_dir=str(settings.contracts_dir),
-                   landing_url=settings.landing_url, rows_per_partition=settings.rows_per_partition)
+                   landing_url=settings.landing_url, rows_per_partition=settings.rows_per_partition,
+                   evals_dir=str(settings.evals_dir))
 
 
 class ModelRegistryResource(dg.ConfigurableResource):

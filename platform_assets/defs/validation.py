@@ -5,6 +5,9 @@
   nothing downstream runs.
 - ``validated/transactions`` runs only after a pass: the batch's rows, typed per contract,
   minus rows failing a tolerated row-level rule, which go to ``quarantine.rows``.
+
+Both say which contract version decided each partition (``platform.batch_verdicts`` records
+it too; ``platform-assets quarantine list`` prints it).
 """
 
 import dagster as dg
@@ -70,7 +73,8 @@ def contract_fct_transactions(context: dg.AssetCheckExecutionContext, warehouse:
     for key, check in checks.items():
         verdict = check.verdict
         state = "passes" if verdict.passes else "FAILS"
-        header = f"### {key}: {state} ({verdict.row_count} rows, decided by {verdict.decided_by})"
+        header = (f"### {key}: {state} ({verdict.row_count} rows, decided by {verdict.decided_by} under contract "
+                  f"{contract.id} {contract.version})")
         quarantined = f"\n\n{check.split.quarantined_rows} rows quarantined in quarantine.rows." if check.split else ""
         notes = "".join(f"\n\n_{n}_" for n in verdict.notes)
         sections.append(f"{header}\n\n{violations_markdown(verdict)}{quarantined}{notes}")
@@ -89,6 +93,11 @@ def contract_fct_transactions(context: dg.AssetCheckExecutionContext, warehouse:
             "decided_by": ", ".join(sorted({v.decided_by for v in verdicts})),
             "reference": ", ".join(sorted({v.reference or "none" for v in verdicts})),
             "contract": f"{contract.id} {contract.version} ({contract.path.name})",
+            "contract_version": contract.version,
+            "decided_partitions": dg.MetadataValue.json(
+                {key: {"passes": c.verdict.passes, "contract": contract.id, "contract_version": contract.version}
+                 for key, c in checks.items()}),
+            "not_run_by_platform": dg.MetadataValue.json(list(contract.not_run)),
             "feature_rows_withdrawn": withdrawn["removed_rows"],
             "stale_feature_days": ", ".join(withdrawn["stale_days"]) or "none",
             "failed_rules": dg.MetadataValue.json(failed_rules(checks)),
@@ -117,9 +126,11 @@ def validated_transactions(context: dg.AssetExecutionContext, warehouse: Warehou
     with warehouse.get_connection() as conn:
         for key in context.partition_keys:
             splits.append(accept_partition(conn, contract, key))
-    table = ["| partition | raw | validated | quarantined |", "| --- | --- | --- | --- |"]
-    table += [f"| {s.partition_key} | {s.raw_rows} | {s.validated_rows} | {s.quarantined_rows} |" for s in splits]
+    table = ["| partition | raw | validated | quarantined | contract |", "| --- | --- | --- | --- | --- |"]
+    table += [f"| {s.partition_key} | {s.raw_rows} | {s.validated_rows} | {s.quarantined_rows} | "
+              f"{contract.id} {contract.version} |" for s in splits]
     return dg.MaterializeResult(metadata={
+        "contract": f"{contract.id} {contract.version}",
         "dagster/row_count": sum(s.validated_rows for s in splits),
         "rows_quarantined": sum(s.quarantined_rows for s in splits),
         "split": dg.MetadataValue.md("\n".join(table)),

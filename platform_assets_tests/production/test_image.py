@@ -69,10 +69,10 @@ def test_the_image_is_unprivileged_checks_its_health_and_copies_only_what_it_nee
     assert _exec_form("CMD")[:3] == ["dagster", "code-server", "start"]
     sources = [source for copied, _ in _build_stage_copies() for source in copied]
     assert sorted(sources) == sorted(["pyproject.toml", "requirements.lock", "README.md", "dagster.yaml",
-                                      "platform_assets", "contracts", "runbooks", "deploy/dagster.yaml"])
+                                      "platform_assets", "contracts", "runbooks", "evals", "deploy/dagster.yaml"])
     for source in sources:
         assert _docker_context_allows(source), f".dockerignore keeps {source} out of the build context"
-    for left_out in ("platform_assets_tests", "benchmarks", ".git", "evals", "deploy/docker-compose.yml"):
+    for left_out in ("platform_assets_tests", "benchmarks", ".git", "deploy/docker-compose.yml"):
         assert not _docker_context_allows(left_out), f"{left_out} is sent to the build"
     assert "-c requirements.lock" in DOCKERFILE  # every dependency at the locked version
 
@@ -102,6 +102,7 @@ def test_the_wheel_of_the_dockerfiles_files_serves_the_code_location(tmp_path: P
     names = zipfile.ZipFile(wheel).namelist()
     for bundled in ("platform_assets/_bundled/contracts/fct_transactions.odcs.yaml",
                     "platform_assets/_bundled/runbooks/allowlist.yaml", "platform_assets/_bundled/dagster.yaml",
+                    "platform_assets/_bundled/pyproject.toml",
                     "platform_assets/definitions.py", "platform_assets/instance.py"):
         assert bundled in names
 

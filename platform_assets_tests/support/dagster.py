@@ -13,12 +13,14 @@ from platform_assets.defs.resources import build_resources
 
 def offline_settings(home: Path) -> Settings:
     """Settings of a throwaway ``home`` read from an explicit environment, not the developer's:
-    the warehouse at ``home/w.duckdb``, artifacts and the registry under ``home``, and no
-    Claude key (the ``claude`` resource is disabled: no network)."""
+    the warehouse at ``home/w.duckdb``, artifacts and the registry under ``home``, an eval
+    suite of its own at ``home/evals`` (empty unless the test writes one), and no Claude key
+    (the ``claude`` resource is disabled: no network)."""
     return Settings.from_env({"PLATFORM_ASSETS_HOME": str(home),
                               "PLATFORM_ASSETS_WAREHOUSE": str(home / "w.duckdb"),
                               "PLATFORM_ASSETS_CONTRACTS_DIR": str(home / "contracts"),
-                              "PLATFORM_ASSETS_LANDING_URL": str(home / "landing")})
+                              "PLATFORM_ASSETS_LANDING_URL": str(home / "landing"),
+                              "PLATFORM_ASSETS_EVALS_DIR": str(home / "evals")})
 
 
 def offline_resources(home: Path) -> dict[str, object]:

@@ -10,8 +10,11 @@ real ``anthropic`` SDK to talk to it (through ``base_url``), replaying a script.
   up to the last breakpoint is at least ``min_cacheable_tokens`` long, as the API does
   (the 5-minute lifetime is not modelled).
 - ``POST /v1/messages/batches``, ``GET /v1/messages/batches/{id}`` and
-  ``GET /v1/messages/batches/{id}/results``: a Message Batch that has ended at once, each
-  request answered with the default reply.
+  ``GET /v1/messages/batches/{id}/results``: a Message Batch, each request answered with
+  ``batch_reply(custom_id, params)`` (a text, or a :class:`Reply` whose non-200 status makes
+  the request ``errored``) or else the default reply, with the same realistic usage (so the
+  shared prefix of a batch's requests is written once and read after). The batch has ended
+  at once, or after ``batch_polls_before_end`` looks at it (``in_progress`` until then).
 
 Every request is captured (method, path, headers, parsed JSON body) in :attr:`requests`.
 """
@@ -23,6 +26,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -95,10 +99,15 @@ class ScriptedServer:
     """See the module docstring. Use as a context manager; ``url`` is the ``base_url``."""
 
     def __init__(self, script: list[Reply] | None = None, *, default_text: str = DEFAULT_TEXT,
-                 min_cacheable_tokens: int = 1024):
+                 min_cacheable_tokens: int = 1024,
+                 batch_reply: Callable[[str, dict[str, Any]], str | Reply] | None = None,
+                 batch_polls_before_end: int = 0):
         self.script: list[Reply] = list(script or [])
         self.default_text = default_text
         self.min_cacheable_tokens = min_cacheable_tokens
+        self.batch_reply = batch_reply
+        self.batch_polls_before_end = batch_polls_before_end
+        self._batch_polls: dict[str, int] = {}
         self.requests: list[Captured] = []
         self._cache: set[str] = set()
         self._batches: dict[str, list[dict[str, Any]]] = {}
@@ -163,6 +172,8 @@ class ScriptedServer:
                         lines = "\n".join(json.dumps(r) for r in server._batches[batch_id]) + "\n"
                         self._send(200, lines, content_type="application/x-jsonl")
                     else:
+                        with server._lock:
+                            server._batch_polls[batch_id] = server._batch_polls.get(batch_id, 0) + 1
                         self._send(200, json.dumps(server._batch_object(batch_id)))
                 else:
                     self._send(404, json.dumps({"type": "error", "error": {"type": "not_found_error",
@@ -246,21 +257,40 @@ class ScriptedServer:
 
     # -- Message Batches ---------------------------------------------------------------
 
+    @property
+    def batch_requests(self) -> list[Captured]:
+        """Requests that created a Message Batch."""
+        return [r for r in self.requests if r.method == "POST" and r.path.rstrip("/") == "/v1/messages/batches"]
+
     def _create_batch(self, body: dict[str, Any]) -> dict[str, Any]:
         batch_id = "msgbatch_" + uuid.uuid4().hex[:16]
         results = []
         for request in body.get("requests", []):
-            message = self._message(request.get("params"), self.default_text, "end_turn", None)
-            results.append({"custom_id": request["custom_id"], "result": {"type": "succeeded", "message": message}})
+            params = request.get("params") or {}
+            answer = self.batch_reply(request["custom_id"], params) if self.batch_reply else self.default_text
+            reply = answer if isinstance(answer, Reply) else Reply(text=answer)
+            if reply.status != 200:
+                error = {"type": reply.error_type or ERROR_TYPES.get(reply.status, "api_error"),
+                         "message": f"scripted {reply.status}"}
+                result = {"type": "errored", "error": {"type": "error", "error": error}}
+            else:
+                result = {"type": "succeeded",
+                          "message": self._message(params, reply.text, reply.stop_reason, reply.usage)}
+            results.append({"custom_id": request["custom_id"], "result": result})
         self._batches[batch_id] = results
         return self._batch_object(batch_id)
 
     def _batch_object(self, batch_id: str) -> dict[str, Any]:
         now = "2026-11-22T00:00:00Z"
-        count = len(self._batches[batch_id])
+        results = self._batches[batch_id]
+        ended = self._batch_polls.get(batch_id, 0) > self.batch_polls_before_end
+        errored = sum(1 for r in results if r["result"]["type"] == "errored")
+        counts = {"processing": 0, "succeeded": len(results) - errored, "errored": errored, "canceled": 0,
+                  "expired": 0} if ended else {"processing": len(results), "succeeded": 0, "errored": 0,
+                                              "canceled": 0, "expired": 0}
         return {
-            "id": batch_id, "type": "message_batch", "processing_status": "ended",
-            "request_counts": {"processing": 0, "succeeded": count, "errored": 0, "canceled": 0, "expired": 0},
-            "created_at": now, "ended_at": now, "expires_at": now, "archived_at": None,
-            "cancel_initiated_at": None, "results_url": f"{self.url}/v1/messages/batches/{batch_id}/results",
+            "id": batch_id, "type": "message_batch", "processing_status": "ended" if ended else "in_progress",
+            "request_counts": counts, "created_at": now, "ended_at": now if ended else None, "expires_at": now,
+            "archived_at": None, "cancel_initiated_at": None,
+            "results_url": f"{self.url}/v1/messages/batches/{batch_id}/results" if ended else None,
         }

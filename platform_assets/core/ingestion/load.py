@@ -37,10 +37,12 @@ import pyarrow as pa
 
 from platform_assets.core.ingestion.bundled import FaultInjection, generate_transactions
 from platform_assets.core.warehouse import (
+    TextParse,
     cast_text_columns,
     duckdb_family,
     quote_ident,
     read_csv_as_text,
+    read_jsonl_as_text,
     replace_row,
     table_columns,
 )
@@ -84,17 +86,18 @@ class LandingFolderReader:
     listed with dlt's filesystem source (so S3 credentials come from dlt's usual config or
     the AWS environment variables). Every file of a partition must share one set of columns.
 
-    A CSV keeps its values: every field is read as the text it is, then the columns in
-    ``parsed_types`` (``{column: DuckDB type}``, from the table's contract) are parsed, the
-    same way ``platform-assets contracts check`` reads a file; an empty field is NULL. A
-    column with a value that does not parse lands as text, for the contract to report.
-    Parquet and JSONL keep the types they carry.
+    CSV and JSONL keep their values: every field is read as the text it is (JSONL objects
+    and arrays stay JSON), then the columns in ``parsed_types`` (``{column: TextParse}``,
+    from ``Contract.parsed_types``) are parsed strictly, the same way ``platform-assets
+    contracts check`` reads a file; an empty field is NULL. A column with a value that does
+    not parse lands as text, for the contract check to report (row count and example).
+    Parquet keeps the types it carries.
     """
 
     url: str
     table: str = "transactions"
     name: str = "landing"
-    parsed_types: dict[str, str] = field(default_factory=dict)
+    parsed_types: dict[str, TextParse | str] = field(default_factory=dict)
 
     def read(self, partition_key: str) -> pa.Table:
         from dlt.sources.filesystem import filesystem
@@ -115,7 +118,6 @@ class LandingFolderReader:
             raise IngestionError(f"Files in {folder}/ do not share one set of column types: {exc}") from exc
 
     def _read_file(self, item) -> pa.Table:
-        import pyarrow.json as pajson
         import pyarrow.parquet as pq
 
         name = item["file_url"]
@@ -131,9 +133,7 @@ class LandingFolderReader:
             with item.open() as handle:
                 if suffix == ".parquet":
                     return pq.read_table(handle)
-                if suffix == ".csv":
-                    return self._read_csv(handle, name)
-                return pajson.read_json(handle)
+                return self._read_text(handle, name, suffix)
         except (pa.ArrowInvalid, OSError, ValueError, duckdb.Error) as exc:
             raise IngestionError(
                 f"{name}: cannot be read as {suffix[1:].upper()} ({exc}). The file may be truncated "
@@ -141,10 +141,12 @@ class LandingFolderReader:
             ) from exc
 
 
-    def _read_csv(self, handle, name: str) -> pa.Table:
+    def _read_text(self, handle, name: str, suffix: str) -> pa.Table:
+        """A CSV or JSONL file as written, then the contract's declared types parsed."""
         with duckdb.connect() as conn:
             conn.execute("SET TimeZone = 'UTC'")
-            typed, _ = cast_text_columns(conn, read_csv_as_text(conn, handle, name), self.parsed_types)
+            text = read_csv_as_text(conn, handle, name) if suffix == ".csv" else read_jsonl_as_text(conn, handle)
+            typed, _ = cast_text_columns(conn, text, self.parsed_types)
             return typed.to_arrow_table()
 
 

@@ -40,7 +40,7 @@ class CardProse(BaseModel):
 
 
 def draft_card_prose(client: ClaudeClient | None, card: dict, log_conn: duckdb.DuckDBPyConnection, *,
-                     run_id: str | None = None, asset: str | None = "model/model_card") -> dict:
+                     run_id: str | None = None, asset: str | None = None) -> dict:
     """Attach Claude's drafted prose to ``card`` (unchanged when Claude is off or fails)."""
     if client is None or not client.enabled:
         return card

@@ -1,6 +1,6 @@
 """Model registry: versions with their facts, ``champion``/``challenger`` aliases, a gate, rollback."""
 
-from platform_assets.core.registry.gate import GateDecision, GatePolicy, gate
+from platform_assets.core.registry.gate import EvalCaseComparison, EvalCaseResult, GateDecision, GatePolicy, gate
 from platform_assets.core.registry.registry import (
     CHALLENGER,
     CHAMPION,
@@ -24,6 +24,8 @@ __all__ = [
     "CHAMPION",
     "ArtifactStore",
     "CorruptModelError",
+    "EvalCaseComparison",
+    "EvalCaseResult",
     "GateDecision",
     "GatePolicy",
     "LocalStore",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from platform_assets.core.registry.gate import GateDecision
+from platform_assets.core.registry.gate import EvalCaseComparison, GateDecision
 from platform_assets.core.registry.registry import ModelRegistry, ModelVersion
 
 if TYPE_CHECKING:
@@ -40,11 +40,16 @@ def register_candidate(registry: ModelRegistry, candidate: Candidate, *, run_id:
     )
 
 
-def promote_if_better(registry: ModelRegistry, version: int, evaluation: dict, actor: str) -> GateDecision:
+def promote_if_better(registry: ModelRegistry, version: int, evaluation: dict, actor: str,
+                      eval_cases: EvalCaseComparison | None = None) -> GateDecision:
     """Run the gate for ``version`` and promote it on a pass.
 
     ``evaluation`` is the candidate's ``eval.json``: when its champion is still the champion,
     the champion's metrics on the candidate's holdout are what the gate compares against.
+    ``eval_cases`` is the eval suite's run of the candidate and that champion; it is
+    attached to the version (so ``models promote`` later decides the same way) and, when it
+    was run against the current champion, a case the champion passes and the candidate
+    fails blocks the promotion.
 
     Raises:
         CorruptModelError: a file of ``version`` fails its checksum; the champion stays.
@@ -52,4 +57,6 @@ def promote_if_better(registry: ModelRegistry, version: int, evaluation: dict, a
     champion = registry.champion()
     same_holdout = evaluation["champion"] if champion and evaluation.get("champion_version") == champion.version \
         else None
-    return registry.promote_if_passes(version, champion_metrics=same_holdout, actor=actor)
+    if eval_cases is not None:
+        registry.attach_eval_cases(version, eval_cases)
+    return registry.promote_if_passes(version, champion_metrics=same_holdout, actor=actor, eval_cases=eval_cases)

@@ -14,7 +14,9 @@ Rules:
 - before a version becomes champion its files are checked against their SHA-256 and the
   ONNX file is loaded; a corrupted file raises :class:`CorruptModelError` and the champion
   stays where it was;
-- every alias move is appended to ``history`` with who/why/when.
+- every alias move is appended to ``history`` with who/why/when;
+- the eval suite's comparison of a version with the champion (``eval_cases.json``, attached
+  by the promotion gate) is part of that version's gate decision while that champion stays.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from platform_assets.core.registry.gate import GateDecision, GatePolicy, gate
+from platform_assets.core.registry.gate import EVAL_CASES_FILE, EvalCaseComparison, GateDecision, GatePolicy, gate
 from platform_assets.core.registry.store import ArtifactStore
 
 CHAMPION = "champion"
@@ -239,21 +241,40 @@ class ModelRegistry:
                                                "reason": reason, "actor": actor, "at": _now()})
         self.store.put_text(self._aliases_key(), json.dumps(data, indent=2))
 
+    # -- the eval suite's comparison --------------------------------------------------
+    def attach_eval_cases(self, version: int, comparison: EvalCaseComparison) -> str:
+        """Record the eval suite's run of ``version`` against its champion."""
+        return self.attach(version, EVAL_CASES_FILE, json.dumps(comparison.to_dict(), indent=2).encode())
+
+    def eval_cases(self, version: int) -> EvalCaseComparison | None:
+        """The eval suite's recorded comparison of ``version`` with a champion, if any."""
+        if EVAL_CASES_FILE not in self.get(version).record.get("attachments", {}):
+            return None
+        return EvalCaseComparison.from_dict(json.loads(self.read_file(version, EVAL_CASES_FILE)))
+
     # -- the gate, promotion and rollback ------------------------------------------------
     def evaluate_gate(self, version: int, policy: GatePolicy | None = None,
-                      champion_metrics: dict | None = None) -> GateDecision:
+                      champion_metrics: dict | None = None,
+                      eval_cases: EvalCaseComparison | None = None) -> GateDecision:
         """The gate decision for ``version`` against the current champion.
 
         ``champion_metrics`` should be the champion re-evaluated on ``version``'s holdout;
-        without it the champion's recorded metrics are used.
+        without it the champion's recorded metrics are used. ``eval_cases`` is the eval
+        suite's run of both; without it, the comparison recorded with ``version`` is used
+        when it was made against the current champion.
         """
         challenger = self.get(version)
         champion = self.champion()
         if champion is not None and champion.version == version:
             champion = None if champion_metrics is None else champion
         theirs = None if champion is None else (champion_metrics or champion.metrics)
+        champion_version = None if champion is None else champion.version
+        if eval_cases is None:
+            eval_cases = self.eval_cases(version)
+        if eval_cases is not None and eval_cases.champion_version != champion_version:
+            eval_cases = None  # run against another champion: not comparable
         return gate(challenger.metrics, theirs, policy, challenger_version=version,
-                    champion_version=None if champion is None else champion.version)
+                    champion_version=champion_version, eval_cases=eval_cases)
 
     def promote(self, version: int, decision: GateDecision, actor: str = "gate") -> ModelVersion:
         """Make ``version`` the champion. Needs a passing decision for that very version.
@@ -271,9 +292,10 @@ class ModelRegistry:
         return self.get(version)
 
     def promote_if_passes(self, version: int, policy: GatePolicy | None = None,
-                          champion_metrics: dict | None = None, actor: str = "gate") -> GateDecision:
+                          champion_metrics: dict | None = None, actor: str = "gate",
+                          eval_cases: EvalCaseComparison | None = None) -> GateDecision:
         """Run the gate and promote on a pass; returns the decision either way."""
-        decision = self.evaluate_gate(version, policy, champion_metrics)
+        decision = self.evaluate_gate(version, policy, champion_metrics, eval_cases)
         if decision.passed:
             self.promote(version, decision, actor=actor)
         return decision

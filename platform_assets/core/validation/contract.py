@@ -1,23 +1,45 @@
-"""ODCS v3 data contracts: parse with ``open_data_contract_standard``, then lint what it allows.
+"""ODCS v3 data contracts: validate against the standard, then lint what this platform runs.
 
-The ODCS pydantic model checks shapes (fields, types). It does not check meaning: a
-``logicalType`` of ``intger``, a ``pattern`` that is not a regular expression, an
-``invalidValues`` metric with nothing to compare against, ``mustBeBetween: [5]``. Those are
-caught here. Every problem becomes a :class:`ContractError` naming the file, the field path
-(``schema[0].properties[6].logicalTypeOptions.minimum``) and the YAML line.
+Three outcomes, kept apart so a contract author knows which one to fix:
+
+1. **Invalid ODCS**: the file breaks the standard's JSON schema (the schema shipped with
+   ``open_data_contract_standard``, the one Bitol's own tests use). A :class:`ContractError`
+   whose ``kind`` is ``"invalid ODCS"`` names each field and its YAML line.
+2. **Valid ODCS the platform cannot check as written**: a ``pattern`` that is not a regular
+   expression DuckDB (RE2) can run, ``minimum`` above ``maximum``, a bound that is not a
+   number (or, for dates and times, not a date written in the column's format), a column
+   declared twice. A :class:`ContractError` of kind ``"cannot be checked as written"``.
+3. **Valid ODCS, parts not run by this platform**: ``custom`` and ``text`` quality rules
+   (Soda, Great Expectations, …), relationships, nested properties, map and vector
+   contents, SLAs, options with no rule here. The contract loads; each part is named in
+   :attr:`Contract.not_run` (a warning, with its field and line) so nothing is skipped
+   silently. A contract with no ``schema`` at all (servers, team, SLAs only) is valid and
+   has nothing to check.
+
+Date, timestamp and time columns take ``logicalTypeOptions.format`` as a date pattern
+(``yyyy-MM-dd``, ``yyyy-MM-dd HH:mm:ssZ``, or a ``strptime`` format with ``%``) and their
+``minimum``/``maximum``/``exclusive*`` bounds as dates written that way: files are parsed
+with the pattern and the bounds are checked.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import yaml
 
-LOGICAL_TYPES = ("string", "integer", "number", "boolean", "date", "timestamp", "time", "object", "array")
+from platform_assets.core.warehouse import TextParse
+
+LOGICAL_TYPES = ("string", "integer", "number", "boolean", "date", "timestamp", "time", "object", "array",
+                 "map", "vector")
+TEMPORAL_TYPES = ("date", "timestamp", "time")
 LIBRARY_METRICS = ("nullValues", "missingValues", "invalidValues", "duplicateValues", "rowCount")
 OPERATORS = (
     "mustBe", "mustNotBe", "mustBeGreaterThan", "mustBeGreaterOrEqualTo",
@@ -31,16 +53,36 @@ KNOWN_FORMATS = {
     "ipv4": r"^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])$",
     "date": r"^\d{4}-\d{2}-\d{2}$",
 }
+# Severities as the platform acts on them; ODCS allows any word.
+SEVERITY_WORDS = {"error": "error", "critical": "error", "blocker": "error", "high": "error",
+                  "warning": "warning", "warn": "warning", "medium": "warning", "low": "warning", "info": "info"}
+INVALID_ODCS = "invalid ODCS"
+NOT_CHECKABLE = "cannot be checked as written"
+# Options the checks run, per logicalType; any other option is named as not run.
+RUN_OPTIONS = {
+    "string": {"pattern", "minLength", "maxLength", "format"},
+    "integer": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"},
+    "number": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"},
+    "date": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "format"},
+    "timestamp": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "format"},
+    "time": {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "format"},
+    "array": {"minItems", "maxItems"},
+}
 
 
 class ContractError(ValueError):
-    """A contract that cannot be used. ``problems`` lists each one with its location."""
+    """A contract that cannot be used. ``problems`` lists each one with its location;
+    ``kind`` says whether the file breaks the ODCS standard (:data:`INVALID_ODCS`) or is
+    valid ODCS this platform cannot check as written (:data:`NOT_CHECKABLE`)."""
 
-    def __init__(self, path: Path | str, problems: list[str]):
+    def __init__(self, path: Path | str, problems: list[str], kind: str = INVALID_ODCS):
         self.path = Path(path)
         self.problems = problems
+        self.kind = kind
         lines = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"{self.path}: invalid data contract ({len(problems)} problem(s)):\n{lines}")
+        what = ("invalid data contract: not valid ODCS" if kind == INVALID_ODCS
+                else "valid ODCS, but this platform cannot check it as written")
+        super().__init__(f"{self.path}: {what} ({len(problems)} problem(s)):\n{lines}")
 
 
 @dataclass(frozen=True)
@@ -57,6 +99,7 @@ class QualityRule:
     query: str | None
     severity: str
     description: str | None
+    column: str | None = None  # the property a column-level SQL rule belongs to
 
     def holds(self, value: float) -> bool:
         """Whether ``value`` satisfies the operator."""
@@ -94,7 +137,13 @@ LOGICAL_DUCKDB_TYPES = {
 
 @dataclass(frozen=True)
 class ColumnSpec:
-    """One contract property, flattened to what the checks need."""
+    """One contract property, flattened to what the checks need.
+
+    ``name`` is the column as it appears in the data (the property's ``physicalName`` when
+    it has one). Bounds are numbers for numeric columns and ``date``/``datetime``/``time``
+    values for temporal ones. ``strptime`` is the date pattern of ``format`` for a temporal
+    column, as a DuckDB ``strptime`` format (None: ISO 8601).
+    """
 
     name: str
     location: str
@@ -104,10 +153,10 @@ class ColumnSpec:
     unique: bool
     primary_key: bool
     pattern: str | None
-    minimum: float | None
-    maximum: float | None
-    exclusive_minimum: float | None
-    exclusive_maximum: float | None
+    minimum: Any
+    maximum: Any
+    exclusive_minimum: Any
+    exclusive_maximum: Any
     min_length: int | None
     max_length: int | None
     format: str | None
@@ -116,45 +165,79 @@ class ColumnSpec:
     description: str | None
     custom: dict[str, Any]
     quality: tuple[QualityRule, ...]
+    strptime: str | None = None
+    min_items: int | None = None
+    max_items: int | None = None
+    primary_key_position: int = -1
 
     @property
     def is_sensitive(self) -> bool:
         return (self.classification or "").lower() in SENSITIVE_CLASSIFICATIONS
 
+    @property
+    def text_parse(self) -> TextParse | None:
+        """How this column's values are parsed when a file writes them as text (CSV, JSONL);
+        None for strings, nested types and undeclared types, which stay as written."""
+        if self.logical_type in LOGICAL_DUCKDB_TYPES and self.logical_type != "string":
+            return TextParse(LOGICAL_DUCKDB_TYPES[self.logical_type], self.strptime)
+        return None
+
+    @property
+    def type_words(self) -> str:
+        """The declared type in words, for messages: ``date written yyyy-MM-dd``."""
+        if self.logical_type in TEMPORAL_TYPES and self.format:
+            return f"{self.logical_type} written {self.format}"
+        return self.logical_type or "any type"
+
 
 @dataclass(frozen=True)
 class Contract:
-    """A parsed, linted contract for one table."""
+    """A parsed, linted contract for one table (``table`` is None when the contract
+    describes none: nothing to check)."""
 
     path: Path
     id: str
     version: str
     name: str | None
-    table: str  # the physical table name the contract governs
+    table: str | None  # the physical table name the contract governs
     description: dict[str, str]
     columns: tuple[ColumnSpec, ...]
     quality: tuple[QualityRule, ...]
     raw: Any = field(repr=False, compare=False, default=None)
+    not_run: tuple[str, ...] = ()  # valid ODCS this platform does not check, each with its field and line
+    api_version: str = ""
+    tables: tuple[str, ...] = ()  # every table the file describes, this one included
 
-    def parsed_types(self) -> dict[str, str]:
-        """``{column: DuckDB type}`` of the declared columns whose text a reader must parse
+    def parsed_types(self) -> dict[str, TextParse]:
+        """``{column: TextParse}`` of the declared columns whose text a reader must parse
         (numbers, booleans, dates, times); declared strings and undeclared columns stay text."""
-        return {c.name: LOGICAL_DUCKDB_TYPES[c.logical_type] for c in self.columns
-                if c.logical_type in LOGICAL_DUCKDB_TYPES and c.logical_type != "string"}
+        return {c.name: c.text_parse for c in self.columns if c.text_parse is not None}
+
+    def nested_columns(self) -> tuple[str, ...]:
+        """Columns declared as objects, arrays, maps or vectors: a JSON reader keeps them as JSON."""
+        return tuple(c.name for c in self.columns if c.logical_type in ("object", "array", "map", "vector"))
 
     def column(self, name: str) -> ColumnSpec | None:
         return next((c for c in self.columns if c.name == name), None)
 
     @property
     def primary_key(self) -> tuple[str, ...]:
-        return tuple(c.name for c in self.columns if c.primary_key)
+        keyed = [c for c in self.columns if c.primary_key]
+        return tuple(c.name for c in sorted(keyed, key=lambda c: (c.primary_key_position < 0,
+                                                                  c.primary_key_position)))
 
     @property
     def sensitive_columns(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.is_sensitive)
 
+    @property
+    def major_version(self) -> int | None:
+        """The major number of ``version`` (``2`` for ``2.1.0``), None when it has none."""
+        match = re.match(r"\s*v?(\d+)", str(self.version or ""))
+        return int(match.group(1)) if match else None
 
-def _line_index(text: str) -> dict[tuple, int]:
+
+def line_index(text: str) -> dict[tuple, int]:
     """Map YAML paths like ('schema', 0, 'properties', 3) to 1-based line numbers."""
     index: dict[tuple, int] = {}
 
@@ -190,17 +273,12 @@ def _line_of(lines: dict[tuple, int], path: tuple) -> int | None:
     return lines.get(path)
 
 
-def load_contract(path: str | Path) -> Contract:
-    """Parse and lint an ODCS v3 YAML contract.
+def _read_document(path: Path) -> tuple[dict, dict[tuple, int]]:
+    """The YAML mapping of a contract file and its line index.
 
     Raises:
-        ContractError: the file is missing, is not YAML, does not follow ODCS v3, or uses a
-            rule in a way the checks cannot run. Each problem names the field and line.
+        ContractError: the file is missing, is not YAML, or is not a mapping.
     """
-    from open_data_contract_standard.model import OpenDataContractStandard
-    from pydantic import ValidationError
-
-    path = Path(path)
     if not path.is_file():
         raise ContractError(path, [f"file not found (looked at {path.resolve()})"])
     text = path.read_text(encoding="utf-8")
@@ -213,10 +291,138 @@ def load_contract(path: str | Path) -> Contract:
     if not isinstance(document, dict):
         raise ContractError(path, ["the file must hold a YAML mapping (an ODCS document), not "
                                    f"{type(document).__name__}"])
-    lines = _line_index(text)
+    return document, line_index(text)
+
+
+def load_contract(path: str | Path, table: str | None = None) -> Contract:
+    """Validate an ODCS v3 YAML contract and lint what this platform runs.
+
+    Args:
+        path: the contract file.
+        table: which table of the contract (its ``physicalName`` or ``name``); default the first.
+
+    Raises:
+        ContractError: the file is missing, is not YAML, is not valid ODCS, or uses a rule
+            in a way the checks cannot run. Each problem names the field and line.
+    """
+    contracts = load_contract_tables(path)
+    if table is None:
+        return contracts[0]
+    for contract in contracts:
+        if table == contract.table or table in _names_of(contract):
+            return contract
+    raise ContractError(path, [f"schema: no table {table!r}; the contract describes "
+                               f"{', '.join(c.table for c in contracts if c.table) or 'none'}"], NOT_CHECKABLE)
+
+
+def _names_of(contract: Contract) -> set[str]:
+    obj = _schema_object(contract)
+    return {n for n in (getattr(obj, "name", None), getattr(obj, "physicalName", None)) if n}
+
+
+def _schema_object(contract: Contract):
+    if contract.raw is None or not contract.raw.schema_ or contract.table is None:
+        return None
+    return next((o for o in contract.raw.schema_ if contract.table in (o.physicalName, o.name)), None)
+
+
+def load_contract_tables(path: str | Path) -> list[Contract]:
+    """Every table a contract describes, each as a :class:`Contract` (one, with ``table``
+    None and no columns, when it describes none). Raises :class:`ContractError` as
+    :func:`load_contract` does."""
+    path = Path(path)
+    document, lines = _read_document(path)
+    problems = odcs_schema_problems(document, lines)
+    if problems:
+        raise ContractError(path, problems, INVALID_ODCS)
+    model = _parse_model(path, document, lines)
+    return _lint(path, model, lines, document)
+
+
+@functools.cache
+def _odcs_validator():
+    import importlib.resources
+
+    import jsonschema
+
+    schema = json.loads(importlib.resources.files("open_data_contract_standard").joinpath("schema.json").read_text())
+    return jsonschema.Draft201909Validator(schema)
+
+
+def odcs_schema_problems(document: dict, lines: dict[tuple, int]) -> list[str]:
+    """What breaks the ODCS JSON schema, one line per problem: field path, YAML line, what is wrong."""
+    from jsonschema.exceptions import best_match
+
+    found: dict[tuple, list[tuple[str, tuple]]] = {}
+    # YAML reads unquoted dates as date objects; the JSON schema sees the text a reader would.
+    for error in _odcs_validator().iter_errors(json.loads(json.dumps(document, default=str))):
+        if error.context and not _valid_under_each(error):
+            # anyOf / oneOf: the branch that came closest says what is wrong; a branch that
+            # only misses its own key (another operator, another form) is not it.
+            closest = [e for e in error.context if e.validator != "required"] or list(error.context)
+            error = best_match(closest)
+        at = tuple(error.absolute_path)
+        message, at_line = _schema_message(error, at)
+        found.setdefault(at, []).append((message, at_line))
+    problems = []
+    specific_at = [at for at, messages in found.items() if any(not _is_unknown_field(m) for m, _ in messages)]
+    for at, messages in sorted(found.items(), key=lambda kv: (_line_of(lines, kv[0]) or 0, str(kv[0]))):
+        # A rule that fails its own form also leaves its fields "unevaluated": that echo is noise.
+        echo = any(other[:len(at)] == at for other in specific_at)
+        keep = [m for m in messages if not (echo and _is_unknown_field(m[0]))]
+        if len(keep) > 1:  # "more than one form" says less than the field that is missing
+            keep = [m for m in keep if not m[0].startswith("matches more than one")] or keep
+        for message, at_line in dict.fromkeys(keep):
+            line = _line_of(lines, at_line)
+            problems.append(f"{_location(at_line)}" + (f" (line {line})" if line else "") + f": {message}")
+    return problems
+
+
+def _is_unknown_field(message: str) -> bool:
+    return message.startswith("unknown ") and " field" in message.split("'")[0]
+
+
+def _valid_under_each(error) -> bool:
+    return "is valid under each of" in error.message
+
+
+def _schema_message(error, at: tuple) -> tuple[str, tuple]:
+    """A JSON schema error in the words of a contract author, and the path its line comes from."""
+    kind = {"properties": "property ", "quality": "quality "}.get(next(
+        (p for p in reversed(at) if isinstance(p, str)), ""), "")
+    if error.validator in ("additionalProperties", "unevaluatedProperties"):
+        keys = re.findall(r"'([^']+)'", error.message.split("(", 1)[-1])
+        where = at + (keys[0],) if keys else at
+        return (f"unknown {kind}field {keys[0]!r}" if len(keys) == 1
+                else f"unknown {kind}fields {', '.join(map(repr, keys))}"), where
+    if error.validator == "required":
+        return f"{error.message.split(' is a required')[0]} is required here", at
+    if error.validator == "enum":
+        name = next((p for p in reversed(at) if isinstance(p, str)), "value")
+        return f"unknown {name} {error.instance!r}; use one of {', '.join(map(str, error.validator_value))}", at
+    if error.validator == "minItems" and error.validator_value == 1:
+        return "must not be empty", at
+    if error.validator == "oneOf" and _valid_under_each(error):
+        hint = " (two operators in one rule: give one)" if "quality" in at else ""
+        return f"matches more than one of its allowed forms{hint}", at
+    if error.validator == "minItems":
+        return f"needs at least {error.validator_value} item(s), got {len(error.instance)}", at
+    if error.validator == "uniqueItems":
+        return "lists the same value twice", at
+    if error.validator == "not":
+        return "has a field that is not allowed here (e.g. 'from' on a property-level relationship)", at
+    return error.message, at
+
+
+def _parse_model(path: Path, document: dict, lines: dict[tuple, int]):
+    """The document as the ``open_data_contract_standard`` model (after the JSON schema
+    passed, this only fails on a model stricter than the schema)."""
+    from open_data_contract_standard.model import OpenDataContractStandard
+    from pydantic import ValidationError
+
     yaml_path = {"schema_": "schema"}
     try:
-        model = OpenDataContractStandard.model_validate(document)
+        return OpenDataContractStandard.model_validate(document)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
@@ -226,8 +432,7 @@ def load_contract(path: str | Path) -> Contract:
             line = _line_of(lines, doc_loc)
             problems.append(f"{_location(doc_loc)}" + (f" (line {line})" if line else "")
                             + f": {error['msg']}")
-        raise ContractError(path, problems) from None
-    return _lint(path, model, lines, document)
+        raise ContractError(path, problems, INVALID_ODCS) from None
 
 
 def _all_keys(document: Any) -> set[str]:
@@ -247,81 +452,94 @@ def _custom(props) -> dict[str, Any]:
     return {p.property: p.value for p in (props or []) if p.property}
 
 
-def _lint(path: Path, model, lines: dict[tuple, int], document: dict) -> Contract:
-    """Check what the ODCS model lets through and flatten the contract for the checks.
+class _Findings:
+    """Problems (the contract cannot be checked as written) and parts not run, each with its
+    field and line, in the order they were found."""
 
-    The steps: field names the model ignores (:func:`_lint_unknown_fields`), the header
-    (:func:`_lint_header`), each column (:func:`_column_spec`), then the table's rules.
-    Every problem is collected before the :class:`ContractError` is raised, in that order.
-    """
-    problems: list[str] = []
+    def __init__(self, lines: dict[tuple, int]):
+        self.lines = lines
+        self.problems: list[str] = []
+        self.not_run: list[str] = []
 
-    def problem(loc: tuple, message: str) -> None:
-        line = _line_of(lines, loc)
-        problems.append(f"{_location(loc)}" + (f" (line {line})" if line else "") + f": {message}")
+    def _say(self, loc: tuple, message: str) -> str:
+        line = _line_of(self.lines, loc)
+        return f"{_location(loc)}" + (f" (line {line})" if line else "") + f": {message}"
 
-    _lint_unknown_fields(document, problem)
-    _lint_header(model, problem)
-    if not model.schema_:
-        raise ContractError(path, problems)
+    def problem(self, loc: tuple, message: str) -> None:
+        self.problems.append(self._say(loc, message))
 
-    obj = model.schema_[0]
-    obj_loc: tuple = ("schema", 0)
+    def skip(self, loc: tuple, message: str) -> None:
+        self.not_run.append(self._say(loc, message))
+
+
+def _lint(path: Path, model, lines: dict[tuple, int], document: dict) -> list[Contract]:
+    """Flatten each table of the contract for the checks, after finding what cannot be
+    checked as written (raised together as one :class:`ContractError`) and what is valid
+    but not run here (kept on each :class:`Contract`)."""
+    found = _Findings(lines)
+    _lint_document_parts(model, found)
+    header_not_run = list(found.not_run)
+    description = {}
+    if model.description is not None:
+        description = {k: v for k, v in model.description.model_dump().items() if isinstance(v, str) and v}
+    tables = tuple(obj.physicalName or obj.name for obj in model.schema_ or [])
+    built: list[tuple[Any, list[ColumnSpec], tuple[QualityRule, ...], list[str]]] = []
+    for i, obj in enumerate(model.schema_ or []):
+        found.not_run = []
+        columns, quality = _lint_table(obj, ("schema", i), found)
+        built.append((obj, columns, quality, list(found.not_run)))
+    if found.problems:
+        raise ContractError(path, found.problems, NOT_CHECKABLE)
+    common = dict(path=path, id=model.id, version=model.version, name=model.name, description=description,
+                  raw=model, api_version=str(model.apiVersion), tables=tables)
+    if not built:
+        return [Contract(table=None, columns=(), quality=(), not_run=tuple(header_not_run), **common)]
+    contracts = []
+    for obj, columns, quality, not_run in built:
+        also = ([f"schema: the contract describes {len(tables)} tables; a check covers one (--table NAME), the "
+                 f"others are not checked with it"] if len(tables) > 1 else [])
+        contracts.append(Contract(table=obj.physicalName or obj.name, columns=tuple(columns), quality=quality,
+                                  not_run=tuple(header_not_run + also + not_run), **common))
+    return contracts
+
+
+def _lint_document_parts(model, found: _Findings) -> None:
+    """Parts of the document outside the tables that describe something checkable but are not run."""
+    if model.slaProperties:
+        names = ", ".join(sorted({str(s.property) for s in model.slaProperties if s.property}))
+        found.skip(("slaProperties",), f"service levels ({names}) are not checked by this platform")
+
+
+def _lint_table(obj, obj_loc: tuple, found: _Findings) -> tuple[list[ColumnSpec], tuple[QualityRule, ...]]:
+    """One schema object: its columns and table rules, with problems and parts not run noted."""
     columns: list[ColumnSpec] = []
     seen: set[str] = set()
     for i, prop in enumerate(obj.properties or []):
         loc = obj_loc + ("properties", i)
-        if not prop.name:
-            problem(loc, "a property needs a 'name'")
+        if (prop.semanticType or "column") != "column":
+            found.skip(loc + ("semanticType",), f"{prop.name!r} is a {prop.semanticType} (computed by "
+                                                f"transformLogic), not a column of the data: not checked")
             continue
-        if prop.name in seen:
-            problem(loc + ("name",), f"column {prop.name!r} is declared twice")
-        seen.add(prop.name)
-        columns.append(_column_spec(prop, loc, problem))
-    if not columns:
-        problem(obj_loc + ("properties",), "the table lists no columns: add entries under 'properties'")
-    table_quality = tuple(_quality_rules(obj.quality, obj_loc, problem, column=None))
-    if problems:
-        raise ContractError(path, problems)
-    description = {}
-    if model.description is not None:
-        description = {k: v for k, v in model.description.model_dump().items() if isinstance(v, str) and v}
-    return Contract(
-        path=path, id=model.id, version=model.version, name=model.name,
-        table=obj.physicalName or obj.name, description=description, columns=tuple(columns),
-        quality=table_quality, raw=model,
-    )
+        spec = _column_spec(prop, loc, found)
+        if spec.name in seen:
+            found.problem(loc + ("name",), f"column {spec.name!r} is declared twice")
+        seen.add(spec.name)
+        columns.append(spec)
+    if not obj.properties:
+        found.skip(obj_loc, f"table {obj.physicalName or obj.name!r} lists no properties: no column is checked"
+                   + ("" if obj.quality else " (nothing to check)"))
+    if obj.relationships:
+        found.skip(obj_loc + ("relationships",), "relationships (foreign keys) are not checked by this platform")
+    table_quality = list(_quality_rules(obj.quality, obj_loc, found, column=None))
+    for spec in columns:  # column-level SQL and rowCount rules are table rules with the column filled in
+        table_quality += [q for q in spec.quality if q.kind == "sql" or q.metric == "rowCount"]
+    columns = [_without_table_rules(spec) for spec in columns]
+    return columns, tuple(table_quality)
 
 
-def _lint_unknown_fields(document: dict, problem) -> None:
-    """Name property and quality fields the ODCS model does not know.
-
-    The model accepts unknown keys on properties, so a typo such as 'requird' would
-    silently switch a rule off.
-    """
-    from open_data_contract_standard.model import DataQuality, SchemaProperty
-
-    known = {"property": set(SchemaProperty.model_fields), "quality": set(DataQuality.model_fields)}
-    for i, obj in enumerate(document.get("schema") or []):
-        for j, prop in enumerate((obj or {}).get("properties") or []):
-            for key in prop or {}:
-                if key not in known["property"]:
-                    problem(("schema", i, "properties", j, key), f"unknown property field {key!r}")
-            for k, q in enumerate((prop or {}).get("quality") or []):
-                for key in q or {}:
-                    if key not in known["quality"]:
-                        problem(("schema", i, "properties", j, "quality", k, key),
-                                f"unknown quality field {key!r}")
-
-
-def _lint_header(model, problem) -> None:
-    """The document is an ODCS v3 data contract that describes a table."""
-    if model.kind != "DataContract":
-        problem(("kind",), f"must be 'DataContract', got {model.kind!r}")
-    if not str(model.apiVersion).startswith("v3"):
-        problem(("apiVersion",), f"this platform reads ODCS v3 contracts, got {model.apiVersion!r}")
-    if not model.schema_:
-        problem(("schema",), "the contract describes no table: add one entry under 'schema'")
+def _without_table_rules(spec: ColumnSpec) -> ColumnSpec:
+    kept = tuple(q for q in spec.quality if not (q.kind == "sql" or q.metric == "rowCount"))
+    return spec if kept == spec.quality else replace(spec, quality=kept)
 
 
 def regex_problem(pattern: str) -> str | None:
@@ -344,113 +562,220 @@ def regex_problem(pattern: str) -> str | None:
     return None
 
 
-def _column_spec(prop, loc: tuple, problem) -> ColumnSpec:
+def _column_spec(prop, loc: tuple, found: _Findings) -> ColumnSpec:
     """One property as a :class:`ColumnSpec`, after checking its type, options and rules."""
-    if prop.logicalType is not None and prop.logicalType not in LOGICAL_TYPES:
-        problem(loc + ("logicalType",),
-                f"unknown logicalType {prop.logicalType!r}; use one of {', '.join(LOGICAL_TYPES)}")
+    logical = prop.logicalType
     options = dict(prop.logicalTypeOptions or {})
     opt_loc = loc + ("logicalTypeOptions",)
     pattern = options.get("pattern")
     if pattern is not None and (why := regex_problem(str(pattern))):
-        problem(opt_loc + ("pattern",), why)
+        found.problem(opt_loc + ("pattern",), why)
     fmt = options.get("format")
-    if fmt is not None and fmt not in KNOWN_FORMATS:
-        problem(opt_loc + ("format",),
-                f"unknown format {fmt!r}; the checks know {', '.join(KNOWN_FORMATS)}")
-    numeric = _numeric_options(options, opt_loc, problem)
+    strptime = None
+    if fmt is not None:
+        fmt = str(fmt)
+        if logical in TEMPORAL_TYPES:
+            strptime = date_pattern_to_strptime(fmt)
+            if strptime is None:
+                found.skip(opt_loc + ("format",), f"date pattern {fmt!r} has letters this platform cannot read "
+                                                  f"(it reads y M d H h m s S a E X x Z and quoted text): values are "
+                                                  f"read as ISO 8601 instead")
+        elif logical in (None, "string") and fmt not in KNOWN_FORMATS:
+            found.skip(opt_loc + ("format",), f"string format {fmt!r} is not checked (the checks know "
+                                              f"{', '.join(KNOWN_FORMATS)})")
+        elif logical not in (None, "string"):
+            found.skip(opt_loc + ("format",), f"format {fmt!r} of {_a(logical)} column is not checked")
+    for key in sorted(set(options) - RUN_OPTIONS.get(logical or "string", set()) - {"format"}):
+        found.skip(opt_loc + (key,), f"logicalTypeOptions.{key} of {_a(logical or 'untyped')} column is not "
+                                     f"checked by this platform")
+    bounds = _bounds(options, logical, strptime, opt_loc, found)
+    lengths = {key: _whole_number(options.get(key), opt_loc + (key,), found)
+               for key in ("minLength", "maxLength", "minItems", "maxItems")}
+    if logical in ("object", "array", "map", "vector") and (prop.properties or prop.items or prop.map):
+        found.skip(loc, f"the contents of {logical} column {prop.name!r} (its nested properties, items or "
+                        f"map keys and values) are not checked; the column itself is")
+    if prop.relationships:
+        found.skip(loc + ("relationships",), "relationships (foreign keys) are not checked by this platform")
     enum_values = tuple(e.value for e in prop.enum) if prop.enum else None
-    quality = tuple(_quality_rules(prop.quality, loc, problem, column=prop.name))
+    quality = tuple(_quality_rules(prop.quality, loc, found, column=prop.physicalName or prop.name,
+                                   enum=enum_values))
     return ColumnSpec(
-        name=prop.name, location=_location(loc), logical_type=prop.logicalType,
+        name=prop.physicalName or prop.name, location=_location(loc), logical_type=logical,
         physical_type=prop.physicalType, required=bool(prop.required), unique=bool(prop.unique),
-        primary_key=bool(prop.primaryKey), pattern=pattern, minimum=numeric["minimum"],
-        maximum=numeric["maximum"], exclusive_minimum=numeric["exclusiveMinimum"],
-        exclusive_maximum=numeric["exclusiveMaximum"],
-        min_length=None if numeric["minLength"] is None else int(numeric["minLength"]),
-        max_length=None if numeric["maxLength"] is None else int(numeric["maxLength"]),
+        primary_key=bool(prop.primaryKey), pattern=pattern, minimum=bounds["minimum"],
+        maximum=bounds["maximum"], exclusive_minimum=bounds["exclusiveMinimum"],
+        exclusive_maximum=bounds["exclusiveMaximum"],
+        min_length=lengths["minLength"], max_length=lengths["maxLength"],
         format=fmt, enum=enum_values, classification=prop.classification,
         description=prop.description, custom=_custom(prop.customProperties), quality=quality,
+        strptime=strptime, min_items=lengths["minItems"], max_items=lengths["maxItems"],
+        primary_key_position=prop.primaryKeyPosition if prop.primaryKeyPosition is not None else -1,
     )
 
 
-def _numeric_options(options: dict, opt_loc: tuple, problem) -> dict[str, float | None]:
-    """The numeric ``logicalTypeOptions`` (bounds and lengths); a non-number is a problem and
+def _a(word: str) -> str:
+    return ("an " if word[:1] in "aeiou" else "a ") + word
+
+
+def _whole_number(value: Any, loc: tuple, found: _Findings) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or value < 0:
+        found.problem(loc, f"must be a whole number of 0 or more, got {value!r}")
+        return None
+    return int(value)
+
+
+BOUND_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def _bounds(options: dict, logical: str | None, strptime: str | None, opt_loc: tuple,
+            found: _Findings) -> dict[str, Any]:
+    """The bounds of a column: numbers, or for a date, timestamp or time column values of
+    that type written in its format (or ISO 8601). A bound that is neither is a problem and
     reads as unset."""
-    numeric: dict[str, float | None] = {}
-    for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength"):
+    bounds: dict[str, Any] = {}
+    for key in BOUND_KEYS:
         value = options.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            problem(opt_loc + (key,), f"must be a number, got {value!r}")
+        if value is not None and logical in TEMPORAL_TYPES:
+            parsed = parse_temporal(value, logical, strptime)
+            if parsed is None:
+                written = f"written {options.get('format')}" if strptime else "in ISO 8601"
+                found.problem(opt_loc + (key,), f"must be a {logical} {written}, got {value!r}")
+            value = parsed
+        elif value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            found.problem(opt_loc + (key,), f"must be a number, got {value!r}")
             value = None
-        numeric[key] = value
-    if (numeric["minimum"] is not None and numeric["maximum"] is not None
-            and numeric["minimum"] > numeric["maximum"]):
-        problem(opt_loc, f"minimum {numeric['minimum']} is above maximum {numeric['maximum']}")
-    return numeric
+        bounds[key] = value
+    low = next((bounds[k] for k in ("minimum", "exclusiveMinimum") if bounds[k] is not None), None)
+    high = next((bounds[k] for k in ("maximum", "exclusiveMaximum") if bounds[k] is not None), None)
+    if low is not None and high is not None and _comparable(low, high) and low > high:
+        found.problem(opt_loc, f"the lower bound {low} is above the upper bound {high}")
+    return bounds
 
 
-def _quality_rules(entries, parent: tuple, problem, *, column: str | None):
+def _comparable(a: Any, b: Any) -> bool:
+    if isinstance(a, dt.datetime) and isinstance(b, dt.datetime):
+        return (a.tzinfo is None) == (b.tzinfo is None)
+    return type(a) is type(b) or (isinstance(a, int | float) and isinstance(b, int | float))
+
+
+def parse_temporal(value: Any, logical: str, strptime: str | None) -> Any:
+    """A bound of a date, timestamp or time column as a Python value, parsed the way the
+    column's text is (its format, else ISO 8601); None when it does not parse."""
+    if isinstance(value, dt.datetime | dt.date | dt.time) and not isinstance(value, bool):
+        value = value.isoformat()
+    if not isinstance(value, str):
+        return None
+    parse = TextParse(LOGICAL_DUCKDB_TYPES[logical], strptime)
+    with duckdb.connect() as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        row = conn.execute(f"SELECT {parse.sql('$1')}", [value]).fetchall()
+        if row[0][0] is None and strptime is not None:  # a bound may be written in ISO 8601 anyway
+            row = conn.execute(f"SELECT {TextParse(LOGICAL_DUCKDB_TYPES[logical]).sql('$1')}", [value]).fetchall()
+    return row[0][0]
+
+
+# Java/Spark date pattern letters (what ODCS examples use) and their strptime equivalents,
+# by letter and run length.
+_PATTERN_LETTERS = {
+    "y": {1: "%Y", 2: "%y", 3: "%Y", 4: "%Y"}, "u": {1: "%Y", 2: "%y", 4: "%Y"},
+    "M": {1: "%-m", 2: "%m", 3: "%b", 4: "%B"}, "L": {1: "%-m", 2: "%m", 3: "%b", 4: "%B"},
+    "d": {1: "%-d", 2: "%d"}, "D": {1: "%-j", 3: "%j"},
+    "H": {1: "%-H", 2: "%H"}, "h": {1: "%-I", 2: "%I"}, "m": {1: "%-M", 2: "%M"}, "s": {1: "%-S", 2: "%S"},
+    "S": {3: "%g", 6: "%f", 9: "%n"}, "a": {1: "%p"}, "E": {3: "%a", 4: "%A"},
+    "X": {1: "%z", 2: "%z", 3: "%z"}, "x": {1: "%z", 2: "%z", 3: "%z"}, "Z": {1: "%z", 2: "%z", 3: "%z", 5: "%z"},
+}
+
+
+def date_pattern_to_strptime(pattern: str) -> str | None:
+    """A date pattern (``yyyy-MM-dd HH:mm:ss``, Java/Spark letters, ``'T'`` quoted) as a
+    DuckDB ``strptime`` format; a pattern with ``%`` is taken as strptime already. None
+    when the pattern has letters this platform cannot read."""
+    if "%" in pattern:
+        return pattern
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "'":
+            end = pattern.find("'", i + 1)
+            if end < 0:
+                return None
+            out.append(pattern[i + 1:end].replace("%", "%%") or "'")
+            i = end + 1
+        elif ch.isalpha():
+            run = len(pattern) - i - len(pattern[i:].lstrip(ch))
+            code = _PATTERN_LETTERS.get(ch, {}).get(run)
+            if code is None:
+                return None
+            out.append(code)
+            i += run
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def _quality_rules(entries, parent: tuple, found: _Findings, *, column: str | None,
+                   enum: tuple[Any, ...] | None = None):
+    """The quality entries the platform runs, as :class:`QualityRule`; the others are named as not run."""
     for j, q in enumerate(entries or []):
         loc = parent + ("quality", j)
-        kind = q.type or ("library" if q.metric else None)
-        if kind not in ("library", "sql"):
-            problem(loc + ("type",), f"quality type {q.type!r} is not run by this platform "
-                                     "(it runs 'library' metrics and 'sql')")
+        kind = q.type or "library"
+        if kind in ("custom", "text"):
+            engine = f" (engine {q.engine})" if q.engine else ""
+            what = q.description or q.name or ""
+            found.skip(loc + ("type",), f"quality rule of type {kind!r}{engine} is not run by this platform"
+                       + (f": {what.strip()[:80]}" if what else ""))
             continue
         ops = [op for op in OPERATORS if getattr(q, op) is not None]
-        if len(ops) > 1:
-            problem(loc, f"give one operator, not {', '.join(ops)}")
-            continue
-        metric = q.metric
+        metric = q.metric or q.rule
         arguments = dict(q.arguments or {})
         if kind == "library":
             if metric not in LIBRARY_METRICS:
-                problem(loc + ("metric",),
-                        f"unknown metric {metric!r}; use one of {', '.join(LIBRARY_METRICS)}")
-                continue
-            if metric == "rowCount" and column is not None:
-                problem(loc + ("metric",), "rowCount applies to the table: move it to the table's quality")
+                found.skip(loc + ("metric",), f"metric {metric!r} is not run (this platform runs "
+                                              f"{', '.join(LIBRARY_METRICS)})")
                 continue
             if metric != "rowCount" and column is None:
-                problem(loc + ("metric",), f"{metric} applies to a column: move it under that property")
+                found.skip(loc + ("metric",), f"{metric} on a whole table names no column: not run "
+                                              f"(put it under the property it is about)")
                 continue
             if metric == "invalidValues" and not (arguments.get("validValues") or arguments.get("pattern")):
-                problem(loc + ("arguments",), "invalidValues needs arguments.validValues or arguments.pattern")
-                continue
+                if not enum:
+                    found.skip(loc + ("arguments",), "invalidValues with no validValues, pattern or enum on its "
+                                                     "column has nothing to compare with: not run")
+                    continue
+                arguments["validValues"] = list(enum)
             if arguments.get("pattern") is not None and (why := regex_problem(str(arguments["pattern"]))):
-                problem(loc + ("arguments", "pattern"), why)
+                found.problem(loc + ("arguments", "pattern"), why)
                 continue
-            if metric == "rowCount" and not ops:
-                problem(loc, "rowCount needs an operator, e.g. mustBeGreaterThan: 0")
-                continue
-        elif not q.query:
-            problem(loc + ("query",), "a sql quality rule needs a 'query' that returns one number")
+        if not ops:
+            found.skip(loc, "quality rule with no operator (mustBe, mustBeLessThan, …) is not run")
             continue
-        elif not ops:
-            problem(loc, "a sql quality rule needs an operator, e.g. mustBe: 0")
-            continue
-        operator = ops[0] if ops else "mustBe"
-        threshold = getattr(q, operator) if ops else 0
+        operator = ops[0]
+        threshold = getattr(q, operator)
         if operator in ("mustBeBetween", "mustNotBeBetween"):
             if not (isinstance(threshold, list) and len(threshold) == 2
                     and all(isinstance(v, int | float) for v in threshold)):
-                problem(loc + (operator,), f"{operator} takes two numbers [low, high], got {threshold!r}")
+                found.problem(loc + (operator,), f"{operator} takes two numbers [low, high], got {threshold!r}")
                 continue
         elif isinstance(threshold, bool) or not isinstance(threshold, int | float):
-            problem(loc + (operator,), f"{operator} takes a number, got {threshold!r}")
+            found.problem(loc + (operator,), f"{operator} takes a number, got {threshold!r}")
             continue
         unit = (q.unit or "rows").lower()
         if unit not in ("rows", "percent"):
-            problem(loc + ("unit",), f"unit must be 'rows' or 'percent', got {q.unit!r}")
+            found.skip(loc + ("unit",), f"unit {q.unit!r} is not run (this platform counts 'rows' or 'percent')")
             continue
-        severity = (q.severity or "error").lower()
-        if severity not in ("error", "warning", "info"):
-            problem(loc + ("severity",), f"severity must be error, warning or info, got {q.severity!r}")
-            continue
+        severity = SEVERITY_WORDS.get((q.severity or "error").lower())
+        if severity is None:
+            found.skip(loc + ("severity",), f"severity {q.severity!r} is not one this platform knows "
+                                            f"({', '.join(SEVERITY_WORDS)}): it is treated as error")
+            severity = "error"
         yield QualityRule(
-            location=_location(loc), kind=kind, metric=metric, operator=operator, threshold=threshold,
-            unit=unit, arguments=arguments, query=q.query, severity=severity, description=q.description,
+            location=_location(loc), kind=kind, metric=metric if kind == "library" else None, operator=operator,
+            threshold=threshold, unit=unit, arguments=arguments, query=q.query, severity=severity,
+            description=q.description, column=column,
         )
 
 

@@ -18,6 +18,7 @@ Rules and what they tolerate:
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,8 +53,11 @@ COMPATIBLE_FAMILIES: dict[str, tuple[str, ...]] = {
     "timestamp": ("timestamp",),
     "time": ("time",),
     "object": ("complex", "json"),
-    "array": ("complex",),
+    "array": ("complex", "json"),
+    "map": ("complex", "json"),
+    "vector": ("complex", "json"),
 }
+TEMPORAL_FAMILIES = ("date", "timestamp", "time")
 
 NO_REFERENCE_NOTE = "no accepted batch to compare with yet: semantic drift was not checked"
 
@@ -63,6 +67,12 @@ def _literal(value: Any) -> str:
         return "TRUE" if value else "FALSE"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, dt.datetime):
+        return f"{'TIMESTAMPTZ' if value.tzinfo else 'TIMESTAMP'} '{value.isoformat(sep=' ')}'"
+    if isinstance(value, dt.date):
+        return f"DATE '{value.isoformat()}'"
+    if isinstance(value, dt.time):
+        return f"TIME '{value.isoformat()}'"
     return "'" + str(value).replace("'", "''") + "'"
 
 
@@ -95,18 +105,23 @@ def _constraint_rules(spec: ColumnSpec, c: str, fam: str, tolerates_nulls: bool)
     if spec.pattern is not None:
         rules.append(("pattern", f"{c} IS NOT NULL AND NOT regexp_full_match({_text(c)}, {_literal(spec.pattern)})",
                       f"values matching {spec.pattern}"))
-    if spec.format is not None:
+    if spec.format in KNOWN_FORMATS and spec.logical_type in (None, "string"):
         regex = KNOWN_FORMATS[spec.format]
         rules.append(("format", f"{c} IS NOT NULL AND NOT regexp_full_match({_text(c)}, {_literal(regex)})",
                       f"{spec.format} values"))
-    if numeric:
+    if numeric or fam in TEMPORAL_FAMILIES:
         for rule, value, op, words in (
             ("minimum", spec.minimum, "<", ">="), ("maximum", spec.maximum, ">", "<="),
             ("exclusiveMinimum", spec.exclusive_minimum, "<=", ">"),
             ("exclusiveMaximum", spec.exclusive_maximum, ">=", "<"),
         ):
-            if value is not None:
+            # A number bounds a numeric column, a date / timestamp / time a temporal one.
+            if value is not None and (fam in TEMPORAL_FAMILIES) == isinstance(value, dt.date | dt.time):
                 rules.append((rule, f"{c} {op} {_literal(value)}", f"values {words} {value}"))
+    if fam == "complex":
+        for rule, value, op, words in (("minItems", spec.min_items, "<", ">="), ("maxItems", spec.max_items, ">", "<=")):
+            if value is not None:
+                rules.append((rule, f"len({c}) {op} {value}", f"{words} {value} items"))
     for rule, value, op, words in (("minLength", spec.min_length, "<", ">="),
                                    ("maxLength", spec.max_length, ">", "<=")):
         if value is not None:
@@ -179,7 +194,7 @@ def check_batch(
     _read_exact_profile(profiles, results, row_count)
 
     column_violations, column_row_rules = _judge_column_rules(conn, rel, plan.rules, results, row_count)
-    key_violations, key_row_rules = _judge_keys(contract, results)
+    key_violations, key_row_rules = _judge_keys(conn, rel, contract, results)
     violations = [*plan.violations, *column_violations, *key_violations,
                   *_judge_table_rules(conn, contract, rel, row_count)]
     row_rules = column_row_rules + key_row_rules
@@ -237,11 +252,15 @@ def _plan_scan(conn, batch: Batch, contract: Contract, profiles: dict[str, Colum
             plan.scan.add((name, "min"), f"min({c})")
             plan.scan.add((name, "max"), f"max({c})")
     for spec in contract.columns:
-        _plan_column(conn, batch, spec, plan)
+        _plan_column(conn, batch, spec, plan, contract.primary_key)
+    key = contract.primary_key
+    if len(key) > 1 and all(name in batch.columns for name in key):
+        # A composite key: the combination is unique, not each column.
+        plan.scan.add((key, "unique", "fail"), _repeats_sql(key, hashed=True))
     return plan
 
 
-def _plan_column(conn, batch: Batch, spec: ColumnSpec, plan: _Plan) -> None:
+def _plan_column(conn, batch: Batch, spec: ColumnSpec, plan: _Plan, primary_key: tuple[str, ...] = ()) -> None:
     """Add one contract column's rules to the scan, or the reason they cannot run."""
     if spec.name not in batch.columns:
         if spec.required:
@@ -253,8 +272,17 @@ def _plan_column(conn, batch: Batch, spec: ColumnSpec, plan: _Plan) -> None:
     dtype = batch.columns[spec.name]
     fam = duckdb_family(dtype)
     if spec.logical_type and fam not in COMPATIBLE_FAMILIES.get(spec.logical_type, (fam,)):
-        plan.violations.append(Violation(spec.name, "logicalType",
-                                         semantic_drift.describe_type_mismatch(conn, batch.relation, spec, dtype)))
+        parse = spec.text_parse if fam == "text" else None
+        if parse is not None:
+            # Text where the contract declares another type: the values that do not parse
+            # are counted (with an example) and are the rows the quarantine holds back.
+            checked = _ColumnRule(spec, "logicalType", f"{c} IS NOT NULL AND {parse.sql(c)} IS NULL",
+                                  f"{spec.type_words} values")
+            plan.scan.add(checked.key, f"count(*) FILTER (WHERE {checked.predicate})")
+            plan.rules.append(checked)
+        else:
+            plan.violations.append(Violation(spec.name, "logicalType",
+                                             semantic_drift.describe_type_mismatch(conn, batch.relation, spec, dtype)))
         # Value rules on a column of the wrong type would only repeat the type error.
         return
     tolerates_nulls = any(q.metric in ("nullValues", "missingValues") for q in spec.quality)
@@ -262,15 +290,38 @@ def _plan_column(conn, batch: Batch, spec: ColumnSpec, plan: _Plan) -> None:
         checked = _ColumnRule(spec, rule, predicate, expectation)
         plan.scan.add(checked.key, f"count(*) FILTER (WHERE {predicate})")
         plan.rules.append(checked)
-    if spec.unique or spec.primary_key:
-        plan.scan.add((spec.name, "unique", "fail"), f"count({c}) - count(DISTINCT {c})")
+    if spec.unique or (spec.primary_key and len(primary_key) == 1):
+        plan.scan.add((spec.name, "unique", "fail"), _repeats_sql((spec.name,), hashed=True))
     for q in spec.quality:
         checked = _ColumnRule(spec, q.metric or "sql", _metric_predicate(q, c) or "", quality=q)
         if checked.predicate:
             plan.scan.add(checked.key, f"count(*) FILTER (WHERE {checked.predicate})")
         elif q.metric == "duplicateValues":
-            plan.scan.add(checked.key, f"count({c}) - count(DISTINCT {c})")
+            plan.scan.add(checked.key, _repeats_sql((spec.name,), hashed=True))
         plan.rules.append(checked)
+
+
+def _repeats_sql(names: tuple[str, ...], hashed: bool) -> str:
+    """Rows whose key (one column or several, all non-null) repeats an earlier row's.
+
+    ``hashed`` counts distinct 64-bit hashes instead of distinct values: the main scan's
+    largest memory cost halves (a hash instead of the value per key). Hashes can only
+    merge keys, never split them, so a hashed count of 0 is exact; any other count is
+    recounted exactly (:func:`_exact_repeats`) before it is reported.
+    """
+    cols = [quote_ident(n) for n in names]
+    present = " AND ".join(f"{c} IS NOT NULL" for c in cols)
+    key = f"hash({', '.join(cols)})" if hashed else (
+        cols[0] if len(cols) == 1 else "struct_pack(" + ", ".join(f"{c} := {c}" for c in cols) + ")")
+    return f"count(*) FILTER (WHERE {present}) - count(DISTINCT {key}) FILTER (WHERE {present})"
+
+
+def _exact_repeats(conn, relation: str, names: tuple[str, ...], hashed_count: int) -> int:
+    """The exact count behind a hashed count of repeats (see :func:`_repeats_sql`)."""
+    if not hashed_count:
+        return 0
+    (exact,) = fetch_row(conn, f"SELECT {_repeats_sql(names, hashed=False)} FROM {relation}")
+    return int(exact)
 
 
 def _read_exact_profile(profiles: dict[str, ColumnProfile], results: dict[tuple, Any], row_count: int) -> None:
@@ -292,13 +343,20 @@ def _judge_column_rules(conn, rel: str, rules: list[_ColumnRule], results: dict[
         spec, rule, predicate, q = checked.spec, checked.rule, checked.predicate, checked.quality
         failing = int(results[checked.key])
         if q is None:
-            if failing:
+            if rule == "logicalType":
+                non_null = int(results[(spec.name, "count")])
+                violations.append(_text_type_violation(conn, rel, spec, checked, failing, row_count, non_null))
+                if failing:
+                    row_rules.append(RowRule(spec.name, rule, predicate, "error"))
+            elif failing:
                 example = _example(_first_failing_value(conn, rel, spec.name, predicate))
                 detail = (f"{failing} of {row_count} rows break {rule}: expected {checked.expectation}"
                           + ("" if rule == "required" else f", e.g. {example}"))
                 violations.append(Violation(spec.name, rule, detail, failing_rows=failing))
                 row_rules.append(RowRule(spec.name, rule, predicate, "error"))
             continue
+        if q.metric == "duplicateValues":
+            failing = _exact_repeats(conn, rel, (spec.name,), failing)
         example = _first_failing_value(conn, rel, spec.name, predicate) if failing and predicate else None
         violation = _metric_violation(q, failing, example, spec.name, row_count)
         if violation:
@@ -309,19 +367,39 @@ def _judge_column_rules(conn, rel: str, rules: list[_ColumnRule], results: dict[
     return violations, row_rules
 
 
-def _judge_keys(contract: Contract, results: dict[tuple, Any]) -> tuple[list[Violation], list[RowRule]]:
+def _text_type_violation(conn, rel: str, spec: ColumnSpec, checked: "_ColumnRule", failing: int,
+                         row_count: int, non_null: int) -> Violation:
+    """A text column whose contract declares another type: the values that do not parse
+    (count and an example), or, when every value parses, why the column is text at all."""
+    why = semantic_drift.describe_type_mismatch(conn, rel, spec, "VARCHAR")
+    if not failing:
+        return Violation(spec.name, "logicalType", why)
+    example = _example(_first_failing_value(conn, rel, spec.name, checked.predicate))
+    # The diagnosis helps where the values are a known encoding of the type (Yes/No flags).
+    hint = why.split(": ", 1)[1] if "booleans sent as" in why and failing == non_null else ""
+    detail = (f"{failing} of {row_count} rows do not parse as {spec.type_words}, e.g. {example}; the column "
+              f"is kept as text" + (f" ({hint})" if hint else ""))
+    return Violation(spec.name, "logicalType", detail, failing_rows=failing)
+
+
+def _judge_keys(conn, rel: str, contract: Contract,
+               results: dict[tuple, Any]) -> tuple[list[Violation], list[RowRule]]:
     """Violations of ``unique`` and ``primaryKey``, and the row rules that quarantine the repeats."""
     violations: list[Violation] = []
     row_rules: list[RowRule] = []
-    for spec in contract.columns:
-        if (spec.unique or spec.primary_key) and (spec.name, "unique", "fail") in results:
-            duplicates = int(results[(spec.name, "unique", "fail")])
-            if duplicates:
-                rule = "primaryKey" if spec.primary_key else "unique"
-                violations.append(Violation(spec.name, rule,
-                                            f"{duplicates} rows repeat a {spec.name} value already in the "
-                                            f"batch: expected every value once", failing_rows=duplicates))
-                row_rules.append(RowRule(spec.name, rule, _duplicate_predicate(spec.name), "error"))
+    keys = [((spec.name,), "primaryKey" if spec.primary_key else "unique") for spec in contract.columns
+            if (spec.name, "unique", "fail") in results]
+    if (contract.primary_key, "unique", "fail") in results:
+        keys.append((contract.primary_key, "primaryKey"))
+    for names, rule in keys:
+        duplicates = _exact_repeats(conn, rel, names, int(results[(names[0] if len(names) == 1 else names,
+                                                                     "unique", "fail")]))
+        if duplicates:
+            label = ", ".join(names)
+            what = f"a {label} value" if len(names) == 1 else f"a ({label}) combination"
+            violations.append(Violation(label, rule, f"{duplicates} rows repeat {what} already in the batch: "
+                                                     f"expected every value once", failing_rows=duplicates))
+            row_rules.append(RowRule(label, rule, _duplicate_predicate(names), "error"))
     return violations, row_rules
 
 
@@ -341,10 +419,11 @@ def _unexpected_columns(batch: Batch, contract: Contract, violations: list[Viola
             for name in batch.columns if contract.column(name) is None and name not in renamed]
 
 
-def _duplicate_predicate(name: str) -> str:
-    """True for every occurrence of a key after its first (by row position)."""
-    c = quote_ident(name)
-    return f"({c} IS NOT NULL AND row_number() OVER (PARTITION BY {c} ORDER BY __row) > 1)"
+def _duplicate_predicate(names: tuple[str, ...]) -> str:
+    """True for every occurrence of a key (one column or several) after its first (by row position)."""
+    cols = [quote_ident(n) for n in names]
+    present = " AND ".join(f"{c} IS NOT NULL" for c in cols)
+    return f"({present} AND row_number() OVER (PARTITION BY {', '.join(cols)} ORDER BY __row) > 1)"
 
 
 def _measured(q: QualityRule, failing: float, row_count: int) -> float:
@@ -382,6 +461,8 @@ def _table_rule_violation(conn, q: QualityRule, rel: str, row_count: int) -> Vio
                                            f"{q.expectation()}", q.severity)
     if q.kind == "sql":
         query = q.query.replace("${object}", rel).replace("{object}", rel)
+        if q.column is not None:  # a column's SQL rule names its column as ${property}
+            query = query.replace("${property}", quote_ident(q.column)).replace("{property}", quote_ident(q.column))
         try:
             row = fetch_row(conn, query)
         except duckdb.Error as exc:

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 
 from platform_assets.core.validation.batch import ROW_COLUMN, Batch
 from platform_assets.core.validation.contract import LOGICAL_DUCKDB_TYPES, Contract
 from platform_assets.core.validation.violations import Verdict
-from platform_assets.core.warehouse import fetch_row, quote_ident
-
+from platform_assets.core.warehouse import fetch_row, quote_ident, table_columns
 
 
 @dataclass(frozen=True)
@@ -34,15 +34,19 @@ class SplitResult:
     quarantined_rows: int
 
 
+def stored_type(spec) -> str:
+    """The type a contract column is stored as in ``validated``: its physicalType, else its logicalType's."""
+    return spec.physical_type or LOGICAL_DUCKDB_TYPES.get(spec.logical_type or "string", "VARCHAR")
+
+
 def validated_columns_sql(contract: Contract, partition_column: str) -> str:
     """The validated table's DDL: the contract's columns, typed, plus the partition column."""
-    cols = [f"{quote_ident(c.name)} {c.physical_type or LOGICAL_DUCKDB_TYPES.get(c.logical_type or 'string', 'VARCHAR')}"
-            for c in contract.columns]
+    cols = [f"{quote_ident(c.name)} {stored_type(c)}" for c in contract.columns]
     cols.append(f"{quote_ident(partition_column)} DATE NOT NULL")
     return ", ".join(cols)
 
 
-def _reasons_sql(verdict: Verdict, batch_reasons: list[dict]) -> tuple[str, list[str]]:
+def reasons_sql(verdict: Verdict, batch_reasons: list[dict]) -> tuple[str, list[str]]:
     """SQL building a JSON list of reasons per row, and the per-rule flag expressions."""
     flags = []
     pieces = []
@@ -70,7 +74,7 @@ def apply_verdict(conn: duckdb.DuckDBPyConnection, batch: Batch, contract: Contr
     batch_reasons = [] if verdict.passes else [
         {"field": v.field, "rule": v.rule, "detail": v.detail, "batch": True} for v in verdict.errors
     ]
-    reasons, flags = _reasons_sql(verdict, batch_reasons)
+    reasons, flags = reasons_sql(verdict, batch_reasons)
     flag_names = [f.rsplit(" AS ", 1)[1] for f in flags]
     any_flag = " OR ".join(flag_names) or "FALSE"
     keep = "FALSE" if not verdict.passes else f"NOT ({any_flag})"
@@ -86,7 +90,7 @@ def apply_verdict(conn: duckdb.DuckDBPyConnection, batch: Batch, contract: Contr
         conn.execute(f"CREATE OR REPLACE TEMP TABLE {flagged} AS SELECT *{select_flags} FROM {batch.relation}")
         if verdict.passes:
             casts = ", ".join(
-                f"CAST({quote_ident(c.name)} AS {c.physical_type or LOGICAL_DUCKDB_TYPES.get(c.logical_type or 'string', 'VARCHAR')})"
+                f"CAST({quote_ident(c.name)} AS {stored_type(c)})"
                 if c.name in batch.columns else "NULL"
                 for c in contract.columns
             )
@@ -108,3 +112,58 @@ def apply_verdict(conn: duckdb.DuckDBPyConnection, batch: Batch, contract: Contr
     (quarantined,) = fetch_row(conn, "SELECT count(*) FROM quarantine.rows WHERE table_name = ? AND partition_key = ?",
                                   [table, key])
     return SplitResult(key, batch.row_count, int(validated), int(quarantined))
+
+
+# --- reading what is held back ---------------------------------------------------------
+
+def partition_counts(conn: duckdb.DuckDBPyConnection, table: str, partition_key: str | None = None,
+                     partition_column: str = "partition_date") -> list[dict[str, Any]]:
+    """Per ingested partition of ``table``: raw, validated and quarantined rows, and the
+    verdict that decided it (its contract version). Only partitions holding quarantined
+    rows, unless ``partition_key`` asks for one."""
+    raw = _counts_by_day(conn, "raw", table, partition_column)
+    validated = _counts_by_day(conn, "validated", table, partition_column)
+    rows = conn.execute(
+        "SELECT m.partition_key, coalesce(q.held, 0), v.passes, v.contract_id, v.contract_version, "
+        "CAST(v.checked_at AS VARCHAR) "
+        "FROM platform.batch_manifest m "
+        "LEFT JOIN (SELECT partition_key, count(*) AS held FROM quarantine.rows WHERE table_name = ? "
+        "           GROUP BY partition_key) q USING (partition_key) "
+        "LEFT JOIN platform.batch_verdicts v ON v.table_name = m.table_name AND v.partition_key = m.partition_key "
+        "WHERE m.table_name = ? AND (? IS NULL OR m.partition_key = ?) AND (? IS NOT NULL OR q.held > 0) "
+        "ORDER BY m.partition_key",
+        [table, table, partition_key, partition_key, partition_key]).fetchall()
+    return [{"partition": key, "raw": raw.get(key, 0), "validated": validated.get(key, 0), "quarantined": held,
+             "passes": passes, "contract": f"{cid} {version}" if cid else None, "checked_at": checked_at,
+             "reasons": reason_counts(conn, table, key)}
+            for key, held, passes, cid, version, checked_at in rows]
+
+
+def _counts_by_day(conn, schema: str, table: str, partition_column: str) -> dict[str, int]:
+    if not table_columns(conn, schema, table):
+        return {}
+    rows = conn.execute(f"SELECT CAST({quote_ident(partition_column)} AS VARCHAR), count(*) "
+                        f"FROM {schema}.{quote_ident(table)} GROUP BY 1").fetchall()
+    return dict(rows)
+
+
+def reason_counts(conn: duckdb.DuckDBPyConnection, table: str, partition_key: str) -> list[dict[str, Any]]:
+    """How many held rows of a partition each reason holds back (a row may have several);
+    ``batch`` reasons are the batch-level violations that held back a whole failed day."""
+    rows = conn.execute(
+        "SELECT json_extract_string(r, '$.field'), json_extract_string(r, '$.rule'), "
+        "coalesce(CAST(json_extract(r, '$.batch') AS BOOLEAN), FALSE) AS batch, count(*) "
+        "FROM quarantine.rows, unnest(CAST(reasons AS JSON[])) AS t(r) "
+        "WHERE table_name = ? AND partition_key = ? GROUP BY ALL ORDER BY 4 DESC, 1, 2",
+        [table, partition_key]).fetchall()
+    return [{"field": f, "rule": rule, "batch": batch, "rows": int(n)} for f, rule, batch, n in rows]
+
+
+def held_rows(conn: duckdb.DuckDBPyConnection, table: str, partition_key: str,
+              limit: int | None = None) -> list[dict[str, Any]]:
+    """The quarantined rows of a partition, in row order: row number, values, reasons."""
+    rows = conn.execute(
+        "SELECT row_number, CAST(row_data AS VARCHAR), CAST(reasons AS VARCHAR) FROM quarantine.rows "
+        "WHERE table_name = ? AND partition_key = ? ORDER BY row_number" + (" LIMIT ?" if limit is not None else ""),
+        [table, partition_key] + ([limit] if limit is not None else [])).fetchall()
+    return [{"row": int(n), "values": json.loads(data), "reasons": json.loads(reasons)} for n, data, reasons in rows]

@@ -43,15 +43,24 @@ class PartitionCheck:
     split: SplitResult | None  # set when the batch failed and was quarantined whole
 
 
-def reference_profile(conn: duckdb.DuckDBPyConnection, table: str,
-                      partition_key: str) -> tuple[BatchProfile | None, str | None]:
-    """The last accepted profile before ``partition_key``, else the nearest one after it."""
+def reference_profile(conn: duckdb.DuckDBPyConnection, table: str, partition_key: str,
+                      major_version: int | None = None) -> tuple[BatchProfile | None, str | None]:
+    """The last accepted profile before ``partition_key``, else the nearest one after it.
+
+    With ``major_version``, only profiles accepted under that major version of the contract
+    count: a new major version says the data may change form on purpose (a unit, a code
+    standard), so batches accepted under the old one are no baseline for semantic drift.
+    """
     row = fetch_row(
         conn,
-        "SELECT partition_key, profile FROM platform.accepted_profiles WHERE table_name = ? AND partition_key <> ? "
-        "ORDER BY (partition_key > ?), CASE WHEN partition_key < ? THEN partition_key END DESC, partition_key "
+        "SELECT a.partition_key, a.profile FROM platform.accepted_profiles a "
+        "LEFT JOIN platform.batch_verdicts v USING (table_name, partition_key) "
+        "WHERE a.table_name = ? AND a.partition_key <> ? "
+        "AND (CAST(? AS INTEGER) IS NULL OR TRY_CAST(regexp_extract(v.contract_version, '^\\s*v?(\\d+)', 1) "
+        "AS INTEGER) = ?) "
+        "ORDER BY (a.partition_key > ?), CASE WHEN a.partition_key < ? THEN a.partition_key END DESC, a.partition_key "
         "LIMIT 1",
-        [table, partition_key, partition_key, partition_key],
+        [table, partition_key, major_version, major_version, partition_key, partition_key],
     )
     if row is None:
         return None, None
@@ -63,11 +72,11 @@ def check_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, partiti
     table = table or contract.table
     batch = batch_from_partition(conn, table, partition_key)
     try:
-        reference, label = reference_profile(conn, table, partition_key)
+        reference, label = reference_profile(conn, table, partition_key, contract.major_version)
         verdict = check_batch(conn, batch, contract, reference, label)
         if reviewer is not None:
             verdict = reviewer(conn, batch, contract, verdict)
-        _record_verdict(conn, table, partition_key, contract, verdict)
+        record_verdict(conn, table, partition_key, contract, verdict)
         split = None if verdict.passes else apply_verdict(conn, batch, contract, verdict, table)
         return PartitionCheck(verdict, split)
     finally:
@@ -112,7 +121,8 @@ def accept_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, partit
     return split
 
 
-def _record_verdict(conn, table: str, partition_key: str, contract: Contract, verdict: Verdict) -> None:
+def record_verdict(conn, table: str, partition_key: str, contract: Contract, verdict: Verdict) -> None:
+    """Store the verdict that decided a partition, with the contract id and version that decided it."""
     replace_row(conn, "platform.batch_verdicts", {"table_name": table, "partition_key": partition_key}, {
         "contract_id": contract.id, "contract_version": contract.version, "passes": verdict.passes,
         "row_count": verdict.row_count, "violations": json.dumps([v.to_dict() for v in verdict.violations]),

@@ -1,0 +1,282 @@
+"""Nothing stuck: a killed run is found, failed and its pool slot freed; signals stop runs.
+
+Real ``platform-assets`` processes against a real Dagster instance in a temporary home: one
+is killed with ``kill -9`` while a step holds the ``duckdb_warehouse`` slot and the next run
+must finish; a run waiting for a slot held by a live run names it, gives up, stops on SIGTERM
+and goes on when the holder dies; the daemon's run monitoring, configured by the project's
+``dagster.yaml``, fails dead runs and frees their slots.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.events import DagsterEventType, EngineEventData
+from dagster._core.storage.tags import GRPC_INFO_TAG
+
+from platform_assets.core.settings import bundled_dagster_yaml
+from platform_assets.operations_runs import HOST_TAG, PID_STARTED_TAG, PID_TAG, LocalRunLauncher, owner_tags
+from platform_assets_tests.support.environment import subprocess_env
+from platform_assets_tests.support.paths import REPO
+
+POOL = "duckdb_warehouse"
+DAY = "2026-11-10"
+CLI = [sys.executable, "-m", "platform_assets.cli"]
+
+# A process that holds the pool's only slot for a run it owns, until it is killed.
+HOLDER = """
+import sys, time
+import dagster as dg
+from dagster._core.utils import make_new_run_id
+from platform_assets.operations_runs import owner_tags
+
+with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
+    run = instance.add_run(dg.DagsterRun(job_name="holder", run_id=make_new_run_id(),
+                                         status=dg.DagsterRunStatus.STARTED, tags=owner_tags()))
+    instance.event_log_storage.initialize_concurrency_limit_to_default("duckdb_warehouse")
+    assert instance.event_log_storage.claim_concurrency_slot("duckdb_warehouse", run.run_id, "holding").is_claimed
+    print(run.run_id, flush=True)
+    time.sleep(600)
+"""
+
+
+def cli_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in subprocess_env().items() if k != "DAGSTER_HOME"}
+    return {**env, "PLATFORM_ASSETS_HOME": str(home), "PLATFORM_ASSETS_ROWS_PER_PARTITION": "2000",
+            "RUNTIME__LOG_LEVEL": "ERROR"}
+
+
+STARTED: list[subprocess.Popen] = []
+
+
+def start_cli(home: Path, name: str, *args: str) -> subprocess.Popen:
+    """``platform-assets ARGS`` in the background; its stdout and stderr go to ``home/NAME.out|err``."""
+    process = subprocess.Popen([*CLI, *args], env=cli_env(home), cwd=REPO,
+                               stdout=(home / f"{name}.out").open("w"), stderr=(home / f"{name}.err").open("w"))
+    STARTED.append(process)
+    return process
+
+
+@pytest.fixture(autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """A failed test must not leave a run behind that waits, and spins, forever."""
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def output(home: Path, name: str) -> str:
+    return (home / f"{name}.out").read_text() + (home / f"{name}.err").read_text()
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def prepare_dagster_home(home: Path) -> Path:
+    """``home/dagster_home`` with the project's dagster.yaml, as ``runner.get_instance`` makes it."""
+    dagster_home = home / "dagster_home"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(bundled_dagster_yaml(), dagster_home / "dagster.yaml")
+    return dagster_home
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def instance(home: Path) -> Iterator[dg.DagsterInstance]:
+    with dg.DagsterInstance.from_config(str(prepare_dagster_home(home))) as instance:
+        yield instance
+
+
+def claimed(instance: dg.DagsterInstance) -> list[tuple[str, str]]:
+    info = instance.event_log_storage.get_concurrency_info(POOL)
+    return [(slot.run_id, slot.step_key) for slot in info.claimed_slots]
+
+
+def queued(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    info = instance.event_log_storage.get_concurrency_info(POOL)
+    return [step.step_key for step in info.pending_steps if step.run_id == run_id]
+
+
+def cli_run(instance: dg.DagsterInstance, process: subprocess.Popen) -> dg.DagsterRun | None:
+    """The latest run owned by ``process``."""
+    runs = instance.get_runs(dg.RunsFilter(tags={PID_TAG: str(process.pid)}), limit=1)
+    return runs[0] if runs else None
+
+
+def messages(instance: dg.DagsterInstance, run_id: str) -> str:
+    return "\n".join(entry.message for entry in instance.all_logs(run_id))
+
+
+def test_kill_9_mid_step_then_the_next_run_fails_it_frees_its_slot_and_finishes(home, instance):
+    first = start_cli(home, "first", "run", "--partition", DAY)
+    dead_run_id, step = wait_for(lambda: next(iter(claimed(instance)), None), 180, "a step to hold the pool slot",
+                                 interval=0.02)
+    first.send_signal(signal.SIGKILL)
+    assert first.wait(30) == -signal.SIGKILL
+    assert instance.get_run_by_id(dead_run_id).status == dg.DagsterRunStatus.STARTED
+    assert claimed(instance) == [(dead_run_id, step)], "the killed run should still hold its slot"
+
+    started = time.time()
+    second = start_cli(home, "second", "run", "--partition", DAY)
+    assert second.wait(300) == 0, output(home, "second")[-3000:]
+    elapsed = time.time() - started
+
+    dead = instance.get_run_by_id(dead_run_id)
+    assert dead.status == dg.DagsterRunStatus.FAILURE
+    (failure,) = instance.all_logs(dead_run_id, of_type=DagsterEventType.RUN_FAILURE)
+    assert f"its process (pid {first.pid} on {socket.gethostname()}) is gone" in failure.message
+    assert failure.timestamp - started < 60, "the next run should fail the dead run as it starts"
+    assert f"run {dead_run_id} ({dead.job_name})" in output(home, "second")
+    assert claimed(instance) == [] and instance.event_log_storage.get_concurrency_info(POOL).pending_steps == []
+    latest = cli_run(instance, second)
+    assert latest.job_name == "platform_main" and latest.status == dg.DagsterRunStatus.SUCCESS
+    print(f"the next run finished in {elapsed:.1f} s; it failed the dead run "
+          f"{failure.timestamp - started:.1f} s after it started")
+
+
+def test_sigterm_mid_step_cancels_the_run_and_frees_its_slot(home, instance):
+    process = start_cli(home, "backfill", "backfill", "--select", "raw/transactions", "--select",
+                        "validated/transactions", "--start", "2026-11-01", "--end", DAY)
+    run_id, _ = wait_for(lambda: next(iter(claimed(instance)), None), 180, "a step to hold the pool slot",
+                         interval=0.02)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 130, output(home, "backfill")[-3000:]
+    run = instance.get_run_by_id(run_id)
+    assert run.status in (dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.FAILURE)
+    assert "platform-assets received SIGTERM" in messages(instance, run_id)
+    assert f"stopped: run {run_id}" in output(home, "backfill")
+    assert claimed(instance) == [] and queued(instance, run_id) == []
+
+
+@pytest.fixture
+def live_holder(home: Path, instance: dg.DagsterInstance) -> Iterator[tuple[subprocess.Popen, str]]:
+    """A live process whose run holds the pool's only slot: ``(process, run_id)``."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(home / "dagster_home")], env=cli_env(home),
+                              cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        run_id = holder.stdout.readline().strip()
+        assert claimed(instance) == [(run_id, "holding")]
+        yield holder, run_id
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def start_waiting_backfill(home: Path, instance: dg.DagsterInstance, name: str, *args: str):
+    """A backfill whose first step waits for the held slot, once it has said who holds it."""
+    process = start_cli(home, name, "backfill", "--select", "raw/transactions", "--start", DAY, "--end", DAY, *args)
+    run = wait_for(lambda: cli_run(instance, process), 120, "the backfill run")
+    wait_for(lambda: "waits for a pool slot" in output(home, name), 60, "the waiting message", interval=0.5)
+    assert queued(instance, run.run_id) == ["raw_transactions"]
+    return process, run
+
+
+def test_a_run_waiting_for_a_live_run_names_it_and_gives_up(home, instance, live_holder):
+    _, holder_run_id = live_holder
+    process = start_cli(home, "gives_up", "backfill", "--select", "raw/transactions", "--start", DAY, "--end", DAY,
+                        "--pool-timeout", "3")
+    assert process.wait(120) == 1, output(home, "gives_up")[-3000:]
+    said = output(home, "gives_up")
+    assert f"pool duckdb_warehouse is held by run {holder_run_id} (holder, STARTED, pid" in said and "alive)" in said
+    assert "waits for a pool slot" in said and "Gave up after waiting" in said
+    run = cli_run(instance, process)
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED
+    assert "Gave up after waiting" in messages(instance, run.run_id)
+    assert queued(instance, run.run_id) == [] and claimed(instance) == [(holder_run_id, "holding")]
+
+
+def test_sigterm_stops_a_run_waiting_for_a_pool_slot(home, instance, live_holder):
+    _, holder_run_id = live_holder
+    process, run = start_waiting_backfill(home, instance, "sigterm")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 130, output(home, "sigterm")[-3000:]
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED
+    assert "platform-assets received SIGTERM" in messages(instance, run.run_id)
+    assert queued(instance, run.run_id) == [] and claimed(instance) == [(holder_run_id, "holding")]
+
+
+def test_a_waiting_run_goes_on_when_the_holder_is_killed(home, instance, live_holder):
+    holder, holder_run_id = live_holder
+    process, run = start_waiting_backfill(home, instance, "goes_on")
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    killed = time.monotonic()
+    assert process.wait(120) == 0, output(home, "goes_on")[-3000:]
+    assert time.monotonic() - killed < 60
+    assert instance.get_run_by_id(holder_run_id).status == dg.DagsterRunStatus.FAILURE
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.SUCCESS
+    assert claimed(instance) == []
+
+
+def test_run_monitoring_fails_dead_runs_and_frees_their_slots(instance):
+    """The daemon's own monitoring iteration, with the project's dagster.yaml, on fake runs."""
+    from dagster._core.test_utils import create_test_daemon_workspace_context
+    from dagster._core.workspace.load_target import EmptyWorkspaceTarget
+    from dagster._daemon.daemon import MonitoringDaemon
+
+    assert isinstance(instance.run_launcher, LocalRunLauncher) and instance.run_monitoring_enabled
+    exited = subprocess.Popen([sys.executable, "-c", "pass"])
+    exited.wait()
+    mine = owner_tags()
+
+    def started_run(tags: dict[str, str]) -> dg.DagsterRun:
+        from dagster._core.utils import make_new_run_id
+
+        return instance.add_run(dg.DagsterRun(job_name="fake", run_id=make_new_run_id(),
+                                              status=dg.DagsterRunStatus.STARTED, tags=tags))
+
+    dead = started_run({HOST_TAG: socket.gethostname(), PID_TAG: str(exited.pid), PID_STARTED_TAG: "1.00"})
+    reused_pid = started_run({**mine, PID_STARTED_TAG: f"{float(mine[PID_STARTED_TAG]) - 3600:.2f}"})
+    alive = started_run(mine)
+    elsewhere = started_run({HOST_TAG: "another-host", PID_TAG: str(exited.pid), PID_STARTED_TAG: "1.00"})
+    # Runs the daemon launched through a local code server: the worker reports its own pid.
+    grpc_info = {GRPC_INFO_TAG: json.dumps({"host": "localhost", "port": 4266, "socket": None})}
+    launched_dead, launched_alive = started_run(grpc_info), started_run(grpc_info)
+    for run, pid in ((launched_dead, exited.pid), (launched_alive, os.getpid())):
+        instance.report_engine_event(f"Started process for run (pid: {pid}).", run, EngineEventData.in_process(pid))
+    storage = instance.event_log_storage
+    storage.initialize_concurrency_limit_to_default(POOL)
+    assert storage.claim_concurrency_slot(POOL, dead.run_id, "step").is_claimed
+    assert not storage.claim_concurrency_slot(POOL, alive.run_id, "step").is_claimed
+
+    with create_test_daemon_workspace_context(EmptyWorkspaceTarget(), instance) as context:
+        daemon = MonitoringDaemon(interval_seconds=instance.run_monitoring_poll_interval_seconds)
+        list(daemon.run_iteration(context))
+        status = {run.run_id: instance.get_run_by_id(run.run_id).status
+                  for run in (dead, reused_pid, alive, elsewhere, launched_dead, launched_alive)}
+        assert status == {dead.run_id: dg.DagsterRunStatus.FAILURE, reused_pid.run_id: dg.DagsterRunStatus.FAILURE,
+                          alive.run_id: dg.DagsterRunStatus.STARTED, elsewhere.run_id: dg.DagsterRunStatus.STARTED,
+                          launched_dead.run_id: dg.DagsterRunStatus.FAILURE,
+                          launched_alive.run_id: dg.DagsterRunStatus.STARTED}
+        assert f"its process (pid {exited.pid} on {socket.gethostname()}) is gone" in messages(instance, dead.run_id)
+        time.sleep(instance.run_monitoring_settings["free_slots_after_run_end_seconds"] + 1)
+        list(daemon.run_iteration(context))
+    assert claimed(instance) == [] or claimed(instance) == [(alive.run_id, "step")]
+    assert storage.claim_concurrency_slot(POOL, alive.run_id, "step").is_claimed
