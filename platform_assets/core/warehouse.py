@@ -129,15 +129,18 @@ def ensure_platform_tables(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def exists(path: str | Path | LakeSettings) -> bool:
-    """Whether the warehouse has been written: the file exists, or the lake has the
-    platform's tables (the first writing session creates both)."""
+    """Whether the warehouse has been written: it has the platform's tables (the first writing
+    session creates them). A DuckDB file can exist without them: a process killed while it
+    opened the file leaves an empty one."""
     lake = resolve_lake(path)
-    if lake is None:
-        return Path(path).exists()
+    if lake is None and not Path(path).exists():
+        return False
     try:
-        with session(lake, read_only=True) as conn:
+        with session(lake or path, read_only=True) as conn:
             return bool(table_columns(conn, "platform", "batch_manifest"))
     except duckdb.Error:
+        if lake is None:
+            raise
         return False  # a catalog that was never attached for writing cannot be read
 
 

@@ -58,12 +58,17 @@ def _csv():
 
 
 def test_a_local_file_is_not_a_lake(tmp_path):
+    import duckdb
+
+    duckdb.connect(str(tmp_path / "w.duckdb")).close()  # what a process killed while opening it leaves
+    assert not warehouse.exists(tmp_path / "w.duckdb") and not warehouse.exists(tmp_path / "none.duckdb")
     with warehouse.session(tmp_path / "w.duckdb") as conn:
         assert not isinstance(conn, warehouse.LakeConnection)
         with pytest.raises(Exception, match="PRIMARY KEY|[Cc]onstraint"):
             # The local file keeps the platform's keys.
             conn.execute("INSERT INTO platform.batch_manifest (table_name, partition_key, row_count, columns, source) "
                          "VALUES ('t', 'd', 1, '[]', 's'), ('t', 'd', 2, '[]', 's')")
+    assert warehouse.exists(tmp_path / "w.duckdb")
 
 
 def test_conflicting_commits_are_replayed_not_lost(lake, caplog):
