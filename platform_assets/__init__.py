@@ -5,10 +5,13 @@ The Python API for backfills is :func:`platform_assets.backfill` (imported lazil
 
     import platform_assets
     result = platform_assets.backfill("raw/transactions", "2026-11-01", "2026-11-07")
+    # or, on a running deployment (its Backfills tab shows it, its daemon runs it):
+    submitted = platform_assets.backfill("raw/transactions", "2026-11-01", "2026-11-07",
+                                         url="http://localhost:3000")
 """
 
 __version__ = "0.1.0"
-__all__ = ["BackfillResult", "backfill", "run_checks", "run_main"]
+__all__ = ["BackfillResult", "SubmittedBackfill", "backfill", "run_checks", "run_main"]
 
 
 def __getattr__(name: str):

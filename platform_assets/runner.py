@@ -345,17 +345,24 @@ class BackfillResult:
 
 def backfill(select: str | Sequence[str], start: str, end: str, *, run_config: Mapping[str, Any] | None = None,
              instance: dg.DagsterInstance | None = None,
-             pool_wait_seconds: float = POOL_WAIT_SECONDS) -> BackfillResult:
+             pool_wait_seconds: float = POOL_WAIT_SECONDS, url: str | None = None) -> BackfillResult | SubmittedBackfill:
     """Materialize the selected assets for every partition from ``start`` to ``end`` (inclusive).
 
     One run covers the whole range when every selected asset allows single-run backfills;
     otherwise each partition gets its own run. Re-running a range replaces its rows.
+
+    With ``url`` (a running deployment's webserver, e.g. ``http://host:3000``) nothing runs
+    here: the backfill is submitted to that deployment (GraphQL ``launchPartitionBackfill``),
+    shows in its Backfills tab, and its daemon runs it; a :class:`SubmittedBackfill` comes back.
 
     Example::
 
         import platform_assets
         result = platform_assets.backfill("raw/transactions", "2026-11-01", "2026-11-07")
         assert result.success, result.runs
+        submitted = platform_assets.backfill("raw/transactions", "2026-11-01", "2026-11-07",
+                                             url="http://localhost:3000")
+        print(submitted.backfill_url, submitted.status())
     """
     defs = load_definitions()
     partitions_def = _partitions_def(defs)
@@ -366,6 +373,8 @@ def backfill(select: str | Sequence[str], start: str, end: str, *, run_config: M
     keys = resolve_selection(defs, select)
     graph = defs.resolve_asset_graph()
     partition_keys = partitions_def.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))
+    if url is not None:
+        return submit_backfill(url, keys, partition_keys, run_config)
     selection = dg.AssetSelection.assets(*keys)
     single_run = all(
         graph.get(k).backfill_policy is not None
@@ -384,3 +393,94 @@ def backfill(select: str | Sequence[str], start: str, end: str, *, run_config: M
                               instance=instance, pool_wait_seconds=pool_wait_seconds)
             runs.append(_summarize(result, [key]))
     return BackfillResult([k.to_user_string() for k in keys], partition_keys, runs)
+
+
+# --- backfills on a running deployment ------------------------------------------------------
+
+_LAUNCH_BACKFILL = """
+mutation LaunchBackfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on PartitionKeysNotFoundError { message }
+    ... on UnauthorizedError { message }
+    ... on InvalidSubsetError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
+
+_BACKFILL_STATUS = """
+query BackfillStatus($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    __typename
+    ... on PartitionBackfill { id status numPartitions }
+    ... on PythonError { message }
+    ... on BackfillNotFoundError { message }
+  }
+}
+"""
+
+
+def _graphql(url: str, query: str, variables: Mapping[str, Any], timeout: float = 30.0) -> dict:
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(f"{url.rstrip('/')}/graphql", method="POST",
+                                     data=json.dumps({"query": query, "variables": dict(variables)}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            payload = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise RunnerError(f"Dagster at {url} answered HTTP {exc.code}: {exc.read(300).decode(errors='replace')}") \
+            from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise RunnerError(f"cannot reach Dagster at {url}: {exc}") from None
+    if payload.get("errors"):
+        raise RunnerError(f"Dagster at {url} refused the request: "
+                          f"{'; '.join(e.get('message', str(e)) for e in payload['errors'])}")
+    return payload["data"]
+
+
+@dataclass
+class SubmittedBackfill:
+    """A backfill submitted to a running deployment; its daemon runs it."""
+
+    backfill_id: str
+    url: str
+    selection: list[str]
+    partitions: list[str]
+
+    @property
+    def backfill_url(self) -> str:
+        """The backfill's page in the deployment's UI."""
+        return f"{self.url.rstrip('/')}/runs/b/{self.backfill_id}"
+
+    def status(self) -> str:
+        """The deployment's status of the backfill: REQUESTED, COMPLETED_SUCCESS, FAILED, ..."""
+        answer = _graphql(self.url, _BACKFILL_STATUS, {"id": self.backfill_id})["partitionBackfillOrError"]
+        if answer["__typename"] != "PartitionBackfill":
+            raise RunnerError(f"backfill {self.backfill_id} at {self.url}: {answer.get('message', answer)}")
+        return answer["status"]
+
+
+def submit_backfill(url: str, keys: Sequence[dg.AssetKey], partition_keys: Sequence[str],
+                    run_config: Mapping[str, Any] | None = None) -> SubmittedBackfill:
+    """Submit an asset backfill of ``keys`` over ``partition_keys`` to the deployment at ``url``
+    (GraphQL ``launchPartitionBackfill``)."""
+    params: dict[str, Any] = {
+        "assetSelection": [{"path": key.path} for key in keys],
+        "partitionNames": list(partition_keys),
+        "title": f"platform_assets.backfill {partition_keys[0]}..{partition_keys[-1]}",
+        "tags": [{"key": "platform_assets/submitted_by", "value": "platform_assets.backfill"}],
+    }
+    if run_config:
+        params["runConfigData"] = dict(run_config)
+    answer = _graphql(url, _LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+    if answer["__typename"] != "LaunchBackfillSuccess":
+        detail = answer.get("message") or "; ".join(e["message"] for e in answer.get("errors", [])) or answer
+        raise RunnerError(f"Dagster at {url} did not launch the backfill ({answer['__typename']}): {detail}")
+    return SubmittedBackfill(answer["backfillId"], url, [k.to_user_string() for k in keys], list(partition_keys))

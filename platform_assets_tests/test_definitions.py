@@ -1,6 +1,7 @@
 """The whole code location loads, fast and light, and its asset specs match the snapshot.
 
-An accidental change to a key, group, kind, partitioning or check shows up as a diff of
+An accidental change to a key, group, kind, partitioning, check, owner, automation condition
+or a sensor's default status shows up as a diff of
 ``snapshots/definitions.json``. After an intended change, regenerate it with
 ``PLATFORM_ASSETS_UPDATE_SNAPSHOTS=1 make test``.
 """
@@ -35,6 +36,8 @@ def describe_definitions() -> dict:
             "partitioned": node.partitions_def is not None,
             "deps": sorted(k.to_user_string() for k in node.parent_keys),
             "checks": sorted(c.name for c in node.check_keys),
+            "owners": list(node.owners),
+            "automation": node.automation_condition.get_label() if node.automation_condition else None,
         }
     repo = defs.get_repository_def()
     return {
@@ -44,7 +47,7 @@ def describe_definitions() -> dict:
             for spec in (graph.get_check_spec(k) for k in graph.asset_check_keys) if spec.blocking
         ),
         "jobs": sorted(j.name for j in repo.get_all_jobs() if not j.name.startswith("__")),
-        "sensors": sorted(s.name for s in repo.sensor_defs),
+        "sensors": {s.name: s.default_status.value for s in sorted(repo.sensor_defs, key=lambda s: s.name)},
         "resources": sorted(repo.get_top_level_resources()),
     }
 

@@ -5,6 +5,8 @@
 - ``models``: the model registry and release notes (:mod:`.models`);
 - ``quarantine``: rows the contract checks held back, and their release (:mod:`.quarantine`);
 - ``evals``: the eval suite: drafts, review, coverage, runs (:mod:`.evals`);
+- ``tickets``: triage tickets and who approved their runbooks (:mod:`.tickets`);
+- ``costs``: the estimated cost of recent runs, by asset and by day (:mod:`.costs`);
 - ``dev``: the Dagster UI and daemon.
 
 Exit codes: see :mod:`.common` (0 success, 1 failed, 2 usage error, 130 stopped by a signal).
@@ -19,6 +21,7 @@ from pathlib import Path
 import click
 
 from platform_assets.cli import contracts, evals, models, quarantine, runs
+from platform_assets.cli import costs, tickets
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,6 +54,8 @@ main.add_command(runs.checks)
 main.add_command(runs.run)
 main.add_command(runs.backfill_command)
 main.add_command(models.models)
+main.add_command(tickets.tickets)
+main.add_command(costs.costs)
 main.add_command(dev)
 main.add_command(quarantine.quarantine)
 main.add_command(evals.evals)

@@ -52,15 +52,20 @@ def _load_run_config(path: Path | None) -> dict:
     return {}
 
 
-def _print_run(summary, as_json: bool) -> None:
+def _print_run(summary, as_json: bool, instance=None) -> None:
     if as_json:
         click.echo(json.dumps(summary.__dict__, indent=2, default=str))
         return
+    took = ""
+    if instance is not None:
+        record = instance.get_run_record_by_id(summary.run_id)
+        if record is not None and record.start_time and record.end_time:
+            took = f" in {record.end_time - record.start_time:.1f} s"
     click.echo(f"run {summary.run_id} partitions {', '.join(summary.partitions) or '-'}: "
-               f"{'succeeded' if summary.success else 'FAILED'}")
+               f"{'succeeded' if summary.success else 'FAILED'}{took}")
     for check in summary.check_results:
         mark = "pass" if check["passed"] else "FAIL"
-        click.echo(f"  [{mark}] {check['asset']} · {check['check']}: {check['description'] or ''}")
+        click.echo(f"  [{mark}] {check['asset']} · {check['check']}: {_shorten(check['description'] or '', 160)}")
         for rule in check.get("failed_rules", [])[:FAILED_RULES_SHOWN]:
             rows = "" if rule["failing_rows"] is None else f", {rule['failing_rows']} rows"
             click.echo(f"      {rule['partition']} {rule['field'] or '(table)'} · {rule['rule']}{rows}: "
@@ -126,27 +131,110 @@ def run(partition: str | None, config_path: Path | None, backfill_history: bool,
     first from the same source. Days that landed already are never replaced. Exits 1 when a
     step or check fails, or when history is missing for a real source (see --backfill-history).
     """
-    from platform_assets.core.settings import Settings
-    from platform_assets.runner import HistoryError, run_main
+    from platform_assets.runner import HistoryError, get_instance, run_main
 
+    config = _load_run_config(config_path)
+    if not as_json:
+        # The console shows warnings and errors; Dagster's event log stays in the instance (the UI).
+        config = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}, **config}
+    instance = get_instance()
     try:
-        summary = _run_or_usage(run_main, partition, run_config=_load_run_config(config_path),
-                                backfill_history=backfill_history, pool_wait_seconds=pool_timeout)
+        with _progress(instance, enabled=not as_json) as progress:
+            summary = _run_or_usage(run_main, partition, run_config=config, backfill_history=backfill_history,
+                                    pool_wait_seconds=pool_timeout, instance=instance)
     except HistoryError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_FAILED)
-    _print_run(summary, as_json)
-    if not as_json:
-        settings = Settings.from_env()
-        _print_partition_tables(settings.warehouse_path, summary.partitions[0])
-        click.echo(f"\nwarehouse: {settings.warehouse_path} (schemas raw, validated, quarantine, platform)")
-        click.echo(f"dagster instance: {os.environ.get('DAGSTER_HOME')}")
-        click.echo("UI: dagster dev -w workspace.yaml   (or: platform-assets dev)")
+    costs = _record_costs(instance, progress.run_ids if progress else [summary.run_id])
+    if as_json:
+        click.echo(json.dumps({**summary.__dict__, "estimated_cost_usd": {c.run_id: c.total_usd for c in costs}},
+                              indent=2, default=str))
+        sys.exit(EXIT_OK if summary.success else EXIT_FAILED)
+    settings = _settings()
+    click.echo()
+    _print_run(summary, False, instance=instance)
+    _print_partition_tables(settings.warehouse_path, summary.partitions[0])
+    _print_model(instance, summary.run_id)
+    _print_costs(costs, summary.run_id)
+    click.echo(f"warehouse: {settings.warehouse_path} · Dagster instance: {os.environ.get('DAGSTER_HOME')}")
+    click.echo("every run's full event log: platform-assets dev, then http://127.0.0.1:3000")
     sys.exit(EXIT_OK if summary.success else EXIT_FAILED)
 
 
+def _settings():
+    from platform_assets.core.settings import Settings
+
+    return Settings.from_env()
+
+
+def _progress(instance, enabled: bool):
+    from contextlib import nullcontext
+
+    from platform_assets.cli.progress import StepProgress
+
+    return StepProgress(instance) if enabled else nullcontext()
+
+
+def _record_costs(instance, run_ids: list[str]) -> list:
+    """Each run's estimated cost, recorded on the run and its assets (see ``defs/costs.py``)."""
+    import duckdb
+
+    from platform_assets.core import warehouse
+    from platform_assets.defs.costs import estimate_run_cost, record_run_cost
+
+    settings = _settings()
+    try:
+        if settings.warehouse_path.exists():
+            with warehouse.session(settings.warehouse_path, read_only=True) as conn:
+                costs = [estimate_run_cost(instance, run_id, conn, settings.prices) for run_id in run_ids]
+        else:
+            costs = [estimate_run_cost(instance, run_id, None, settings.prices) for run_id in run_ids]
+    except (duckdb.Error, KeyError) as exc:  # a summary must not turn a finished run into a failure
+        click.echo(f"(could not estimate the cost: {exc})")
+        return []
+    for cost in costs:
+        record_run_cost(instance, cost)
+    return costs
+
+
+def _print_model(instance, run_id: str) -> None:
+    """The champion with its headline metrics, and where its card is."""
+    from platform_assets.core.registry import RegistryError, registry_for
+    from platform_assets.defs.keys import MODEL_CARD
+    from platform_assets.defs.lineage import latest_metadata
+
+    try:
+        champion = registry_for(_settings().registry_url).champion()
+    except (RegistryError, OSError, ValueError) as exc:
+        click.echo(f"champion: (could not read the registry: {exc})")
+        return
+    if champion is None:
+        click.echo("champion: none yet (the gate promotes a model that meets the minimums)")
+        return
+    metrics = champion.metrics
+    shown = " · ".join(f"{label} {metrics[name]:.3f}" for name, label in
+                       (("auroc", "AUROC"), ("pr_auc", "PR-AUC"), ("precision", "precision"), ("recall", "recall"))
+                       if isinstance(metrics.get(name), int | float))
+    promoted = " (promoted by this run)" if champion.record.get("lineage", {}).get("run_id") == run_id else ""
+    click.echo(f"champion: {champion.id}{promoted}: {shown}")
+    card = latest_metadata(instance, MODEL_CARD)
+    if card.get("card_markdown"):
+        click.echo(f"model card: {card['card_markdown']} (model {card.get('model_id')})")
+
+
+def _print_costs(costs: list, run_id: str) -> None:
+    if not costs:
+        return
+    main = [c for c in costs if c.run_id == run_id]
+    others = [c for c in costs if c.run_id != run_id]
+    line = f"estimated cost: {main[0].line()}" if main else "estimated cost:"
+    if others:
+        line += f"; history {len(others)} run(s) ${sum(c.total_usd for c in others):.6f}"
+    click.echo(line + "  (platform-assets costs)")
+
+
 def _print_partition_tables(warehouse_path: Path, partition_key: str) -> None:
-    """Rows of the partition in each table of the warehouse that has a partition column."""
+    """Rows of the partition in each table of the warehouse that has a partition column, on one line."""
     import duckdb
 
     from platform_assets.core import warehouse
@@ -160,12 +248,13 @@ def _print_partition_tables(warehouse_path: Path, partition_key: str) -> None:
                 "WHERE column_name IN ('partition_date', 'partition_key') AND table_schema <> 'platform' "
                 "AND table_schema NOT LIKE '%\\_staging' ESCAPE '\\' "
                 "ORDER BY 1, 2").fetchall()
-            click.echo(f"\nrows of {partition_key}:")
+            counts = []
             for schema, table, column in tables:
                 (count,) = conn.execute(
                     f"SELECT count(*) FROM {schema}.{warehouse.quote_ident(table)} "
                     f"WHERE CAST({warehouse.quote_ident(column)} AS VARCHAR) = ?", [partition_key]).fetchall()[0]
-                click.echo(f"  {schema}.{table}: {count}")
+                counts.append(f"{schema}.{table} {count}")
+            click.echo(f"rows of {partition_key}: {' · '.join(counts)}")
     except duckdb.Error as exc:  # a summary must not turn a finished run into a failure
         click.echo(f"(could not read the warehouse summary: {exc})")
 

@@ -15,6 +15,12 @@ with no configuration. Production overrides individual paths.
 | ``PLATFORM_ASSETS_REGISTRY_URL`` | ``$HOME/artifacts/registry`` | model registry, local path or ``s3://`` URL |
 | ``PLATFORM_ASSETS_DRIFT_THRESHOLD`` | ``0.3`` | drift share at which the drift sensor asks for a retrain |
 | ``PLATFORM_ASSETS_DRIFT_COOLDOWN_HOURS`` | ``24`` | quiet time after a drift-triggered retrain |
+| ``PLATFORM_ASSETS_SLACK_WEBHOOK_URL`` | unset (alerts stay local) | a Slack incoming webhook every alert is also posted to |
+| ``PLATFORM_ASSETS_RUNBOOK_BASE_URL`` | ``./runbooks`` (the bundled copy) | where alerts link runbooks: a folder, or e.g. the repository's ``…/blob/main/runbooks`` |
+| ``PLATFORM_ASSETS_PRICE_VCPU_HOUR`` | ``0.04048`` | USD per vCPU-hour of step compute (AWS Fargate, Linux/x86, us-east-1) |
+| ``PLATFORM_ASSETS_PRICE_GIB_HOUR`` | ``0.004445`` | USD per GiB-hour of step memory (same source) |
+| ``PLATFORM_ASSETS_STEP_VCPU`` | ``1`` | vCPUs a step is billed for |
+| ``PLATFORM_ASSETS_STEP_MEMORY_GIB`` | ``2`` | GiB a step is billed for |
 | ``ANTHROPIC_API_KEY`` | unset (Claude off) | turns Claude on |
 | ``ANTHROPIC_BASE_URL`` | the SDK's | another Messages API endpoint (a proxy, a test server) |
 | ``PLATFORM_CLAUDE_MODEL`` | ``claude-sonnet-4-6`` | the model every Claude task uses |
@@ -68,6 +74,13 @@ LAKE_PREFIX = "ducklake:"
 
 DEFAULT_DRIFT_THRESHOLD = 0.3
 DEFAULT_DRIFT_COOLDOWN_HOURS = 24.0
+# AWS Fargate on-demand, Linux/x86, us-east-1, per second with a one-minute minimum
+# (https://aws.amazon.com/fargate/pricing/, read 2026-11): $0.04048 per vCPU-hour and
+# $0.004445 per GB-hour. The platform bills a step for the seconds it ran.
+DEFAULT_PRICE_VCPU_HOUR = 0.04048
+DEFAULT_PRICE_GIB_HOUR = 0.004445
+DEFAULT_STEP_VCPU = 1.0
+DEFAULT_STEP_MEMORY_GIB = 2.0
 TRUE_WORDS = ("1", "true", "yes")
 
 
@@ -130,6 +143,31 @@ def _split_s3_url(url: str, variable: str) -> str:
 
 
 @dataclass(frozen=True)
+class ComputePrices:
+    """What a second of step compute costs: ``vcpu`` vCPUs at ``usd_per_vcpu_hour`` plus
+    ``memory_gib`` GiB at ``usd_per_gib_hour``."""
+
+    usd_per_vcpu_hour: float = DEFAULT_PRICE_VCPU_HOUR
+    usd_per_gib_hour: float = DEFAULT_PRICE_GIB_HOUR
+    vcpu: float = DEFAULT_STEP_VCPU
+    memory_gib: float = DEFAULT_STEP_MEMORY_GIB
+
+    @property
+    def usd_per_second(self) -> float:
+        return (self.vcpu * self.usd_per_vcpu_hour + self.memory_gib * self.usd_per_gib_hour) / 3600.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ComputePrices:
+        env = os.environ if environ is None else environ
+        return cls(
+            usd_per_vcpu_hour=float(env.get("PLATFORM_ASSETS_PRICE_VCPU_HOUR", DEFAULT_PRICE_VCPU_HOUR)),
+            usd_per_gib_hour=float(env.get("PLATFORM_ASSETS_PRICE_GIB_HOUR", DEFAULT_PRICE_GIB_HOUR)),
+            vcpu=float(env.get("PLATFORM_ASSETS_STEP_VCPU", DEFAULT_STEP_VCPU)),
+            memory_gib=float(env.get("PLATFORM_ASSETS_STEP_MEMORY_GIB", DEFAULT_STEP_MEMORY_GIB)),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     warehouse_path: Path
@@ -144,6 +182,11 @@ class Settings:
     profile: str = LOCAL
     s3_url: str | None = None
     lake: LakeSettings | None = None
+    slack_webhook_url: str | None = field(default=None, repr=False)  # the URL is the secret
+    runbook_base_url: str = field(default_factory=lambda: str(_bundled("runbooks")))
+    prices: ComputePrices = field(default_factory=ComputePrices)
+
+    SLACK_WEBHOOK_VARIABLE = "PLATFORM_ASSETS_SLACK_WEBHOOK_URL"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -186,6 +229,9 @@ class Settings:
             profile=profile,
             s3_url=s3_url,
             lake=lake,
+            slack_webhook_url=env.get(cls.SLACK_WEBHOOK_VARIABLE) or None,
+            runbook_base_url=env.get("PLATFORM_ASSETS_RUNBOOK_BASE_URL") or str(_bundled("runbooks")),
+            prices=ComputePrices.from_env(env),
         )
 
     @property

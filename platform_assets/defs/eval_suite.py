@@ -38,7 +38,10 @@ from platform_assets.defs.keys import (
     EVALUATION,
     MODEL_CARD,
     RELEASE_NOTES,
+    owner_metadata,
+    owners,
 )
+from platform_assets.defs.automation import after_upstream
 from platform_assets.defs.lineage import latest_metadata
 from platform_assets.defs.resources import (
     WAREHOUSE_POOL,
@@ -67,7 +70,7 @@ def _table(header: list[str], rows: list[list]) -> str:
                      + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
-@dg.asset(key=EVAL_REQUIREMENTS, group_name=EVAL_SUITE, kinds={"python"})
+@dg.asset(key=EVAL_REQUIREMENTS, group_name=EVAL_SUITE, kinds={"python"}, owners=owners(EVAL_SUITE))
 def eval_requirements(context: dg.AssetExecutionContext, platform: PlatformSettings) -> dg.MaterializeResult:
     """The product requirements under ``<evals>/requirements/*.md``: one per numbered item,
     with its id (``document#number``), text and hash."""
@@ -92,13 +95,14 @@ class EvalSuiteConfig(dg.Config):
 
 
 @dg.asset(key=EVAL_SUITE_CASES, deps=[EVAL_REQUIREMENTS], group_name=EVAL_SUITE, kinds={"python"},
+          owners=owners(EVAL_SUITE),
           check_specs=[
-              dg.AssetCheckSpec(EVAL_COVERAGE_CHECK, asset=EVAL_SUITE_CASES,
+              dg.AssetCheckSpec(EVAL_COVERAGE_CHECK, asset=EVAL_SUITE_CASES, metadata=owner_metadata(EVAL_SUITE),
                                 description="Every requirement has min_cases approved cases (WARN below, ERROR "
                                             "with none) and every approved case names an existing requirement."),
-              dg.AssetCheckSpec(EVAL_DUPLICATES_CHECK, asset=EVAL_SUITE_CASES,
+              dg.AssetCheckSpec(EVAL_DUPLICATES_CHECK, asset=EVAL_SUITE_CASES, metadata=owner_metadata(EVAL_SUITE),
                                 description="No two approved cases test the same thing."),
-              dg.AssetCheckSpec(EVAL_ROT_CHECK, asset=EVAL_SUITE_CASES,
+              dg.AssetCheckSpec(EVAL_ROT_CHECK, asset=EVAL_SUITE_CASES, metadata=owner_metadata(EVAL_SUITE),
                                 description="No approved case is stale: reviewed within stale_after_days, and its "
                                             "requirement's text unchanged since approval."),
           ])
@@ -146,7 +150,7 @@ class EvalDraftsConfig(dg.Config):
 
 
 @dg.asset(key=EVAL_DRAFTS, deps=[EVAL_REQUIREMENTS, EVAL_SUITE_CASES], group_name=EVAL_SUITE,
-          kinds={"anthropic", "python"}, pool=WAREHOUSE_POOL)
+          kinds={"anthropic", "python"}, pool=WAREHOUSE_POOL, owners=owners(EVAL_SUITE))
 def eval_drafts(context: dg.AssetExecutionContext, config: EvalDraftsConfig, platform: PlatformSettings,
                 registry: ModelRegistryResource, warehouse: WarehouseResource,
                 claude: ClaudeResource) -> dg.MaterializeResult:
@@ -198,8 +202,9 @@ def eval_drafts(context: dg.AssetExecutionContext, config: EvalDraftsConfig, pla
 
 
 @dg.asset(key=EVAL_SUITE_RESULTS, deps=[EVAL_SUITE_CASES, EVAL_RESULTS], group_name=EVAL_SUITE,
-          kinds={"onnx", "python"},
+          kinds={"onnx", "python"}, owners=owners(EVAL_SUITE), automation_condition=after_upstream(),
           check_specs=[dg.AssetCheckSpec(EVAL_CASES_PASS_CHECK, asset=EVAL_SUITE_RESULTS,
+                                         metadata=owner_metadata(EVAL_SUITE),
                                          description="The challenger passes every approved case (the promotion gate "
                                                      "blocks only cases the champion passes).")])
 def eval_suite_results(context: dg.AssetExecutionContext, platform: PlatformSettings,
@@ -238,7 +243,8 @@ def eval_suite_results(context: dg.AssetExecutionContext, platform: PlatformSett
         check_results=[check])
 
 
-@dg.asset(key=RELEASE_NOTES, deps=[MODEL_CARD], group_name=EVALUATION, kinds={"python"}, pool=WAREHOUSE_POOL)
+@dg.asset(key=RELEASE_NOTES, deps=[MODEL_CARD], group_name=EVALUATION, kinds={"python"}, pool=WAREHOUSE_POOL,
+          owners=owners(EVALUATION), automation_condition=after_upstream())
 def release_notes(context: dg.AssetExecutionContext, registry: ModelRegistryResource, claude: ClaudeResource,
                   warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Internal release notes of the newest version's promotion (config, data window and
@@ -270,11 +276,12 @@ def release_notes(context: dg.AssetExecutionContext, registry: ModelRegistryReso
 
 eval_rot_review_job = dg.define_asset_job(
     EVAL_ROT_REVIEW_JOB, selection=dg.AssetSelection.assets(EVAL_REQUIREMENTS, EVAL_SUITE_CASES),
+    owners=owners(EVAL_SUITE),
     description="The eval suite's review: coverage, duplicates, and rot (cases not reviewed for 90 days or whose "
                 "requirement changed).")
 
 quarterly_rot_review = dg.ScheduleDefinition(
     name=EVAL_ROT_REVIEW_SCHEDULE, job=eval_rot_review_job, cron_schedule="0 6 1 1,4,7,10 *",
-    execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING,
+    execution_timezone="UTC", default_status=dg.DefaultScheduleStatus.RUNNING, owners=owners(EVAL_SUITE),
     description="Each quarter, the suite's rot review: stale cases show as a failing eval_suite_rot check.")
 

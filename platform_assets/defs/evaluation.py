@@ -18,6 +18,7 @@ import datetime as dt
 import dagster as dg
 
 from platform_assets.core.features.transactions import FEATURE_TABLE
+from platform_assets.core.operations.alerts import Alert
 from platform_assets.defs.keys import (
     CHAMPION_CHALLENGER_GATE,
     EVAL_RESULTS,
@@ -29,18 +30,23 @@ from platform_assets.defs.keys import (
     MODEL_CARD,
     PROMOTION_GATE_CHECK,
     SHADOW_SCORES,
+    owner_metadata,
+    owners,
 )
+from platform_assets.defs.automation import after_upstream
 from platform_assets.defs.lineage import latest_metadata
 from platform_assets.defs.resources import (
     WAREHOUSE_POOL,
     ClaudeResource,
     ModelRegistryResource,
+    NotifierResource,
     PlatformSettings,
     WarehouseResource,
 )
 
 
-@dg.asset(key=EVAL_RESULTS, deps=[FRAUD_MODEL_ONNX], group_name=EVALUATION, kinds={"onnx", "python"})
+@dg.asset(key=EVAL_RESULTS, deps=[FRAUD_MODEL_ONNX], group_name=EVALUATION, kinds={"onnx", "python"},
+          owners=owners(EVALUATION), automation_condition=after_upstream())
 def eval_results(context: dg.AssetExecutionContext, registry: ModelRegistryResource) -> dg.MaterializeResult:
     """Holdout metrics of the candidate (AUROC, PR-AUC, precision/recall at the threshold, Brier,
     ECE, per-slice metrics, single-row latency) and of the champion on the same rows."""
@@ -62,7 +68,7 @@ def eval_results(context: dg.AssetExecutionContext, registry: ModelRegistryResou
 
 
 @dg.asset(key=CHAMPION_CHALLENGER_GATE, deps=[EVAL_RESULTS, EVAL_SUITE_RESULTS], group_name=EVALUATION,
-          kinds={"python"})
+          kinds={"python"}, owners=owners(EVALUATION), automation_condition=after_upstream())
 def champion_challenger_gate(context: dg.AssetExecutionContext, registry: ModelRegistryResource) -> dg.MaterializeResult:
     """The candidate registered as a model version and made the ``challenger``; the
     ``promotion_gate`` check decides whether it becomes ``champion``."""
@@ -79,11 +85,12 @@ def champion_challenger_gate(context: dg.AssetExecutionContext, registry: ModelR
 
 
 @dg.asset_check(asset=CHAMPION_CHALLENGER_GATE, name=PROMOTION_GATE_CHECK, blocking=True,
+                metadata=owner_metadata(EVALUATION),
                 description="The challenger is not worse than the champion on PR-AUC beyond 0.01, no slice "
                             "regresses beyond its tolerance (or, with no champion, it meets the minimums), and it "
                             "fails no approved eval case the champion passes. Passing promotes it.")
 def promotion_gate(context: dg.AssetCheckExecutionContext, registry: ModelRegistryResource,
-                   platform: PlatformSettings) -> dg.AssetCheckResult:
+                   platform: PlatformSettings, notifier: NotifierResource) -> dg.AssetCheckResult:
     from platform_assets.core.eval_suite.cases import CaseError
     from platform_assets.core.eval_suite.promotion import suite_run_for_gate
     from platform_assets.core.eval_suite.requirements import RequirementsError
@@ -107,6 +114,16 @@ def promotion_gate(context: dg.AssetCheckExecutionContext, registry: ModelRegist
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,
                                    description=f"not promoted, champion unchanged: {exc}")
     candidate.write_json("gate.json", decision.to_dict())
+    if not decision.passed:
+        champion = models.aliases()["champion"]
+        notifier.notify(Alert(
+            kind="promotion_blocked", severity="warning", owner=owners(EVALUATION)[0],
+            title=f"the gate blocked challenger v{decision.challenger_version}; the champion "
+                  f"{'v' + str(champion) if champion else '(none)'} is unchanged",
+            summary="; ".join(decision.reasons), runbook="review_blocked_promotion", run_id=context.run.run_id,
+            asset=CHAMPION_CHALLENGER_GATE.to_user_string(),
+            details={"decision": decision.to_dict(), "trigger": context.run.tags.get("platform_assets/trigger")},
+        ), log=context.log)
     return dg.AssetCheckResult(
         passed=decision.passed, severity=dg.AssetCheckSeverity.ERROR,
         description="; ".join(decision.reasons),
@@ -119,7 +136,7 @@ def promotion_gate(context: dg.AssetCheckExecutionContext, registry: ModelRegist
 
 
 @dg.asset(key=SHADOW_SCORES, deps=[CHAMPION_CHALLENGER_GATE], group_name=EVALUATION, kinds={"onnx", "duckdb"},
-          pool=WAREHOUSE_POOL)
+          pool=WAREHOUSE_POOL, owners=owners(EVALUATION), automation_condition=after_upstream())
 def shadow_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                   registry: ModelRegistryResource) -> dg.MaterializeResult:
     """The newest feature partition scored by the champion and the challenger side by side,
@@ -151,7 +168,7 @@ def shadow_scores(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
 
 
 @dg.asset(key=MODEL_CARD, deps=[CHAMPION_CHALLENGER_GATE], group_name=EVALUATION, kinds={"python"},
-          pool=WAREHOUSE_POOL)
+          pool=WAREHOUSE_POOL, owners=owners(EVALUATION), automation_condition=after_upstream())
 def model_card(context: dg.AssetExecutionContext, registry: ModelRegistryResource, claude: ClaudeResource,
                warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The model card (JSON + Markdown, NIST AI RMF terms) of the newest version, with its

@@ -9,7 +9,8 @@ import dagster as dg
 
 from platform_assets.core.features import build_feature_partitions
 from platform_assets.core.features.transactions import FEATURE_TABLE, HISTORY_DAYS
-from platform_assets.defs.keys import FEATURES, FEATURES_TRANSACTIONS, VALIDATED_TRANSACTIONS
+from platform_assets.defs.automation import after_upstream
+from platform_assets.defs.keys import FEATURES, FEATURES_TRANSACTIONS, VALIDATED_TRANSACTIONS, owners
 from platform_assets.defs.partitions import daily_partitions
 from platform_assets.defs.resources import WAREHOUSE_POOL, WarehouseResource
 
@@ -21,6 +22,8 @@ from platform_assets.defs.resources import WAREHOUSE_POOL, WarehouseResource
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name=FEATURES,
+    owners=owners(FEATURES),
+    automation_condition=after_upstream(),
     kinds={"duckdb", "sql"},
     pool=WAREHOUSE_POOL,
 )

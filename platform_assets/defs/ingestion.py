@@ -28,7 +28,8 @@ from platform_assets.core.ingestion.load import (
     surface_ingestion_errors,
     transactions_source,
 )
-from platform_assets.defs.keys import INGESTION, RAW_TRANSACTIONS_OP, raw_key
+from platform_assets.defs.automation import daily_ingestion
+from platform_assets.defs.keys import INGESTION, RAW_TRANSACTIONS_OP, owners, raw_key
 from platform_assets.defs.partitions import daily_partitions
 from platform_assets.defs.resources import WAREHOUSE_POOL, PlatformSettings, WarehouseResource
 
@@ -45,6 +46,7 @@ class IngestionConfig(dg.Config):
     rename: dict[str, str] = Field(default_factory=dict, description="column renames {old: new}")
     null_rates: dict[str, float] = Field(default_factory=dict, description="share of nulls per column")
     duplicate_share: float = 0.0
+    amount_scale: float = Field(1.0, description="every amount multiplied by this factor (prices moved)")
     replace_other_source: bool = Field(False, description="replace days that landed from another source (by "
                                                           "default such a load fails and nothing is replaced)")
 
@@ -55,7 +57,8 @@ class IngestionConfig(dg.Config):
                                        parsed_types=platform.load_contract(TRANSACTIONS_TABLE).parsed_types())
         faults = FaultInjection(amount_unit=self.amount_unit, country_codes=self.country_codes,
                       category_count=self.category_count, rename=dict(self.rename),
-                      null_rates=dict(self.null_rates), duplicate_share=self.duplicate_share)
+                      null_rates=dict(self.null_rates), duplicate_share=self.duplicate_share,
+                      amount_scale=self.amount_scale)
         return BundledReader(self.rows_per_partition or platform.rows_per_partition, faults)
 
 
@@ -66,6 +69,8 @@ class RawTranslator(DagsterDltTranslator):
             key=raw_key(data.resource.name),
             deps=[],
             group_name=INGESTION,
+            owners=owners(INGESTION),
+            automation_condition=daily_ingestion(),
             kinds={"dlt", "duckdb"},
             description=(f"Raw {data.resource.name} as delivered, one daily partition per load. Columns whose type "
                          f"changed land as dlt variants (<column>__v_<type>); platform.batch_manifest says what "

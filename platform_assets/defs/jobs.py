@@ -3,7 +3,7 @@ quick start runs it (``platform-assets run``)."""
 
 import dagster as dg
 
-from platform_assets.defs.keys import MAIN_JOB
+from platform_assets.defs.keys import MAIN_JOB, OPERATIONS, owners
 from platform_assets.defs.partitions import daily_partitions
 
 # Everything in the code location; the observability assets read logs, not partitions.
@@ -13,5 +13,6 @@ platform_main_job = dg.define_asset_job(
     MAIN_JOB,
     selection=MAIN_SELECTION,
     partitions_def=daily_partitions,
+    owners=owners(OPERATIONS),
     description="Every asset of one day: ingest, check, validate or quarantine, and the lifecycle downstream.",
 )

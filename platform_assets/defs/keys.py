@@ -5,6 +5,8 @@ is built from their group (``dg.AssetSelection.groups(TRAINING, EVALUATION)``), 
 list of names that must be kept in step with the assets.
 """
 
+import warnings
+
 import dagster as dg
 
 # --- groups: one per lifecycle stage (the same names as core/<stage> and the tests) -----
@@ -61,3 +63,51 @@ EVAL_ROT_REVIEW_JOB = "eval_suite_rot_review"
 
 # --- schedules -----------------------------------------------------------------------
 EVAL_ROT_REVIEW_SCHEDULE = "eval_suite_quarterly_rot_review"
+
+# --- sensors -------------------------------------------------------------------------
+AUTOMATION_SENSOR = "platform_automation"
+DRIFT_SENSOR = "drift_retraining_sensor"
+TRIAGE_SENSOR = "triage_run_failures"
+TRAINING_ANOMALY_SENSOR = "triage_training_anomalies"
+RUN_COST_SENSOR = "record_run_costs"
+
+# --- owners: who is paged for what, by stage ------------------------------------------
+# Dagster's `owners` on assets, jobs and sensors come from here. Asset checks have no
+# `owners` in Dagster 1.13: a check carries its asset's owners in its metadata
+# (`owner_metadata`), and so does a sensor whose decorator takes no `owners`
+# (run-status sensors, the automation sensor) in its tags (`owner_tags`).
+TEAM_DATA_ENG = "team:data-eng"
+TEAM_ML_PLATFORM = "team:ml-platform"
+
+OWNERS_BY_GROUP: dict[str, list[str]] = {
+    INGESTION: [TEAM_DATA_ENG],
+    VALIDATION: [TEAM_DATA_ENG],
+    FEATURES: [TEAM_DATA_ENG],
+    TRAINING: [TEAM_ML_PLATFORM],
+    EVALUATION: [TEAM_ML_PLATFORM],
+    MONITORING: [TEAM_ML_PLATFORM],
+    OPERATIONS: [TEAM_ML_PLATFORM],
+    EVAL_SUITE: [TEAM_ML_PLATFORM],
+}
+# The lifecycle in order: a failure touching several stages pages the earliest one's owner.
+STAGE_ORDER = (INGESTION, VALIDATION, FEATURES, TRAINING, EVALUATION, MONITORING, OPERATIONS, EVAL_SUITE)
+OWNER_KEY = "owners"  # the metadata key (checks) and tag key (sensors without `owners`)
+
+# `owners` on jobs and sensors is a beta parameter in Dagster 1.13. We use it knowingly, so
+# its warning (printed by every process that loads the code location) is silenced, and only it.
+warnings.filterwarnings("ignore", message=r"Parameter `owners` of ", category=dg.BetaWarning)
+
+
+def owners(group: str) -> list[str]:
+    """The owners of a stage (``team:...``), the first one is paged."""
+    return list(OWNERS_BY_GROUP[group])
+
+
+def owner_metadata(group: str) -> dict[str, str]:
+    """Owners as definition metadata, for asset checks (Dagster 1.13 has no check owners)."""
+    return {OWNER_KEY: ", ".join(owners(group))}
+
+
+def owner_tags(group: str) -> dict[str, str]:
+    """Owners as definition tags, for sensors whose decorator takes no ``owners``."""
+    return {OWNER_KEY: ", ".join(owners(group))}

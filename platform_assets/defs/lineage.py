@@ -9,3 +9,17 @@ def latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict:
     if event is None or event.asset_materialization is None:
         return {}
     return {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
+
+
+def op_configs_by_partition(instance: dg.DagsterInstance, key: dg.AssetKey, op_name: str,
+                            partitions: list[str]) -> dict[str, dict]:
+    """``{partition: the op's run config}`` of the newest materialization of each partition of
+    ``key`` (``{}`` for a run without config for that op)."""
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=partitions),
+                                              limit=10 * max(len(partitions), 1)).records
+    configs: dict[str, dict] = {}
+    for record in sorted(records, key=lambda r: r.storage_id):  # the newest wins
+        run = instance.get_run_by_id(record.run_id)
+        ops = (run.run_config or {}).get("ops", {}) if run is not None else {}
+        configs[record.partition_key] = dict((ops.get(op_name) or {}).get("config") or {})
+    return configs

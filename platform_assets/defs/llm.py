@@ -14,8 +14,10 @@ from datetime import timedelta
 import dagster as dg
 
 from platform_assets.core.llm import governance
-from platform_assets.defs.keys import LLM_OBSERVABILITY, LLM_REGRESSION_CHECK, OPERATIONS
-from platform_assets.defs.resources import WAREHOUSE_POOL, WarehouseResource
+from platform_assets.core.operations.alerts import Alert
+from platform_assets.defs.automation import hourly
+from platform_assets.defs.keys import LLM_OBSERVABILITY, LLM_REGRESSION_CHECK, OPERATIONS, owner_metadata, owners
+from platform_assets.defs.resources import WAREHOUSE_POOL, NotifierResource, WarehouseResource
 
 WINDOW = timedelta(days=1)
 
@@ -29,6 +31,8 @@ def _window_stats(conn) -> tuple[list[governance.TaskModelStats], list[governanc
 @dg.asset(
     key=LLM_OBSERVABILITY,
     group_name=OPERATIONS,
+    owners=owners(OPERATIONS),
+    automation_condition=hourly(),
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
 )
@@ -53,13 +57,23 @@ def llm_observability(warehouse: WarehouseResource) -> dg.MaterializeResult:
 @dg.asset_check(
     asset=LLM_OBSERVABILITY,
     name=LLM_REGRESSION_CHECK,
+    metadata=owner_metadata(OPERATIONS),
     description="WARNs when, for a task and model, the cache-hit rate fell by more than 10 points or the "
                 "cost per successful task rose above 1.5x, against the previous 24 hours.",
 )
-def llm_observability_regressions(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def llm_observability_regressions(context, warehouse: WarehouseResource,
+                                  notifier: NotifierResource) -> dg.AssetCheckResult:
     with warehouse.get_connection() as conn:
         current, previous = _window_stats(conn)
-    regressions = governance.compare_windows(current, previous)
+        regressions = governance.compare_windows(current, previous)
+        if regressions:
+            notifier.notify(Alert(
+                kind="llm_regression", severity="warning", owner=owners(OPERATIONS)[0],
+                title=f"{len(regressions)} LLM regression(s) against the previous 24 hours",
+                summary="; ".join(r.describe() for r in regressions), runbook="review_llm_regression",
+                run_id=context.run.run_id, asset=LLM_OBSERVABILITY.to_user_string(),
+                details={"regressions": [r.describe() for r in regressions]},
+            ), log=context.log, conn=conn)
     return dg.AssetCheckResult(
         passed=not regressions,
         severity=dg.AssetCheckSeverity.WARN,

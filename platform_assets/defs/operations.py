@@ -1,16 +1,21 @@
-"""Operations: ``triage_run_failures``, a run-failure sensor that turns each failed run into a ticket.
+"""Operations: ``triage_run_failures``, a run-failure sensor that turns each failed run into a ticket,
+and ``triage_training_anomalies``, which does the same for a training run that succeeded with
+metrics far from the model's history.
 
 For every failed run in this code location it gathers the failed steps, their errors and
 stack traces, the log lines just before each failure and the run's tags, classifies them
 with the pattern library in ``platform_assets.core.operations.triage``, links similar earlier
 failures, and writes a ticket to ``platform.triage_tickets``. Runbooks come only from
-``runbooks/allowlist.yaml``; those marked ``safe_to_automate`` run on their own:
+``runbooks/allowlist.yaml``; those marked ``safe_to_automate`` *and* approved by two
+different reviewers run on their own (the rest wait for a person, who records running them
+with ``platform-assets tickets approve``):
 
 - ``collect_diagnostics`` (always): the failure bundle as JSON under ``<home>/artifacts/triage/``;
 - ``retry_run`` (lock contention, timeouts): one new run of the failed job, requested by
   this sensor, never for a run that was itself a triage retry.
 
-Every automatic action is recorded in ``platform.triage_actions``.
+Every automatic action is recorded in ``platform.triage_actions``. Every ticket is an alert
+to the owner of the step that failed, with the ticket's runbook.
 """
 
 import json
@@ -18,8 +23,20 @@ from dataclasses import asdict
 
 import dagster as dg
 
+from platform_assets.core.operations.alerts import Alert
+from platform_assets.defs.keys import (
+    EVAL_RESULTS,
+    FRAUD_MODEL,
+    OPERATIONS,
+    STAGE_ORDER,
+    TRAINING,
+    TRAINING_ANOMALY_SENSOR,
+    TRIAGE_SENSOR,
+    owner_tags,
+    owners,
+)
 from platform_assets.defs.monitoring import retrain_fraud_model
-from platform_assets.defs.resources import ClaudeResource, ModelRegistryResource, WarehouseResource
+from platform_assets.defs.resources import ClaudeResource, ModelRegistryResource, NotifierResource, WarehouseResource
 
 RETRY_TAG = "platform_assets/triage_retry_of"
 LOG_LINES_BEFORE_FAILURE = 8
@@ -54,16 +71,32 @@ def failure_report(context: dg.RunFailureSensorContext):
                          tags=dict(run.tags))
 
 
-def build_triage_sensor(name: str = "triage_run_failures", request_jobs=None, allowlist_path: str | None = None):
+def step_owner(repository_def: dg.RepositoryDefinition | None, step_keys: list[str]) -> str:
+    """The owner paged for failed steps: the owners of the earliest stage (ingestion first)
+    among the failed steps' assets and checks; the platform on-call when unknown."""
+    groups = set()
+    if repository_def is not None:
+        graph = repository_def.asset_graph
+        for key in [*graph.get_all_asset_keys(), *graph.asset_check_keys]:
+            if graph.assets_def_for_key(key).node_def.name in step_keys:
+                asset_key = key.asset_key if isinstance(key, dg.AssetCheckKey) else key
+                groups.add(graph.get(asset_key).group_name)
+    for group in STAGE_ORDER:
+        if group in groups:
+            return owners(group)[0]
+    return owners(OPERATIONS)[0]
+
+
+def build_triage_sensor(name: str = TRIAGE_SENSOR, request_jobs=None, allowlist_path: str | None = None):
     """The triage sensor. ``request_jobs`` are the jobs ``retry_run`` may launch again."""
     requestable = {job.name for job in (request_jobs or [])}
 
     @dg.run_failure_sensor(name=name, request_jobs=request_jobs or None, minimum_interval_seconds=30,
-                           default_status=dg.DefaultSensorStatus.RUNNING,
+                           default_status=dg.DefaultSensorStatus.RUNNING, tags=owner_tags(OPERATIONS),
                            description="Turns every failed run into a triage ticket; runs only allow-listed safe "
                                        "runbooks.")
     def _sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource, registry: ModelRegistryResource,
-                claude: ClaudeResource):
+                claude: ClaudeResource, notifier: NotifierResource):
         from platform_assets.core.operations.triage_drafting import triage_drafter
         from platform_assets.core.operations.triage import load_allowlist, run_safe_actions, triage
 
@@ -96,6 +129,16 @@ def build_triage_sensor(name: str = "triage_run_failures", request_jobs=None, al
             actions = run_safe_actions(ticket, conn, allowlist,
                                        {"collect_diagnostics": collect_diagnostics, "retry_run": retry_run},
                                        runbooks=["collect_diagnostics", ticket.recommended_action])
+            notifier.notify(Alert(
+                kind="triage_ticket", severity="error", owner=step_owner(context.repository_def, ticket.failed_steps),
+                title=f"run {ticket.run_id} of {ticket.job_name} failed: {ticket.pattern}",
+                summary=f"{ticket.probable_cause} Recommended: {ticket.recommended_action} "
+                        f"({'runs by itself' if ticket.safe_to_automate else 'needs a person'}). "
+                        f"Ticket {ticket.ticket_id}.",
+                runbook=ticket.recommended_action, run_id=ticket.run_id,
+                details={"ticket_id": ticket.ticket_id, "failed_steps": ticket.failed_steps,
+                         "actions": [(a["runbook"], a["status"]) for a in actions]},
+            ), log=context.log, conn=conn)
         context.log.info(f"triage {ticket.ticket_id}: {ticket.pattern} → {ticket.recommended_action}; "
                          f"actions: {[(a['runbook'], a['status']) for a in actions]}")
         if run_requests:
@@ -106,6 +149,73 @@ def build_triage_sensor(name: str = "triage_run_failures", request_jobs=None, al
     return _sensor
 
 
+def _run_metadata(instance: dg.DagsterInstance, run_id: str) -> dict[dg.AssetKey, dict]:
+    """The metadata of each asset materialized in a run, as plain values."""
+    found = {}
+    for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records:
+        materialization = record.event_log_entry.asset_materialization
+        found[materialization.asset_key] = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+    return found
+
+
+def training_run(instance: dg.DagsterInstance, run_id: str):
+    """The numbers of a run that trained the model (``None`` when it did not)."""
+    from platform_assets.core.operations.training_anomalies import TrainingRun
+
+    metadata = _run_metadata(instance, run_id)
+    model = metadata.get(FRAUD_MODEL)
+    if model is None:
+        return None
+    evaluation = metadata.get(EVAL_RESULTS, {})
+    rows = model.get("train_rows")
+    rate = model.get("train_positive_rate")
+    return TrainingRun(run_id=run_id, auroc=evaluation.get("auroc"), pr_auc=evaluation.get("pr_auc"),
+                       train_rows=rows, positive_rows=rows * rate if rows is not None and rate is not None else None,
+                       fit_seconds=model.get("fit_seconds"))
+
+
+def training_history(instance: dg.DagsterInstance, before_run: str, limit: int = 20) -> list:
+    """The earlier training runs, newest first."""
+    records = instance.fetch_materializations(FRAUD_MODEL, limit=limit + 1).records
+    runs = [training_run(instance, r.run_id) for r in records if r.run_id != before_run]
+    return [run for run in runs if run is not None][:limit]
+
+
+def build_training_anomaly_sensor(name: str = TRAINING_ANOMALY_SENSOR, tolerances=None,
+                                  allowlist_path: str | None = None):
+    """Triage for training runs that *succeed* with metrics far from the model's history."""
+
+    @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, name=name, minimum_interval_seconds=30,
+                          default_status=dg.DefaultSensorStatus.RUNNING, tags=owner_tags(TRAINING),
+                          description="Writes a triage ticket (and an alert) for a training run that succeeded "
+                                      "with AUROC/PR-AUC, rows, positives or fit time far from the model's history.")
+    def _sensor(context: dg.RunStatusSensorContext, warehouse: WarehouseResource, notifier: NotifierResource):
+        from platform_assets.core.operations.training_anomalies import anomaly_ticket, find_anomalies
+        from platform_assets.core.operations.triage import load_allowlist, run_safe_actions
+
+        run = training_run(context.instance, context.dagster_run.run_id)
+        if run is None:
+            return dg.SkipReason(f"run {context.dagster_run.run_id} did not train the model")
+        history = training_history(context.instance, before_run=run.run_id)
+        anomalies = find_anomalies(run, history, tolerances)
+        if not anomalies:
+            return dg.SkipReason(f"training run {run.run_id} is in line with {len(history)} earlier run(s)")
+        allowlist = load_allowlist(allowlist_path)
+        with warehouse.get_connection() as conn:
+            ticket = anomaly_ticket(conn, run, context.dagster_run.job_name, anomalies, history, allowlist)
+            run_safe_actions(ticket, conn, allowlist, {}, runbooks=[ticket.recommended_action])
+            notifier.notify(Alert(
+                kind="training_anomaly", severity="warning", owner=owners(TRAINING)[0],
+                title=f"training run {run.run_id} succeeded with anomalous numbers",
+                summary="; ".join(anomalies) + f". Ticket {ticket.ticket_id}.", runbook=ticket.recommended_action,
+                run_id=run.run_id, asset=FRAUD_MODEL.to_user_string(),
+                details={"ticket_id": ticket.ticket_id, "anomalies": anomalies}), log=context.log, conn=conn)
+        return dg.SkipReason(f"ticket {ticket.ticket_id}: {'; '.join(anomalies)}")
+
+    return _sensor
+
+
 @dg.definitions
 def operations() -> dg.Definitions:
-    return dg.Definitions(sensors=[build_triage_sensor(request_jobs=[retrain_fraud_model])])
+    return dg.Definitions(sensors=[build_triage_sensor(request_jobs=[retrain_fraud_model]),
+                                   build_training_anomaly_sensor()])

@@ -11,6 +11,8 @@
   in production the registry is ``<s3 url>/registry`` and reports are published to
   ``<s3 url>/artifacts`` (:meth:`ModelRegistryResource.publish_artifact`);
 - ``claude``: how to reach Claude, disabled without a key;
+- ``notifier``: where alerts go: ``platform.alerts`` and the run log always, a Slack
+  incoming webhook when ``PLATFORM_ASSETS_SLACK_WEBHOOK_URL`` is set;
 - ``dlt``: dagster-dlt's runner.
 """
 
@@ -35,6 +37,9 @@ from platform_assets.defs.keys import FRAUD_MODEL
 from platform_assets.defs.lineage import latest_metadata
 
 if TYPE_CHECKING:
+    import logging
+
+    from platform_assets.core.operations.alerts import Alert
     from platform_assets.core.registry import ModelRegistry
     from platform_assets.core.training.candidate import Candidate
     from platform_assets.core.validation.contract import Contract
@@ -189,6 +194,52 @@ class ClaudeResource(dg.ConfigurableResource):
         return make_reviewer(self.get_client(), run_id=run_id, asset=asset, degraded_blocks=self.degraded_blocks)
 
 
+class NotifierResource(dg.ConfigurableResource):
+    """Where alerts go. The local sink always: a row of ``platform.alerts`` in the warehouse
+    and a WARNING line in the run's (or sensor's) log. And a Slack incoming webhook when
+    ``slack_webhook_url`` is set (a ``dg.EnvVar``: the URL is a secret). A failed delivery is
+    recorded with the alert and logged; it never fails the step that raised the alert."""
+
+    database: str
+    runbook_base_url: str
+    slack_webhook_url: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> NotifierResource:
+        values: dict[str, Any] = {"database": str(settings.warehouse_path),
+                                  "runbook_base_url": settings.runbook_base_url}
+        if settings.slack_webhook_url:
+            values["slack_webhook_url"] = dg.EnvVar(Settings.SLACK_WEBHOOK_VARIABLE)
+        return cls(**values)
+
+    def notify(self, alert: Alert, log: logging.Logger | None = None,
+               conn: duckdb.DuckDBPyConnection | None = None) -> Alert:
+        """Deliver ``alert`` (its runbook link filled in) and record it; returns it with
+        ``delivered_to`` and ``delivery_errors`` set. ``conn``: an open warehouse connection
+        to record with (else one is opened)."""
+        from platform_assets.core.operations.alerts import post_to_slack, record_alert, runbook_url
+
+        alert.runbook_url = alert.runbook_url or runbook_url(alert.runbook, self.runbook_base_url)
+        alert.delivered_to.append("platform.alerts")
+        if log is not None:
+            log.warning(alert.line())
+            alert.delivered_to.append("run log")
+        if self.slack_webhook_url:
+            try:
+                post_to_slack(self.slack_webhook_url, alert)
+                alert.delivered_to.append("slack")
+            except RuntimeError as exc:
+                alert.delivery_errors.append(f"slack: {exc}")
+                if log is not None:
+                    log.warning(f"alert {alert.alert_id} not delivered to Slack: {exc}")
+        if conn is not None:
+            record_alert(conn, alert)
+        else:
+            with warehouse.session(self.database) as own:
+                record_alert(own, alert)
+        return alert
+
+
 def build_resources(settings: Settings | None = None, environ: dict[str, str] | None = None) -> dict[str, object]:
     """Every resource of the code location. Without ANTHROPIC_API_KEY (or Bedrock), the
     ``claude`` resource is disabled and makes no network call."""
@@ -199,6 +250,7 @@ def build_resources(settings: Settings | None = None, environ: dict[str, str] | 
         "registry": ModelRegistryResource.from_settings(settings),
         "dlt": DagsterDltResource(),
         "claude": ClaudeResource.from_settings(settings.claude),
+        "notifier": NotifierResource.from_settings(settings),
     }
 
 

@@ -13,9 +13,19 @@ import datetime as dt
 import dagster as dg
 from pydantic import Field
 
+from platform_assets.core.operations.alerts import Alert
 from platform_assets.core.training.model import TrainingConfig
-from platform_assets.defs.keys import FEATURES_TRANSACTIONS, FRAUD_MODEL, FRAUD_MODEL_ONNX, ONNX_PARITY_CHECK, TRAINING
-from platform_assets.defs.resources import WAREHOUSE_POOL, ModelRegistryResource, WarehouseResource
+from platform_assets.defs.automation import after_upstream, on_retrain_cadence
+from platform_assets.defs.keys import (
+    FEATURES_TRANSACTIONS,
+    FRAUD_MODEL,
+    FRAUD_MODEL_ONNX,
+    ONNX_PARITY_CHECK,
+    TRAINING,
+    owner_metadata,
+    owners,
+)
+from platform_assets.defs.resources import WAREHOUSE_POOL, ModelRegistryResource, NotifierResource, WarehouseResource
 
 # The defaults live in the core's TrainingConfig: one place, whichever layer reads them.
 _DEFAULTS = TrainingConfig()
@@ -60,6 +70,8 @@ def _markdown_table(rows: dict) -> str:
     key=FRAUD_MODEL,
     deps=[FEATURES_TRANSACTIONS],
     group_name=TRAINING,
+    owners=owners(TRAINING),
+    automation_condition=on_retrain_cadence(),
     kinds={"scikit-learn", "python"},
     pool=WAREHOUSE_POOL,
 )
@@ -102,6 +114,8 @@ def fraud_model(context: dg.AssetExecutionContext, config: FraudModelConfig, war
     key=FRAUD_MODEL_ONNX,
     deps=[FRAUD_MODEL],
     group_name=TRAINING,
+    owners=owners(TRAINING),
+    automation_condition=after_upstream(),
     kinds={"onnx", "python"},
 )
 def fraud_model_onnx(context: dg.AssetExecutionContext, registry: ModelRegistryResource) -> dg.MaterializeResult:
@@ -124,25 +138,38 @@ def fraud_model_onnx(context: dg.AssetExecutionContext, registry: ModelRegistryR
     })
 
 
-@dg.asset_check(asset=FRAUD_MODEL_ONNX, name=ONNX_PARITY_CHECK, blocking=True,
+@dg.asset_check(asset=FRAUD_MODEL_ONNX, name=ONNX_PARITY_CHECK, blocking=True, metadata=owner_metadata(TRAINING),
                 description="ONNX and scikit-learn agree on every holdout row within 1e-3 (P(fraud)).")
-def onnx_parity(context: dg.AssetCheckExecutionContext, registry: ModelRegistryResource) -> dg.AssetCheckResult:
+def onnx_parity(context: dg.AssetCheckExecutionContext, registry: ModelRegistryResource,
+                notifier: NotifierResource) -> dg.AssetCheckResult:
     """Re-scores the holdout with the exported ONNX file on disk and the pickled pipeline."""
     from platform_assets.core.training import check_parity
     from platform_assets.core.training.scoring import ModelLoadError
+
+    def alert(description: str) -> None:
+        notifier.notify(Alert(kind="blocking_check_failed", severity="error", owner=owners(TRAINING)[0],
+                              title=f"{ONNX_PARITY_CHECK} blocked the ONNX export", summary=description,
+                              runbook="fix_onnx_export", run_id=context.run.run_id,
+                              asset=FRAUD_MODEL_ONNX.to_user_string(), details={"check": ONNX_PARITY_CHECK}),
+                        log=context.log)
 
     candidate = registry.current_candidate(context.instance)
     try:
         report = check_parity(candidate.as_trained_model(), candidate.onnx_path.read_bytes(), raise_on_failure=False)
     except (FileNotFoundError, ModelLoadError) as exc:
+        alert(f"cannot score the ONNX export: {exc}")
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,
                                    description=f"cannot score the ONNX export: {exc}")
+    description = (f"ONNX and scikit-learn agree on all {report.rows} holdout rows: max |Δp| "
+                   f"{report.max_abs_diff:.2g} ≤ {report.tolerance:g}" if report.passed else
+                   f"max |Δp| {report.max_abs_diff:.3g} > {report.tolerance:g} on {report.rows_over_tolerance} rows: "
+                   f"the export does not ship")
+    if not report.passed:
+        alert(description)
     return dg.AssetCheckResult(
         passed=report.passed,
         severity=dg.AssetCheckSeverity.ERROR,
-        description=None if report.passed else
-        f"max |Δp| {report.max_abs_diff:.3g} > {report.tolerance:g} on {report.rows_over_tolerance} rows: "
-        f"the export does not ship",
+        description=description,
         metadata={"max_abs_diff": report.max_abs_diff, "mean_abs_diff": report.mean_abs_diff,
                   "rows": report.rows, "rows_over_tolerance": report.rows_over_tolerance,
                   "tolerance": report.tolerance},

@@ -13,6 +13,7 @@ it too; ``platform-assets quarantine list`` prints it).
 import dagster as dg
 
 from platform_assets.core.features import withdraw_feature_partitions
+from platform_assets.core.operations.alerts import Alert
 from platform_assets.core.validation.violations import Verdict
 from platform_assets.core.validation.service import PartitionCheck, accept_partition, check_partition
 from platform_assets.defs.keys import (
@@ -21,9 +22,18 @@ from platform_assets.defs.keys import (
     RAW_TRANSACTIONS,
     VALIDATED_TRANSACTIONS,
     VALIDATION,
+    owner_metadata,
+    owners,
 )
+from platform_assets.defs.automation import after_upstream
 from platform_assets.defs.partitions import daily_partitions
-from platform_assets.defs.resources import WAREHOUSE_POOL, ClaudeResource, PlatformSettings, WarehouseResource
+from platform_assets.defs.resources import (
+    WAREHOUSE_POOL,
+    ClaudeResource,
+    NotifierResource,
+    PlatformSettings,
+    WarehouseResource,
+)
 
 TABLE = "transactions"
 
@@ -54,11 +64,13 @@ def failed_rules(checks: dict[str, PartitionCheck]) -> list[dict]:
     blocking=True,
     partitions_def=daily_partitions,
     pool=WAREHOUSE_POOL,
+    metadata=owner_metadata(VALIDATION),
     description="The batch honours contracts/fct_transactions.odcs.yaml: structure, quality metrics, and no "
                 "semantic drift against the last accepted batch. A failing batch is quarantined whole.",
 )
 def contract_fct_transactions(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource,
-                              platform: PlatformSettings, claude: ClaudeResource) -> dg.AssetCheckResult:
+                              platform: PlatformSettings, claude: ClaudeResource,
+                              notifier: NotifierResource) -> dg.AssetCheckResult:
     contract = platform.load_contract(TABLE)
     # Claude reviews after the rules and can only add violations; disabled without a key.
     reviewer = claude.contract_reviewer(run_id=context.run.run_id, asset=CONTRACT_CHECK)
@@ -69,6 +81,16 @@ def contract_fct_transactions(context: dg.AssetCheckExecutionContext, warehouse:
         failed = [k for k, c in checks.items() if not c.verdict.passes]
         # A failed day's earlier validated rows are gone (quarantined); so must be what was derived from them.
         withdrawn = withdraw_feature_partitions(conn, failed)
+        if failed:
+            rules = failed_rules({k: checks[k] for k in failed})
+            notifier.notify(Alert(
+                kind="blocking_check_failed", severity="error", owner=owners(VALIDATION)[0],
+                title=f"{CONTRACT_CHECK} blocked {', '.join(failed)}: the batch broke {contract.id} {contract.version}",
+                summary="; ".join(f"{r['field'] or '(table)'} · {r['rule']}" for r in rules[:5])
+                        + " — the batch is in quarantine.rows; nothing downstream was built from it",
+                runbook="inspect_quarantine", run_id=context.run.run_id, asset=RAW_TRANSACTIONS.to_user_string(),
+                details={"check": CONTRACT_CHECK, "partitions": failed, "failed_rules": rules[:20]},
+            ), log=context.log, conn=conn)
     sections = []
     for key, check in checks.items():
         verdict = check.verdict
@@ -111,6 +133,8 @@ def contract_fct_transactions(context: dg.AssetCheckExecutionContext, warehouse:
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name=VALIDATION,
+    owners=owners(VALIDATION),
+    automation_condition=after_upstream(),
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
 )
@@ -142,5 +166,6 @@ ingest_and_validate_job = dg.define_asset_job(
     INGEST_AND_VALIDATE_JOB,
     selection=dg.AssetSelection.assets(RAW_TRANSACTIONS, VALIDATED_TRANSACTIONS),
     partitions_def=daily_partitions,
+    owners=owners(VALIDATION),
     description="Land a day of transactions, check it against its contract, validate or quarantine it.",
 )

@@ -184,7 +184,7 @@ def test_claude_resource_from_env_uses_env_vars():
 
 def test_llm_observability_asset_and_regression_check(tmp_path, logged, monkeypatch):
     from platform_assets.defs import llm as llm_defs_module
-    from platform_assets.defs.resources import WarehouseResource
+    from platform_assets.defs.resources import NotifierResource, WarehouseResource
 
     database = tmp_path / "warehouse.duckdb"
     rows = logged.execute("SELECT * FROM platform.llm_calls").fetchall()
@@ -197,7 +197,8 @@ def test_llm_observability_asset_and_regression_check(tmp_path, logged, monkeypa
         target.execute("UPDATE platform.llm_calls SET called_at = called_at + ?", [shift])
     result = dg.materialize(
         [llm_defs_module.llm_observability, llm_defs_module.llm_observability_regressions],
-        resources={"warehouse": WarehouseResource(database=str(database))},
+        resources={"warehouse": WarehouseResource(database=str(database)),
+                   "notifier": NotifierResource(database=str(database), runbook_base_url=str(tmp_path))},
     )
     assert result.success
     [materialization] = result.asset_materializations_for_node("llm_observability")

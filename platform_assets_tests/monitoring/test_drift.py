@@ -113,22 +113,22 @@ def test_drift_asset_reports_share_columns_and_html(drift_home):
 def test_drift_sensor_fires_once_then_respects_cooldown(drift_home):
     sensor = monitoring.build_drift_sensor(threshold=0.2, cooldown_seconds=3600)
     with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(instance=instance)
+        context = dg.build_sensor_context(instance=instance, resources=offline_resources(drift_home))
         assert isinstance(sensor(context), dg.SkipReason)  # nothing measured yet
 
         dg.materialize([monitoring.feature_drift], resources=offline_resources(drift_home), instance=instance)
-        context = dg.build_sensor_context(instance=instance)
+        context = dg.build_sensor_context(instance=instance, resources=offline_resources(drift_home))
         first = sensor(context)
         assert isinstance(first, dg.RunRequest) and first.run_key.startswith("drift-retrain-")
         assert first.tags["platform_assets/trigger"] == "drift"
         cursor = context.cursor
 
-        again = sensor(dg.build_sensor_context(instance=instance, cursor=cursor))
+        again = sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=offline_resources(drift_home)))
         assert isinstance(again, dg.SkipReason) and "no new drift result" in again.skip_message
 
         # A new, still-drifted result inside the cooldown does not request another run.
         dg.materialize([monitoring.feature_drift], resources=offline_resources(drift_home), instance=instance)
-        context = dg.build_sensor_context(instance=instance, cursor=cursor)
+        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=offline_resources(drift_home))
         cooling = sensor(context)
         assert isinstance(cooling, dg.SkipReason) and "cooldown" in cooling.skip_message
 
@@ -136,7 +136,7 @@ def test_drift_sensor_fires_once_then_respects_cooldown(drift_home):
         state = json.loads(context.cursor)
         state["last_triggered_at"] -= 7200
         dg.materialize([monitoring.feature_drift], resources=offline_resources(drift_home), instance=instance)
-        later = sensor(dg.build_sensor_context(instance=instance, cursor=json.dumps(state)))
+        later = sensor(dg.build_sensor_context(instance=instance, cursor=json.dumps(state), resources=offline_resources(drift_home)))
         assert isinstance(later, dg.RunRequest) and later.run_key != first.run_key
 
 
@@ -144,5 +144,5 @@ def test_drift_sensor_stays_quiet_below_threshold(drift_home):
     sensor = monitoring.build_drift_sensor(threshold=0.99, cooldown_seconds=3600)
     with dg.instance_for_test() as instance:
         dg.materialize([monitoring.feature_drift], resources=offline_resources(drift_home), instance=instance)
-        quiet = sensor(dg.build_sensor_context(instance=instance))
+        quiet = sensor(dg.build_sensor_context(instance=instance, resources=offline_resources(drift_home)))
         assert isinstance(quiet, dg.SkipReason) and "below the threshold" in quiet.skip_message

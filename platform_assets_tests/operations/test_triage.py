@@ -15,6 +15,7 @@ from platform_assets.core.features import build_feature_partition
 from platform_assets.core.operations.triage import (
     FailedStep,
     FailureReport,
+    Review,
     Runbook,
     Ticket,
     load_allowlist,
@@ -23,7 +24,7 @@ from platform_assets.core.operations.triage import (
 from platform_assets.core.training import TrainingConfig
 from platform_assets.defs.operations import RETRY_TAG, build_triage_sensor
 from platform_assets_tests.support.environment import subprocess_env
-from platform_assets_tests.support.triage import fail_and_triage, failing_job
+from platform_assets_tests.support.triage import fail_and_triage, failing_job, reviewed_allowlist
 
 # The child holds the lock until its stdin closes: when the fixture ends, or when this
 # process dies (the pipe closes with it), however long the module takes.
@@ -86,7 +87,9 @@ def _cause_bad_config():
 def test_failures_become_tickets_with_the_right_runbook(env, locked_duckdb, name, cause, pattern, runbook):
     tmp_path, resources, instance = env
     job = failing_job(name, lambda: cause(tmp_path, locked_duckdb))
-    ticket, actions, outcome = fail_and_triage(instance, resources, job=job)
+    reviewed = reviewed_allowlist(tmp_path, "collect_diagnostics", "retry_run")
+    ticket, actions, outcome = fail_and_triage(instance, resources, job=job,
+                                               sensor=build_triage_sensor(allowlist_path=str(reviewed)))
     assert ticket["pattern"] == pattern and ticket["recommended_action"] == runbook
     assert ticket["failed_steps"] == [f"{name}_step"]
     assert any(f"step {name}_step failed" in e for e in ticket["evidence"])
@@ -99,7 +102,7 @@ def test_failures_become_tickets_with_the_right_runbook(env, locked_duckdb, name
         # Safe, but this job is not one the sensor may launch: recorded as failed, nothing requested.
         assert statuses["retry_run"] == "failed" and isinstance(outcome, dg.SkipReason)
     else:
-        assert statuses[runbook] == "skipped" and isinstance(outcome, dg.SkipReason)
+        assert statuses[runbook] == "needs_person" and isinstance(outcome, dg.SkipReason)
 
 
 def test_contract_failure_from_a_blocking_check(env):
@@ -120,13 +123,14 @@ def test_contract_failure_from_a_blocking_check(env):
 
     ticket, actions, _ = fail_and_triage(instance, resources, assets=[raw_orders, contract_orders, validated_orders])
     assert ticket["pattern"] == "contract_failure" and ticket["recommended_action"] == "inspect_quarantine"
-    assert ("inspect_quarantine", "skipped") in [(a[0], a[1]) for a in actions]
+    assert ("inspect_quarantine", "needs_person") in [(a[0], a[1]) for a in actions]
 
 
 def test_retry_is_requested_once_and_never_for_a_retry(env, locked_duckdb):
     tmp_path, resources, instance = env
     job = failing_job("nightly_load", lambda: _cause_lock(locked_duckdb))
-    sensor = build_triage_sensor(request_jobs=[job])
+    reviewed = reviewed_allowlist(tmp_path, "collect_diagnostics", "retry_run")
+    sensor = build_triage_sensor(request_jobs=[job], allowlist_path=str(reviewed))
     first, actions, outcome = fail_and_triage(instance, resources, job=job, sensor=sensor)
     assert ("retry_run", "executed") in [(a[0], a[1]) for a in actions]
     assert isinstance(outcome, list) and len(outcome) == 1
@@ -143,8 +147,9 @@ def test_retry_is_requested_once_and_never_for_a_retry(env, locked_duckdb):
 
 def test_nothing_outside_the_allowlist_runs(tmp_path):
     ran = []
+    reviews = (Review("Reviewer One", "2026-11-20"), Review("Reviewer Two", "2026-11-21"))
     allowlist = {"escalate_to_on_call": Runbook("escalate_to_on_call", "page", False),
-                 "collect_diagnostics": Runbook("collect_diagnostics", "bundle", True)}
+                 "collect_diagnostics": Runbook("collect_diagnostics", "bundle", True, reviews)}
     ticket = Ticket("t1", "r1", "job", "timeout", "slow", [], "retry_run", True, "sig", [], [])
     with wh.session(tmp_path / "w.duckdb") as conn:
         actions = run_safe_actions(ticket, conn, allowlist, {"retry_run": lambda t: ran.append(t) or "ran",
@@ -152,7 +157,7 @@ def test_nothing_outside_the_allowlist_runs(tmp_path):
                                    runbooks=["retry_run", "collect_diagnostics", "escalate_to_on_call"])
     assert ran == []
     assert [(a["runbook"], a["status"]) for a in actions] == [
-        ("retry_run", "refused"), ("collect_diagnostics", "executed"), ("escalate_to_on_call", "skipped")]
+        ("retry_run", "refused"), ("collect_diagnostics", "executed"), ("escalate_to_on_call", "needs_person")]
 
 
 def test_allowlist_without_a_runbook_falls_back_to_escalation(env, locked_duckdb, tmp_path):

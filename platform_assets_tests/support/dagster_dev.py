@@ -111,14 +111,23 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def dagster_dev(root: Path) -> Iterator[DagsterServer]:
+def dagster_dev(root: Path, *, via_platform_assets: bool = False, path: str | None = None,
+                automation: bool = False) -> Iterator[DagsterServer]:
     """``dagster dev`` on a free loopback port, its instance and data under ``root``, with
-    Claude and AWS variables withheld; stopped (with its children) on exit."""
+    Claude and AWS variables withheld; stopped (with its children) on exit.
+
+    ``via_platform_assets``: started as ``python -m platform_assets.cli dev`` (what ``make dev``
+    runs) instead of the venv's ``dagster`` script; ``path``: the child's ``PATH``;
+    ``automation``: leave declarative automation on. Off by default: on a fresh instance it
+    would start catching up the last complete day while a test looks at a quiet one."""
     dagster_home = root / "dagster_home"
     data_home = root / "data"
     dagster_home.mkdir()
     data_home.mkdir()
     shutil.copy(REPO / "dagster.yaml", dagster_home / "dagster.yaml")
+    if not automation:
+        with (dagster_home / "dagster.yaml").open("a") as yaml_file:
+            yaml_file.write("\nauto_materialize:\n  enabled: false\n  use_sensors: false\n")
     port = _free_port()
     env = subprocess_env(
         DAGSTER_HOME=str(dagster_home),
@@ -127,14 +136,17 @@ def dagster_dev(root: Path) -> Iterator[DagsterServer]:
         PLATFORM_ASSETS_CONTRACTS_DIR=str(CONTRACTS_DIR),
         RUNTIME__LOG_LEVEL="ERROR",
     )
+    if path is not None:
+        env["PATH"] = path
     dagster_bin = Path(sys.executable).with_name("dagster")
     log_path = root / "dagster_dev.log"
     server = DagsterServer(f"http://127.0.0.1:{port}", dagster_home, data_home, log_path)
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(dagster_bin), "dev", "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
+        command = ([sys.executable, "-m", "platform_assets.cli", "dev", "--port", str(port)] if via_platform_assets
+                   else [str(dagster_bin), "dev", "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1", "-p",
+                         str(port)])
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
         try:
             _wait_until_loaded(server, process)
             yield server

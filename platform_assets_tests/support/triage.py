@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import dagster as dg
+import yaml
 
 from platform_assets.core import warehouse as wh
-from platform_assets.core.operations.triage import tickets
+from platform_assets.core.operations.triage import default_allowlist_path, tickets
 from platform_assets.defs.operations import build_triage_sensor
+
+
+TWO_REVIEWS = [{"by": "Reviewer One", "on": "2026-11-20"}, {"by": "Reviewer Two", "on": "2026-11-21"}]
+
+
+def reviewed_allowlist(folder: Path, *names: str, reviews: list[dict] | None = None) -> Path:
+    """The repository's allow-list with ``reviews`` (default: two different reviewers) recorded
+    for the runbooks ``names``, written to ``folder/allowlist.yaml``."""
+    data = yaml.safe_load(default_allowlist_path().read_text())
+    for entry in data["runbooks"]:
+        if entry["name"] in names:
+            entry["reviews"] = list(TWO_REVIEWS if reviews is None else reviews)
+    path = folder / "allowlist.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
 
 
 def failing_job(name: str, cause: Callable[[], object]) -> dg.JobDefinition:

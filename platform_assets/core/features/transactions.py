@@ -74,6 +74,28 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "category_fraud_rate_prior",
 )
 FEATURE_COLUMNS: tuple[str, ...] = CATEGORICAL_FEATURES + NUMERIC_FEATURES
+# The columns of the validated batch each feature is computed from (the lineage a drift
+# explanation follows back to the contract's verdicts and the batch manifest).
+_USER_ACTIVITY = ("user_id", "event_ts")
+FEATURE_SOURCE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "merchant_category": ("merchant_category",),
+    "user_country": ("user_country",),
+    "amount_usd": ("amount_cents",),
+    "log_amount": ("amount_cents",),
+    "hour_of_day": ("event_ts",),
+    "is_night": ("event_ts",),
+    "card_present": ("card_present",),
+    "has_device_fingerprint": ("device_fingerprint",),
+    "is_foreign_currency": ("currency", "user_country"),
+    "user_txn_count_1h": _USER_ACTIVITY,
+    "user_txn_count_24h": _USER_ACTIVITY,
+    "user_txn_count_7d": _USER_ACTIVITY,
+    "user_amount_sum_24h": ("amount_cents", *_USER_ACTIVITY),
+    "user_amount_mean_7d": ("amount_cents", *_USER_ACTIVITY),
+    "amount_vs_user_mean_7d": ("amount_cents", *_USER_ACTIVITY),
+    "seconds_since_prev_txn": _USER_ACTIVITY,
+    "category_fraud_rate_prior": ("merchant_category", "is_fraud"),
+}
 LABEL = "is_fraud"
 KEY_COLUMNS: tuple[str, ...] = ("transaction_id", "partition_date", "event_ts", "user_id")
 

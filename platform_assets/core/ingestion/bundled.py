@@ -21,7 +21,8 @@ Columns (as delivered by a healthy feed):
 | ``is_fraud`` | bool | label, about 2%, learnable from amount, channel, category, hour |
 
 :class:`FaultInjection` injects what real feeds suffer: dollars instead of cents, alpha-3 country
-codes, a category set that grows to 47 values, a renamed column, a null spike, duplicates.
+codes, a category set that grows to 47 values, a renamed column, a null spike, duplicates,
+prices that move (``amount_scale``).
 """
 
 from __future__ import annotations
@@ -108,6 +109,10 @@ class FaultInjection:
         rename: ``{old: new}`` column renames, e.g. ``{"merchant_category": "merchant_cat"}``.
         null_rates: ``{column: share}`` of values replaced by null, e.g. ``{"user_country": 0.4}``.
         duplicate_share: share of rows sent twice (same ``transaction_id``).
+        amount_scale: every amount multiplied by this factor (prices moved), still whole
+            cents; the labels are drawn before, so only the model's inputs shift. A factor
+            that is not a unit conversion (e.g. 3) is a natural shift the contract check
+            reports as a warning, not an error.
     """
 
     amount_unit: str = "cents"
@@ -116,6 +121,7 @@ class FaultInjection:
     rename: dict[str, str] = field(default_factory=dict)
     null_rates: dict[str, float] = field(default_factory=dict)
     duplicate_share: float = 0.0
+    amount_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.amount_unit not in ("cents", "dollars"):
@@ -130,6 +136,8 @@ class FaultInjection:
                 raise ValueError(f"null_rates[{column!r}] must be a share in [0, 1], got {share}")
         if not 0.0 <= self.duplicate_share < 1.0:
             raise ValueError(f"duplicate_share must be in [0, 1), got {self.duplicate_share}")
+        if not self.amount_scale > 0:
+            raise ValueError(f"amount_scale must be > 0, got {self.amount_scale}")
 
     @property
     def is_healthy(self) -> bool:
@@ -211,7 +219,7 @@ def generate_transactions(date: dt.date | str, rows: int, faults: FaultInjection
     is_fraud = rng.random(rows) < 1.0 / (1.0 + np.exp(-log_odds))
     # Fraud skews larger: the amount a fraudster takes is inflated.
     amount_dollars = np.where(is_fraud, amount_dollars * rng.uniform(1.2, 3.0, size=rows), amount_dollars)
-    amount_cents = np.maximum(np.round(amount_dollars * 100), 50).astype(np.int64)
+    amount_cents = np.maximum(np.round(amount_dollars * faults.amount_scale * 100), 50).astype(np.int64)
 
     has_device = ~card_present
     device_numbers = rng.integers(0, 16**12, size=rows, dtype=np.int64)

@@ -308,12 +308,31 @@ def transactions_source(reader: BatchReader | None = None, partition_keys: Seque
     return card_transactions()
 
 
+def _telemetry_off(dlt) -> None:
+    """Turn dlt's telemetry off for this process. dlt starts it when it is imported, from the
+    configuration it finds then (``RUNTIME__DLTHUB_TELEMETRY``, ``./.dlt/config.toml``,
+    ``~/.dlt/config.toml``); so the setting is made and the tracker stopped, and dlt, which
+    restarts telemetry lazily, finds it off."""
+    from dlt.common.runtime.telemetry import is_telemetry_started, stop_telemetry
+
+    if dlt.config.get("runtime.dlthub_telemetry") is False and not is_telemetry_started():
+        return
+    dlt.config["runtime.dlthub_telemetry"] = False
+    if is_telemetry_started():
+        stop_telemetry()
+
+
 def build_pipeline(warehouse_path: str | Path, pipelines_dir: str | Path):
     """The dlt pipeline that lands batches in the ``raw`` schema of the warehouse.
 
     A DuckDB file gets dlt's ``duckdb`` destination. The production DuckLake
     (``ducklake:<schema>``) gets :func:`lake_destination`, and each process a working folder
     of its own: several runs land at once there, and dlt's folder holds one run's packages.
+
+    dlt's anonymous telemetry is turned off first: it is on by default and would try to reach
+    telemetry.scalevector.ai from every run, and the platform makes no network call it was
+    not configured to make. ``.dlt/config.toml`` says so for the repository (dlt reads it from
+    the working directory); :func:`_telemetry_off` holds whatever the working directory.
     """
     import os
 
@@ -321,6 +340,7 @@ def build_pipeline(warehouse_path: str | Path, pipelines_dir: str | Path):
 
     from platform_assets.core.warehouse import resolve_lake
 
+    _telemetry_off(dlt)
     if resolve_lake(warehouse_path) is None:
         destination = dlt.destinations.duckdb(str(warehouse_path))
     else:

@@ -10,9 +10,12 @@ lines just before each failure, the run's tags), gathered by the Dagster layer. 
    on the list falls back to ``escalate_to_on_call``, never to something unlisted;
 4. writes the ticket to ``platform.triage_tickets``.
 
-:func:`run_safe_actions` then runs the recommended runbook only when the allow-list marks
-it ``safe_to_automate`` and an executor is registered for it, recording every decision
-(executed, skipped, refused, failed) in ``platform.triage_actions``.
+:func:`run_safe_actions` then runs the recommended runbook only when it *runs by itself*:
+the allow-list marks it ``safe_to_automate`` **and** two different reviewers have approved
+that (``reviews``, with names and dates), and an executor is registered for it. Every
+decision (executed, skipped, refused, failed) is recorded in ``platform.triage_actions``;
+a runbook that needs a person is recorded as ``needs_person``, and the person who runs it
+records that with :func:`approve` (``platform-assets tickets approve ID --by NAME``).
 
 An optional ``drafter`` (the Claude layer, when configured) may add prose; the ticket then
 carries ``drafted_by`` so a reader knows which text was not produced by the rules.
@@ -20,6 +23,7 @@ carries ``drafted_by`` so a reader knows which text was not produced by the rule
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -31,6 +35,8 @@ import duckdb
 import yaml
 
 FALLBACK_RUNBOOK = "escalate_to_on_call"
+NEEDS_PERSON = "needs_person"
+APPROVED = "approved"
 
 TRIAGE_DDL = """
 CREATE SCHEMA IF NOT EXISTS platform;
@@ -56,14 +62,47 @@ CREATE TABLE IF NOT EXISTS platform.triage_actions (
     detail VARCHAR,
     acted_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+-- who acted: a person's name for an approval; empty for the sensor's own actions
+ALTER TABLE platform.triage_actions ADD COLUMN IF NOT EXISTS actor VARCHAR;
 """
+
+REVIEWERS_NEEDED = 2
+
+
+@dataclass(frozen=True)
+class Review:
+    by: str
+    on: str  # ISO date
 
 
 @dataclass(frozen=True)
 class Runbook:
+    """An allow-listed runbook. ``doc`` is its Markdown file (what happened, how to confirm,
+    what to do, how to roll back), relative to the repository root."""
+
     name: str
     description: str
     safe_to_automate: bool
+    reviews: tuple[Review, ...] = ()
+    doc: str | None = None
+
+    @property
+    def reviewers(self) -> set[str]:
+        return {review.by for review in self.reviews}
+
+    @property
+    def runs_by_itself(self) -> bool:
+        """Marked safe to automate and approved by at least two different reviewers."""
+        return self.safe_to_automate and len(self.reviewers) >= REVIEWERS_NEEDED
+
+    def why_a_person(self) -> str:
+        """Why this runbook waits for a person (empty when it runs by itself)."""
+        if not self.safe_to_automate:
+            return "safe_to_automate: false"
+        if not self.runs_by_itself:
+            return (f"marked safe_to_automate, but reviewed by {len(self.reviewers)} of the {REVIEWERS_NEEDED} "
+                    f"different reviewers the allow-list needs before it runs by itself")
+        return ""
 
 
 def default_allowlist_path() -> Path:
@@ -84,10 +123,25 @@ def load_allowlist(path: str | Path | None = None) -> dict[str, Runbook]:
             raise ValueError(f"{path}: runbooks[{i}] lacks {sorted(missing)}")
         if not isinstance(entry["safe_to_automate"], bool):
             raise ValueError(f"{path}: runbooks[{i}] ({entry['name']}): safe_to_automate must be true or false")
-        runbooks[entry["name"]] = Runbook(entry["name"], entry["description"], entry["safe_to_automate"])
+        runbooks[entry["name"]] = Runbook(entry["name"], entry["description"], entry["safe_to_automate"],
+                                          _reviews(path, i, entry), entry.get("doc"))
     if FALLBACK_RUNBOOK not in runbooks:
         raise ValueError(f"{path}: the allow-list must contain {FALLBACK_RUNBOOK!r}, the fallback for unknown failures")
     return runbooks
+
+
+def _reviews(path: Path, index: int, entry: dict) -> tuple[Review, ...]:
+    reviews = []
+    for j, review in enumerate(entry.get("reviews") or []):
+        where = f"{path}: runbooks[{index}] ({entry['name']}) reviews[{j}]"
+        if not isinstance(review, dict) or not str(review.get("by") or "").strip() or not review.get("on"):
+            raise ValueError(f"{where}: a review is {{by: NAME, on: YYYY-MM-DD}}")
+        try:
+            day = dt.date.fromisoformat(str(review["on"]))
+        except ValueError:
+            raise ValueError(f"{where}: on: {review['on']!r} is not a date (YYYY-MM-DD)") from None
+        reviews.append(Review(str(review["by"]).strip(), day.isoformat()))
+    return tuple(reviews)
 
 
 @dataclass(frozen=True)
@@ -231,13 +285,20 @@ def triage(report: FailureReport, conn: duckdb.DuckDBPyConnection, allowlist: di
     ticket = Ticket(
         ticket_id=f"triage-{report.run_id}", run_id=report.run_id, job_name=report.job_name, pattern=pattern.name,
         probable_cause=pattern.probable_cause, evidence=_evidence(report, matched), recommended_action=runbook,
-        safe_to_automate=allowlist[runbook].safe_to_automate, signature=signature,
+        safe_to_automate=allowlist[runbook].runs_by_itself, signature=signature,
         similar_runs=similar_failures(conn, signature, pattern.name, report.job_name, report.run_id),
         failed_steps=steps)
     if ticket.similar_runs:
         ticket.evidence.append(f"similar earlier failures: {', '.join(ticket.similar_runs)}")
     if drafter is not None:
         _apply_draft(ticket, drafter(report, ticket) or {}, allowlist)
+    write_ticket(conn, ticket)
+    return ticket
+
+
+def write_ticket(conn: duckdb.DuckDBPyConnection, ticket: Ticket) -> None:
+    """Store ``ticket``, replacing an earlier ticket with the same id (one ticket per run)."""
+    ensure_triage_tables(conn)
     conn.execute("DELETE FROM platform.triage_tickets WHERE ticket_id = ?", [ticket.ticket_id])
     conn.execute(
         "INSERT INTO platform.triage_tickets (ticket_id, run_id, job_name, pattern, probable_cause, evidence, "
@@ -246,7 +307,6 @@ def triage(report: FailureReport, conn: duckdb.DuckDBPyConnection, allowlist: di
         [ticket.ticket_id, ticket.run_id, ticket.job_name, ticket.pattern, ticket.probable_cause,
          json.dumps(ticket.evidence), ticket.recommended_action, ticket.safe_to_automate, ticket.signature,
          json.dumps(ticket.similar_runs), json.dumps(ticket.failed_steps), ticket.drafted_by])
-    return ticket
 
 
 def _apply_draft(ticket: Ticket, drafted: dict, allowlist: dict[str, Runbook]) -> None:
@@ -269,22 +329,24 @@ def _apply_draft(ticket: Ticket, drafted: dict, allowlist: dict[str, Runbook]) -
     proposed = drafted.get("recommended_action")
     if proposed in allowlist:
         ticket.recommended_action = proposed
-        ticket.safe_to_automate = allowlist[proposed].safe_to_automate
+        ticket.safe_to_automate = allowlist[proposed].runs_by_itself
     elif proposed:
         ticket.evidence.append(f"the drafter proposed {proposed!r}, which is not on the runbook allow-list: "
                                f"ignored, {ticket.recommended_action!r} stands")
 
 
-def record_action(conn: duckdb.DuckDBPyConnection, ticket_id: str, runbook: str, status: str, detail: str) -> None:
+def record_action(conn: duckdb.DuckDBPyConnection, ticket_id: str, runbook: str, status: str, detail: str,
+                  actor: str | None = None) -> None:
     ensure_triage_tables(conn)
-    conn.execute("INSERT INTO platform.triage_actions (ticket_id, runbook, status, detail) VALUES (?, ?, ?, ?)",
-                 [ticket_id, runbook, status, detail])
+    conn.execute("INSERT INTO platform.triage_actions (ticket_id, runbook, status, detail, actor) "
+                 "VALUES (?, ?, ?, ?, ?)", [ticket_id, runbook, status, detail, actor])
 
 
 def run_safe_actions(ticket: Ticket, conn: duckdb.DuckDBPyConnection, allowlist: dict[str, Runbook],
                      executors: dict[str, Callable[[Ticket], str]], runbooks: list[str] | None = None) -> list[dict]:
-    """Run each runbook (default: the ticket's recommendation) only when it is allow-listed as
-    safe to automate and has an executor.
+    """Run each runbook (default: the ticket's recommendation) only when it runs by itself
+    (allow-listed as safe to automate, approved by two different reviewers) and has an
+    executor; a runbook that needs a person is recorded as ``needs_person``.
 
     ``executors`` maps runbook names to callables returning a one-line description of what
     they did. Every decision is recorded in ``platform.triage_actions`` and returned.
@@ -297,8 +359,10 @@ def _run_one(name: str, ticket: Ticket, conn: duckdb.DuckDBPyConnection, allowli
     runbook = allowlist.get(name)
     if runbook is None:
         status, detail = "refused", f"{name!r} is not on the runbook allow-list; nothing was run"
-    elif not runbook.safe_to_automate:
-        status, detail = "skipped", f"{name} needs a person (safe_to_automate: false): {runbook.description}"
+    elif not runbook.runs_by_itself:
+        status, detail = NEEDS_PERSON, (f"{name} needs a person ({runbook.why_a_person()}): {runbook.description} "
+                                        f"Record who ran it: platform-assets tickets approve {ticket.ticket_id} "
+                                        f"--by NAME")
     elif name not in executors:
         status, detail = "skipped", f"{name} is safe to automate but this deployment has no executor for it"
     else:
@@ -310,14 +374,75 @@ def _run_one(name: str, ticket: Ticket, conn: duckdb.DuckDBPyConnection, allowli
     return {"ticket_id": ticket.ticket_id, "runbook": name, "status": status, "detail": detail}
 
 
+def _has_triage_tables(conn: duckdb.DuckDBPyConnection) -> bool:
+    # Readers must work on a read-only connection, so they look instead of creating.
+    return len(conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = 'platform' "
+                            "AND table_name IN ('triage_tickets', 'triage_actions')").fetchall()) == 2
+
+
 def tickets(conn: duckdb.DuckDBPyConnection) -> list[dict]:
     """All tickets, newest first, JSON columns decoded."""
-    ensure_triage_tables(conn)
-    frame = conn.execute("SELECT * FROM platform.triage_tickets ORDER BY created_at DESC").df()
+    if not _has_triage_tables(conn):
+        return []
+    cursor = conn.execute("SELECT * FROM platform.triage_tickets ORDER BY created_at DESC, ticket_id")
+    columns = [d[0] for d in cursor.description]
     out = []
-    for row in frame.to_dict("records"):
+    for values in cursor.fetchall():
+        row = dict(zip(columns, values, strict=True))
         for key in ("evidence", "similar_runs", "failed_steps"):
             row[key] = json.loads(row[key])
         out.append(row)
     return out
+
+
+def actions(conn: duckdb.DuckDBPyConnection, ticket_id: str) -> list[dict]:
+    """What was done about a ticket, oldest first: the sensor's actions and people's approvals."""
+    if not _has_triage_tables(conn):
+        return []
+    cursor = conn.execute("SELECT * FROM platform.triage_actions WHERE ticket_id = ? ORDER BY acted_at",
+                          [ticket_id])
+    columns = [d[0] for d in cursor.description]
+    return [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
+
+
+def ticket_status(ticket: dict, ticket_actions: list[dict]) -> str:
+    """``approved`` (a person recorded running the runbook), ``automated`` (it ran by itself),
+    ``needs_person`` (waiting for one), or ``open``."""
+    runbook = ticket["recommended_action"]
+    statuses = [a["status"] for a in ticket_actions if a["runbook"] == runbook]
+    if APPROVED in statuses:
+        return APPROVED
+    if "executed" in statuses:
+        return "automated"
+    if NEEDS_PERSON in statuses:
+        return NEEDS_PERSON
+    return "open"
+
+
+class TicketNotFound(KeyError):
+    pass
+
+
+def approve(conn: duckdb.DuckDBPyConnection, ticket_id: str, by: str,
+            allowlist: dict[str, Runbook] | None = None) -> dict:
+    """Record that ``by`` approved and ran the ticket's recommended runbook.
+
+    Raises:
+        TicketNotFound: no ticket ``ticket_id``.
+        ValueError: ``by`` is empty, or the runbook is no longer on the allow-list.
+    """
+    by = by.strip()
+    if not by:
+        raise ValueError("an approval needs the name of the person (--by NAME)")
+    found = [t for t in tickets(conn) if t["ticket_id"] == ticket_id]
+    if not found:
+        raise TicketNotFound(ticket_id)
+    runbook = found[0]["recommended_action"]
+    allowlist = allowlist if allowlist is not None else load_allowlist()
+    if runbook not in allowlist:
+        raise ValueError(f"ticket {ticket_id} recommends {runbook!r}, which is not on the runbook allow-list; "
+                         f"nothing to approve")
+    detail = f"{runbook} approved and run by {by}"
+    record_action(conn, ticket_id, runbook, APPROVED, detail, actor=by)
+    return {"ticket_id": ticket_id, "runbook": runbook, "status": APPROVED, "detail": detail, "actor": by}
 

@@ -1,0 +1,54 @@
+"""Claude writes the drift explanation's narrative: monitoring's own Claude task and prompt.
+
+The deterministic path stays: without a key (a disabled client) nothing is called and the
+rules' headline stands. With a key, :func:`draft_narrative` adds a narrative written from
+the same facts, marked as drafted; the effects and the ranked evidence are never changed.
+
+The prompt is ``prompts/drift_explanation.md`` next to this module; every call is a row of
+the governance log.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from platform_assets.core.llm.governance import record_calls
+from platform_assets.core.llm.prompts import load_prompt
+from platform_assets.core.monitoring.explanation import DriftExplanation
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from platform_assets.core.llm.client import ClaudeClient
+
+PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
+TASK = "drift_explanation"
+PROMPT_NAME = "drift_explanation"
+MAX_FACTS_CHARS = 12_000
+
+
+class DriftNarrative(BaseModel):
+    narrative: str = Field(description="Two to four sentences explaining the drift from the facts.")
+
+
+def draft_narrative(client: ClaudeClient | None, explanation: DriftExplanation, log_conn: duckdb.DuckDBPyConnection,
+                    *, run_id: str | None = None, asset: str | None = "monitoring/feature_drift") -> DriftExplanation:
+    """``explanation`` with Claude's narrative attached (unchanged when Claude is off or fails)."""
+    if client is None or not client.enabled:
+        return explanation
+    facts = explanation.to_dict()
+    facts.pop("narrative", None)
+    facts.pop("narrative_drafted_by", None)
+    result = client.structured(task=TASK, prompt=load_prompt(PROMPT_NAME, PROMPTS_DIR),
+                               context="The drift facts follow, evidence ranked most telling first.",
+                               data=json.dumps(facts, default=str)[:MAX_FACTS_CHARS],
+                               output_model=DriftNarrative, run_id=run_id, asset=asset)
+    record_calls(log_conn, [result.record])
+    if result.ok:
+        explanation.narrative = result.parsed.narrative
+        explanation.narrative_drafted_by = f"claude ({client.model})"
+    return explanation

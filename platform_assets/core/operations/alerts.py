@@ -1,0 +1,168 @@
+"""Alerts: what the platform tells a person, who that person is, and what to read first.
+
+Every alert carries its **owner** (``team:...``, from the stage that raised it) and a
+**runbook** (a Markdown file in ``runbooks/``, listed in ``runbooks/allowlist.yaml``):
+
+| kind | raised by | runbook |
+| --- | --- | --- |
+| ``blocking_check_failed`` | a blocking asset check that fails (contract, ONNX parity) | the check's own |
+| ``promotion_blocked`` | the ``promotion_gate`` check blocking a challenger | ``review_blocked_promotion`` |
+| ``llm_regression`` | the LLM observability check finding a regression | ``review_llm_regression`` |
+| ``triage_ticket`` | the triage of a failed run | the ticket's recommended runbook |
+| ``training_anomaly`` | a training run that succeeded with anomalous metrics | ``review_training_anomaly`` |
+| ``drift_retrain`` | the drift sensor requesting a retrain | ``review_drift_retrain`` |
+
+Where an alert goes is the caller's choice of sinks: :func:`record_alert` (the local sink,
+``platform.alerts``) always, and :func:`post_to_slack` when a Slack incoming webhook is
+configured. A delivery that fails is recorded with the alert; it never fails the run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+
+ALERTS_DDL = """
+CREATE SCHEMA IF NOT EXISTS platform;
+CREATE TABLE IF NOT EXISTS platform.alerts (
+    alert_id VARCHAR PRIMARY KEY,
+    created_at TIMESTAMPTZ NOT NULL,
+    kind VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL,
+    owner VARCHAR NOT NULL,
+    title VARCHAR NOT NULL,
+    summary VARCHAR NOT NULL,
+    runbook VARCHAR NOT NULL,
+    runbook_url VARCHAR NOT NULL,
+    run_id VARCHAR,
+    asset VARCHAR,
+    details JSON NOT NULL,
+    delivered_to JSON NOT NULL,
+    delivery_errors JSON NOT NULL
+);
+"""
+
+KINDS = ("blocking_check_failed", "promotion_blocked", "llm_regression", "triage_ticket", "training_anomaly",
+         "drift_retrain")
+SEVERITIES = ("error", "warning", "info")
+SLACK_TIMEOUT_SECONDS = 10.0
+
+
+@dataclass
+class Alert:
+    """One alert. ``runbook`` is a runbook's name (``runbooks/<name>.md``)."""
+
+    kind: str
+    severity: str
+    owner: str
+    title: str
+    summary: str
+    runbook: str
+    runbook_url: str = ""
+    run_id: str | None = None
+    asset: str | None = None
+    details: dict = field(default_factory=dict)
+    alert_id: str = field(default_factory=lambda: "alert-" + uuid.uuid4().hex[:12])
+    created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    delivered_to: list[str] = field(default_factory=list)
+    delivery_errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown alert kind {self.kind!r}; known: {', '.join(KINDS)}")
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"unknown alert severity {self.severity!r}; known: {', '.join(SEVERITIES)}")
+        if not self.owner or not self.runbook:
+            raise ValueError(f"alert {self.title!r} needs an owner and a runbook")
+
+    def line(self) -> str:
+        """The alert on one line, for a run log."""
+        where = f" [{self.asset}]" if self.asset else ""
+        return (f"ALERT {self.severity.upper()} {self.kind}{where}: {self.title} — owner {self.owner}, "
+                f"runbook {self.runbook_url or self.runbook}")
+
+    def slack_text(self) -> str:
+        """The alert as a Slack message (mrkdwn)."""
+        link = f"<{self.runbook_url}|{self.runbook}>" if self.runbook_url.startswith("http") else (
+            self.runbook_url or self.runbook)
+        lines = [f"*[{self.severity.upper()}] {self.title}*", self.summary, f"owner: {self.owner}",
+                 f"runbook: {link}"]
+        if self.run_id:
+            lines.append(f"run: {self.run_id}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["created_at"] = self.created_at.isoformat()
+        return out
+
+
+def runbook_url(name: str, base_url: str) -> str:
+    """Where a person reads runbook ``name``: ``<base>/<name>.md`` (a folder path becomes a
+    ``file://`` URI)."""
+    if "://" in base_url:
+        return f"{base_url.rstrip('/')}/{name}.md"
+    return (Path(base_url) / f"{name}.md").resolve().as_uri()
+
+
+def ensure_alert_table(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(ALERTS_DDL)
+
+
+def record_alert(conn: duckdb.DuckDBPyConnection, alert: Alert) -> None:
+    """The local sink: one row of ``platform.alerts`` (replaced if the alert is recorded again)."""
+    ensure_alert_table(conn)
+    conn.execute("DELETE FROM platform.alerts WHERE alert_id = ?", [alert.alert_id])
+    conn.execute(
+        "INSERT INTO platform.alerts (alert_id, created_at, kind, severity, owner, title, summary, runbook, "
+        "runbook_url, run_id, asset, details, delivered_to, delivery_errors) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [alert.alert_id, alert.created_at, alert.kind, alert.severity, alert.owner, alert.title, alert.summary,
+         alert.runbook, alert.runbook_url, alert.run_id, alert.asset, json.dumps(alert.details, default=str),
+         json.dumps(alert.delivered_to), json.dumps(alert.delivery_errors)])
+
+
+def post_to_slack(webhook_url: str, alert: Alert, timeout: float = SLACK_TIMEOUT_SECONDS) -> None:
+    """Post the alert to a Slack incoming webhook.
+
+    Raises:
+        RuntimeError: the webhook did not answer 2xx, or could not be reached.
+    """
+    body = json.dumps({"text": alert.slack_text()}).encode()
+    request = urllib.request.Request(webhook_url, data=body, headers={"Content-Type": "application/json"},
+                                     method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status = response.status
+            answer = response.read(200).decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        raise RuntimeError(f"Slack webhook answered {exc.code}: {exc.read(200).decode(errors='replace')}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise RuntimeError(f"Slack webhook unreachable: {exc}") from None
+    if not 200 <= status < 300:
+        raise RuntimeError(f"Slack webhook answered {status}: {answer}")
+
+
+def read_alerts(conn: duckdb.DuckDBPyConnection, kind: str | None = None) -> list[dict]:
+    """Recorded alerts, oldest first, JSON columns decoded ([] when none were ever recorded)."""
+    exists = conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = 'platform' "
+                          "AND table_name = 'alerts'").fetchall()
+    if not exists:
+        return []
+    where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
+    cursor = conn.execute(f"SELECT * FROM platform.alerts {where} ORDER BY created_at, alert_id", params)
+    columns = [d[0] for d in cursor.description]
+    out = []
+    for row in cursor.fetchall():
+        record = dict(zip(columns, row, strict=True))
+        for key in ("details", "delivered_to", "delivery_errors"):
+            record[key] = json.loads(record[key])
+        out.append(record)
+    return out
