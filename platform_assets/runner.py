@@ -199,8 +199,8 @@ def _history_state(keys: Sequence[str]) -> tuple[dict[str, str], set[str]]:
     from platform_assets.core import warehouse
     from platform_assets.core.ingestion.load import TRANSACTIONS_TABLE, landed_sources
 
-    path = Settings.from_env().warehouse_path
-    if not path.exists():
+    path = Settings.from_env().warehouse
+    if not warehouse.exists(path):
         return {}, set()
     with warehouse.session(path, read_only=True) as conn:
         failed = conn.execute(

@@ -25,7 +25,23 @@ with no configuration. Production overrides individual paths.
 | ``ANTHROPIC_BASE_URL`` | the SDK's | another Messages API endpoint (a proxy, a test server) |
 | ``PLATFORM_CLAUDE_MODEL`` | ``claude-sonnet-4-6`` | the model every Claude task uses |
 | ``PLATFORM_CLAUDE_USE_BEDROCK`` | unset | ``1``/``true``: reach Claude through Amazon Bedrock |
-| ``AWS_REGION``, else ``AWS_DEFAULT_REGION`` | unset | Bedrock's region |
+| ``AWS_REGION``, else ``AWS_DEFAULT_REGION`` | unset | Bedrock's region; the S3 region in production |
+
+**The production profile** (``PLATFORM_ASSETS_PROFILE=production``; the default profile,
+``local``, is everything above and nothing below). Same code, other places:
+
+| variable | default | what it is |
+| --- | --- | --- |
+| ``PLATFORM_ASSETS_PROFILE`` | ``local`` | ``local`` (one DuckDB file) or ``production`` |
+| ``PLATFORM_ASSETS_PG_URL`` | required | ``postgresql://user:password@host:5432/db``: Dagster's run, event and schedule storage (``deploy/dagster.yaml``) and the warehouse's DuckLake catalog |
+| ``PLATFORM_ASSETS_S3_URL`` | required | ``s3://bucket/prefix``: warehouse data (``<url>/warehouse/``, Parquet), model registry (``<url>/registry``), artifacts (``<url>/artifacts``), compute logs (``<url>/compute_logs``) |
+| ``PLATFORM_ASSETS_LAKE_SCHEMA`` | ``platform_assets_lake`` | the Postgres schema that holds the DuckLake catalog |
+| ``AWS_ENDPOINT_URL`` | unset (AWS) | another S3 endpoint: MinIO, a test server |
+| ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN`` | the AWS chain | read by boto3's credential chain (an ECS task role works), never here |
+
+In production ``PLATFORM_ASSETS_REGISTRY_URL`` defaults to ``<s3 url>/registry`` and the
+landing folder to ``<s3 url>/landing``; both can still be set. A production profile without
+its two required variables is an error at load time that names them.
 
 This is the only module that reads these variables; everything else takes a
 :class:`Settings` (or :class:`ClaudeSettings`).
@@ -48,6 +64,13 @@ def _bundled(name: str) -> Path:
         return checkout
     return _PACKAGE_DIR / "_bundled" / name
 
+
+LOCAL = "local"
+PRODUCTION = "production"
+PROFILES = (LOCAL, PRODUCTION)
+DEFAULT_LAKE_SCHEMA = "platform_assets_lake"
+#: How ``Settings.warehouse`` names the production warehouse (``warehouse.connect`` resolves it).
+LAKE_PREFIX = "ducklake:"
 
 DEFAULT_DRIFT_THRESHOLD = 0.3
 DEFAULT_DRIFT_COOLDOWN_HOURS = 24.0
@@ -91,6 +114,34 @@ class ClaudeSettings:
         )
 
 
+class SettingsError(ValueError):
+    """The environment asks for something that cannot work; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class LakeSettings:
+    """The production warehouse: a DuckLake whose catalog is a schema in Postgres and whose
+    data is Parquet on S3. ``catalog_url`` holds the Postgres password: never log it."""
+
+    catalog_url: str = field(repr=False)
+    data_path: str
+    metadata_schema: str = DEFAULT_LAKE_SCHEMA
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    extension_dir: Path = Path(".platform_assets/duckdb_extensions")
+
+    @property
+    def name(self) -> str:
+        """What ``Settings.warehouse`` and the ``warehouse`` resource show: no secret in it."""
+        return LAKE_PREFIX + self.metadata_schema
+
+
+def _split_s3_url(url: str, variable: str) -> str:
+    if not url.startswith("s3://") or not url[len("s3://"):].strip("/"):
+        raise SettingsError(f"{variable}={url!r}: expected s3://bucket or s3://bucket/prefix")
+    return url.rstrip("/")
+
+
 @dataclass(frozen=True)
 class ComputePrices:
     """What a second of step compute costs: ``vcpu`` vCPUs at ``usd_per_vcpu_hour`` plus
@@ -128,6 +179,9 @@ class Settings:
     drift_cooldown_hours: float = DEFAULT_DRIFT_COOLDOWN_HOURS
     claude: ClaudeSettings = field(default_factory=ClaudeSettings)
     evals_dir: Path = field(default_factory=lambda: _default_dir("evals").resolve())
+    profile: str = LOCAL
+    s3_url: str | None = None
+    lake: LakeSettings | None = None
     slack_webhook_url: str | None = field(default=None, repr=False)  # the URL is the secret
     runbook_base_url: str = field(default_factory=lambda: str(_bundled("runbooks")))
     prices: ComputePrices = field(default_factory=ComputePrices)
@@ -139,22 +193,59 @@ class Settings:
         env = os.environ if environ is None else environ
         home = Path(env.get("PLATFORM_ASSETS_HOME", ".platform_assets")).expanduser().resolve()
         contracts_default = Path("contracts") if Path("contracts").is_dir() else _bundled("contracts")
+        profile = (env.get("PLATFORM_ASSETS_PROFILE") or LOCAL).strip().lower()
+        if profile not in PROFILES:
+            raise SettingsError(f"PLATFORM_ASSETS_PROFILE={profile!r}: expected one of {', '.join(PROFILES)}")
+        s3_url = lake = None
+        registry_default, landing_default = str(home / "artifacts" / "registry"), str(home / "landing")
+        if profile == PRODUCTION:
+            missing = [name for name in ("PLATFORM_ASSETS_PG_URL", "PLATFORM_ASSETS_S3_URL") if not env.get(name)]
+            if missing:
+                raise SettingsError(f"PLATFORM_ASSETS_PROFILE=production needs {' and '.join(missing)} (Postgres "
+                                    f"for Dagster and the warehouse catalog, s3://bucket/prefix for data)")
+            s3_url = _split_s3_url(env["PLATFORM_ASSETS_S3_URL"], "PLATFORM_ASSETS_S3_URL")
+            region_variable = next((n for n in ("AWS_REGION", "AWS_DEFAULT_REGION") if env.get(n)), None)
+            lake = LakeSettings(
+                catalog_url=env["PLATFORM_ASSETS_PG_URL"],
+                data_path=f"{s3_url}/warehouse/",
+                metadata_schema=env.get("PLATFORM_ASSETS_LAKE_SCHEMA") or DEFAULT_LAKE_SCHEMA,
+                s3_endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+                s3_region=env.get(region_variable) if region_variable else None,
+                extension_dir=home / "duckdb_extensions",
+            )
+            registry_default, landing_default = f"{s3_url}/registry", f"{s3_url}/landing"
         return cls(
             home=home,
             warehouse_path=Path(env.get("PLATFORM_ASSETS_WAREHOUSE", home / "warehouse.duckdb")),
             contracts_dir=Path(env.get("PLATFORM_ASSETS_CONTRACTS_DIR", contracts_default)).resolve(),
-            landing_url=env.get("PLATFORM_ASSETS_LANDING_URL", str(home / "landing")),
+            landing_url=env.get("PLATFORM_ASSETS_LANDING_URL", landing_default),
             rows_per_partition=int(env.get("PLATFORM_ASSETS_ROWS_PER_PARTITION", "20000")),
-            registry_url=env.get("PLATFORM_ASSETS_REGISTRY_URL") or str(home / "artifacts" / "registry"),
+            registry_url=env.get("PLATFORM_ASSETS_REGISTRY_URL") or registry_default,
             drift_threshold=float(env.get("PLATFORM_ASSETS_DRIFT_THRESHOLD", DEFAULT_DRIFT_THRESHOLD)),
             drift_cooldown_hours=float(env.get("PLATFORM_ASSETS_DRIFT_COOLDOWN_HOURS",
                                                DEFAULT_DRIFT_COOLDOWN_HOURS)),
             claude=ClaudeSettings.from_env(env),
             evals_dir=Path(env.get("PLATFORM_ASSETS_EVALS_DIR", _default_dir("evals"))).resolve(),
+            profile=profile,
+            s3_url=s3_url,
+            lake=lake,
             slack_webhook_url=env.get(cls.SLACK_WEBHOOK_VARIABLE) or None,
             runbook_base_url=env.get("PLATFORM_ASSETS_RUNBOOK_BASE_URL") or str(_bundled("runbooks")),
             prices=ComputePrices.from_env(env),
         )
+
+    @property
+    def warehouse(self) -> str:
+        """What ``warehouse.connect`` opens: the DuckDB file, or in production the DuckLake's
+        name (``ducklake:<schema>``, no secret in it)."""
+        return self.lake.name if self.lake else str(self.warehouse_path)
+
+    @property
+    def artifacts_url(self) -> str:
+        """Where artifacts that outlive a run are published: ``<s3 url>/artifacts`` in
+        production (each run may be its own ECS task, its disk gone after it), else the
+        local artifacts folder."""
+        return f"{self.s3_url}/artifacts" if self.s3_url else str(self.artifacts_dir)
 
     @property
     def artifacts_dir(self) -> Path:

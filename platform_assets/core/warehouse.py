@@ -7,9 +7,18 @@ Layout of the warehouse (schemas):
 - ``quarantine``: rows that failed, as JSON with their reasons, never dropped.
 - ``platform``: the platform's own bookkeeping: batch manifests, verdicts, profiles.
 
-DuckDB allows one writer per file. Writers in one process share nothing here: each opens,
-works and closes; across processes, Dagster pools serialise them and ``connect`` retries
-while another process holds the lock.
+Two engines, one set of names. :func:`connect` takes what ``Settings.warehouse`` says:
+
+- **a DuckDB file** (the local profile). DuckDB allows one writer per file. Writers in one
+  process share nothing here: each opens, works and closes; across processes, Dagster pools
+  serialise them and ``connect`` retries while another process holds the lock.
+- **a DuckLake** (``ducklake:<schema>``, the production profile): an in-memory DuckDB that
+  loads the ``httpfs``, ``postgres`` and ``ducklake`` extensions from their PyPI packages
+  (nothing is downloaded), creates the S3 secret (endpoint from ``AWS_ENDPOINT_URL``, keys
+  from boto3's chain, so an ECS task role works), ATTACHes the lake (catalog in Postgres,
+  Parquet under ``<s3 url>/warehouse/``) and ``USE``s it, so ``raw.transactions``,
+  ``platform.batch_verdicts`` and every other name work unchanged. Many processes write it
+  at once; see :class:`LakeConnection` for the two things that differ.
 
 DuckDB's type knowledge lives here too: :func:`duckdb_family` maps a column type to its
 family (``BIGINT`` -> ``bigint``), for ingestion (type changes) and validation (profiles).
@@ -18,15 +27,22 @@ family (``BIGINT`` -> ``bigint``), for ingestion (type changes) and validation (
 from __future__ import annotations
 
 import itertools
+import logging
+import random
+import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
+from platform_assets.core.settings import LAKE_PREFIX, LakeSettings, Settings
+
 _LOCK_RETRY_SECONDS = 30.0
+_log = logging.getLogger(__name__)
 _text_tables = itertools.count()
 
 PLATFORM_DDL = """
@@ -75,8 +91,13 @@ CREATE TABLE IF NOT EXISTS quarantine.rows (
 """
 
 
-def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, waiting up to 30 s while another process holds the write lock."""
+def connect(path: str | Path | LakeSettings, *, read_only: bool = False):
+    """Open the warehouse: a DuckDB file (waiting up to 30 s while another process holds
+    its write lock), or the DuckLake that ``ducklake:<schema>`` or a :class:`LakeSettings`
+    names (a :class:`LakeConnection`)."""
+    lake = resolve_lake(path)
+    if lake is not None:
+        return LakeConnection(_open_lake(lake, read_only=read_only))
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +114,7 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
 
 
 @contextmanager
-def session(path: str | Path, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def session(path: str | Path | LakeSettings, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     conn = connect(path, read_only=read_only)
     try:
         if not read_only:
@@ -105,6 +126,308 @@ def session(path: str | Path, *, read_only: bool = False) -> Iterator[duckdb.Duc
 
 def ensure_platform_tables(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(PLATFORM_DDL)
+
+
+def exists(path: str | Path | LakeSettings) -> bool:
+    """Whether the warehouse has been written: it has the platform's tables (the first writing
+    session creates them). A DuckDB file can exist without them: a process killed while it
+    opened the file leaves an empty one."""
+    lake = resolve_lake(path)
+    if lake is None and not Path(path).exists():
+        return False
+    try:
+        with session(lake or path, read_only=True) as conn:
+            return bool(table_columns(conn, "platform", "batch_manifest"))
+    except duckdb.Error:
+        if lake is None:
+            raise
+        return False  # a catalog that was never attached for writing cannot be read
+
+
+def replace_row(conn: duckdb.DuckDBPyConnection, table: str, key: dict[str, Any], values: dict[str, Any],
+                now_columns: Sequence[str] = ()) -> None:
+    """Insert the row ``key | values`` in place of the row with that key, in one transaction:
+    what ``INSERT OR REPLACE`` does on a keyed table, on both engines (DuckLake tables have
+    no primary key). ``now_columns`` are set to ``now()``."""
+    row = {**key, **values}
+    columns = [*row, *now_columns]
+    where = " AND ".join(f"{quote_ident(c)} = ?" for c in key)
+    placeholders = ", ".join(["?"] * len(row) + ["now()"] * len(now_columns))
+    own = not in_transaction(conn)
+    if own:
+        conn.execute("BEGIN TRANSACTION")
+    try:
+        conn.execute(f"DELETE FROM {table} WHERE {where}", list(key.values()))
+        conn.execute(f"INSERT INTO {table} ({', '.join(quote_ident(c) for c in columns)}) VALUES ({placeholders})",
+                     list(row.values()))
+        if own:
+            conn.execute("COMMIT")
+    except Exception:
+        if own:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def in_transaction(conn) -> bool:
+    """Whether an explicit transaction is open on ``conn``. DuckDB has no flag for it, and a
+    failed ``BEGIN`` aborts the open transaction; but in autocommit each statement is a
+    transaction of its own, so two reads of ``txid_current()`` differ."""
+    if isinstance(conn, LakeConnection):
+        return conn.in_transaction
+    first, second = (fetch_row(conn, "SELECT txid_current()")[0] for _ in range(2))
+    return first == second
+
+
+# --- the production warehouse: DuckLake -----------------------------------------------
+
+#: The extensions a lake connection loads: (name in SQL, PyPI package, file name DuckDB
+#: expects). DuckDB calls the postgres extension ``postgres_scanner`` (its entry point).
+_LAKE_EXTENSIONS = (
+    ("httpfs", "duckdb_extension_httpfs", "httpfs"),
+    ("postgres", "duckdb_extension_postgres", "postgres_scanner"),
+    ("ducklake", "duckdb_extension_ducklake", "ducklake"),
+)
+LAKE_ALIAS = "lake"
+_LAKE_CONFLICT = "Transaction conflict"
+_LAKE_ATTEMPTS = 30
+
+
+def resolve_lake(target: str | Path | LakeSettings) -> LakeSettings | None:
+    """The lake ``target`` names, or None for a DuckDB file. ``ducklake:<schema>`` is what
+    ``Settings.warehouse`` returns in production; it resolves through the settings, so no
+    secret ever travels in a resource's config or a run's metadata."""
+    if isinstance(target, LakeSettings):
+        return target
+    if not str(target).startswith(LAKE_PREFIX):
+        return None
+    lake = Settings.from_env().lake
+    if lake is None or lake.name != str(target):
+        raise ValueError(f"{target}: the warehouse is a DuckLake, but the environment configures "
+                         f"{lake.name if lake else 'no lake'}; set PLATFORM_ASSETS_PROFILE=production with "
+                         f"PLATFORM_ASSETS_PG_URL and PLATFORM_ASSETS_S3_URL (and PLATFORM_ASSETS_LAKE_SCHEMA)")
+    return lake
+
+
+def extension_directory(target: Path) -> Path:
+    """An ``extension_directory`` for DuckDB whose files are links to the extensions that
+    the ``duckdb-extension-*`` PyPI packages ship, laid out as DuckDB looks for them
+    (``<dir>/<version>/<platform>/<name>.duckdb_extension``). Nothing is downloaded."""
+    import importlib.util
+    import os
+
+    version = f"v{duckdb.__version__}"
+    with duckdb.connect() as probe:
+        (platform,) = probe.execute("PRAGMA platform").fetchall()[0]
+    folder = Path(target) / version / platform
+    folder.mkdir(parents=True, exist_ok=True)
+    for _, package, file_name in _LAKE_EXTENSIONS:
+        spec = importlib.util.find_spec(package)
+        shipped = None
+        if spec is not None and spec.submodule_search_locations:
+            shipped = next(Path(spec.submodule_search_locations[0]).glob(f"extensions/{version}/*.duckdb_extension"),
+                           None)
+        if shipped is None:
+            raise RuntimeError(f"the DuckLake warehouse needs the {package.replace('_', '-')}=={duckdb.__version__} "
+                               f"package (duckdb {duckdb.__version__}); install the project from requirements.lock")
+        link = folder / f"{file_name}.duckdb_extension"
+        if not (link.is_symlink() and os.readlink(link) == str(shipped)):
+            staging = folder / f".{file_name}.{os.getpid()}"
+            staging.unlink(missing_ok=True)
+            staging.symlink_to(shipped)
+            os.replace(staging, link)  # atomic: another process may be linking the same file
+    return Path(target)
+
+
+def _sql_string(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def s3_secret_sql(lake: LakeSettings) -> str:
+    """``CREATE SECRET`` for the lake's bucket: keys from boto3's credential chain (the
+    standard AWS variables, a profile, or an ECS task role), the endpoint from
+    ``AWS_ENDPOINT_URL`` (MinIO or a test server, path-style URLs)."""
+    from urllib.parse import urlsplit
+
+    import boto3
+
+    session = boto3.Session()
+    options = {"TYPE": "s3", "REGION": lake.s3_region or session.region_name or "us-east-1",
+               "SCOPE": "s3://" + lake.data_path[len("s3://"):].split("/", 1)[0]}
+    credentials = session.get_credentials()
+    if credentials is not None:
+        frozen = credentials.get_frozen_credentials()
+        options.update(KEY_ID=frozen.access_key, SECRET=frozen.secret_key)
+        if frozen.token:
+            options["SESSION_TOKEN"] = frozen.token
+    if lake.s3_endpoint_url:
+        endpoint = urlsplit(lake.s3_endpoint_url)
+        options.update(ENDPOINT=endpoint.netloc or endpoint.path, URL_STYLE="path",
+                       USE_SSL="true" if endpoint.scheme == "https" else "false")
+    rendered = ", ".join(f"{k} {v if k in ('TYPE', 'USE_SSL') else _sql_string(v)}" for k, v in options.items())
+    return f"CREATE OR REPLACE SECRET platform_assets_s3 ({rendered})"
+
+
+def _open_lake(lake: LakeSettings, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    conn = duckdb.connect(config={"extension_directory": str(extension_directory(lake.extension_dir)),
+                                  "autoinstall_known_extensions": False})
+    try:
+        for name, _, _ in _LAKE_EXTENSIONS:
+            conn.execute(f"LOAD {name}")
+        conn.execute(s3_secret_sql(lake))
+        options = [f"DATA_PATH {_sql_string(lake.data_path)}", f"METADATA_SCHEMA {_sql_string(lake.metadata_schema)}"]
+        if read_only:
+            options.append("READ_ONLY")
+        attach = (f"ATTACH {_sql_string('ducklake:postgres:' + lake.catalog_url)} AS {LAKE_ALIAS} "
+                  f"({', '.join(options)})")
+        for attempt in range(5):
+            try:
+                conn.execute(attach)
+                break
+            except duckdb.Error as exc:
+                # Two processes attaching a new lake at once both create its catalog tables in
+                # Postgres; the loser finds them there on the next attempt.
+                if attempt == 4 or not any(word in str(exc).lower() for word in ("already exists", "duplicate key",
+                                                                                  "conflict")):
+                    raise
+                time.sleep(0.2 + random.random())
+        conn.execute(f"USE {LAKE_ALIAS}")
+        return conn
+    except BaseException:
+        conn.close()
+        raise
+
+
+_KEY_CONSTRAINT = re.compile(r",\s*PRIMARY\s+KEY\s*\([^)]*\)|\s+PRIMARY\s+KEY\b", re.IGNORECASE)
+_CREATE_TABLE = re.compile(r"\bCREATE\s+(OR\s+REPLACE\s+)?TABLE\b", re.IGNORECASE)
+
+
+def without_key_constraints(sql: str) -> str:
+    """``sql`` with the ``PRIMARY KEY`` clauses of its ``CREATE TABLE`` statements removed."""
+    return _KEY_CONSTRAINT.sub("", sql) if _CREATE_TABLE.search(sql) else sql
+
+
+def is_lake_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is DuckLake refusing a commit because a concurrent one changed the
+    same table (e.g. one inserted where the other deleted): the client is to retry."""
+    return isinstance(exc, duckdb.Error) and _LAKE_CONFLICT in str(exc)
+
+
+class LakeConnection:
+    """A DuckDB connection to the DuckLake; everything is the connection's own, except:
+
+    1. **Commits that DuckLake asks to retry are retried.** DuckLake uses optimistic
+       concurrency: two writers never block each other, and when their commits conflict
+       (an insert into a table that a concurrent transaction deleted from, two creates of
+       one table), the later commit fails and the client is to retry. Non-conflicting
+       commits DuckLake retries itself. Here a statement outside a transaction is run
+       again; a transaction (``BEGIN`` .. ``COMMIT``) is replayed from its ``BEGIN``, its
+       statements recorded as they ran. Every writer of the platform replaces what it writes
+       (delete the partition, insert it), so running it again is the same as running it
+       once. Values read *inside* a transaction are those of its first attempt. No lock is
+       taken anywhere: this is DuckLake's own protocol.
+    2. **No key constraints.** DuckLake tables have no PRIMARY KEY; ``CREATE TABLE``
+       statements lose theirs, and the platform's writers keep keys unique themselves
+       (:func:`replace_row`).
+    """
+
+    def __init__(self, conn: duckdb.DuckDBPyConnection):
+        self._conn = conn
+        self._transaction: list[tuple[str, Any]] | None = None
+
+    def __getattr__(self, name: str):
+        # Everything else is the connection's, results too: DuckDB keeps the last result on
+        # the connection, so ``conn.execute(...).fetchall()`` reads it from there.
+        return getattr(self._conn, name)
+
+    def __enter__(self) -> LakeConnection:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def cursor(self) -> LakeConnection:
+        cursor = self._conn.cursor()
+        cursor.execute(f"USE {LAKE_ALIAS}")  # the default database is per connection
+        return LakeConnection(cursor)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._transaction is not None
+
+    def begin(self) -> LakeConnection:
+        return self.execute("BEGIN TRANSACTION")
+
+    def commit(self) -> LakeConnection:
+        return self.execute("COMMIT")
+
+    def rollback(self) -> LakeConnection:
+        return self.execute("ROLLBACK")
+
+    def execute(self, query: str, parameters: Any = None):
+        query = without_key_constraints(query)
+        verb = query.lstrip().split(None, 1)[0].upper().rstrip(";") if query.strip() else ""
+        if verb in ("BEGIN", "START"):
+            self._conn.execute(query)
+            self._transaction = []
+            return self
+        if verb in ("COMMIT", "END"):
+            return self._commit(query)
+        if verb in ("ROLLBACK", "ABORT"):
+            self._transaction = None
+            try:
+                self._conn.execute(query)
+            except duckdb.TransactionException:
+                pass  # a failed commit has rolled back already
+            return self
+        if self._transaction is not None:
+            self._transaction.append((query, parameters))
+            self._conn.execute(query, parameters)
+            return self
+        for attempt in range(_LAKE_ATTEMPTS):
+            try:
+                self._conn.execute(query, parameters)
+                return self
+            except duckdb.Error as exc:
+                if not is_lake_conflict(exc) or attempt == _LAKE_ATTEMPTS - 1:
+                    raise
+                _log.warning("DuckLake commit conflict, running the statement again (attempt %d): %s",
+                             attempt + 2, _first_line(exc))
+                _back_off(attempt)
+        raise AssertionError("unreachable")
+
+    def _commit(self, query: str):
+        statements, self._transaction = self._transaction or [], None
+        for attempt in range(_LAKE_ATTEMPTS):
+            try:
+                self._conn.execute(query)
+                return self
+            except duckdb.Error as exc:
+                if not is_lake_conflict(exc) or attempt == _LAKE_ATTEMPTS - 1:
+                    raise
+                _log.warning("DuckLake commit conflict, replaying the transaction (%d statements, attempt %d): %s",
+                             len(statements), attempt + 2, _first_line(exc))
+            try:
+                self._conn.execute("ROLLBACK")
+            except duckdb.TransactionException:
+                pass
+            _back_off(attempt)
+            self._conn.execute("BEGIN TRANSACTION")
+            for statement, parameters in statements:
+                self._conn.execute(statement, parameters)
+        raise AssertionError("unreachable")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line for line in str(exc).splitlines() if _LAKE_CONFLICT in line]
+    return lines[0] if lines else str(exc).splitlines()[0]
+
+
+def _back_off(attempt: int) -> None:
+    # Jittered: two writers that collided once must not collide again in lockstep.
+    time.sleep(min(0.05 * 1.6 ** attempt, 2.0) * (0.5 + random.random()))
 
 
 def fetch_row(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple | None:
@@ -218,10 +541,19 @@ def read_csv_as_text(conn: duckdb.DuckDBPyConnection, source, name: str) -> duck
         duckdb.Error: the file is not well-formed CSV; the message has the line.
         ValueError: the file has no header line.
     """
-    text = csv_text_relation(conn, source, name)
     # Read once into a temp table: a relation re-reads its source on every use.
-    table = f"csv_text_{next(_text_tables)}"
-    text.create(table)
+    return _temp_table(conn, csv_text_relation(conn, source, name), f"csv_text_{next(_text_tables)}")
+
+
+def _temp_table(conn: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation,
+                table: str) -> duckdb.DuckDBPyRelation:
+    """``relation`` read once into the TEMP table ``table``. TEMP on both engines: in the lake
+    a plain table would be a catalog entry and a Parquet file on S3."""
+    conn.register(f"{table}_source", relation)
+    try:
+        conn.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM {table}_source")
+    finally:
+        conn.unregister(f"{table}_source")
     return conn.table(table)
 
 
@@ -277,9 +609,7 @@ def jsonl_text_relation(conn: duckdb.DuckDBPyConnection, source,
 def read_jsonl_as_text(conn: duckdb.DuckDBPyConnection, source,
                        nested: Iterable[str] | None = None) -> duckdb.DuckDBPyRelation:
     """:func:`jsonl_text_relation`, read once into a temp table."""
-    table = f"jsonl_text_{next(_text_tables)}"
-    jsonl_text_relation(conn, source, nested).create(table)
-    return conn.table(table)
+    return _temp_table(conn, jsonl_text_relation(conn, source, nested), f"jsonl_text_{next(_text_tables)}")
 
 
 def _sql_text(value: str) -> str:

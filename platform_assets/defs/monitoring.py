@@ -4,10 +4,11 @@ asks for a retrain when it crosses a threshold.
 - ``monitoring/feature_drift``: an Evidently data-drift report (``DataDriftPreset``) of the
   newest feature partition(s) against the champion's training reference sample, both sides
   sampled (20k rows, seeded) so a million-row day takes seconds; the HTML report is saved
-  under ``<home>/artifacts/drift/`` and linked from the metadata. When a feature drifted it
-  also attaches an *explanation* (``core/monitoring/explanation.py``): the drifted features
-  with their effect sizes and the upstream evidence for the same days, ranked; with a key,
-  Claude's narrative, marked as drafted;
+  under ``<home>/artifacts/drift/`` (and published to ``<s3 url>/artifacts/drift/`` in
+  production) and linked from the metadata. When a feature drifted it also attaches an
+  *explanation* (``core/monitoring/explanation.py``): the drifted features with their effect
+  sizes and the upstream evidence for the same days, ranked; with a key, Claude's narrative,
+  marked as drafted;
 - ``drift_retraining_sensor``: reads the newest drift result; when the drift share is at or
   above ``$PLATFORM_ASSETS_DRIFT_THRESHOLD`` (default 0.3) it requests one run of
   ``retrain_fraud_model``, then stays quiet for ``$PLATFORM_ASSETS_DRIFT_COOLDOWN_HOURS``
@@ -101,6 +102,7 @@ def feature_drift(context: dg.AssetExecutionContext, config: DriftConfig, wareho
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     html = registry.artifacts_path / "drift" / f"feature_drift_{window[-1]}_{stamp}.html"
     result = compute_drift(reference, current, sample_rows=config.sample_rows, seed=config.seed, html_path=html)
+    report, report_url = registry.publish_artifact(html)
     first, last = window[0].isoformat(), window[-1].isoformat()
     evidence_days = [(window[0] - dt.timedelta(days=n)).isoformat() for n in range(LOOKBACK_DAYS + 1)] + \
         [d.isoformat() for d in window[1:]]
@@ -120,8 +122,8 @@ def feature_drift(context: dg.AssetExecutionContext, config: DriftConfig, wareho
         "drifted_columns": ", ".join(result.drifted_columns) or "none",
         "columns": dg.MetadataValue.md(result.markdown()),
         "column_scores": dg.MetadataValue.json({c: round(v["score"], 6) for c, v in result.columns.items()}),
-        "report_html": dg.MetadataValue.path(str(html)),
-        "report_url": dg.MetadataValue.url(html.as_uri()),
+        "report_html": dg.MetadataValue.path(report),
+        "report_url": dg.MetadataValue.url(report_url),
         "champion_version": champion.version,
         "current_window": f"{window[0]} .. {window[-1]}",
         "sampled_rows": config.sample_rows,

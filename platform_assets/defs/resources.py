@@ -1,11 +1,15 @@
 """Every resource of the code location, built when it loads (not at import) from
 :class:`~platform_assets.core.settings.Settings`, the one reader of the environment.
 
-- ``warehouse``: the DuckDB file every stage reads and writes. DuckDB allows one writer per
-  file, so every asset that writes to it runs in the ``duckdb_warehouse`` pool (limit 1 in
-  ``dagster.yaml``);
+- ``warehouse``: what every stage reads and writes. Locally the DuckDB file: DuckDB allows
+  one writer per file, so every asset that writes to it runs in the ``duckdb_warehouse``
+  pool (limit 1 in ``dagster.yaml``). In production (``PLATFORM_ASSETS_PROFILE=production``)
+  the DuckLake ``ducklake:<schema>`` (catalog in Postgres, Parquet on S3), which many runs
+  write at once: ``deploy/dagster.yaml`` raises the pool's limit;
 - ``platform``: contracts folder, landing folder, dlt state, bundled-source size;
 - ``registry``: the model registry and the artifacts folder (candidates, cards, reports);
+  in production the registry is ``<s3 url>/registry`` and reports are published to
+  ``<s3 url>/artifacts`` (:meth:`ModelRegistryResource.publish_artifact`);
 - ``claude``: how to reach Claude, disabled without a key;
 - ``notifier``: where alerts go: ``platform.alerts`` and the run log always, a Slack
   incoming webhook when ``PLATFORM_ASSETS_SLACK_WEBHOOK_URL`` is set;
@@ -44,9 +48,11 @@ WAREHOUSE_POOL = "duckdb_warehouse"
 
 
 class WarehouseResource(DuckDBResource):
-    """The platform's DuckDB warehouse. Opens through ``platform_assets.core.warehouse``,
-    the one place that opens DuckDB, so the platform tables exist and a held lock is waited
-    for rather than failing the step."""
+    """The platform's warehouse: ``database`` is the DuckDB file, or in production the
+    DuckLake's name (``ducklake:<schema>``; its catalog URL stays in the environment).
+    Opens through ``platform_assets.core.warehouse``, the one place that opens DuckDB, so
+    the platform tables exist, a held file lock is waited for, and a DuckLake commit
+    conflict is retried rather than failing the step."""
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -83,10 +89,26 @@ class ModelRegistryResource(dg.ConfigurableResource):
 
     url: str
     artifacts_dir: str
+    artifacts_url: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ModelRegistryResource:
-        return cls(url=settings.registry_url, artifacts_dir=str(settings.artifacts_dir))
+        return cls(url=settings.registry_url, artifacts_dir=str(settings.artifacts_dir),
+                   artifacts_url=settings.artifacts_url)
+
+    def publish_artifact(self, path: Path) -> tuple[str, str]:
+        """Make a file written under the artifacts folder outlive the run: in production it
+        is copied to ``<artifacts_url>/<same relative path>`` (S3), since a run's disk goes
+        with its ECS task. Returns ``(location, url)`` for the metadata: the S3 URI twice, or
+        the local path and its ``file://`` URL."""
+        from platform_assets.core.registry.store import store_from_url
+
+        path = Path(path)
+        if not self.artifacts_url or not self.artifacts_url.startswith("s3://"):
+            return str(path), path.resolve().as_uri()
+        key = path.resolve().relative_to(Path(self.artifacts_dir).resolve()).as_posix()
+        uri = store_from_url(self.artifacts_url).put(key, path.read_bytes())
+        return uri, uri
 
     def get_registry(self) -> ModelRegistry:
         from platform_assets.core.registry import registry_for
@@ -229,7 +251,7 @@ def build_resources(settings: Settings | None = None, environ: dict[str, str] | 
     ``claude`` resource is disabled and makes no network call."""
     settings = settings or Settings.from_env(environ)
     return {
-        "warehouse": WarehouseResource(database=str(settings.warehouse_path)),
+        "warehouse": WarehouseResource(database=settings.warehouse),
         "platform": PlatformSettings.from_settings(settings),
         "registry": ModelRegistryResource.from_settings(settings),
         "dlt": DagsterDltResource(),

@@ -43,6 +43,7 @@ from platform_assets.core.warehouse import (
     quote_ident,
     read_csv_as_text,
     read_jsonl_as_text,
+    replace_row,
     table_columns,
 )
 
@@ -322,21 +323,88 @@ def _telemetry_off(dlt) -> None:
 
 
 def build_pipeline(warehouse_path: str | Path, pipelines_dir: str | Path):
-    """The dlt pipeline that lands batches in the ``raw`` schema of the warehouse file.
+    """The dlt pipeline that lands batches in the ``raw`` schema of the warehouse.
+
+    A DuckDB file gets dlt's ``duckdb`` destination. The production DuckLake
+    (``ducklake:<schema>``) gets :func:`lake_destination`, and each process a working folder
+    of its own: several runs land at once there, and dlt's folder holds one run's packages.
 
     dlt's anonymous telemetry is turned off first: it is on by default and would try to reach
     telemetry.scalevector.ai from every run, and the platform makes no network call it was
     not configured to make. ``.dlt/config.toml`` says so for the repository (dlt reads it from
-    the working directory); :func:`_telemetry_off` holds whatever the working directory.""" 
+    the working directory); :func:`_telemetry_off` holds whatever the working directory.
+    """
+    import os
+
     import dlt
 
+    from platform_assets.core.warehouse import resolve_lake
+
     _telemetry_off(dlt)
+    if resolve_lake(warehouse_path) is None:
+        destination = dlt.destinations.duckdb(str(warehouse_path))
+    else:
+        destination = lake_destination(str(warehouse_path))
+        pipelines_dir = Path(pipelines_dir) / f"process-{os.getpid()}"
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
-        destination=dlt.destinations.duckdb(str(warehouse_path)),
+        destination=destination,
         dataset_name=RAW_SCHEMA,
         pipelines_dir=str(pipelines_dir),
     )
+
+
+def lake_destination(warehouse_name: str):
+    """dlt's destination for the DuckLake: each normalized Parquet file of a ``merge`` table
+    replaces the partitions it holds (its ``merge_key`` values) in one transaction, through
+    ``warehouse.connect`` (which retries what DuckLake asks to retry).
+
+    Why not dlt's own ``ducklake`` destination: its merge stages every load in one shared
+    ``raw_staging`` table per dataset and truncates it when a load starts, so two runs
+    landing different days at once would read, or wipe, each other's staged rows; and its
+    schema migration is not retried on DuckLake's optimistic conflicts. The semantics here
+    are the same as with the ``duckdb`` destination: delete the partition, insert it.
+    """
+    import dlt
+
+    replaced: dict[tuple[str, str], set] = {}
+
+    @dlt.destination(name="ducklake", batch_size=0, loader_file_format="parquet", naming_convention="snake_case",
+                     skip_dlt_columns_and_tables=True, max_table_nesting=0)
+    def ducklake(items, table) -> None:
+        from platform_assets.core import warehouse
+
+        file, name = str(items), table["name"]
+        target = f"{RAW_SCHEMA}.{quote_ident(name)}"
+        keys = [c for c, hints in table.get("columns", {}).items() if hints.get("merge_key")]
+        replace = table.get("write_disposition") == "merge" and keys
+        load_id = dlt.current.load_package_state()["load_id"]
+        with warehouse.session(warehouse_name) as conn:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
+            stored = table_columns(conn, RAW_SCHEMA, name)
+            # Only new columns are added: an ALTER, even a no-op, conflicts with every insert.
+            new_columns = [(c, t) for c, t, *_ in conn.execute("DESCRIBE SELECT * FROM read_parquet(?)",
+                                                               [file]).fetchall() if c not in stored]
+            done = replaced.setdefault((load_id, name), set())
+            values = conn.execute(f"SELECT DISTINCT {', '.join(quote_ident(k) for k in keys)} FROM read_parquet(?)",
+                                  [file]).fetchall() if replace else []
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM read_parquet(?) LIMIT 0", [file])
+                for column, column_type in new_columns if stored else []:
+                    conn.execute(f"ALTER TABLE {target} ADD COLUMN IF NOT EXISTS {quote_ident(column)} {column_type}")
+                # A partition split over several files of one load is replaced once, by the first.
+                for value in [v for v in values if v not in done]:
+                    conn.execute(f"DELETE FROM {target} WHERE " + " AND ".join(
+                        f"{quote_ident(k)} = ?" for k in keys), list(value))
+                conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM read_parquet(?)", [file])
+                conn.execute("COMMIT")
+            except Exception:
+                conn.execute("ROLLBACK")
+                raise
+            done.update(values)
+
+    return ducklake()
 
 
 def stored_column_types(conn, table_name: str = "transactions") -> dict[str, str]:
@@ -383,12 +451,9 @@ def record_manifests(conn, table_name: str, manifests: Iterable[BatchManifest]) 
                 f"DELETE FROM {RAW_SCHEMA}.{quote_ident(table_name)} WHERE {PARTITION_COLUMN} = ?",
                 [manifest.partition_key],
             )
-        conn.execute(
-            # DuckDB's INSERT OR REPLACE updates only the listed columns: list loaded_at too.
-            "INSERT OR REPLACE INTO platform.batch_manifest "
-            "(table_name, partition_key, row_count, columns, source, loaded_at) VALUES (?, ?, ?, ?, ?, now())",
-            manifest.to_row(table_name),
-        )
+        name, key, row_count, columns, source = manifest.to_row(table_name)
+        replace_row(conn, "platform.batch_manifest", {"table_name": name, "partition_key": key},
+                    {"row_count": row_count, "columns": columns, "source": source}, now_columns=["loaded_at"])
 
 
 def ingest(reader: BatchReader, partition_keys: Sequence[str], warehouse_path: str | Path,

@@ -31,7 +31,7 @@ from platform_assets.core.validation.contract import Contract
 from platform_assets.core.validation.engine import check_batch
 from platform_assets.core.validation.quarantine import reasons_sql, stored_type, validated_columns_sql
 from platform_assets.core.validation.service import StaleVerdictError, record_verdict, reference_profile
-from platform_assets.core.warehouse import fetch_row, quote_ident, table_columns
+from platform_assets.core.warehouse import fetch_row, quote_ident, replace_row, table_columns
 
 RELEASES_DDL = """
 CREATE TABLE IF NOT EXISTS platform.quarantine_releases (
@@ -146,8 +146,8 @@ def _move(conn, batch, contract: Contract, verdict, table: str, key: str, partit
                          [table, key, contract.id, contract.version, result.released, result.still_held,
                           json.dumps(released)])
             record_verdict(conn, table, key, contract, verdict)
-            conn.execute("INSERT OR REPLACE INTO platform.accepted_profiles (table_name, partition_key, profile, "
-                         "accepted_at) VALUES (?, ?, ?, now())", [table, key, json.dumps(verdict.profile.to_json())])
+            replace_row(conn, "platform.accepted_profiles", {"table_name": table, "partition_key": key},
+                        {"profile": json.dumps(verdict.profile.to_json())}, now_columns=["accepted_at"])
         conn.execute(f"DROP TABLE {flagged}")
         conn.execute("COMMIT")
     except Exception:

@@ -27,7 +27,7 @@ from platform_assets.core.validation.engine import check_batch
 from platform_assets.core.validation.profile import BatchProfile
 from platform_assets.core.validation.quarantine import SplitResult, apply_verdict
 from platform_assets.core.validation.violations import RowRule, Verdict, Violation
-from platform_assets.core.warehouse import fetch_row
+from platform_assets.core.warehouse import fetch_row, replace_row
 
 # A reviewer sees the rules' verdict and may only add to it (see core.validation.semantic_llm).
 Reviewer = Callable[[duckdb.DuckDBPyConnection, Batch, Contract, Verdict], Verdict]
@@ -116,25 +116,19 @@ def accept_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, partit
         split = apply_verdict(conn, batch, contract, verdict, table)
     finally:
         drop_batch(conn, batch)
-    conn.execute(
-        "INSERT OR REPLACE INTO platform.accepted_profiles (table_name, partition_key, profile, accepted_at) "
-        "VALUES (?, ?, ?, now())",
-        [table, partition_key, json.dumps(verdict.profile.to_json())],
-    )
+    replace_row(conn, "platform.accepted_profiles", {"table_name": table, "partition_key": partition_key},
+                {"profile": json.dumps(verdict.profile.to_json())}, now_columns=["accepted_at"])
     return split
 
 
 def record_verdict(conn, table: str, partition_key: str, contract: Contract, verdict: Verdict) -> None:
     """Store the verdict that decided a partition, with the contract id and version that decided it."""
-    conn.execute(
-        "INSERT OR REPLACE INTO platform.batch_verdicts (table_name, partition_key, contract_id, contract_version, "
-        "passes, row_count, violations, profile, reference_partition, decided_by, row_rules, checked_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
-        [table, partition_key, contract.id, contract.version, verdict.passes, verdict.row_count,
-         json.dumps([v.to_dict() for v in verdict.violations]), json.dumps(verdict.profile.to_json()),
-         verdict.reference, verdict.decided_by,
-         json.dumps([r.__dict__ for r in verdict.row_rules])],
-    )
+    replace_row(conn, "platform.batch_verdicts", {"table_name": table, "partition_key": partition_key}, {
+        "contract_id": contract.id, "contract_version": contract.version, "passes": verdict.passes,
+        "row_count": verdict.row_count, "violations": json.dumps([v.to_dict() for v in verdict.violations]),
+        "profile": json.dumps(verdict.profile.to_json()), "reference_partition": verdict.reference,
+        "decided_by": verdict.decided_by, "row_rules": json.dumps([r.__dict__ for r in verdict.row_rules]),
+    }, now_columns=["checked_at"])
     if not verdict.passes:
         # A rejected batch must not stay the reference for later batches.
         conn.execute("DELETE FROM platform.accepted_profiles WHERE table_name = ? AND partition_key = ?",
