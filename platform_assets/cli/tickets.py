@@ -19,10 +19,11 @@ import click
 from platform_assets.cli.common import EXIT_FAILED, EXIT_OK, fail_usage
 
 
-def _warehouse_path():
+def _warehouse():
+    """What the warehouse is: the DuckDB file, or in production the DuckLake."""
     from platform_assets.core.settings import Settings
 
-    return Settings.from_env().warehouse_path
+    return Settings.from_env().warehouse
 
 
 def _with_status(conn, ticket: dict) -> dict:
@@ -36,10 +37,10 @@ def _all_tickets() -> list[dict]:
     from platform_assets.core import warehouse
     from platform_assets.core.operations.triage import tickets as read_tickets
 
-    path = _warehouse_path()
-    if not path.exists():
+    target = _warehouse()
+    if not warehouse.exists(target):
         return []
-    with warehouse.session(path, read_only=True) as conn:
+    with warehouse.session(target, read_only=True) as conn:
         return [_with_status(conn, t) for t in read_tickets(conn)]
 
 
@@ -122,11 +123,11 @@ def tickets_approve(ticket_id: str, by: str, as_json: bool) -> None:
 
     if not by.strip():
         fail_usage("--by needs the name of the person who approved the runbook")
-    path = _warehouse_path()
-    if not path.exists():
-        fail_usage(f"no ticket {ticket_id!r}: the warehouse {path} does not exist yet")
+    target = _warehouse()
+    if not warehouse.exists(target):
+        fail_usage(f"no ticket {ticket_id!r}: the warehouse {target} has not been written yet")
     try:
-        with warehouse.session(path) as conn:
+        with warehouse.session(target) as conn:
             recorded = approve(conn, ticket_id, by)
     except TicketNotFound:
         fail_usage(f"no ticket {ticket_id!r}: `platform-assets tickets list` shows the tickets")
