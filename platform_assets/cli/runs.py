@@ -153,10 +153,10 @@ def run(partition: str | None, config_path: Path | None, backfill_history: bool,
     settings = _settings()
     click.echo()
     _print_run(summary, False, instance=instance)
-    _print_partition_tables(settings.warehouse_path, summary.partitions[0])
+    _print_partition_tables(settings.warehouse, summary.partitions[0])
     _print_model(instance, summary.run_id)
     _print_costs(costs, summary.run_id)
-    click.echo(f"warehouse: {settings.warehouse_path} · Dagster instance: {os.environ.get('DAGSTER_HOME')}")
+    click.echo(f"warehouse: {settings.warehouse} · Dagster instance: {os.environ.get('DAGSTER_HOME')}")
     click.echo("every run's full event log: platform-assets dev, then http://127.0.0.1:3000")
     sys.exit(EXIT_OK if summary.success else EXIT_FAILED)
 
@@ -184,8 +184,8 @@ def _record_costs(instance, run_ids: list[str]) -> list:
 
     settings = _settings()
     try:
-        if settings.warehouse_path.exists():
-            with warehouse.session(settings.warehouse_path, read_only=True) as conn:
+        if warehouse.exists(settings.warehouse):
+            with warehouse.session(settings.warehouse, read_only=True) as conn:
                 costs = [estimate_run_cost(instance, run_id, conn, settings.prices) for run_id in run_ids]
         else:
             costs = [estimate_run_cost(instance, run_id, None, settings.prices) for run_id in run_ids]
@@ -233,13 +233,13 @@ def _print_costs(costs: list, run_id: str) -> None:
     click.echo(line + "  (platform-assets costs)")
 
 
-def _print_partition_tables(warehouse_path: Path, partition_key: str) -> None:
+def _print_partition_tables(warehouse_path: str, partition_key: str) -> None:
     """Rows of the partition in each table of the warehouse that has a partition column, on one line."""
     import duckdb
 
     from platform_assets.core import warehouse
 
-    if not Path(warehouse_path).exists():
+    if not warehouse.exists(warehouse_path):
         return
     try:
         with warehouse.session(warehouse_path, read_only=True) as conn:

@@ -22,7 +22,7 @@ from platform_assets.cli.common import EXIT_FAILED, EXIT_OK, fail_usage
 def _warehouse_path():
     from platform_assets.core.settings import Settings
 
-    return Settings.from_env().warehouse_path
+    return Settings.from_env().warehouse
 
 
 def _with_status(conn, ticket: dict) -> dict:
@@ -37,7 +37,7 @@ def _all_tickets() -> list[dict]:
     from platform_assets.core.operations.triage import tickets as read_tickets
 
     path = _warehouse_path()
-    if not path.exists():
+    if not warehouse.exists(path):
         return []
     with warehouse.session(path, read_only=True) as conn:
         return [_with_status(conn, t) for t in read_tickets(conn)]
@@ -123,7 +123,7 @@ def tickets_approve(ticket_id: str, by: str, as_json: bool) -> None:
     if not by.strip():
         fail_usage("--by needs the name of the person who approved the runbook")
     path = _warehouse_path()
-    if not path.exists():
+    if not warehouse.exists(path):
         fail_usage(f"no ticket {ticket_id!r}: the warehouse {path} does not exist yet")
     try:
         with warehouse.session(path) as conn:

@@ -206,7 +206,7 @@ class NotifierResource(dg.ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> NotifierResource:
-        values: dict[str, Any] = {"database": str(settings.warehouse_path),
+        values: dict[str, Any] = {"database": settings.warehouse,
                                   "runbook_base_url": settings.runbook_base_url}
         if settings.slack_webhook_url:
             values["slack_webhook_url"] = dg.EnvVar(Settings.SLACK_WEBHOOK_VARIABLE)
