@@ -88,7 +88,7 @@ def contracts_check(contract: Path, data: Path, reference: Path | None, table: s
         llm = None
         if client is not None:
             # Every call is logged in the warehouse's governance table, CLI calls included.
-            with warehouse.session(Settings.from_env().warehouse_path) as log_conn:
+            with warehouse.session(Settings.from_env().warehouse) as log_conn:
                 result = semantic_llm.semantic_check(conn, batch, parsed, verdict, client,
                                                      asset="cli:contracts check", log_conn=log_conn)
             verdict, llm = result.verdict, semantic_llm.llm_summary(result)

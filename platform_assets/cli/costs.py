@@ -42,6 +42,7 @@ def costs(since_days: float, as_json: bool) -> None:
     instance = get_instance()
     since = dt.datetime.now(dt.UTC) - dt.timedelta(days=since_days)
     records = instance.get_run_records(filters=dg.RunsFilter(statuses=FINISHED, created_after=since))
+    runs = []
     if warehouse.exists(settings.warehouse):
         with warehouse.session(settings.warehouse, read_only=True) as conn:
             runs = [estimate_run_cost(instance, r.dagster_run.run_id, conn, settings.prices) for r in records]

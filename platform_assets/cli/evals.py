@@ -59,10 +59,10 @@ def _warehouse(settings, write: bool):
     """The warehouse (``None`` when it does not exist and nothing needs writing)."""
     from platform_assets.core import warehouse
 
-    if not write and not settings.warehouse_path.exists():
+    if not write and not warehouse.exists(settings.warehouse):
         yield None
         return
-    with warehouse.session(settings.warehouse_path, read_only=not write) as conn:
+    with warehouse.session(settings.warehouse, read_only=not write) as conn:
         yield conn
 
 
@@ -92,7 +92,7 @@ def evals_draft(requirements: tuple[str, ...], wait_seconds: float, as_json: boo
     holdout = None
     if client.enabled and champion is not None:
         try:
-            holdout = holdout_for_version(champion, settings.warehouse_path)
+            holdout = holdout_for_version(champion, settings.warehouse)
         except FileNotFoundError:
             holdout = None
     with _warehouse(settings, write=client.enabled) as conn:
@@ -242,7 +242,7 @@ def evals_run(alias: str, as_json: bool) -> None:
         sys.exit(EXIT_FAILED)
     try:
         model = version_under_test(registry, version, alias)
-        holdout = holdout_for_version(version, settings.warehouse_path)
+        holdout = holdout_for_version(version, settings.warehouse)
     except (RegistryError, FileNotFoundError) as exc:
         click.echo(f"cannot run the suite on {version.id}: {exc}", err=True)
         sys.exit(EXIT_FAILED)

@@ -34,8 +34,8 @@ def _warehouse(read_only: bool):
     from platform_assets.core import warehouse
     from platform_assets.core.settings import Settings
 
-    path = Settings.from_env().warehouse_path
-    if not path.exists():
+    path = Settings.from_env().warehouse
+    if not warehouse.exists(path):
         fail_usage(f"no warehouse at {path}: nothing has been ingested yet (set PLATFORM_ASSETS_WAREHOUSE or "
                    f"PLATFORM_ASSETS_HOME, or run an ingestion first)")
     with warehouse.session(path, read_only=read_only) as conn:

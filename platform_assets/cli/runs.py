@@ -233,16 +233,16 @@ def _print_costs(costs: list, run_id: str) -> None:
     click.echo(line + "  (platform-assets costs)")
 
 
-def _print_partition_tables(target: str, partition_key: str) -> None:
+def _print_partition_tables(warehouse_path: str, partition_key: str) -> None:
     """Rows of the partition in each table of the warehouse that has a partition column, on one line."""
     import duckdb
 
     from platform_assets.core import warehouse
 
+    if not warehouse.exists(warehouse_path):
+        return
     try:
-        if not warehouse.exists(target):
-            return
-        with warehouse.session(target, read_only=True) as conn:
+        with warehouse.session(warehouse_path, read_only=True) as conn:
             tables = conn.execute(
                 "SELECT table_schema, table_name, column_name FROM information_schema.columns "
                 "WHERE column_name IN ('partition_date', 'partition_key') AND table_schema <> 'platform' "

@@ -19,8 +19,7 @@ import click
 from platform_assets.cli.common import EXIT_FAILED, EXIT_OK, fail_usage
 
 
-def _warehouse():
-    """What the warehouse is: the DuckDB file, or in production the DuckLake."""
+def _warehouse_path():
     from platform_assets.core.settings import Settings
 
     return Settings.from_env().warehouse
@@ -37,10 +36,10 @@ def _all_tickets() -> list[dict]:
     from platform_assets.core import warehouse
     from platform_assets.core.operations.triage import tickets as read_tickets
 
-    target = _warehouse()
-    if not warehouse.exists(target):
+    path = _warehouse_path()
+    if not warehouse.exists(path):
         return []
-    with warehouse.session(target, read_only=True) as conn:
+    with warehouse.session(path, read_only=True) as conn:
         return [_with_status(conn, t) for t in read_tickets(conn)]
 
 
@@ -123,11 +122,11 @@ def tickets_approve(ticket_id: str, by: str, as_json: bool) -> None:
 
     if not by.strip():
         fail_usage("--by needs the name of the person who approved the runbook")
-    target = _warehouse()
-    if not warehouse.exists(target):
-        fail_usage(f"no ticket {ticket_id!r}: the warehouse {target} has not been written yet")
+    path = _warehouse_path()
+    if not warehouse.exists(path):
+        fail_usage(f"no ticket {ticket_id!r}: the warehouse {path} does not exist yet")
     try:
-        with warehouse.session(target) as conn:
+        with warehouse.session(path) as conn:
             recorded = approve(conn, ticket_id, by)
     except TicketNotFound:
         fail_usage(f"no ticket {ticket_id!r}: `platform-assets tickets list` shows the tickets")

@@ -182,10 +182,10 @@ def holdout_for_version(version: ModelVersion, warehouse_path: str | Path) -> pd
     candidate_dir = version.record.get("lineage", {}).get("candidate_dir")
     if candidate_dir and (Path(candidate_dir) / "holdout.parquet").is_file():
         return pd.read_parquet(Path(candidate_dir) / "holdout.parquet")
+    from platform_assets.core import warehouse
+
     window = version.record.get("data_window", {}).get("holdout")
-    warehouse_path = Path(warehouse_path)
-    if window and warehouse_path.is_file():
-        from platform_assets.core import warehouse
+    if window and warehouse.exists(warehouse_path):
         from platform_assets.core.features import load_features
 
         with warehouse.session(warehouse_path, read_only=True) as conn:
