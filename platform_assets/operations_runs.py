@@ -292,8 +292,18 @@ class GuardedRun:
         early = f"The platform-assets process ended the run early ({exc_type.__name__ if exc_type else 'no end event'})."
         end_run(self.instance, self.run_id, self.stop_reason or early)
         if self.stop_reason and (exc_type is None or issubclass(exc_type, DagsterExecutionInterruptedError)):
-            raise RunStopped(self.run_id, self.stop_reason, self.signal_name)
+            raise RunStopped(self.run_id, self._stopped_reason(), self.signal_name)
         return False
+
+    def _stopped_reason(self) -> str:
+        """Why the run stopped, and, when the signal came too late to stop it (after its last
+        step), that it finished anyway: the command still stops, but never says a run that
+        succeeded was canceled."""
+        run = self.instance.get_run_by_id(self.run_id)
+        if run is None or run.status != dg.DagsterRunStatus.SUCCESS:
+            return self.stop_reason
+        return (f"{self.stop_reason.rstrip('.')}, but the run had already finished its last step: "
+                f"it SUCCEEDED; nothing after it was started.")
 
     @staticmethod
     def _raise_interrupt(_signum, _frame) -> None:

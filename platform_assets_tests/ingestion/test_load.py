@@ -170,3 +170,12 @@ def test_a_csv_written_from_the_bundled_source_lands_with_its_values_and_passes(
     assert stored["amount_cents"] == "BIGINT" and stored["card_present"] == "BOOLEAN"
     assert not [c for c in stored if "__v_" in c], stored
     assert verdict.errors == [] and cli_verdict.errors == []
+
+
+def test_the_pipeline_leaves_signals_to_dagster(paths):
+    """dlt's own SIGINT/SIGTERM handlers swallow the first signal during normalize and load, so
+    a run told to stop mid-load would go on (operations/test_dead_runs.py stops one for real)."""
+    from platform_assets.core.ingestion.load import build_pipeline
+
+    db, dlt_dir = paths
+    assert build_pipeline(db, dlt_dir).runtime_config.intercept_signals is False

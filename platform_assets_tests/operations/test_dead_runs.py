@@ -26,7 +26,8 @@ from dagster._core.events import DagsterEventType, EngineEventData
 from dagster._core.storage.tags import GRPC_INFO_TAG
 
 from platform_assets.core.settings import bundled_dagster_yaml
-from platform_assets.operations_runs import HOST_TAG, PID_STARTED_TAG, PID_TAG, LocalRunLauncher, owner_tags
+from platform_assets.operations_runs import (HOST_TAG, PID_STARTED_TAG, PID_TAG, GuardedRun, LocalRunLauncher,
+                                             RunStopped, owner_tags)
 from platform_assets_tests.support.environment import subprocess_env
 from platform_assets_tests.support.paths import REPO
 
@@ -60,9 +61,9 @@ def cli_env(home: Path) -> dict[str, str]:
 STARTED: list[subprocess.Popen] = []
 
 
-def start_cli(home: Path, name: str, *args: str) -> subprocess.Popen:
+def start_cli(home: Path, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
     """``platform-assets ARGS`` in the background; its stdout and stderr go to ``home/NAME.out|err``."""
-    process = subprocess.Popen([*CLI, *args], env=cli_env(home), cwd=REPO,
+    process = subprocess.Popen([*CLI, *args], env={**cli_env(home), **(env or {})}, cwd=REPO,
                                stdout=(home / f"{name}.out").open("w"), stderr=(home / f"{name}.err").open("w"))
     STARTED.append(process)
     return process
@@ -162,10 +163,15 @@ def test_kill_9_mid_step_then_the_next_run_fails_it_frees_its_slot_and_finishes(
 
 
 def test_sigterm_mid_step_cancels_the_run_and_frees_its_slot(home, instance):
+    # The signal goes in while the first of the run's two steps holds the slot, so the run
+    # always has a step left to cancel (a signal after the last step cannot stop anything:
+    # see test_a_signal_after_the_last_step_says_the_run_succeeded). 10 days of 20,000 rows
+    # keep that step busy for seconds.
     process = start_cli(home, "backfill", "backfill", "--select", "raw/transactions", "--select",
-                        "validated/transactions", "--start", "2026-11-01", "--end", DAY)
-    run_id, _ = wait_for(lambda: next(iter(claimed(instance)), None), 180, "a step to hold the pool slot",
-                         interval=0.02)
+                        "validated/transactions", "--start", "2026-11-01", "--end", DAY,
+                        env={"PLATFORM_ASSETS_ROWS_PER_PARTITION": "20000"})
+    run_id, _ = wait_for(lambda: next((slot for slot in claimed(instance) if slot[1] == "raw_transactions"), None),
+                         180, "raw_transactions to hold the pool slot", interval=0.02)
     process.send_signal(signal.SIGTERM)
     assert process.wait(30) == 130, output(home, "backfill")[-3000:]
     run = instance.get_run_by_id(run_id)
@@ -173,6 +179,37 @@ def test_sigterm_mid_step_cancels_the_run_and_frees_its_slot(home, instance):
     assert "platform-assets received SIGTERM" in messages(instance, run_id)
     assert f"stopped: run {run_id}" in output(home, "backfill")
     assert claimed(instance) == [] and queued(instance, run_id) == []
+
+
+def test_a_signal_after_the_last_step_says_the_run_succeeded(instance):
+    """A signal that comes after the run's last step (Dagster captured it, nothing was left to
+    interrupt) still stops the command, but the run's SUCCESS stands and the message says so."""
+    from dagster._core.utils import make_new_run_id
+
+    @dg.op
+    def only_step() -> int:
+        return 1
+
+    @dg.job
+    def one_step():
+        only_step()
+
+    run_id = make_new_run_id()
+    # As while Dagster's own handler holds the signals: recorded, nothing raised. (On its way
+    # out Dagster points SIGTERM at SIGINT's handler, so both are set.)
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with pytest.raises(RunStopped) as stopped, GuardedRun(instance, run_id) as guard:
+            assert one_step.execute_in_process(instance=instance, run_id=run_id).success
+            os.kill(os.getpid(), signal.SIGTERM)
+            wait_for(lambda: guard.stop_reason, 10, "the guard to hear SIGTERM")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    assert stopped.value.signal_name == "SIGTERM"
+    assert stopped.value.reason == ("platform-assets received SIGTERM: stopping the run, but the run had already "
+                                    "finished its last step: it SUCCEEDED; nothing after it was started.")
+    assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
 
 
 @pytest.fixture

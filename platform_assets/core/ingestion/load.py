@@ -322,6 +322,15 @@ def _telemetry_off(dlt) -> None:
         stop_telemetry()
 
 
+def _signals_to_dagster(dlt) -> None:
+    """Leave SIGINT/SIGTERM to Dagster while dlt normalizes and loads. dlt's own handlers
+    (``runtime.intercept_signals``, on by default) take the first signal, stop only at their
+    checkpoints and forget it when the step ends, so a run told to stop mid-load carried on
+    and succeeded. With them off, Dagster interrupts the step and the run ends CANCELED; the
+    load is redone by the next run, as after a killed process."""
+    dlt.config["runtime.intercept_signals"] = False
+
+
 def build_pipeline(warehouse_path: str | Path, pipelines_dir: str | Path):
     """The dlt pipeline that lands batches in the ``raw`` schema of the warehouse.
 
@@ -341,6 +350,7 @@ def build_pipeline(warehouse_path: str | Path, pipelines_dir: str | Path):
     from platform_assets.core.warehouse import resolve_lake
 
     _telemetry_off(dlt)
+    _signals_to_dagster(dlt)
     if resolve_lake(warehouse_path) is None:
         destination = dlt.destinations.duckdb(str(warehouse_path))
     else:
