@@ -167,7 +167,7 @@ def test_claude_drafts_through_one_message_batch_logged_at_half_price(small_suit
     assert any("batch request errored" in s for s in report.skipped)
     # Every request is a governance row, at the Batches API's half price; the shared prefix is cached.
     calls = {c.request_id: c for c in read_calls(conn, run_id="run-1")}
-    assert set(calls) == {r["custom_id"] for r in requests} and {c.task for c in calls.values()} == {TASK}
+    assert set(calls) == {r["custom_id"] for r in requests} and {c.task for c in calls.values()} == {TASK.name}
     ok = [c for c in calls.values() if c.outcome == "ok"]
     assert len(ok) == 2 and [c.outcome for c in calls.values() if c.outcome != "ok"] == ["error"]
     for call in ok:

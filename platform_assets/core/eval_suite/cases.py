@@ -51,6 +51,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from platform_assets.core.eval_suite.requirements import is_requirement_id
+from platform_assets.core.yaml_lines import line_index
 
 CASES_FOLDER = "cases"
 KINDS = ("scenario", "slice_metric", "latency", "contract")
@@ -318,29 +319,6 @@ class CaseError(ValueError):
         super().__init__(f"{self.path}: " + "; ".join(problems))
 
 
-def _line_index(text: str) -> dict[tuple, int]:
-    """1-based line of every mapping key and list item, by its path."""
-    lines: dict[tuple, int] = {}
-
-    def walk(node: yaml.Node, path: tuple) -> None:
-        lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                lines[path + (key.value,)] = key.start_mark.line + 1
-                walk(value, path + (key.value,))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, path + (i,))
-
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        return lines
-    if root is not None:
-        walk(root, ())
-    return lines
-
-
 def _problems(exc: ValidationError, lines: dict[tuple, int]) -> list[str]:
     problems = []
     for error in exc.errors():
@@ -367,7 +345,7 @@ def parse_case(text: str, path: str | Path, *, check_id: bool = True) -> Case:
                                f"{getattr(exc, 'problem', exc)}"]) from None
     if not isinstance(data, dict):
         raise CaseError(path, ["a case is a YAML mapping (id, requirement, title, kind, status, ...)"])
-    lines = _line_index(text)
+    lines = line_index(text)
     try:
         case = Case.model_validate(data)
     except ValidationError as exc:

@@ -36,7 +36,8 @@ from platform_assets.core.eval_suite.requirements import Requirement
 from platform_assets.core.eval_suite.rules_drafting import DraftReport, draft_id, reproduces
 from platform_assets.core.eval_suite.suite import Suite
 from platform_assets.core.llm.governance import record_calls
-from platform_assets.core.llm.prompts import Prompt, load_prompt
+from platform_assets.core.llm.prompts import Prompt
+from platform_assets.core.llm.tasks import ClaudeTask
 
 if TYPE_CHECKING:
     import duckdb
@@ -44,8 +45,8 @@ if TYPE_CHECKING:
     from platform_assets.core.llm.client import ClaudeClient
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
-TASK = "eval_case_drafting"
-PROMPT_NAME = "eval_case_drafting"
+# Batched (Message Batches API), so the calls go through the client, not TASK.ask.
+TASK = ClaudeTask("eval_case_drafting", PROMPTS_DIR)
 PENDING_FILE = ".pending_batch.json"
 MAX_CASES_PER_REQUIREMENT = 3
 MAX_TOKENS = 4096
@@ -69,7 +70,7 @@ class DraftAnswer(BaseModel):
 
 
 def drafting_prompt() -> Prompt:
-    return load_prompt(PROMPT_NAME, PROMPTS_DIR)
+    return TASK.prompt
 
 
 def _case_summary(case: Case) -> dict:
@@ -213,7 +214,7 @@ def _collect(client: ClaudeClient, suite: Suite, results: dict[str, Any], state:
              log_conn: duckdb.DuckDBPyConnection, *, existing: list[Case], contracts_dir: str | Path | None,
              run_id: str | None, asset: str | None, today: dt.date) -> DraftReport:
     report = DraftReport(batch_id=state["batch_id"])
-    records = {r.request_id: r for r in client.batch_call_records(results, task=TASK, prompt=prompt, run_id=run_id,
+    records = {r.request_id: r for r in client.batch_call_records(results, task=TASK.name, prompt=prompt, run_id=run_id,
                                                                   asset=asset)}
     seen = {c.fingerprint() for c in [*suite.cases, *suite.inbox, *existing]}
     for custom_id, result in sorted(results.items()):

@@ -164,7 +164,8 @@ def diff_cards(old: dict | None, new: dict) -> list[dict]:
     return changes
 
 
-def _fmt(value) -> str:
+def format_value(value) -> str:
+    """A value in a Markdown table: ``–`` for none, floats to 4 places."""
     if value is None:
         return "–"
     if isinstance(value, float):
@@ -176,26 +177,26 @@ def render_markdown(card: dict) -> str:
     """The card as Markdown for people."""
     m, data, ev = card["model"], card["training_data"], card["evaluation"]
     lines = [f"# Model card: {m['id']}", "",
-             f"Status: **{m['status']}** · type: {m['model_type']} · threshold: {_fmt(m['threshold'])} · "
+             f"Status: **{m['status']}** · type: {m['model_type']} · threshold: {format_value(m['threshold'])} · "
              f"created {m['created_at']}", "",
              "## Intended use", "", card["intended_use"], "", "## Out-of-scope uses", ""]
     lines += [f"- {u}" for u in card["out_of_scope_uses"]]
     lines += ["", "## Training data", "",
               f"- Training window: {data['train_window']} ({data['train_rows']} rows, fraud rate "
-              f"{_fmt(data['positive_rate'])})",
+              f"{format_value(data['positive_rate'])})",
               f"- Holdout window: {data['holdout_window']} ({data['holdout_rows']} rows)",
               f"- Features: {', '.join(data['features'] or [])}",
               f"- Lineage: {json.dumps(data['lineage'], default=str)}", "",
               "## Evaluation", "", f"Primary metric: {ev['primary_metric']} · holdout rows {ev['rows']}, "
               f"fraud cases {ev['positives']}", "", "| metric | value |", "| --- | --- |"]
-    lines += [f"| {k} | {_fmt(v)} |" for k, v in ev["headline"].items()]
+    lines += [f"| {k} | {format_value(v)} |" for k, v in ev["headline"].items()]
     lines += ["", "### Slice parity", "", "| slice column | AUROC gap | worst | best | slices measured |",
               "| --- | --- | --- | --- | --- |"]
     for column, gap in ev["slice_parity"].items():
-        lines.append(f"| {column} | {_fmt(gap.get('gap'))} | {gap.get('worst', '–')} ({_fmt(gap.get('worst_value'))}) | "
-                     f"{gap.get('best', '–')} ({_fmt(gap.get('best_value'))}) | {gap.get('measured_slices')} |")
+        lines.append(f"| {column} | {format_value(gap.get('gap'))} | {gap.get('worst', '–')} ({format_value(gap.get('worst_value'))}) | "
+                     f"{gap.get('best', '–')} ({format_value(gap.get('best_value'))}) | {gap.get('measured_slices')} |")
     if ev.get("onnx_parity"):
-        lines += ["", f"ONNX parity: max |Δp| {_fmt(ev['onnx_parity'].get('max_abs_diff'))} over "
+        lines += ["", f"ONNX parity: max |Δp| {format_value(ev['onnx_parity'].get('max_abs_diff'))} over "
                       f"{ev['onnx_parity'].get('rows')} rows"]
     drift = card["drift_vs_previous"]
     lines += ["", "## Change vs previous version", ""]
@@ -204,7 +205,7 @@ def render_markdown(card: dict) -> str:
     else:
         lines.append(f"Compared with v{drift['previous_version']}: {drift['summary'] or 'no metric change'}")
         lines += ["", "| metric | previous | current | change |", "| --- | --- | --- | --- |"]
-        lines += [f"| {k} | {_fmt(v['previous'])} | {_fmt(v['current'])} | {v['text'].split(' ', 1)[1]} |"
+        lines += [f"| {k} | {format_value(v['previous'])} | {format_value(v['current'])} | {v['text'].split(' ', 1)[1]} |"
                   for k, v in drift["metrics"].items()]
     if card.get("data_drift"):
         lines += ["", f"Data drift vs training reference: {json.dumps(card['data_drift'], default=str)}"]
@@ -224,5 +225,5 @@ def render_markdown(card: dict) -> str:
         lines.append("No previous card.")
     else:
         lines += ["| field | previous | current |", "| --- | --- | --- |"]
-        lines += [f"| {d['field']} | {_fmt(d['old'])[:80]} | {_fmt(d['new'])[:80]} |" for d in diff[:60]]
+        lines += [f"| {d['field']} | {format_value(d['old'])[:80]} | {format_value(d['new'])[:80]} |" for d in diff[:60]]
     return "\n".join(lines) + "\n"

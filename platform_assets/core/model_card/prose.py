@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from platform_assets.core.llm.governance import record_calls
-from platform_assets.core.llm.prompts import load_prompt
+from platform_assets.core.llm.tasks import ClaudeTask
 from platform_assets.core.model_card.card import add_drafted_text
 
 if TYPE_CHECKING:
@@ -27,8 +26,7 @@ if TYPE_CHECKING:
     from platform_assets.core.llm.client import ClaudeClient
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
-TASK = "model_card_prose"
-PROMPT_NAME = "model_card_prose"
+TASK = ClaudeTask("model_card_prose", PROMPTS_DIR)
 MAX_FACTS_CHARS = 12_000
 
 
@@ -45,11 +43,9 @@ def draft_card_prose(client: ClaudeClient | None, card: dict, log_conn: duckdb.D
     if client is None or not client.enabled:
         return card
     facts = {k: v for k, v in card.items() if k not in ("drafted", "approvals", "diff_vs_previous_card")}
-    result = client.structured(task=TASK, prompt=load_prompt(PROMPT_NAME, PROMPTS_DIR),
-                               context="The card's facts follow.",
-                               data=json.dumps(facts, default=str)[:MAX_FACTS_CHARS],
-                               output_model=CardProse, run_id=run_id, asset=asset)
-    record_calls(log_conn, [result.record])
+    result = TASK.ask(client, log_conn, context="The card's facts follow.",
+                      data=json.dumps(facts, default=str)[:MAX_FACTS_CHARS],
+                      output_model=CardProse, run_id=run_id, asset=asset)
     if result.ok:
         drafted_by = f"claude ({client.model})"
         add_drafted_text(card, "summary", result.parsed.summary, drafted_by)

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from platform_assets.core.llm.governance import record_calls
-from platform_assets.core.llm.prompts import load_prompt
+from platform_assets.core.llm.tasks import ClaudeTask
 from platform_assets.core.monitoring.explanation import DriftExplanation
 
 if TYPE_CHECKING:
@@ -26,8 +25,7 @@ if TYPE_CHECKING:
     from platform_assets.core.llm.client import ClaudeClient
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
-TASK = "drift_explanation"
-PROMPT_NAME = "drift_explanation"
+TASK = ClaudeTask("drift_explanation", PROMPTS_DIR)
 MAX_FACTS_CHARS = 12_000
 
 
@@ -43,11 +41,9 @@ def draft_narrative(client: ClaudeClient | None, explanation: DriftExplanation, 
     facts = explanation.to_dict()
     facts.pop("narrative", None)
     facts.pop("narrative_drafted_by", None)
-    result = client.structured(task=TASK, prompt=load_prompt(PROMPT_NAME, PROMPTS_DIR),
-                               context="The drift facts follow, evidence ranked most telling first.",
-                               data=json.dumps(facts, default=str)[:MAX_FACTS_CHARS],
-                               output_model=DriftNarrative, run_id=run_id, asset=asset)
-    record_calls(log_conn, [result.record])
+    result = TASK.ask(client, log_conn, context="The drift facts follow, evidence ranked most telling first.",
+                      data=json.dumps(facts, default=str)[:MAX_FACTS_CHARS],
+                      output_model=DriftNarrative, run_id=run_id, asset=asset)
     if result.ok:
         explanation.narrative = result.parsed.narrative
         explanation.narrative_drafted_by = f"claude ({client.model})"

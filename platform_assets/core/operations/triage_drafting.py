@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from platform_assets.core.llm.governance import record_calls
-from platform_assets.core.llm.prompts import load_prompt
+from platform_assets.core.llm.tasks import ClaudeTask
 from platform_assets.core.operations.triage import FailureReport, Runbook, Ticket
 
 if TYPE_CHECKING:
@@ -30,8 +29,7 @@ if TYPE_CHECKING:
     from platform_assets.core.llm.client import ClaudeClient
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
-TASK = "run_failure_triage"
-PROMPT_NAME = "run_failure_triage"
+TASK = ClaudeTask("run_failure_triage", PROMPTS_DIR)
 MAX_EVIDENCE_CHARS = 12_000
 
 
@@ -50,7 +48,6 @@ def triage_drafter(client: ClaudeClient | None, log_conn: duckdb.DuckDBPyConnect
     when Claude is off (the pattern library then writes the ticket alone)."""
     if client is None or not client.enabled:
         return None
-    prompt = load_prompt(PROMPT_NAME, PROMPTS_DIR)
     runbooks = json.dumps([{"name": r.name, "description": r.description} for r in allowlist.values()], indent=1)
 
     def draft(report: FailureReport, ticket: Ticket) -> dict[str, Any]:
@@ -65,11 +62,9 @@ def triage_drafter(client: ClaudeClient | None, log_conn: duckdb.DuckDBPyConnect
             "similar_runs": ticket.similar_runs,
         }
         data = json.dumps(evidence, default=str)[:MAX_EVIDENCE_CHARS].replace("<", "\\u003c")
-        result = client.structured(task=TASK, prompt=prompt,
-                                   context=f"<runbook_allowlist>\n{runbooks}\n</runbook_allowlist>",
-                                   data=f"<untrusted_failure_evidence>\n{data}\n</untrusted_failure_evidence>",
-                                   output_model=TriageAnswer, run_id=run_id or report.run_id, asset=asset)
-        record_calls(log_conn, [result.record])
+        result = TASK.ask(client, log_conn, context=f"<runbook_allowlist>\n{runbooks}\n</runbook_allowlist>",
+                          data=f"<untrusted_failure_evidence>\n{data}\n</untrusted_failure_evidence>",
+                          output_model=TriageAnswer, run_id=run_id or report.run_id, asset=asset)
         if not result.ok:
             return {"degraded": f"{result.outcome}: {result.reason}"}
         answer = result.parsed

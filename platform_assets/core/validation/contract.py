@@ -36,6 +36,7 @@ import duckdb
 import yaml
 
 from platform_assets.core.warehouse import TextParse
+from platform_assets.core.yaml_lines import line_index
 
 LOGICAL_TYPES = ("string", "integer", "number", "boolean", "date", "timestamp", "time", "object", "array",
                  "map", "vector")
@@ -235,29 +236,6 @@ class Contract:
         """The major number of ``version`` (``2`` for ``2.1.0``), None when it has none."""
         match = re.match(r"\s*v?(\d+)", str(self.version or ""))
         return int(match.group(1)) if match else None
-
-
-def line_index(text: str) -> dict[tuple, int]:
-    """Map YAML paths like ('schema', 0, 'properties', 3) to 1-based line numbers."""
-    index: dict[tuple, int] = {}
-
-    def walk(node, path: tuple) -> None:
-        index[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                index[path + (key.value,)] = key.start_mark.line + 1
-                walk(value, path + (key.value,))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, path + (i,))
-
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        return index
-    if root is not None:
-        walk(root, ())
-    return index
 
 
 def _location(path: tuple) -> str:

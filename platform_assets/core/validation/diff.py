@@ -31,9 +31,9 @@ from platform_assets.core.validation.contract import (
     ColumnSpec,
     Contract,
     QualityRule,
-    line_index,
     load_contract_tables,
 )
+from platform_assets.core.yaml_lines import line_index
 
 # How much protection a classification asks for; a lower level in the new contract is relaxed.
 CLASSIFICATION_LEVELS = {"public": 0, "internal": 1, "confidential": 2, "restricted": 2, "sensitive": 2,

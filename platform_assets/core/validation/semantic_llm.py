@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from platform_assets.core.llm.governance import CallRecord, record_calls
-from platform_assets.core.llm.prompts import load_prompt
+from platform_assets.core.llm.governance import CallRecord
 from platform_assets.core.llm.redaction import redact_profile, redact_rows
+from platform_assets.core.llm.tasks import ClaudeTask
 from platform_assets.core.validation.batch import ROW_COLUMN, Batch
 from platform_assets.core.validation.contract import Contract
 from platform_assets.core.validation.profile import jsonable
@@ -46,8 +46,7 @@ if TYPE_CHECKING:
     from platform_assets.core.llm.client import ClaudeClient
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
-TASK = "semantic_contract_check"
-PROMPT_NAME = "semantic_contract_check"
+TASK = ClaudeTask("semantic_contract_check", PROMPTS_DIR)
 SAMPLE_ROWS = 20
 SAMPLE_SEED = 7
 UNDECLARED = "undeclared"
@@ -263,11 +262,9 @@ def semantic_check(conn: duckdb.DuckDBPyConnection, batch: Batch, contract: Cont
         return SemanticCheckResult(replace(verdict, decided_by="rules", notes=list(verdict.notes) + [note]),
                                    outcome="disabled", model=None if client is None else client.model,
                                    reason=note)
-    prompt = load_prompt(PROMPT_NAME, PROMPTS_DIR)
-    result = client.structured(task=TASK, prompt=prompt, context=contract_context(contract),
-                               data=batch_message(conn, batch, contract, verdict),
-                               output_model=SemanticAnswer, run_id=run_id, asset=asset)
-    record_calls(log_conn if log_conn is not None else conn, [result.record])
+    result = TASK.ask(client, log_conn if log_conn is not None else conn, context=contract_context(contract),
+                      data=batch_message(conn, batch, contract, verdict),
+                      output_model=SemanticAnswer, run_id=run_id, asset=asset)
     if result.ok:
         merged = merge(verdict, result.parsed, client.model)
         return SemanticCheckResult(merged, "ok", client.model, [result.record], answer=result.parsed)
