@@ -35,6 +35,7 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,7 @@ from dagster._core.storage.dagster_run import FINISHED_STATUSES
 from dagster._core.storage.runs import SqliteRunStorage
 from dagster._core.storage.tags import GRPC_INFO_TAG
 from dagster._utils.interrupts import check_captured_interrupt
+from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,9 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 POOL_WAIT_SECONDS = 900.0
 POOL_CHECK_SECONDS = 5.0
 POOL_MESSAGE_SECONDS = 60.0
+POOL_INIT_ATTEMPTS = 5
+# After a stop, how often the guard says it again while the run goes on.
+RESIGNAL_SECONDS = 1.0
 # Raised in the main thread to stop a run that waits for a pool slot (SIGINT/SIGTERM are Dagster's).
 STOP_SIGNAL = signal.SIGUSR1
 
@@ -212,6 +217,30 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
     return ended
 
 
+def ensure_pool_limits(instance: dg.DagsterInstance, pools: Iterable[str]) -> None:
+    """Give each pool its default limit (``concurrency.pools.default_limit``) before a run starts.
+
+    Dagster writes a pool's limit the first time one of its steps claims a slot. Two workers
+    doing that at once on a new Postgres collide: the loser's INSERT raises a UniqueViolation
+    that Dagster's own fallback cannot recover from inside the aborted transaction, and its
+    run fails before any step. Here the collision is harmless: the other worker made the row,
+    which the next look finds.
+    """
+    storage = instance.event_log_storage
+    if instance.global_op_concurrency_default_limit is None or not storage.supports_global_concurrency_limits:
+        return
+    for pool in pools:
+        for attempt in range(POOL_INIT_ATTEMPTS):
+            if any(limit.name == pool for limit in storage.get_pool_limits()):
+                break
+            try:
+                storage.initialize_concurrency_limit_to_default(pool)
+            except SQLAlchemyError as exc:
+                log.info("pool %s: another worker set its limit at the same time (%s); looking again",
+                         pool, type(exc).__name__)
+                time.sleep(0.05 * (attempt + 1))
+
+
 def describe_run(instance: dg.DagsterInstance, run_id: str) -> str:
     """``run <id> (<job>, pid N on host, alive)``: who a run is, for messages about slots."""
     run = instance.get_run_by_id(run_id)
@@ -251,7 +280,10 @@ class GuardedRun:
     name. Inside a step, Dagster's handler interrupts the step and the run ends CANCELED. Between
     steps Dagster only records the signal; if that record is still unread a second later, the
     main thread is waiting for a pool slot, and the watcher raises Dagster's interrupt there
-    through :data:`STOP_SIGNAL`. Every :data:`POOL_CHECK_SECONDS` it looks for a step of the run
+    through :data:`STOP_SIGNAL`. A run still going a second later otherwise lost the interrupt
+    (Python drops an exception raised inside a garbage-collector callback, and a signal
+    handler can run there): the watcher sends the signal again, every
+    :data:`RESIGNAL_SECONDS` until the run ends. Every :data:`POOL_CHECK_SECONDS` it looks for a step of the run
     waiting for a slot: it ends runs whose process died, names the live holders, and stops the
     run after ``pool_wait_seconds``. On exit the run is finished and holds no slot; a stopped
     run raises :class:`RunStopped`.
@@ -291,7 +323,9 @@ class GuardedRun:
         # escaped Dagster, e.g. a KeyboardInterrupt before it took over the signals) is ended.
         early = f"The platform-assets process ended the run early ({exc_type.__name__ if exc_type else 'no end event'})."
         end_run(self.instance, self.run_id, self.stop_reason or early)
-        if self.stop_reason and (exc_type is None or issubclass(exc_type, DagsterExecutionInterruptedError)):
+        # (A repeated signal that lands just after Dagster handed the signals back is a KeyboardInterrupt.)
+        if self.stop_reason and (exc_type is None or issubclass(exc_type, (DagsterExecutionInterruptedError,
+                                                                          KeyboardInterrupt))):
             raise RunStopped(self.run_id, self._stopped_reason(), self.signal_name)
         return False
 
@@ -327,11 +361,30 @@ class GuardedRun:
                         self._stop(instance, f"platform-assets received {name}: stopping the run.", delay=1.0)
             if self._raise_at is not None and time.monotonic() >= self._raise_at:
                 self._raise_at = None
-                if self._signals and (check_captured_interrupt() or not self.signal_name):
-                    signal.pthread_kill(self._main_thread, STOP_SIGNAL)
+                if self._signals and self._unfinished(instance):
+                    self._interrupt_again()
+                    self._raise_at = time.monotonic() + RESIGNAL_SECONDS
             if time.monotonic() >= next_pool_check and not self.stop_reason:
                 next_pool_check = time.monotonic() + POOL_CHECK_SECONDS
                 self._check_pools(instance)
+
+    def _unfinished(self, instance: dg.DagsterInstance) -> bool:
+        run = instance.get_run_by_id(self.run_id)
+        return run is not None and not run.is_finished
+
+    def _interrupt_again(self) -> None:
+        """The run goes on after the stop: tell the main thread again.
+
+        A signal Dagster recorded between steps and nobody read means the main thread waits
+        outside any step (for a pool slot): raise there. Otherwise Dagster's handler raised
+        its interrupt where Python drops exceptions (it ran inside a garbage-collector
+        callback or a destructor: "Exception ignored in ..."), or a step started since: send
+        the signal again, for Dagster's handler to raise in the step or record between steps.
+        """
+        if check_captured_interrupt() or not self.signal_name:
+            signal.pthread_kill(self._main_thread, STOP_SIGNAL)
+        else:
+            signal.pthread_kill(self._main_thread, getattr(signal, self.signal_name))
 
     def _stop(self, instance: dg.DagsterInstance, reason: str, delay: float) -> None:
         self.stop_reason = reason

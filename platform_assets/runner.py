@@ -36,7 +36,13 @@ from dagster._core.utils import make_new_run_id
 
 from platform_assets.core.settings import Settings, bundled_dagster_yaml
 from platform_assets.defs.keys import MAIN_JOB, RAW_TRANSACTIONS_OP
-from platform_assets.operations_runs import POOL_WAIT_SECONDS, GuardedRun, owner_tags, reap_dead_runs
+from platform_assets.operations_runs import (
+    POOL_WAIT_SECONDS,
+    GuardedRun,
+    ensure_pool_limits,
+    owner_tags,
+    reap_dead_runs,
+)
 
 
 class RunnerError(ValueError):
@@ -168,6 +174,7 @@ def _execute(defs: dg.Definitions, selection: dg.AssetSelection | None, *, name:
     if selection is not None:
         defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[dg.define_asset_job(name, selection=selection)]))
     job_def = defs.resolve_job_def(name)
+    ensure_pool_limits(instance, sorted({op.pool for op in job_def.graph.iterate_op_defs() if op.pool}))
     if partition_key is not None and not job_def.asset_layer.selected_asset_keys:
         # A checks-only job has no asset to validate a partition key against; the checks
         # read their partition from the run's partition tag.
