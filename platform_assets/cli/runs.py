@@ -265,14 +265,26 @@ def _print_partition_tables(warehouse_path: str, partition_key: str) -> None:
 @click.option("--end", required=True, help="Last partition (inclusive), YYYY-MM-DD.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Run config YAML.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--url", help="A running deployment's webserver (http://host:3000): submit the backfill there, "
+                            "for its daemon to run, instead of running it here.")
 @_pool_timeout_option
 def backfill_command(select: tuple[str, ...], start: str, end: str, config_path: Path | None, as_json: bool,
-                     pool_timeout: float) -> None:
-    """Materialize a range of partitions: one run when the assets allow it, else one per day."""
+                     url: str | None, pool_timeout: float) -> None:
+    """Materialize a range of partitions: one run when the assets allow it, else one per day.
+
+    With --url nothing runs here: the backfill goes to that deployment (its Backfills tab).
+    """
     from platform_assets.runner import backfill
 
     result = _run_or_usage(backfill, list(select), start, end, run_config=_load_run_config(config_path),
-                           pool_wait_seconds=pool_timeout)
+                           pool_wait_seconds=pool_timeout, url=url)
+    if url is not None:
+        if as_json:
+            click.echo(json.dumps({**result.__dict__, "backfill_url": result.backfill_url}, indent=2))
+        else:
+            click.echo(f"submitted backfill {result.backfill_id} of {', '.join(result.selection)} {start}..{end} "
+                       f"({len(result.partitions)} partitions) to {url}: {result.backfill_url}")
+        sys.exit(EXIT_OK)
     if as_json:
         click.echo(json.dumps({"selection": result.selection, "partitions": result.partitions,
                                "success": result.success, "runs": [r.__dict__ for r in result.runs]},

@@ -18,6 +18,7 @@ from platform_assets_tests.support.environment import subprocess_env
 from platform_assets_tests.support.models import identity_onnx
 from platform_assets_tests.support.paths import CONTRACT_PATH, REPO
 from platform_assets_tests.support.scripted_server import Reply, ScriptedServer
+from platform_assets_tests.support.webhook import WebhookServer
 
 CLI = [sys.executable, "-m", "platform_assets.cli"]
 
@@ -161,6 +162,32 @@ def test_unknown_partition_and_asset_are_usage_errors(home):
     assert result.returncode == 2 and "unknown partition '1999-01-01'" in result.stderr
     result = run_cli("backfill", "--select", "raw/nope", "--start", "2026-11-01", "--end", "2026-11-02", env=home)
     assert result.returncode == 2 and "unknown asset 'raw/nope'" in result.stderr
+
+
+def test_backfill_url_submits_to_a_deployment_and_runs_nothing_here(home):
+    """``backfill --url`` sends Dagster's ``launchPartitionBackfill`` to the webserver and prints
+    the backfill's page (the real deployment is test_first_hour's ``dagster dev``); here a
+    loopback server that answers as Dagster does, so what the command sent can be read."""
+    answer = json.dumps({"data": {"launchPartitionBackfill": {"__typename": "LaunchBackfillSuccess",
+                                                              "backfillId": "abcdefgh"}}})
+    with WebhookServer(answer=answer) as dagster_webserver:
+        result = run_cli("backfill", "--select", "raw/transactions", "--select", "validated/transactions",
+                         "--start", "2026-11-01", "--end", "2026-11-03", "--url", dagster_webserver.base_url,
+                         env=home)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.strip() == (
+            f"submitted backfill abcdefgh of raw/transactions, validated/transactions 2026-11-01..2026-11-03 "
+            f"(3 partitions) to {dagster_webserver.base_url}: {dagster_webserver.base_url}/runs/b/abcdefgh")
+        (request,) = dagster_webserver.posts
+        assert dagster_webserver.paths == ["/graphql"] and "launchPartitionBackfill" in request["query"]
+        params = request["variables"]["params"]
+        assert params["assetSelection"] == [{"path": ["raw", "transactions"]}, {"path": ["validated", "transactions"]}]
+        assert params["partitionNames"] == ["2026-11-01", "2026-11-02", "2026-11-03"]
+    assert not (Path(home["PLATFORM_ASSETS_HOME"]) / "warehouse.duckdb").exists(), "nothing should run here"
+
+    gone = run_cli("backfill", "--select", "raw/transactions", "--start", "2026-11-01", "--end", "2026-11-01",
+                   "--url", dagster_webserver.base_url, env=home)
+    assert gone.returncode == 2 and f"cannot reach Dagster at {dagster_webserver.base_url}" in gone.stderr
 
 
 def test_python_backfill_api(home, monkeypatch):
