@@ -6,13 +6,19 @@ Postgres: the loser's INSERT raises a UniqueViolation that Dagster's fallback ca
 from in the aborted transaction, and its run failed before any step (seen in CI, in
 test_concurrent_backfill). Every CLI run first calls ``ensure_pool_limits``, which takes the
 collision.
+
+The collision is made to happen, not hoped for: another worker's INSERT of the pool's row is
+held open in a transaction, so the worker under test sees no row, writes its own, waits on
+the other's key, and loses when the other commits.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 
 import dagster as dg
+import psycopg2
 import pytest
 
 from platform_assets.operations_runs import ensure_pool_limits
@@ -20,56 +26,60 @@ from platform_assets.operations_runs import ensure_pool_limits
 pytestmark = pytest.mark.slow
 
 POOL = "duckdb_warehouse"
-WORKERS = 8
-ROUNDS = 5
 
 
-def _race(production, start) -> list[BaseException]:
-    """``start(instance)`` in WORKERS threads at once, each with an instance of its own."""
-    instances = [dg.DagsterInstance.from_config(str(production.dagster_home)) for _ in range(WORKERS)]
-    barrier, errors = threading.Barrier(WORKERS), []
-
-    def worker(instance):
-        barrier.wait()
+def _collide(production, start) -> list[BaseException]:
+    """``start(instance)`` in a thread while another worker's first write of the pool's limit
+    is in flight; returns what the thread raised."""
+    errors: list[BaseException] = []
+    with dg.DagsterInstance.from_config(str(production.dagster_home)) as instance:
+        other = psycopg2.connect(production.env["PLATFORM_ASSETS_PG_URL"])
         try:
-            start(instance)
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
-            errors.append(exc)
+            with other.cursor() as cursor:  # psycopg2 opens a transaction: the row stays uncommitted
+                cursor.execute('INSERT INTO concurrency_limits (concurrency_key, "limit", using_default_limit) '
+                               "VALUES (%s, 8, true)", [POOL])
 
-    threads = [threading.Thread(target=worker, args=(instance,)) for instance in instances]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    for instance in instances:
-        instance.dispose()
+            def worker():
+                try:
+                    start(instance)
+                except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+                    errors.append(exc)
+
+            thread = threading.Thread(target=worker)
+            thread.start()
+            deadline = time.monotonic() + 30
+            while not _waiting_on_a_lock(production) and thread.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert _waiting_on_a_lock(production), "the worker never wrote the pool's row"
+            other.commit()
+            thread.join(30)
+            assert not thread.is_alive()
+        finally:
+            other.close()
     return errors
 
 
-def test_workers_starting_together_on_a_new_database_all_get_the_pool(production, caplog):
-    # Rounds on new pools until the workers did collide (the first round almost always does).
+def _waiting_on_a_lock(production) -> bool:
+    rows = production.pg("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                         "AND query LIKE 'INSERT INTO concurrency_limits%'")
+    return rows[0][0] > 0
+
+
+def test_a_worker_that_loses_the_race_takes_the_winners_limit(production, caplog):
     caplog.set_level("INFO", logger="platform_assets.operations_runs")
-    for round_ in range(ROUNDS):
-        pool = POOL if round_ == 0 else f"{POOL}_{round_}"
-        errors = _race(production, lambda instance, pool=pool: ensure_pool_limits(instance, [pool]))
-        assert errors == []
-        if "set its limit at the same time" in caplog.text:
-            break
-    else:
-        pytest.fail(f"{WORKERS} workers never collided in {ROUNDS} rounds: the collision path went untested")
+    errors = _collide(production, lambda instance: ensure_pool_limits(instance, [POOL]))
+    assert errors == []
+    assert "another worker set its limit at the same time" in caplog.text
     with dg.DagsterInstance.from_config(str(production.dagster_home)) as instance:
         limits = {limit.name: (limit.limit, limit.from_default) for limit in instance.event_log_storage.get_pool_limits()}
-    assert limits[POOL] == (8, True) and len(limits) == round_ + 1
+        assert limits == {POOL: (8, True)}
+        ensure_pool_limits(instance, [POOL])  # and a later run finds it there
+        assert len(instance.event_log_storage.get_pool_limits()) == 1
 
 
-def test_dagsters_own_first_claim_collides_without_it(production):
-    """What ensure_pool_limits is for: Dagster's own initialization, raced the same way, fails
-    for a worker (when Dagster fixes that, this test says so and the guard can go)."""
-    for round_ in range(ROUNDS):
-        pool = f"{POOL}_{round_}"
-        errors = _race(production, lambda instance, pool=pool:
-                       instance.event_log_storage.initialize_concurrency_limit_to_default(pool))
-        if errors:
-            break
-    assert errors, f"Dagster's own pool initialization did not collide on Postgres in {ROUNDS} rounds"
+def test_dagsters_own_first_claim_fails_the_loser(production):
+    """What ensure_pool_limits is for (when Dagster fixes this, the test says so and the guard can go)."""
+    errors = _collide(production, lambda instance:
+                      instance.event_log_storage.initialize_concurrency_limit_to_default(POOL))
+    assert errors, "Dagster's own pool initialization no longer fails the worker that loses the race"
     assert any("concurrency_limits" in str(exc) or "transaction is aborted" in str(exc) for exc in errors), errors
