@@ -15,6 +15,7 @@ with no configuration. Production overrides individual paths.
 | ``PLATFORM_ASSETS_REGISTRY_URL`` | ``$HOME/artifacts/registry`` | model registry, local path or ``s3://`` URL |
 | ``PLATFORM_ASSETS_DRIFT_THRESHOLD`` | ``0.3`` | drift share at which the drift sensor asks for a retrain |
 | ``PLATFORM_ASSETS_DRIFT_COOLDOWN_HOURS`` | ``24`` | quiet time after a drift-triggered retrain |
+| ``PLATFORM_ASSETS_RETRAIN_CRON`` | ``0 0 * * 1`` | the scheduled retrain's cadence (UTC) |
 | ``PLATFORM_ASSETS_SLACK_WEBHOOK_URL`` | unset (alerts stay local) | a Slack incoming webhook every alert is also posted to |
 | ``PLATFORM_ASSETS_RUNBOOK_BASE_URL`` | ``./runbooks`` (the bundled copy) | where alerts link runbooks: a folder, or e.g. the repository's ``…/blob/main/runbooks`` |
 | ``PLATFORM_ASSETS_PRICE_VCPU_HOUR`` | ``0.04048`` | USD per vCPU-hour of step compute (AWS Fargate, Linux/x86, us-east-1) |
@@ -74,6 +75,8 @@ LAKE_PREFIX = "ducklake:"
 
 DEFAULT_DRIFT_THRESHOLD = 0.3
 DEFAULT_DRIFT_COOLDOWN_HOURS = 24.0
+# Weekly, Mondays 00:00 UTC: the Monday ingestion at 00:30 then satisfies "deps updated since the tick".
+DEFAULT_RETRAIN_CRON = "0 0 * * 1"
 # AWS Fargate on-demand, Linux/x86, us-east-1, per second with a one-minute minimum
 # (https://aws.amazon.com/fargate/pricing/, read 2026-11): $0.04048 per vCPU-hour and
 # $0.004445 per GB-hour. The platform bills a step for the seconds it ran.
@@ -116,6 +119,13 @@ class ClaudeSettings:
 
 class SettingsError(ValueError):
     """The environment asks for something that cannot work; the message names the variable."""
+
+
+def retrain_cron_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """``PLATFORM_ASSETS_RETRAIN_CRON``, or weekly. Read alone (not through ``Settings``) by the
+    automation conditions, which are built when the code location loads."""
+    env = os.environ if environ is None else environ
+    return (env.get("PLATFORM_ASSETS_RETRAIN_CRON") or DEFAULT_RETRAIN_CRON).strip()
 
 
 @dataclass(frozen=True)
@@ -177,6 +187,7 @@ class Settings:
     registry_url: str
     drift_threshold: float = DEFAULT_DRIFT_THRESHOLD
     drift_cooldown_hours: float = DEFAULT_DRIFT_COOLDOWN_HOURS
+    retrain_cron: str = DEFAULT_RETRAIN_CRON
     claude: ClaudeSettings = field(default_factory=ClaudeSettings)
     evals_dir: Path = field(default_factory=lambda: _default_dir("evals").resolve())
     profile: str = LOCAL
@@ -224,6 +235,7 @@ class Settings:
             drift_threshold=float(env.get("PLATFORM_ASSETS_DRIFT_THRESHOLD", DEFAULT_DRIFT_THRESHOLD)),
             drift_cooldown_hours=float(env.get("PLATFORM_ASSETS_DRIFT_COOLDOWN_HOURS",
                                                DEFAULT_DRIFT_COOLDOWN_HOURS)),
+            retrain_cron=retrain_cron_from_env(env),
             claude=ClaudeSettings.from_env(env),
             evals_dir=Path(env.get("PLATFORM_ASSETS_EVALS_DIR", _default_dir("evals"))).resolve(),
             profile=profile,

@@ -8,7 +8,7 @@ With the daemon running (``platform-assets dev``, or a deployment), the
 | ``raw/transactions`` | each UTC day at 00:30, for the day that just closed; and, on a fresh home, the last complete day at once | :func:`daily_ingestion` |
 | ``validated/transactions``, ``features/transactions`` | in the same run as the day's ingestion, after its blocking contract check | :func:`after_upstream` |
 | ``monitoring/feature_drift`` | on the tick after features (or a new champion) updated | :func:`after_upstream_finished` |
-| ``model/fraud_model`` | weekly (``RETRAIN_CRON``: Mondays 00:00 UTC, so the day's features are in), and whenever ``drift_retraining_sensor`` asks | :func:`on_retrain_cadence` |
+| ``model/fraud_model`` | weekly (``PLATFORM_ASSETS_RETRAIN_CRON``, default Mondays 00:00 UTC, so the day's features are in), and whenever ``drift_retraining_sensor`` asks | :func:`on_retrain_cadence` |
 | the rest of the model lifecycle | in the same run as the model, each after its blocking checks | :func:`after_upstream` |
 | ``llm_observability`` | hourly | :func:`hourly` |
 
@@ -23,12 +23,14 @@ automation off: stop the ``platform_automation`` sensor in the UI (Automation ta
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import dagster as dg
 
+from platform_assets.core.settings import DEFAULT_RETRAIN_CRON, SettingsError, retrain_cron_from_env
 from platform_assets.defs.keys import AUTOMATION_SENSOR, FEATURES_TRANSACTIONS, OPERATIONS, owner_tags
 
 INGESTION_CRON = "30 0 * * *"  # half an hour after the UTC day closes: late events have arrived
-RETRAIN_CRON = "0 0 * * 1"  # weekly; the Monday ingestion at 00:30 then satisfies "deps updated since the tick"
 HOURLY_CRON = "0 * * * *"
 TIMEZONE = "UTC"
 
@@ -90,20 +92,34 @@ def after_upstream_finished(*ignore_missing: dg.AssetKey) -> dg.AutomationCondit
     ).with_label("after upstream finished")
 
 
-def on_retrain_cadence() -> dg.AutomationCondition:
-    """Weekly, once the features have *finished* updating since the tick.
+def retrain_cron(environ: Mapping[str, str] | None = None) -> str:
+    """The retrain cadence: ``PLATFORM_ASSETS_RETRAIN_CRON``, weekly by default. A string that
+    is not a cron schedule stops the code location from loading, naming the variable."""
+    from dagster._utils.schedules import is_valid_cron_string
+
+    cron = retrain_cron_from_env(environ)
+    if not is_valid_cron_string(cron):
+        raise SettingsError(f"PLATFORM_ASSETS_RETRAIN_CRON={cron!r}: not a cron schedule "
+                            f"(five fields, e.g. {DEFAULT_RETRAIN_CRON!r}, Mondays 00:00 UTC)")
+    return cron
+
+
+def on_retrain_cadence(cron: str | None = None) -> dg.AutomationCondition:
+    """On the retrain cadence (weekly by default), once the features have *finished*
+    updating since the tick.
 
     ``AutomationCondition.on_cron`` also accepts an upstream that is merely requested on the
     same tick; the model (unpartitioned) would then be launched in its own run next to the
     day's features run and could train before the day's features are written."""
-    tick = AC.cron_tick_passed(RETRAIN_CRON, TIMEZONE)
+    cron = cron or retrain_cron()
+    tick = AC.cron_tick_passed(cron, TIMEZONE)
     return (
         AC.in_latest_time_window()
         & tick.since_last_handled()
         & AC.all_deps_match(AC.newly_updated().since(tick)).with_label("features updated since the tick")
         & ~AC.any_deps_in_progress()
         & ~AC.in_progress()
-    ).with_label("weekly retrain")
+    ).with_label("weekly retrain" if cron == DEFAULT_RETRAIN_CRON else f"retrain on cron {cron!r}")
 
 
 def hourly() -> dg.AutomationCondition:
