@@ -60,9 +60,11 @@ MAIN_JOB = "platform_main"
 INGEST_AND_VALIDATE_JOB = "ingest_and_validate"
 RETRAIN_JOB = "retrain_fraud_model"
 EVAL_ROT_REVIEW_JOB = "eval_suite_rot_review"
+MAINTENANCE_JOB = "warehouse_maintenance"
 
 # --- schedules -----------------------------------------------------------------------
 EVAL_ROT_REVIEW_SCHEDULE = "eval_suite_quarterly_rot_review"
+MAINTENANCE_SCHEDULE = "nightly_warehouse_maintenance"
 
 # --- sensors -------------------------------------------------------------------------
 AUTOMATION_SENSOR = "platform_automation"
