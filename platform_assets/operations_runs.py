@@ -68,6 +68,7 @@ POOL_INIT_ATTEMPTS = 5
 RESIGNAL_SECONDS = 1.0
 # Raised in the main thread to stop a run that waits for a pool slot (SIGINT/SIGTERM are Dagster's).
 STOP_SIGNAL = signal.SIGUSR1
+RESENT_SIGNALS = {signal.SIGINT, signal.SIGTERM, STOP_SIGNAL}
 
 
 def process_started_at(pid: int) -> float | None:
@@ -312,9 +313,17 @@ class GuardedRun:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
+        if self._signals:
+            # The watcher may be repeating a signal to the main thread just as the run ends:
+            # hold those until it has stopped, then drop them (the run is over, and a handler
+            # raising here would cut the clean-up below short).
+            signal.pthread_sigmask(signal.SIG_BLOCK, RESENT_SIGNALS)
         self._done.set()
         self._thread.join()
         if self._signals:
+            while signal.sigtimedwait(RESENT_SIGNALS, 0) is not None:
+                pass
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, RESENT_SIGNALS)
             signal.set_wakeup_fd(self._previous_fd)
             signal.signal(STOP_SIGNAL, self._previous_handler)
         self._reader.close()
