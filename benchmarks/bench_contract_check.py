@@ -176,29 +176,48 @@ def breakdown(conn, batch, contract, repeats: int) -> dict:
         sql = f"SELECT {', '.join(selected)} FROM {rel}"
         return timed(lambda: fetch_row(conn, sql), repeats)[0]
 
-    present = {label: needle for label, needle in EXPENSIVE.items() if any(needle in e for e in exprs)}
+    present = {
+        label: needle for label, needle in EXPENSIVE.items() if any(needle in e for e in exprs)
+    }
     variants = {"main scan, all expressions": exprs}
     for label, needle in present.items():
         variants[f"without {label}"] = [e for e in exprs if needle not in e]
-    variants["without all of those"] = [e for e in exprs if not any(n in e for n in present.values())]
+    variants["without all of those"] = [
+        e for e in exprs if not any(n in e for n in present.values())
+    ]
     for label, needle in present.items():
         variants[f"only {label}"] = [e for e in exprs if needle in e]
-    scan_variants = {name: {"expressions": len(sel), "seconds": round(scan_of(sel), 4)}
-                     for name, sel in variants.items() if sel}
-    return {"one_check_batch_seconds": round(total, 4),
-            "per_query_kind_seconds": {k: round(v, 4) for k, v in parts.items()},
-            "queries": len(recorder.calls),
-            "main_scan_variants": scan_variants}
+    scan_variants = {
+        name: {"expressions": len(sel), "seconds": round(scan_of(sel), 4)}
+        for name, sel in variants.items()
+        if sel
+    }
+    return {
+        "one_check_batch_seconds": round(total, 4),
+        "per_query_kind_seconds": {k: round(v, 4) for k, v in parts.items()},
+        "queries": len(recorder.calls),
+        "main_scan_variants": scan_variants,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=10_000_000, help="batch size (default: the 10M target)")
+    parser.add_argument(
+        "--rows", type=int, default=10_000_000, help="batch size (default: the 10M target)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs of each side (median)")
-    parser.add_argument("--breakdown", choices=("auto", "always", "never"), default="auto",
-                        help="per-query profile of check_batch: auto = only when the ratio misses 2x")
-    parser.add_argument("--breakdown-repeats", type=int, default=1,
-                        help="timed runs of each main-scan variant in the breakdown (median)")
+    parser.add_argument(
+        "--breakdown",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="per-query profile of check_batch: auto = only when the ratio misses 2x",
+    )
+    parser.add_argument(
+        "--breakdown-repeats",
+        type=int,
+        default=1,
+        help="timed runs of each main-scan variant in the breakdown (median)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
 
@@ -214,7 +233,9 @@ def main(argv: list[str] | None = None) -> dict:
         "baseline": lambda: fetch_row(conn, sql),
         "check_batch": lambda: engine.check_batch(conn, batch, contract),
         # Semantic drift on top: the same batch as its own reference (all comparisons run).
-        "check_batch_with_reference": lambda: engine.check_batch(conn, batch, contract, verdict.profile),
+        "check_batch_with_reference": lambda: engine.check_batch(
+            conn, batch, contract, verdict.profile
+        ),
     }
     runs: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(args.repeats):
@@ -225,8 +246,13 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "benchmark": "contract_check",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "duckdb": duckdb.__version__, "duckdb_threads": fetch_row(conn, "SELECT current_setting('threads')")[0]},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "duckdb": duckdb.__version__,
+            "duckdb_threads": fetch_row(conn, "SELECT current_setting('threads')")[0],
+        },
         "rows": batch.row_count,
         "generate_seconds": round(generate_s, 3),
         "build_batch_seconds": round(build_s, 3),
@@ -235,8 +261,11 @@ def main(argv: list[str] | None = None) -> dict:
         "check_batch_with_reference_seconds": round(drift_s, 4),
         "ratio": round(check_s / baseline_s, 3),
         "ratio_with_reference": round(drift_s / baseline_s, 3),
-        "runs": {"baseline": [round(t, 4) for t in baseline_runs], "check_batch": [round(t, 4) for t in check_runs],
-                 "check_batch_with_reference": [round(t, 4) for t in drift_runs]},
+        "runs": {
+            "baseline": [round(t, 4) for t in baseline_runs],
+            "check_batch": [round(t, 4) for t in check_runs],
+            "check_batch_with_reference": [round(t, 4) for t in drift_runs],
+        },
         "verdict_passes": verdict.passes,
         "violations": [f"{v.column}: {v.rule}" for v in verdict.violations],
         "aim": "ratio <= 2.0",
@@ -252,18 +281,26 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def print_table(r: dict) -> None:
-    print(f"\ncontract check benchmark: {r['rows']:,} rows, {r['machine']['cpus']} cpus, "
-          f"duckdb {r['machine']['duckdb']} ({r['machine']['duckdb_threads']} threads)")
-    print(f"  batch built in {r['build_batch_seconds']} s (generation of one day: {r['generate_seconds']} s)")
+    print(
+        f"\ncontract check benchmark: {r['rows']:,} rows, {r['machine']['cpus']} cpus, "
+        f"duckdb {r['machine']['duckdb']} ({r['machine']['duckdb_threads']} threads)"
+    )
+    print(
+        f"  batch built in {r['build_batch_seconds']} s (generation of one day: {r['generate_seconds']} s)"
+    )
     print(f"  {'what':<44}{'median s':>10}{'ratio':>8}")
     print(f"  {'baseline: one aggregate scan':<44}{r['baseline_scan_seconds']:>10.3f}{1:>8.2f}")
     print(f"  {'check_batch (structure)':<44}{r['check_batch_seconds']:>10.3f}{r['ratio']:>8.2f}")
-    print(f"  {'check_batch + reference profile (drift)':<44}{r['check_batch_with_reference_seconds']:>10.3f}"
-          f"{r['ratio_with_reference']:>8.2f}")
+    print(
+        f"  {'check_batch + reference profile (drift)':<44}{r['check_batch_with_reference_seconds']:>10.3f}"
+        f"{r['ratio_with_reference']:>8.2f}"
+    )
     print(f"  aim: ratio <= 2.0 -> {'met' if r['ratio'] <= 2.0 else 'MISSED'}")
     b = r.get("breakdown")
     if b:
-        print(f"\n  breakdown of one check_batch ({b['one_check_batch_seconds']} s, {b['queries']} queries):")
+        print(
+            f"\n  breakdown of one check_batch ({b['one_check_batch_seconds']} s, {b['queries']} queries):"
+        )
         for kind, seconds in b["per_query_kind_seconds"].items():
             print(f"    {kind:<42}{seconds:>10.3f}")
         print("  main scan re-run in parts (median s):")

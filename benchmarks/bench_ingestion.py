@@ -123,8 +123,12 @@ def main(argv: list[str] | None = None) -> dict:
     result = {
         "benchmark": "ingestion",
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "duckdb": duckdb.__version__},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "duckdb": duckdb.__version__,
+        },
         "rows": rows,
         "arrow_mb": round(table.nbytes / 1e6, 1),
         "generate_seconds": round(generate_s, 3),
@@ -137,8 +141,11 @@ def main(argv: list[str] | None = None) -> dict:
         "dlt_reload_rows_per_s": round(rows / reload_s),
         "dlt_share_of_native": round(native_s / dlt_s, 3),
         "dlt_reload_share_of_native": round(native_s / reload_s, 3),
-        "runs": {"native": [round(t, 4) for t in native_runs], "dlt_first_load": [round(t, 4) for t in dlt_runs],
-                 "dlt_reload": [round(t, 4) for t in reload_runs]},
+        "runs": {
+            "native": [round(t, 4) for t in native_runs],
+            "dlt_first_load": [round(t, 4) for t in dlt_runs],
+            "dlt_reload": [round(t, 4) for t in reload_runs],
+        },
         "aim": "dlt_share_of_native >= 0.25",
     }
     RESULTS.mkdir(exist_ok=True)
@@ -148,18 +155,30 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def print_table(r: dict) -> None:
-    print(f"\ningestion benchmark: {r['rows']:,} rows ({r['arrow_mb']} MB Arrow), {r['machine']['cpus']} cpus, "
-          f"duckdb {r['machine']['duckdb']}")
+    print(
+        f"\ningestion benchmark: {r['rows']:,} rows ({r['arrow_mb']} MB Arrow), {r['machine']['cpus']} cpus, "
+        f"duckdb {r['machine']['duckdb']}"
+    )
     print(f"  {'what':<46}{'median s':>10}{'rows/s':>12}{'vs native':>11}")
-    print(f"  {'generate (bundled source, not in the loads)':<46}{r['generate_seconds']:>10.3f}"
-          f"{r['generate_rows_per_s']:>12,}{'':>11}")
-    print(f"  {'DuckDB native CREATE TABLE AS (Arrow)':<46}{r['native_seconds']:>10.3f}{r['native_rows_per_s']:>12,}"
-          f"{'100%':>11}")
-    print(f"  {'ingest() via dlt, first load':<46}{r['dlt_first_load_seconds']:>10.3f}"
-          f"{r['dlt_first_load_rows_per_s']:>12,}{r['dlt_share_of_native']:>10.0%} ")
-    print(f"  {'ingest() via dlt, reload same partition':<46}{r['dlt_reload_seconds']:>10.3f}"
-          f"{r['dlt_reload_rows_per_s']:>12,}{r['dlt_reload_share_of_native']:>10.0%} ")
-    print(f"  aim: dlt >= 25% of native -> {'met' if r['dlt_share_of_native'] >= 0.25 else 'MISSED'}")
+    print(
+        f"  {'generate (bundled source, not in the loads)':<46}{r['generate_seconds']:>10.3f}"
+        f"{r['generate_rows_per_s']:>12,}{'':>11}"
+    )
+    print(
+        f"  {'DuckDB native CREATE TABLE AS (Arrow)':<46}{r['native_seconds']:>10.3f}{r['native_rows_per_s']:>12,}"
+        f"{'100%':>11}"
+    )
+    print(
+        f"  {'ingest() via dlt, first load':<46}{r['dlt_first_load_seconds']:>10.3f}"
+        f"{r['dlt_first_load_rows_per_s']:>12,}{r['dlt_share_of_native']:>10.0%} "
+    )
+    print(
+        f"  {'ingest() via dlt, reload same partition':<46}{r['dlt_reload_seconds']:>10.3f}"
+        f"{r['dlt_reload_rows_per_s']:>12,}{r['dlt_reload_share_of_native']:>10.0%} "
+    )
+    print(
+        f"  aim: dlt >= 25% of native -> {'met' if r['dlt_share_of_native'] >= 0.25 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

@@ -72,7 +72,9 @@ def main() -> int:
     rows: list[tuple[str, str, str, str]] = []
     started = time.perf_counter()
     with ScriptedServer() as server, duckdb.connect() as conn:
-        client = ClaudeClient(ClaudeConfig(api_key="sk-ant-bench", base_url=server.url, max_retries=0))
+        client = ClaudeClient(
+            ClaudeConfig(api_key="sk-ant-bench", base_url=server.url, max_retries=0)
+        )
 
         small = check(conn, client, contract, generate_transactions(DAY, 10_000))
         big_table = generate_transactions(DAY, 10_000_000)
@@ -81,44 +83,83 @@ def main() -> int:
         ratio = sent(big) / sent(small)
         rows.append(("tokens per check, 10k rows", f"{sent(small):,}", "", ""))
         rows.append(("tokens per check, 10M rows", f"{sent(big):,}", "", ""))
-        rows.append(("ratio 10M / 10k", f"{ratio:.3f}", "<= 1.05", "ok" if ratio <= 1.05 else "MISSED"))
+        rows.append(
+            ("ratio 10M / 10k", f"{ratio:.3f}", "<= 1.05", "ok" if ratio <= 1.05 else "MISSED")
+        )
 
         # A fresh server cache for the repeat runs: the first call of each series writes it.
         with ScriptedServer() as fresh:
-            client = ClaudeClient(ClaudeConfig(api_key="sk-ant-bench", base_url=fresh.url, max_retries=0))
+            client = ClaudeClient(
+                ClaudeConfig(api_key="sk-ant-bench", base_url=fresh.url, max_retries=0)
+            )
             same_table = generate_transactions(DAY, 10_000)
             same = [check(conn, client, contract, same_table) for _ in range(10)]
-            daily = [check(conn, client, contract, generate_transactions(DAY + timedelta(days=d), 10_000))
-                     for d in range(1, 11)]
+            daily = [
+                check(
+                    conn, client, contract, generate_transactions(DAY + timedelta(days=d), 10_000)
+                )
+                for d in range(1, 11)
+            ]
             # The same, with the batch data cached too (ClaudeConfig.cache_data).
-            client = ClaudeClient(ClaudeConfig(api_key="sk-ant-bench", base_url=fresh.url, max_retries=0,
-                                               cache_data=True))
+            client = ClaudeClient(
+                ClaudeConfig(
+                    api_key="sk-ant-bench", base_url=fresh.url, max_retries=0, cache_data=True
+                )
+            )
             same_cached = [check(conn, client, contract, same_table) for _ in range(10)]
-            daily_cached = [check(conn, client, contract, generate_transactions(DAY + timedelta(days=d), 10_000))
-                             for d in range(11, 21)]
+            daily_cached = [
+                check(
+                    conn, client, contract, generate_transactions(DAY + timedelta(days=d), 10_000)
+                )
+                for d in range(11, 21)
+            ]
         share_same, share_daily = cache_share(same), cache_share(daily)
         prefix = same[0].cache_write_tokens
         rows.append(("cached prefix (prompt + contract)", f"{prefix:,}", "", ""))
-        rows.append(("per-batch part (profile + 20-row sample)", f"{same[0].input_tokens:,}", "", ""))
-        rows.append(("cache-read share, same contract x10, same batch", f"{share_same:.1%}", ">= 80%",
-                     "ok" if share_same >= 0.8 else "MISSED"))
-        rows.append(("cache-read share, same contract x10, 10 daily batches", f"{share_daily:.1%}", ">= 80%",
-                     "ok" if share_daily >= 0.8 else "MISSED"))
+        rows.append(
+            ("per-batch part (profile + 20-row sample)", f"{same[0].input_tokens:,}", "", "")
+        )
+        rows.append(
+            (
+                "cache-read share, same contract x10, same batch",
+                f"{share_same:.1%}",
+                ">= 80%",
+                "ok" if share_same >= 0.8 else "MISSED",
+            )
+        )
+        rows.append(
+            (
+                "cache-read share, same contract x10, 10 daily batches",
+                f"{share_daily:.1%}",
+                ">= 80%",
+                "ok" if share_daily >= 0.8 else "MISSED",
+            )
+        )
         for label, records in (("same batch", same_cached), ("10 daily batches", daily_cached)):
             share = cache_share(records)
-            rows.append((f"  with cache_data=True, {label}", f"{share:.1%}", ">= 80%",
-                         "ok" if share >= 0.8 else "MISSED"))
+            rows.append(
+                (
+                    f"  with cache_data=True, {label}",
+                    f"{share:.1%}",
+                    ">= 80%",
+                    "ok" if share >= 0.8 else "MISSED",
+                )
+            )
         for label, records in (("default", daily), ("cache_data=True", daily_cached)):
             cost = sum(r.cost_usd or 0 for r in records) / len(records)
-            rows.append((f"cost per daily check, sonnet-4-6 prices, {label}", f"${cost:.4f}", "", ""))
+            rows.append(
+                (f"cost per daily check, sonnet-4-6 prices, {label}", f"${cost:.4f}", "", "")
+            )
 
-    widths = [max(len(r[i]) for r in rows + [("measure", "value", "aim", "")]) for i in range(4)]
+    widths = [max(len(r[i]) for r in [*rows, ("measure", "value", "aim", "")]) for i in range(4)]
     header = ("measure", "value", "aim", "")
     print(" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     print("-+-".join("-" * w for w in widths))
     for row in rows:
         print(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
-    print(f"\n({time.perf_counter() - started:.0f} s; tokens ≈ characters / 4, counted by the scripted server)")
+    print(
+        f"\n({time.perf_counter() - started:.0f} s; tokens ≈ characters / 4, counted by the scripted server)"
+    )
     return 0
 
 

@@ -64,13 +64,19 @@ class Fixed:
 
 
 def production_env(postgres, moto, home: Path) -> dict[str, str]:
-    return {"PLATFORM_ASSETS_PROFILE": "production", "PLATFORM_ASSETS_PG_URL": postgres.create_database("bench"),
-            "PLATFORM_ASSETS_S3_URL": f"s3://{moto.create_bucket('bench')}/platform",
-            "PLATFORM_ASSETS_HOME": str(home), **moto.env()}
+    return {
+        "PLATFORM_ASSETS_PROFILE": "production",
+        "PLATFORM_ASSETS_PG_URL": postgres.create_database("bench"),
+        "PLATFORM_ASSETS_S3_URL": f"s3://{moto.create_bucket('bench')}/platform",
+        "PLATFORM_ASSETS_HOME": str(home),
+        **moto.env(),
+    }
 
 
 def set_env(values: dict[str, str]) -> None:
-    for name in [n for n in os.environ if n.startswith(("PLATFORM_ASSETS_", "AWS_", "DAGSTER_HOME"))]:
+    for name in [
+        n for n in os.environ if n.startswith(("PLATFORM_ASSETS_", "AWS_", "DAGSTER_HOME"))
+    ]:
         del os.environ[name]
     os.environ.update(values)
 
@@ -98,10 +104,15 @@ def time_engines(postgres, moto, rows: int, repeats: int) -> dict:
                 verdict = check_partition(conn, contract, DAY).verdict
             checks.append(time.perf_counter() - started)
             assert verdict.passes, verdict.errors
-        out[engine] = {"ingest_s": loads, "reingest_s": reloads, "check_s": checks,
-                       "ingest_median_s": statistics.median(loads), "reingest_median_s": statistics.median(reloads),
-                       "check_median_s": statistics.median(checks),
-                       "ingest_rows_per_s": rows / statistics.median(loads)}
+        out[engine] = {
+            "ingest_s": loads,
+            "reingest_s": reloads,
+            "check_s": checks,
+            "ingest_median_s": statistics.median(loads),
+            "reingest_median_s": statistics.median(reloads),
+            "check_median_s": statistics.median(checks),
+            "ingest_rows_per_s": rows / statistics.median(loads),
+        }
     set_env({})
     return out
 
@@ -130,12 +141,30 @@ class S3Requests(logging.Handler):
 
 def backfill(env: dict[str, str], day: str) -> float:
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "platform_assets.cli", "backfill", "--select", "raw/transactions",
-                             "--select", "validated/transactions", "--start", day, "--end", day],
-                            cwd=REPO, env={**without_credentials(os.environ), **env, "RUNTIME__LOG_LEVEL": "ERROR"},
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "platform_assets.cli",
+            "backfill",
+            "--select",
+            "raw/transactions",
+            "--select",
+            "validated/transactions",
+            "--start",
+            day,
+            "--end",
+            day,
+        ],
+        cwd=REPO,
+        env={**without_credentials(os.environ), **env, "RUNTIME__LOG_LEVEL": "ERROR"},
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
-        raise RuntimeError(f"backfill {day} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+        raise RuntimeError(
+            f"backfill {day} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+        )
     return time.perf_counter() - started
 
 
@@ -143,54 +172,80 @@ def worker(env: dict[str, str], days: list[str]) -> subprocess.Popen:
     """One worker: a shell loop of one-day backfills, as consecutive ECS tasks would run."""
     script = "; ".join(
         f"{sys.executable} -m platform_assets.cli backfill --select raw/transactions --select validated/transactions "
-        f"--start {day} --end {day} >/dev/null 2>&1 || exit 1" for day in days)
-    return subprocess.Popen(["bash", "-c", script], cwd=REPO,
-                            env={**without_credentials(os.environ), **env, "RUNTIME__LOG_LEVEL": "ERROR"})
+        f"--start {day} --end {day} >/dev/null 2>&1 || exit 1"
+        for day in days
+    )
+    return subprocess.Popen(
+        ["bash", "-c", script],
+        cwd=REPO,
+        env={**without_credentials(os.environ), **env, "RUNTIME__LOG_LEVEL": "ERROR"},
+    )
 
 
 def partitions_per_hour(postgres, moto, feed_rows: int, days: int) -> dict:
     import datetime as dt
 
     def day_list(offset: int) -> list[str]:
-        return [(dt.date(2026, 9, 1) + dt.timedelta(days=offset + i)).isoformat() for i in range(days)]
+        return [
+            (dt.date(2026, 9, 1) + dt.timedelta(days=offset + i)).isoformat() for i in range(days)
+        ]
 
     out = {}
     # Local profile: one worker, one DuckDB file.
     home = Path(tempfile.mkdtemp(prefix="bench_local_"))
-    local = {"PLATFORM_ASSETS_HOME": str(home), "PLATFORM_ASSETS_ROWS_PER_PARTITION": str(feed_rows)}
+    local = {
+        "PLATFORM_ASSETS_HOME": str(home),
+        "PLATFORM_ASSETS_ROWS_PER_PARTITION": str(feed_rows),
+    }
     seconds = [backfill(local, day) for day in day_list(0)]
-    out["local_one_worker"] = {"seconds_per_partition": seconds,
-                               "partitions_per_hour": 3600 / statistics.mean(seconds)}
+    out["local_one_worker"] = {
+        "seconds_per_partition": seconds,
+        "partitions_per_hour": 3600 / statistics.mean(seconds),
+    }
     # Production profile: one worker, then two at once on other days.
     home = Path(tempfile.mkdtemp(prefix="bench_prod_"))
     dagster_home = home / "dagster_home"
     dagster_home.mkdir(parents=True)
     (dagster_home / "dagster.yaml").write_text((REPO / "deploy" / "dagster.yaml").read_text())
-    prod = {**production_env(postgres, moto, home), "PLATFORM_ASSETS_ROWS_PER_PARTITION": str(feed_rows),
-            "DAGSTER_HOME": str(dagster_home)}
+    prod = {
+        **production_env(postgres, moto, home),
+        "PLATFORM_ASSETS_ROWS_PER_PARTITION": str(feed_rows),
+        "DAGSTER_HOME": str(dagster_home),
+    }
     backfill(prod, "2026-08-01")  # creates the lake's tables: every measured run finds them
     with S3Requests() as requests:
         seconds = [backfill(prod, day) for day in day_list(0)]
     out["s3_requests_per_partition"] = {method: n / days for method, n in requests.counts.items()}
-    out["production_one_worker"] = {"seconds_per_partition": seconds,
-                                    "partitions_per_hour": 3600 / statistics.mean(seconds)}
+    out["production_one_worker"] = {
+        "seconds_per_partition": seconds,
+        "partitions_per_hour": 3600 / statistics.mean(seconds),
+    }
     started = time.perf_counter()
     workers = [worker(prod, day_list(10 + 10 * w)) for w in range(2)]
     codes = [w.wait() for w in workers]
     wall = time.perf_counter() - started
     if any(codes):
         raise RuntimeError(f"a worker failed: {codes}")
-    out["production_two_workers"] = {"partitions": 2 * days, "wall_s": wall,
-                                     "partitions_per_hour": 3600 * 2 * days / wall}
+    out["production_two_workers"] = {
+        "partitions": 2 * days,
+        "wall_s": wall,
+        "partitions_per_hour": 3600 * 2 * days / wall,
+    }
     return out
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=200_000, help="rows of the day in the engine comparison")
+    parser.add_argument(
+        "--rows", type=int, default=200_000, help="rows of the day in the engine comparison"
+    )
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--feed-rows", type=int, default=20_000, help="rows per day in the end-to-end runs")
-    parser.add_argument("--days", type=int, default=3, help="days per worker in the end-to-end runs")
+    parser.add_argument(
+        "--feed-rows", type=int, default=20_000, help="rows per day in the end-to-end runs"
+    )
+    parser.add_argument(
+        "--days", type=int, default=3, help="days per worker in the end-to-end runs"
+    )
     parser.add_argument("--skip-engines", action="store_true")
     args = parser.parse_args(argv)
     if postgres_bin_dir() is None:
@@ -198,8 +253,14 @@ def main(argv: list[str] | None = None) -> dict:
     postgres = PostgresServer(postgres_bin_dir()).start()
     moto = MotoS3().start()
     try:
-        result = {"duckdb": duckdb.__version__, "python": platform.python_version(), "cpus": os.cpu_count(),
-                  "load_average": os.getloadavg(), "rows": args.rows, "feed_rows": args.feed_rows}
+        result = {
+            "duckdb": duckdb.__version__,
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),
+            "rows": args.rows,
+            "feed_rows": args.feed_rows,
+        }
         if not args.skip_engines:
             result["engines"] = time_engines(postgres, moto, args.rows, args.repeats)
         result["end_to_end"] = partitions_per_hour(postgres, moto, args.feed_rows, args.days)

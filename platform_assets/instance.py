@@ -24,15 +24,21 @@ class S3UrlComputeLogManager(S3ComputeLogManager):
 
     @classmethod
     def config_type(cls):
-        fields = {name: field for name, field in super().config_type().items() if name not in ("bucket", "prefix")}
+        fields = {
+            name: field
+            for name, field in super().config_type().items()
+            if name not in ("bucket", "prefix")
+        }
         return {"url": StringSource, **fields}
 
     @classmethod
-    def from_config_value(cls, inst_data, config_value: Mapping[str, Any]) -> S3UrlComputeLogManager:
+    def from_config_value(
+        cls, inst_data, config_value: Mapping[str, Any]
+    ) -> S3UrlComputeLogManager:
         config = dict(config_value)
         url = config.pop("url")
         if not url.startswith("s3://"):
             raise ValueError(f"compute_logs url {url!r}: expected s3://bucket/prefix")
-        bucket, _, prefix = url[len("s3://"):].partition("/")
+        bucket, _, prefix = url[len("s3://") :].partition("/")
         prefix = "/".join(part for part in (prefix.strip("/"), COMPUTE_LOGS_FOLDER) if part)
         return cls(inst_data=inst_data, bucket=bucket, prefix=prefix, **config)

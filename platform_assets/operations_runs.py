@@ -57,8 +57,12 @@ PID_STARTED_TAG = "platform_assets/pid_started_at"
 
 # /proc's boot time can move by a second between reads; a pid reused within 2 s is not a worry.
 START_TIME_TOLERANCE_SECONDS = 2.0
-IN_PROGRESS = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
-               dg.DagsterRunStatus.CANCELING]
+IN_PROGRESS = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}
 POOL_WAIT_SECONDS = 900.0
 POOL_CHECK_SECONDS = 5.0
@@ -84,8 +88,11 @@ def process_started_at(pid: int) -> float | None:
         pass  # another user's process: it exists
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime "))
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
     except (OSError, StopIteration, IndexError):
         return 0.0
     if fields[0] in ("Z", "X"):  # a zombie has exited; only its parent has not reaped it yet
@@ -96,7 +103,11 @@ def process_started_at(pid: int) -> float | None:
 def owner_tags() -> dict[str, str]:
     """Run tags naming this process as the run's owner: host, pid, process start time."""
     started = process_started_at(os.getpid())
-    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()), PID_STARTED_TAG: f"{started or 0.0:.2f}"}
+    return {
+        HOST_TAG: socket.gethostname(),
+        PID_TAG: str(os.getpid()),
+        PID_STARTED_TAG: f"{started or 0.0:.2f}",
+    }
 
 
 @dataclass(frozen=True)
@@ -137,13 +148,20 @@ def run_worker(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunWorker | 
         host = socket.gethostname()
     else:
         return None
-    with_pid = [entry for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT)
-                if entry.dagster_event and "pid" in entry.dagster_event.engine_event_data.metadata]
+    with_pid = [
+        entry
+        for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT)
+        if entry.dagster_event and "pid" in entry.dagster_event.engine_event_data.metadata
+    ]
     launched = [entry for entry in with_pid if entry.message.startswith("Started process for run")]
     entry = launched[-1] if launched else next(iter(with_pid), None)
     if entry is None:
         return None
-    return RunWorker(host, int(entry.dagster_event.engine_event_data.metadata["pid"].value), seen_at=entry.timestamp)
+    return RunWorker(
+        host,
+        int(entry.dagster_event.engine_event_data.metadata["pid"].value),
+        seen_at=entry.timestamp,
+    )
 
 
 def worker_alive(worker: RunWorker) -> bool | None:
@@ -173,11 +191,15 @@ def check_run_worker(instance: dg.DagsterInstance, run: dg.DagsterRun) -> CheckR
         return CheckRunHealthResult(WorkerStatus.RUNNING, "no run worker recorded yet")
     alive = worker_alive(worker)
     if alive is None:
-        return CheckRunHealthResult(WorkerStatus.RUNNING, f"not checked: its worker ({worker}) is on another host")
+        return CheckRunHealthResult(
+            WorkerStatus.RUNNING, f"not checked: its worker ({worker}) is on another host"
+        )
     if alive:
         return CheckRunHealthResult(WorkerStatus.RUNNING, f"its worker ({worker}) is alive")
-    return CheckRunHealthResult(WorkerStatus.NOT_FOUND, f"its process ({worker}) is gone: it was killed or crashed "
-                                                        f"before it could end the run")
+    return CheckRunHealthResult(
+        WorkerStatus.NOT_FOUND,
+        f"its process ({worker}) is gone: it was killed or crashed before it could end the run",
+    )
 
 
 def end_run(instance: dg.DagsterInstance, run_id: str, reason: str) -> bool:
@@ -188,8 +210,11 @@ def end_run(instance: dg.DagsterInstance, run_id: str, reason: str) -> bool:
     if ended and run.status == dg.DagsterRunStatus.CANCELING:
         instance.report_run_canceled(run, reason)
     elif ended:
-        instance.report_run_failed(run, reason, JobFailureData(error=None,
-                                                               failure_reason=RunFailureReason.UNEXPECTED_TERMINATION))
+        instance.report_run_failed(
+            run,
+            reason,
+            JobFailureData(error=None, failure_reason=RunFailureReason.UNEXPECTED_TERMINATION),
+        )
     if instance.event_log_storage.supports_global_concurrency_limits:
         instance.event_log_storage.free_concurrency_slots_for_run(run_id)
     return ended
@@ -206,12 +231,16 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
             continue
         reason = f"Ended by platform-assets: {health.msg}. Its concurrency slots were freed."
         if end_run(instance, run.run_id, reason):
-            ended.append(f"run {run.run_id} ({run.job_name}): {health.msg}; marked failed, slots freed")
+            ended.append(
+                f"run {run.run_id} ({run.job_name}): {health.msg}; marked failed, slots freed"
+            )
     storage = instance.event_log_storage
     if storage.supports_global_concurrency_limits:
         holders = storage.get_concurrency_run_ids()
         if holders:
-            for record in instance.get_run_records(dg.RunsFilter(run_ids=list(holders), statuses=FINISHED_STATUSES)):
+            for record in instance.get_run_records(
+                dg.RunsFilter(run_ids=list(holders), statuses=FINISHED_STATUSES)
+            ):
                 storage.free_concurrency_slots_for_run(record.dagster_run.run_id)
     for line in ended:
         log.warning(line)
@@ -228,7 +257,10 @@ def ensure_pool_limits(instance: dg.DagsterInstance, pools: Iterable[str]) -> No
     which the next look finds.
     """
     storage = instance.event_log_storage
-    if instance.global_op_concurrency_default_limit is None or not storage.supports_global_concurrency_limits:
+    if (
+        instance.global_op_concurrency_default_limit is None
+        or not storage.supports_global_concurrency_limits
+    ):
         return
     for pool in pools:
         for attempt in range(POOL_INIT_ATTEMPTS):
@@ -237,8 +269,11 @@ def ensure_pool_limits(instance: dg.DagsterInstance, pools: Iterable[str]) -> No
             try:
                 storage.initialize_concurrency_limit_to_default(pool)
             except SQLAlchemyError as exc:
-                log.info("pool %s: another worker set its limit at the same time (%s); looking again",
-                         pool, type(exc).__name__)
+                log.info(
+                    "pool %s: another worker set its limit at the same time (%s); looking again",
+                    pool,
+                    type(exc).__name__,
+                )
                 time.sleep(0.05 * (attempt + 1))
 
 
@@ -248,8 +283,14 @@ def describe_run(instance: dg.DagsterInstance, run_id: str) -> str:
     if run is None:
         return f"run {run_id} (not in this instance)"
     worker = run_worker(instance, run)
-    state = {True: "alive", False: "dead", None: "on another host"}[worker_alive(worker)] if worker else "no worker"
-    return f"run {run_id} ({run.job_name}, {run.status.value}, {worker or 'worker unknown'}, {state})"
+    state = (
+        {True: "alive", False: "dead", None: "on another host"}[worker_alive(worker)]
+        if worker
+        else "no worker"
+    )
+    return (
+        f"run {run_id} ({run.job_name}, {run.status.value}, {worker or 'worker unknown'}, {state})"
+    )
 
 
 def waiting_for(instance: dg.DagsterInstance, run_id: str) -> dict[str, list[str]]:
@@ -290,7 +331,12 @@ class GuardedRun:
     run raises :class:`RunStopped`.
     """
 
-    def __init__(self, instance: dg.DagsterInstance, run_id: str, pool_wait_seconds: float = POOL_WAIT_SECONDS):
+    def __init__(
+        self,
+        instance: dg.DagsterInstance,
+        run_id: str,
+        pool_wait_seconds: float = POOL_WAIT_SECONDS,
+    ):
         self.instance, self.run_id, self.pool_wait_seconds = instance, run_id, pool_wait_seconds
         self.stop_reason: str | None = None
         self.signal_name: str | None = None
@@ -305,10 +351,14 @@ class GuardedRun:
         # Signal handlers belong to the main thread; elsewhere the guard only watches pools.
         self._signals = threading.current_thread() is threading.main_thread()
         if self._signals:
-            self._previous_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+            self._previous_fd = signal.set_wakeup_fd(
+                self._writer.fileno(), warn_on_full_buffer=False
+            )
             self._previous_handler = signal.signal(STOP_SIGNAL, self._raise_interrupt)
         self._main_thread = threading.main_thread().ident
-        self._thread = threading.Thread(target=self._watch, name="platform-assets-run-guard", daemon=True)
+        self._thread = threading.Thread(
+            target=self._watch, name="platform-assets-run-guard", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -333,8 +383,10 @@ class GuardedRun:
         early = f"The platform-assets process ended the run early ({exc_type.__name__ if exc_type else 'no end event'})."
         end_run(self.instance, self.run_id, self.stop_reason or early)
         # (A repeated signal that lands just after Dagster handed the signals back is a KeyboardInterrupt.)
-        if self.stop_reason and (exc_type is None or issubclass(exc_type, (DagsterExecutionInterruptedError,
-                                                                          KeyboardInterrupt))):
+        if self.stop_reason and (
+            exc_type is None
+            or issubclass(exc_type, (DagsterExecutionInterruptedError, KeyboardInterrupt))
+        ):
             raise RunStopped(self.run_id, self._stopped_reason(), self.signal_name)
         return False
 
@@ -345,8 +397,10 @@ class GuardedRun:
         run = self.instance.get_run_by_id(self.run_id)
         if run is None or run.status != dg.DagsterRunStatus.SUCCESS:
             return self.stop_reason
-        return (f"{self.stop_reason.rstrip('.')}, but the run had already finished its last step: "
-                f"it SUCCEEDED; nothing after it was started.")
+        return (
+            f"{self.stop_reason.rstrip('.')}, but the run had already finished its last step: "
+            f"it SUCCEEDED; nothing after it was started."
+        )
 
     @staticmethod
     def _raise_interrupt(_signum, _frame) -> None:
@@ -367,7 +421,11 @@ class GuardedRun:
                 for name in ("SIGTERM", "SIGINT"):
                     if getattr(signal, name) in received and not self.stop_reason:
                         self.signal_name = name
-                        self._stop(instance, f"platform-assets received {name}: stopping the run.", delay=1.0)
+                        self._stop(
+                            instance,
+                            f"platform-assets received {name}: stopping the run.",
+                            delay=1.0,
+                        )
             if self._raise_at is not None and time.monotonic() >= self._raise_at:
                 self._raise_at = None
                 if self._signals and self._unfinished(instance):
@@ -412,19 +470,30 @@ class GuardedRun:
         now = time.monotonic()
         self._waiting_since = self._waiting_since or now - POOL_CHECK_SECONDS
         waited = now - self._waiting_since
-        holders = "; ".join(f"pool {pool} is held by " + (", ".join(describe_run(instance, r) for r in runs)
-                                                          or "no run (slots taken by pending steps)")
-                            for pool, runs in waits.items())
+        holders = "; ".join(
+            f"pool {pool} is held by "
+            + (
+                ", ".join(describe_run(instance, r) for r in runs)
+                or "no run (slots taken by pending steps)"
+            )
+            for pool, runs in waits.items()
+        )
         if now - self._last_message >= POOL_MESSAGE_SECONDS:
             self._last_message = now
-            message = (f"run {self.run_id} waits for a pool slot ({waited:.0f} s so far; gives up after "
-                       f"{self.pool_wait_seconds:.0f} s): {holders}")
+            message = (
+                f"run {self.run_id} waits for a pool slot ({waited:.0f} s so far; gives up after "
+                f"{self.pool_wait_seconds:.0f} s): {holders}"
+            )
             log.warning(message)
             run = instance.get_run_by_id(self.run_id)
             if run is not None:
                 instance.report_engine_event(message, run)
         if waited >= self.pool_wait_seconds:
-            self._stop(instance, f"Gave up after waiting {waited:.0f} s for a pool slot: {holders}.", delay=0.0)
+            self._stop(
+                instance,
+                f"Gave up after waiting {waited:.0f} s for a pool slot: {holders}.",
+                delay=0.0,
+            )
 
 
 class LocalRunLauncher(dg.DefaultRunLauncher):

@@ -90,10 +90,14 @@ def _check_partition(partitions_def: dg.PartitionsDefinition, key: str) -> None:
     if not partitions_def.has_partition_key(key):
         first = partitions_def.get_first_partition_key()
         last = partitions_def.get_last_partition_key()
-        raise RunnerError(f"unknown partition {key!r}: partitions run from {first} to {last} (UTC days).")
+        raise RunnerError(
+            f"unknown partition {key!r}: partitions run from {first} to {last} (UTC days)."
+        )
 
 
-def resolve_selection(defs: dg.Definitions, select: str | Sequence[str] | None) -> list[dg.AssetKey]:
+def resolve_selection(
+    defs: dg.Definitions, select: str | Sequence[str] | None
+) -> list[dg.AssetKey]:
     """Asset keys for a selection: Dagster selection syntax or ``raw/transactions`` keys."""
     graph = defs.resolve_asset_graph()
     all_keys = graph.get_all_asset_keys()
@@ -146,22 +150,38 @@ def _first_line(error) -> str:
 def _summarize(result: dg.ExecuteInProcessResult, partitions: list[str]) -> RunSummary:
     failures = [e for e in result.all_events if e.is_step_failure and e.step_key]
     failed = sorted({e.step_key for e in failures})
-    errors = [{"step": e.step_key, "error": _first_line(e.step_failure_data.error)} for e in failures
-              if e.step_failure_data.error is not None]
+    errors = [
+        {"step": e.step_key, "error": _first_line(e.step_failure_data.error)}
+        for e in failures
+        if e.step_failure_data.error is not None
+    ]
     checks = [
-        {"asset": e.asset_key.to_user_string(), "check": e.check_name, "passed": e.passed,
-         "severity": e.severity.value, "description": e.description,
-         "failed_rules": e.metadata["failed_rules"].value if "failed_rules" in e.metadata else []}
+        {
+            "asset": e.asset_key.to_user_string(),
+            "check": e.check_name,
+            "passed": e.passed,
+            "severity": e.severity.value,
+            "description": e.description,
+            "failed_rules": e.metadata["failed_rules"].value
+            if "failed_rules" in e.metadata
+            else [],
+        }
         for e in result.get_asset_check_evaluations()
     ]
     return RunSummary(result.run_id, partitions, result.success, failed, checks, errors)
 
 
-def _execute(defs: dg.Definitions, selection: dg.AssetSelection | None, *, name: str,
-             partition_key: str | None = None, tags: Mapping[str, str] | None = None,
-             run_config: Mapping[str, Any] | None = None,
-             instance: dg.DagsterInstance | None = None,
-             pool_wait_seconds: float = POOL_WAIT_SECONDS) -> dg.ExecuteInProcessResult:
+def _execute(
+    defs: dg.Definitions,
+    selection: dg.AssetSelection | None,
+    *,
+    name: str,
+    partition_key: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    run_config: Mapping[str, Any] | None = None,
+    instance: dg.DagsterInstance | None = None,
+    pool_wait_seconds: float = POOL_WAIT_SECONDS,
+) -> dg.ExecuteInProcessResult:
     """Run a job in-process: the code location's job ``name``, or a new one over ``selection``.
 
     First ends the runs a dead process left in progress (their slots would block this run).
@@ -172,9 +192,13 @@ def _execute(defs: dg.Definitions, selection: dg.AssetSelection | None, *, name:
     reap_dead_runs(instance)
     tags = {**(tags or {}), **owner_tags()}
     if selection is not None:
-        defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[dg.define_asset_job(name, selection=selection)]))
+        defs = dg.Definitions.merge(
+            defs, dg.Definitions(jobs=[dg.define_asset_job(name, selection=selection)])
+        )
     job_def = defs.resolve_job_def(name)
-    ensure_pool_limits(instance, sorted({op.pool for op in job_def.graph.iterate_op_defs() if op.pool}))
+    ensure_pool_limits(
+        instance, sorted({op.pool for op in job_def.graph.iterate_op_defs() if op.pool})
+    )
     if partition_key is not None and not job_def.asset_layer.selected_asset_keys:
         # A checks-only job has no asset to validate a partition key against; the checks
         # read their partition from the run's partition tag.
@@ -184,8 +208,12 @@ def _execute(defs: dg.Definitions, selection: dg.AssetSelection | None, *, name:
     try:
         with GuardedRun(instance, run_id, pool_wait_seconds):
             return job_def.execute_in_process(
-                instance=instance, partition_key=partition_key, tags=tags, run_id=run_id,
-                run_config=dict(run_config or {}), raise_on_error=False,
+                instance=instance,
+                partition_key=partition_key,
+                tags=tags,
+                run_id=run_id,
+                run_config=dict(run_config or {}),
+                raise_on_error=False,
             )
     except DagsterInvalidConfigError as exc:
         problems = "; ".join(error.message for error in exc.errors) or str(exc)
@@ -212,20 +240,30 @@ def _history_state(keys: Sequence[str]) -> tuple[dict[str, str], set[str]]:
     with warehouse.session(path, read_only=True) as conn:
         failed = conn.execute(
             "SELECT partition_key FROM platform.batch_verdicts WHERE table_name = ? AND NOT passes "
-            "AND list_contains(?, partition_key)", [TRANSACTIONS_TABLE, list(keys)]).fetchall()
+            "AND list_contains(?, partition_key)",
+            [TRANSACTIONS_TABLE, list(keys)],
+        ).fetchall()
         return landed_sources(conn, TRANSACTIONS_TABLE, keys), {row[0] for row in failed}
 
 
 def _source_config(run_config: Mapping[str, Any] | None) -> dict[str, Any]:
     """The source part of the run's ``raw_transactions`` config (which source, how many rows);
     fault injection is left out: it rehearses a bad day, not a bad history."""
-    config = ((run_config or {}).get("ops", {}).get(RAW_TRANSACTIONS_OP, {}) or {}).get("config", {}) or {}
+    config = ((run_config or {}).get("ops", {}).get(RAW_TRANSACTIONS_OP, {}) or {}).get(
+        "config", {}
+    ) or {}
     return {k: v for k, v in config.items() if k in ("source", "rows_per_partition")}
 
 
-def _fill_history(defs: dg.Definitions, day: str, history_days: int, run_config: Mapping[str, Any] | None,
-                  backfill_history: bool, instance: dg.DagsterInstance,
-                  pool_wait_seconds: float = POOL_WAIT_SECONDS) -> list[str]:
+def _fill_history(
+    defs: dg.Definitions,
+    day: str,
+    history_days: int,
+    run_config: Mapping[str, Any] | None,
+    backfill_history: bool,
+    instance: dg.DagsterInstance,
+    pool_wait_seconds: float = POOL_WAIT_SECONDS,
+) -> list[str]:
     """Materialize the days before ``day`` that are not done, from the run's own source;
     returns them.
 
@@ -247,7 +285,9 @@ def _fill_history(defs: dg.Definitions, day: str, history_days: int, run_config:
     partitioned = sorted(k.to_user_string() for k in partitioned_keys)
     # A run killed halfway leaves days landed (even accepted) without their features: a day
     # is done when it failed its contract, or when every partitioned asset materialized it.
-    materialized = set.intersection(*(set(instance.get_materialized_partitions(k)) for k in partitioned_keys))
+    materialized = set.intersection(
+        *(set(instance.get_materialized_partitions(k)) for k in partitioned_keys)
+    )
     unfinished = sorted(d for d in landed if d not in failed and d not in materialized)
     missing = sorted(set(history) - set(landed))
     source_config = _source_config(run_config)
@@ -258,7 +298,8 @@ def _fill_history(defs: dg.Definitions, day: str, history_days: int, run_config:
             f"{', '.join(f'{d} (from {landed[d]})' for d in elsewhere)} landed but their features were never "
             f"built, and this run's source is {source!r}: finish them with the source they landed from "
             f"(platform-assets backfill {' '.join(f'--select {k}' for k in partitioned)} --start {elsewhere[0]} "
-            f"--end {elsewhere[-1]} --config <that source's config>)")
+            f"--end {elsewhere[-1]} --config <that source's config>)"
+        )
     missing_or_unfinished = sorted(set(missing) | set(unfinished))
     if not missing_or_unfinished:
         return []
@@ -268,15 +309,26 @@ def _fill_history(defs: dg.Definitions, day: str, history_days: int, run_config:
             f"the model trains on the {history_days} days before {day}, and {len(missing)} of them never landed "
             f"from {source!r}: {', '.join(missing)}. Run again with --backfill-history to land them from "
             f"{source!r} first, or land them yourself: platform-assets backfill {selection} --start {missing[0]} "
-            f"--end {missing[-1]} --config <your config>")
+            f"--end {missing[-1]} --config <your config>"
+        )
     config = {"ops": {RAW_TRANSACTIONS_OP: {"config": source_config}}} if source_config else None
-    for first, last in _contiguous_ranges(missing_or_unfinished):  # a day done between two gaps is left alone
-        warmup = backfill(partitioned, first, last, run_config=config, instance=instance,
-                          pool_wait_seconds=pool_wait_seconds)
+    for first, last in _contiguous_ranges(
+        missing_or_unfinished
+    ):  # a day done between two gaps is left alone
+        warmup = backfill(
+            partitioned,
+            first,
+            last,
+            run_config=config,
+            instance=instance,
+            pool_wait_seconds=pool_wait_seconds,
+        )
         if not warmup.success:
             failed = [step for run in warmup.runs for step in run.failed_steps]
-            raise HistoryError(f"the history backfill {first}..{last} from {source!r} failed "
-                               f"(steps: {', '.join(failed)})")
+            raise HistoryError(
+                f"the history backfill {first}..{last} from {source!r} failed "
+                f"(steps: {', '.join(failed)})"
+            )
     return missing_or_unfinished
 
 
@@ -286,17 +338,24 @@ def _contiguous_ranges(days: Sequence[str]) -> list[tuple[str, str]]:
 
     ranges: list[tuple[str, str]] = []
     for day in sorted(days):
-        if ranges and dt.date.fromisoformat(day) - dt.date.fromisoformat(ranges[-1][1]) == dt.timedelta(days=1):
+        if ranges and dt.date.fromisoformat(day) - dt.date.fromisoformat(
+            ranges[-1][1]
+        ) == dt.timedelta(days=1):
             ranges[-1] = (ranges[-1][0], day)
         else:
             ranges.append((day, day))
     return ranges
 
 
-def run_main(partition_key: str | None = None, *, history_days: int = HISTORY_DAYS,
-             run_config: Mapping[str, Any] | None = None, backfill_history: bool = False,
-             instance: dg.DagsterInstance | None = None,
-             pool_wait_seconds: float = POOL_WAIT_SECONDS) -> RunSummary:
+def run_main(
+    partition_key: str | None = None,
+    *,
+    history_days: int = HISTORY_DAYS,
+    run_config: Mapping[str, Any] | None = None,
+    backfill_history: bool = False,
+    instance: dg.DagsterInstance | None = None,
+    pool_wait_seconds: float = POOL_WAIT_SECONDS,
+) -> RunSummary:
     """Materialize every asset of one partition (default: the last complete day).
 
     The model assets train on a window of days, so first the ``history_days`` days before
@@ -309,15 +368,30 @@ def run_main(partition_key: str | None = None, *, history_days: int = HISTORY_DA
     key = partition_key or default_partition()
     _check_partition(_partitions_def(defs), key)
     instance = instance or get_instance()
-    _fill_history(defs, key, history_days, run_config, backfill_history, instance, pool_wait_seconds)
-    result = _execute(defs, None, name=MAIN_JOB, partition_key=key, run_config=run_config, instance=instance,
-                      pool_wait_seconds=pool_wait_seconds)
+    _fill_history(
+        defs, key, history_days, run_config, backfill_history, instance, pool_wait_seconds
+    )
+    result = _execute(
+        defs,
+        None,
+        name=MAIN_JOB,
+        partition_key=key,
+        run_config=run_config,
+        instance=instance,
+        pool_wait_seconds=pool_wait_seconds,
+    )
     return _summarize(result, [key])
 
 
-def run_checks(select: str | Sequence[str] | None = None, partition_key: str | None = None, *,
-               materialize: bool = False, run_config: Mapping[str, Any] | None = None,
-               instance: dg.DagsterInstance | None = None, pool_wait_seconds: float = POOL_WAIT_SECONDS) -> RunSummary:
+def run_checks(
+    select: str | Sequence[str] | None = None,
+    partition_key: str | None = None,
+    *,
+    materialize: bool = False,
+    run_config: Mapping[str, Any] | None = None,
+    instance: dg.DagsterInstance | None = None,
+    pool_wait_seconds: float = POOL_WAIT_SECONDS,
+) -> RunSummary:
     """Run the asset checks of the selected assets in-process (for CI).
 
     With ``materialize`` the assets are materialized first, in the same run; otherwise the
@@ -333,9 +407,18 @@ def run_checks(select: str | Sequence[str] | None = None, partition_key: str | N
     checks = dg.AssetSelection.checks_for_assets(*keys)
     selection = dg.AssetSelection.assets(*keys) | checks if materialize else checks
     if not checks.resolve_checks(graph):
-        raise RunnerError(f"the selected assets have no asset checks: {', '.join(k.to_user_string() for k in keys)}")
-    result = _execute(defs, selection, name="platform_checks_run", partition_key=key, run_config=run_config,
-                      instance=instance, pool_wait_seconds=pool_wait_seconds)
+        raise RunnerError(
+            f"the selected assets have no asset checks: {', '.join(k.to_user_string() for k in keys)}"
+        )
+    result = _execute(
+        defs,
+        selection,
+        name="platform_checks_run",
+        partition_key=key,
+        run_config=run_config,
+        instance=instance,
+        pool_wait_seconds=pool_wait_seconds,
+    )
     return _summarize(result, [key] if key else [])
 
 
@@ -350,9 +433,16 @@ class BackfillResult:
         return all(r.success for r in self.runs)
 
 
-def backfill(select: str | Sequence[str], start: str, end: str, *, run_config: Mapping[str, Any] | None = None,
-             instance: dg.DagsterInstance | None = None,
-             pool_wait_seconds: float = POOL_WAIT_SECONDS, url: str | None = None) -> BackfillResult | SubmittedBackfill:
+def backfill(
+    select: str | Sequence[str],
+    start: str,
+    end: str,
+    *,
+    run_config: Mapping[str, Any] | None = None,
+    instance: dg.DagsterInstance | None = None,
+    pool_wait_seconds: float = POOL_WAIT_SECONDS,
+    url: str | None = None,
+) -> BackfillResult | SubmittedBackfill:
     """Materialize the selected assets for every partition from ``start`` to ``end`` (inclusive).
 
     One run covers the whole range when every selected asset allows single-run backfills;
@@ -391,13 +481,27 @@ def backfill(select: str | Sequence[str], start: str, end: str, *, run_config: M
     runs: list[RunSummary] = []
     if single_run:
         tags = {ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end}
-        result = _execute(defs, selection, name="platform_backfill_run", tags=tags, run_config=run_config,
-                          instance=instance, pool_wait_seconds=pool_wait_seconds)
+        result = _execute(
+            defs,
+            selection,
+            name="platform_backfill_run",
+            tags=tags,
+            run_config=run_config,
+            instance=instance,
+            pool_wait_seconds=pool_wait_seconds,
+        )
         runs.append(_summarize(result, partition_keys))
     else:
         for key in partition_keys:
-            result = _execute(defs, selection, name="platform_backfill_run", partition_key=key, run_config=run_config,
-                              instance=instance, pool_wait_seconds=pool_wait_seconds)
+            result = _execute(
+                defs,
+                selection,
+                name="platform_backfill_run",
+                partition_key=key,
+                run_config=run_config,
+                instance=instance,
+                pool_wait_seconds=pool_wait_seconds,
+            )
             runs.append(_summarize(result, [key]))
     return BackfillResult([k.to_user_string() for k in keys], partition_keys, runs)
 
@@ -435,20 +539,26 @@ def _graphql(url: str, query: str, variables: Mapping[str, Any], timeout: float 
     import urllib.error
     import urllib.request
 
-    request = urllib.request.Request(f"{url.rstrip('/')}/graphql", method="POST",
-                                     data=json.dumps({"query": query, "variables": dict(variables)}).encode(),
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{url.rstrip('/')}/graphql",
+        method="POST",
+        data=json.dumps({"query": query, "variables": dict(variables)}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             payload = json.loads(response.read())
     except urllib.error.HTTPError as exc:
-        raise RunnerError(f"Dagster at {url} answered HTTP {exc.code}: {exc.read(300).decode(errors='replace')}") \
-            from None
+        raise RunnerError(
+            f"Dagster at {url} answered HTTP {exc.code}: {exc.read(300).decode(errors='replace')}"
+        ) from None
     except (urllib.error.URLError, OSError) as exc:
         raise RunnerError(f"cannot reach Dagster at {url}: {exc}") from None
     if payload.get("errors"):
-        raise RunnerError(f"Dagster at {url} refused the request: "
-                          f"{'; '.join(e.get('message', str(e)) for e in payload['errors'])}")
+        raise RunnerError(
+            f"Dagster at {url} refused the request: "
+            f"{'; '.join(e.get('message', str(e)) for e in payload['errors'])}"
+        )
     return payload["data"]
 
 
@@ -468,14 +578,22 @@ class SubmittedBackfill:
 
     def status(self) -> str:
         """The deployment's status of the backfill: REQUESTED, COMPLETED_SUCCESS, FAILED, ..."""
-        answer = _graphql(self.url, _BACKFILL_STATUS, {"id": self.backfill_id})["partitionBackfillOrError"]
+        answer = _graphql(self.url, _BACKFILL_STATUS, {"id": self.backfill_id})[
+            "partitionBackfillOrError"
+        ]
         if answer["__typename"] != "PartitionBackfill":
-            raise RunnerError(f"backfill {self.backfill_id} at {self.url}: {answer.get('message', answer)}")
+            raise RunnerError(
+                f"backfill {self.backfill_id} at {self.url}: {answer.get('message', answer)}"
+            )
         return answer["status"]
 
 
-def submit_backfill(url: str, keys: Sequence[dg.AssetKey], partition_keys: Sequence[str],
-                    run_config: Mapping[str, Any] | None = None) -> SubmittedBackfill:
+def submit_backfill(
+    url: str,
+    keys: Sequence[dg.AssetKey],
+    partition_keys: Sequence[str],
+    run_config: Mapping[str, Any] | None = None,
+) -> SubmittedBackfill:
     """Submit an asset backfill of ``keys`` over ``partition_keys`` to the deployment at ``url``
     (GraphQL ``launchPartitionBackfill``)."""
     params: dict[str, Any] = {
@@ -488,6 +606,14 @@ def submit_backfill(url: str, keys: Sequence[dg.AssetKey], partition_keys: Seque
         params["runConfigData"] = dict(run_config)
     answer = _graphql(url, _LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
     if answer["__typename"] != "LaunchBackfillSuccess":
-        detail = answer.get("message") or "; ".join(e["message"] for e in answer.get("errors", [])) or answer
-        raise RunnerError(f"Dagster at {url} did not launch the backfill ({answer['__typename']}): {detail}")
-    return SubmittedBackfill(answer["backfillId"], url, [k.to_user_string() for k in keys], list(partition_keys))
+        detail = (
+            answer.get("message")
+            or "; ".join(e["message"] for e in answer.get("errors", []))
+            or answer
+        )
+        raise RunnerError(
+            f"Dagster at {url} did not launch the backfill ({answer['__typename']}): {detail}"
+        )
+    return SubmittedBackfill(
+        answer["backfillId"], url, [k.to_user_string() for k in keys], list(partition_keys)
+    )

@@ -36,11 +36,13 @@ def contract() -> Contract:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings.from_env({
-        "PLATFORM_ASSETS_HOME": str(tmp_path / "home"),
-        "PLATFORM_ASSETS_CONTRACTS_DIR": str(CONTRACTS_DIR),
-        "PLATFORM_ASSETS_ROWS_PER_PARTITION": "2000",
-    })
+    return Settings.from_env(
+        {
+            "PLATFORM_ASSETS_HOME": str(tmp_path / "home"),
+            "PLATFORM_ASSETS_CONTRACTS_DIR": str(CONTRACTS_DIR),
+            "PLATFORM_ASSETS_ROWS_PER_PARTITION": "2000",
+        }
+    )
 
 
 @pytest.fixture

@@ -37,17 +37,22 @@ def describe_definitions() -> dict:
             "deps": sorted(k.to_user_string() for k in node.parent_keys),
             "checks": sorted(c.name for c in node.check_keys),
             "owners": list(node.owners),
-            "automation": node.automation_condition.get_label() if node.automation_condition else None,
+            "automation": node.automation_condition.get_label()
+            if node.automation_condition
+            else None,
         }
     repo = defs.get_repository_def()
     return {
         "assets": assets,
         "blocking_checks": sorted(
             f"{spec.asset_key.to_user_string()}:{spec.name}"
-            for spec in (graph.get_check_spec(k) for k in graph.asset_check_keys) if spec.blocking
+            for spec in (graph.get_check_spec(k) for k in graph.asset_check_keys)
+            if spec.blocking
         ),
         "jobs": sorted(j.name for j in repo.get_all_jobs() if not j.name.startswith("__")),
-        "sensors": {s.name: s.default_status.value for s in sorted(repo.sensor_defs, key=lambda s: s.name)},
+        "sensors": {
+            s.name: s.default_status.value for s in sorted(repo.sensor_defs, key=lambda s: s.name)
+        },
         "resources": sorted(repo.get_top_level_resources()),
     }
 
@@ -59,14 +64,23 @@ def test_definitions_match_snapshot():
         # Comparing with what was just written proves nothing: review the diff instead.
         pytest.skip(f"rewrote {SNAPSHOT}: review its diff")
     if not SNAPSHOT.exists():
-        pytest.fail(f"no snapshot yet: run with PLATFORM_ASSETS_UPDATE_SNAPSHOTS=1 to write {SNAPSHOT}")
+        pytest.fail(
+            f"no snapshot yet: run with PLATFORM_ASSETS_UPDATE_SNAPSHOTS=1 to write {SNAPSHOT}"
+        )
     assert current == json.loads(SNAPSHOT.read_text())
 
 
 def test_loading_the_code_location_imports_no_heavy_library(tmp_path: Path):
-    code = ("import sys, platform_assets.definitions as d; d.defs(); "
-            f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                            env=subprocess_env(PLATFORM_ASSETS_HOME=str(tmp_path / "home")))
+    code = (
+        "import sys, platform_assets.definitions as d; d.defs(); "
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=subprocess_env(PLATFORM_ASSETS_HOME=str(tmp_path / "home")),
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "", f"imported at load time: {result.stdout.strip()}"

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import click
 
-from platform_assets.cli import contracts, evals, models, quarantine, runs
-from platform_assets.cli import costs, tickets
+from platform_assets.cli import contracts, costs, evals, models, quarantine, runs, tickets
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

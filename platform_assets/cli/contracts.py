@@ -30,13 +30,26 @@ def _claude_client(no_llm: bool):
 @contracts.command("check")
 @click.argument("contract", type=click.Path(path_type=Path))
 @click.argument("data", type=click.Path(path_type=Path))
-@click.option("--reference", type=click.Path(path_type=Path), help="CSV or Parquet of the last accepted batch, "
-              "to check semantic drift against.")
-@click.option("--table", help="Which table of a contract that describes several (physicalName or name).")
+@click.option(
+    "--reference",
+    type=click.Path(path_type=Path),
+    help="CSV or Parquet of the last accepted batch, to check semantic drift against.",
+)
+@click.option(
+    "--table", help="Which table of a contract that describes several (physicalName or name)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")
-@click.option("--no-llm", is_flag=True, help="Do not ask Claude, even when ANTHROPIC_API_KEY is set.")
-def contracts_check(contract: Path, data: Path, reference: Path | None, table: str | None, as_json: bool,
-                    no_llm: bool) -> None:
+@click.option(
+    "--no-llm", is_flag=True, help="Do not ask Claude, even when ANTHROPIC_API_KEY is set."
+)
+def contracts_check(
+    contract: Path,
+    data: Path,
+    reference: Path | None,
+    table: str | None,
+    as_json: bool,
+    no_llm: bool,
+) -> None:
     """Check DATA (CSV, JSON Lines or Parquet) against CONTRACT (ODCS v3 YAML).
 
     Text files are read as the contract says: declared strings stay as written, declared
@@ -58,8 +71,10 @@ def contracts_check(contract: Path, data: Path, reference: Path | None, table: s
     except ContractError as exc:
         fail_usage(str(exc))
     if parsed.table is None:
-        fail_usage(f"{contract}: the contract describes no table (no 'schema'): there is nothing to check "
-                   f"{data} against. Add the table under 'schema', or check it with the contract that has it.")
+        fail_usage(
+            f"{contract}: the contract describes no table (no 'schema'): there is nothing to check "
+            f"{data} against. Add the table under 'schema', or check it with the contract that has it."
+        )
     conn = warehouse.connect(":memory:")
     # Timestamps written without an offset are read as UTC, wherever the command runs; the
     # output is the verdict, not DuckDB's progress bar.
@@ -71,16 +86,25 @@ def contracts_check(contract: Path, data: Path, reference: Path | None, table: s
             ref_batch = batch_from_file(conn, reference, parsed.parsed_types())
             shared = set(ref_batch.columns) & {c.name for c in parsed.columns}
             if ref_batch.row_count == 0:
-                fail_usage(f"{reference}: the reference has no rows; pass the last accepted batch, or leave out "
-                            f"--reference")
+                fail_usage(
+                    f"{reference}: the reference has no rows; pass the last accepted batch, or leave out "
+                    f"--reference"
+                )
             if shared:
                 reference_profile = check_batch(conn, ref_batch, parsed).profile
             else:
-                reference_note = (f"drift was not checked: the reference {reference} has none of the contract's "
-                                  f"columns ({', '.join(c.name for c in parsed.columns)})")
+                reference_note = (
+                    f"drift was not checked: the reference {reference} has none of the contract's "
+                    f"columns ({', '.join(c.name for c in parsed.columns)})"
+                )
         batch = batch_from_file(conn, data, parsed.parsed_types())
-        verdict = check_batch(conn, batch, parsed, reference_profile,
-                              f"file {reference}" if reference_profile is not None else None)
+        verdict = check_batch(
+            conn,
+            batch,
+            parsed,
+            reference_profile,
+            f"file {reference}" if reference_profile is not None else None,
+        )
         if reference_note:  # more precise than the engine's "no reference" note
             verdict.notes = [n for n in verdict.notes if n != NO_REFERENCE_NOTE] + [reference_note]
         verdict.notes += [f"not run by this platform: {part}" for part in parsed.not_run]
@@ -89,8 +113,15 @@ def contracts_check(contract: Path, data: Path, reference: Path | None, table: s
         if client is not None:
             # Every call is logged in the warehouse's governance table, CLI calls included.
             with warehouse.session(Settings.from_env().warehouse) as log_conn:
-                result = semantic_llm.semantic_check(conn, batch, parsed, verdict, client,
-                                                     asset="cli:contracts check", log_conn=log_conn)
+                result = semantic_llm.semantic_check(
+                    conn,
+                    batch,
+                    parsed,
+                    verdict,
+                    client,
+                    asset="cli:contracts check",
+                    log_conn=log_conn,
+                )
             verdict, llm = result.verdict, semantic_llm.llm_summary(result)
         elif no_llm:
             verdict.notes.append(semantic_llm.TURNED_OFF_NOTE)
@@ -101,17 +132,25 @@ def contracts_check(contract: Path, data: Path, reference: Path | None, table: s
     finally:
         conn.close()
     if as_json:
-        out = {"passes": verdict.passes,
-               "violations": [{k: v.to_dict()[k] for k in ("field", "rule", "detail", "severity", "source")}
-                              for v in verdict.violations],
-               "rows": verdict.row_count, "decided_by": verdict.decided_by, "notes": verdict.notes}
+        out = {
+            "passes": verdict.passes,
+            "violations": [
+                {k: v.to_dict()[k] for k in ("field", "rule", "detail", "severity", "source")}
+                for v in verdict.violations
+            ],
+            "rows": verdict.row_count,
+            "decided_by": verdict.decided_by,
+            "notes": verdict.notes,
+        }
         if llm is not None:
             out["llm"] = llm
         click.echo(json.dumps(out, indent=2, default=str))
     else:
         click.echo(f"{data}: {verdict.row_count} rows, contract {parsed.id} {parsed.version}")
         for v in verdict.violations:
-            click.echo(f"  [{v.severity}] {v.field or '(table)'} · {v.rule} ({v.source}): {v.detail}")
+            click.echo(
+                f"  [{v.severity}] {v.field or '(table)'} · {v.rule} ({v.source}): {v.detail}"
+            )
         for note in verdict.notes:
             click.echo(f"  note: {note}")
         click.echo("PASS" if verdict.passes else f"FAIL: {len(verdict.errors)} error(s)")
@@ -119,8 +158,12 @@ def contracts_check(contract: Path, data: Path, reference: Path | None, table: s
 
 
 @contracts.command("lint")
-@click.argument("contracts_", metavar="CONTRACT...", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print one result per contract as a JSON list.")
+@click.argument(
+    "contracts_", metavar="CONTRACT...", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one result per contract as a JSON list."
+)
 def contracts_lint(contracts_: tuple[Path, ...], as_json: bool) -> None:
     """Validate each CONTRACT against the ODCS standard and say what this platform runs.
 
@@ -140,21 +183,48 @@ def contracts_lint(contracts_: tuple[Path, ...], as_json: bool) -> None:
 
 def _lint_one(path: Path) -> dict:
     """What lint says about one contract, as plain values."""
-    from platform_assets.core.validation.contract import INVALID_ODCS, ContractError, load_contract_tables
+    from platform_assets.core.validation.contract import (
+        INVALID_ODCS,
+        ContractError,
+        load_contract_tables,
+    )
 
     try:
         tables = load_contract_tables(path)
     except ContractError as exc:
-        return {"file": str(path), "valid_odcs": exc.kind != INVALID_ODCS, "checkable": False,
-                "verdict": exc.kind, "problems": exc.problems, "message": str(exc), "not_run": [], "tables": []}
+        return {
+            "file": str(path),
+            "valid_odcs": exc.kind != INVALID_ODCS,
+            "checkable": False,
+            "verdict": exc.kind,
+            "problems": exc.problems,
+            "message": str(exc),
+            "not_run": [],
+            "tables": [],
+        }
     first = tables[0]
-    summaries = [{"table": t.table, "columns": len(t.columns),
-                  "quality_rules": sum(len(c.quality) for c in t.columns) + len(t.quality),
-                  "sensitive": list(t.sensitive_columns)} for t in tables if t.table is not None]
-    return {"file": str(path), "valid_odcs": True, "checkable": True,
-            "verdict": "valid ODCS" if summaries else "valid ODCS, nothing to check", "problems": [],
-            "id": first.id, "version": first.version, "apiVersion": first.api_version, "tables": summaries,
-            "not_run": list(dict.fromkeys(part for t in tables for part in t.not_run))}
+    summaries = [
+        {
+            "table": t.table,
+            "columns": len(t.columns),
+            "quality_rules": sum(len(c.quality) for c in t.columns) + len(t.quality),
+            "sensitive": list(t.sensitive_columns),
+        }
+        for t in tables
+        if t.table is not None
+    ]
+    return {
+        "file": str(path),
+        "valid_odcs": True,
+        "checkable": True,
+        "verdict": "valid ODCS" if summaries else "valid ODCS, nothing to check",
+        "problems": [],
+        "id": first.id,
+        "version": first.version,
+        "apiVersion": first.api_version,
+        "tables": summaries,
+        "not_run": list(dict.fromkeys(part for t in tables for part in t.not_run)),
+    }
 
 
 def _echo_lint(result: dict) -> None:
@@ -165,8 +235,10 @@ def _echo_lint(result: dict) -> None:
     if not result["tables"]:
         click.echo(f"{head}: nothing to check (the contract describes no table)")
     for t in result["tables"]:
-        click.echo(f"{head}, table {t['table']}, {t['columns']} columns, {t['quality_rules']} quality rules, "
-                   f"sensitive: {', '.join(t['sensitive']) or 'none'}")
+        click.echo(
+            f"{head}, table {t['table']}, {t['columns']} columns, {t['quality_rules']} quality rules, "
+            f"sensitive: {', '.join(t['sensitive']) or 'none'}"
+        )
     if result["not_run"]:
         click.echo(f"  not run by this platform ({len(result['not_run'])}):")
         for part in result["not_run"]:
@@ -174,9 +246,16 @@ def _echo_lint(result: dict) -> None:
 
 
 @contracts.command("diff")
-@click.argument("files", metavar="[OLD] NEW", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--against", "ref", metavar="GIT_REF", help="Compare NEW with its own file at this git revision "
-              "(e.g. origin/main) instead of an OLD file.")
+@click.argument(
+    "files", metavar="[OLD] NEW", nargs=-1, required=True, type=click.Path(path_type=Path)
+)
+@click.option(
+    "--against",
+    "ref",
+    metavar="GIT_REF",
+    help="Compare NEW with its own file at this git revision "
+    "(e.g. origin/main) instead of an OLD file.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the changes as JSON.")
 def contracts_diff(files: tuple[Path, ...], ref: str | None, as_json: bool) -> None:
     """Classify every change between two versions of a contract as breaking or not.
@@ -197,7 +276,9 @@ def contracts_diff(files: tuple[Path, ...], ref: str | None, as_json: bool) -> N
     if ref is None and len(files) != 2:
         fail_usage("contracts diff takes OLD and NEW, or NEW with --against GIT_REF")
     if ref is not None and len(files) != 1:
-        fail_usage("with --against GIT_REF, give only NEW (the old version is NEW's file at GIT_REF)")
+        fail_usage(
+            "with --against GIT_REF, give only NEW (the old version is NEW's file at GIT_REF)"
+        )
     new = files[-1]
     if not new.is_file():
         fail_usage(f"{new}: file not found")
@@ -210,8 +291,20 @@ def contracts_diff(files: tuple[Path, ...], ref: str | None, as_json: bool) -> N
                 fail_usage(str(exc))
             if text is None:
                 message = f"{new}: not in {ref}: a new contract, nothing to compare; nothing breaks"
-                click.echo(json.dumps({"new": {"file": str(new)}, "changes": [], "breaking": 0, "passes": True,
-                                       "note": message}, indent=2) if as_json else message)
+                click.echo(
+                    json.dumps(
+                        {
+                            "new": {"file": str(new)},
+                            "changes": [],
+                            "breaking": 0,
+                            "passes": True,
+                            "note": message,
+                        },
+                        indent=2,
+                    )
+                    if as_json
+                    else message
+                )
                 sys.exit(EXIT_OK)
             old = Path(scratch) / new.name
             old.write_text(text, encoding="utf-8")
@@ -222,18 +315,26 @@ def contracts_diff(files: tuple[Path, ...], ref: str | None, as_json: bool) -> N
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, default=str))
     else:
-        click.echo(f"{result.old_path} ({result.old_version}) -> {result.new_path} ({result.new_version}): "
-                   f"{len(result.changes)} change(s), {len(result.breaking)} breaking")
+        click.echo(
+            f"{result.old_path} ({result.old_version}) -> {result.new_path} ({result.new_version}): "
+            f"{len(result.changes)} change(s), {len(result.breaking)} breaking"
+        )
         for change in result.changes:
             where = ".".join(p for p in (change.table, change.column) if p) or "(contract)"
-            click.echo(f"  {'BREAKING' if change.breaking else 'ok      '}  {where}: {change.change}: {change.detail}"
-                       + (f" [{change.location}]" if change.location else ""))
+            click.echo(
+                f"  {'BREAKING' if change.breaking else 'ok      '}  {where}: {change.change}: {change.detail}"
+                + (f" [{change.location}]" if change.location else "")
+            )
         if result.breaking and result.major_bumped:
-            click.echo(f"PASS: breaking changes with a major version bump ({result.old_version} -> "
-                       f"{result.new_version})")
+            click.echo(
+                f"PASS: breaking changes with a major version bump ({result.old_version} -> "
+                f"{result.new_version})"
+            )
         elif result.breaking:
-            click.echo(f"FAIL: {len(result.breaking)} breaking change(s) and the major version did not go up "
-                       f"({result.old_version} -> {result.new_version}): bump the major version or undo them")
+            click.echo(
+                f"FAIL: {len(result.breaking)} breaking change(s) and the major version did not go up "
+                f"({result.old_version} -> {result.new_version}): bump the major version or undo them"
+            )
         else:
             click.echo("PASS: nothing breaks")
     sys.exit(EXIT_OK if result.passes else EXIT_FAILED)

@@ -48,7 +48,9 @@ def _suite(settings, with_inbox: bool = True):
 
 def _git_user() -> str | None:
     try:
-        found = subprocess.run(["git", "config", "user.name"], capture_output=True, text=True, timeout=10)
+        found = subprocess.run(
+            ["git", "config", "user.name"], capture_output=True, text=True, timeout=10
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return found.stdout.strip() or None
@@ -68,11 +70,21 @@ def _warehouse(settings, write: bool):
 
 # -- draft -------------------------------------------------------------------------------
 
+
 @evals.command("draft")
-@click.option("--requirement", "requirements", multiple=True, help="Draft for this requirement id only "
-                                                                   "(repeatable), e.g. fraud_scoring#3.")
-@click.option("--wait", "wait_seconds", default=600.0, show_default=True,
-              help="Seconds to wait for Claude's Message Batch before leaving it for the next pass.")
+@click.option(
+    "--requirement",
+    "requirements",
+    multiple=True,
+    help="Draft for this requirement id only (repeatable), e.g. fraud_scoring#3.",
+)
+@click.option(
+    "--wait",
+    "wait_seconds",
+    default=600.0,
+    show_default=True,
+    help="Seconds to wait for Claude's Message Batch before leaving it for the next pass.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the drafts as JSON.")
 def evals_draft(requirements: tuple[str, ...], wait_seconds: float, as_json: bool) -> None:
     """Draft cases into the drafts inbox: from the recorded regressions by the rules and, with
@@ -98,27 +110,52 @@ def evals_draft(requirements: tuple[str, ...], wait_seconds: float, as_json: boo
     with _warehouse(settings, write=client.enabled) as conn:
         regressions = recorded_regressions(conn, registry, settings.artifacts_dir)
         try:
-            report = draft_cases(suite, regressions, inbox=_inbox(settings), client=client, log_conn=conn,
-                                 contracts_dir=settings.contracts_dir, holdout=holdout,
-                                 requirement_ids=list(requirements) or None, wait_seconds=wait_seconds)
+            report = draft_cases(
+                suite,
+                regressions,
+                inbox=_inbox(settings),
+                client=client,
+                log_conn=conn,
+                contracts_dir=settings.contracts_dir,
+                holdout=holdout,
+                requirement_ids=list(requirements) or None,
+                wait_seconds=wait_seconds,
+            )
         except ValueError as exc:
             fail_usage(str(exc))
     if as_json:
-        click.echo(json.dumps({"drafted": [c.model_dump(mode="json", exclude_none=True) for c in report.drafted],
-                               "skipped": report.skipped, "notes": report.notes, "batch_id": report.batch_id,
-                               "pending": report.pending, "inbox": str(_inbox(settings))}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "drafted": [
+                        c.model_dump(mode="json", exclude_none=True) for c in report.drafted
+                    ],
+                    "skipped": report.skipped,
+                    "notes": report.notes,
+                    "batch_id": report.batch_id,
+                    "pending": report.pending,
+                    "inbox": str(_inbox(settings)),
+                },
+                indent=2,
+            )
+        )
         return
     for note in report.notes:
         click.echo(f"note: {note}")
     for case in report.drafted:
-        click.echo(f"drafted {case.id} ({case.requirement or 'requirement not set'}, {case.kind}): {case.title}")
+        click.echo(
+            f"drafted {case.id} ({case.requirement or 'requirement not set'}, {case.kind}): {case.title}"
+        )
     for skipped in report.skipped:
         click.echo(f"skipped: {skipped}")
-    click.echo(f"{len(report.drafted)} draft(s) in {_inbox(settings)}; review them with "
-               f"`platform-assets evals review list`")
+    click.echo(
+        f"{len(report.drafted)} draft(s) in {_inbox(settings)}; review them with "
+        f"`platform-assets evals review list`"
+    )
 
 
 # -- review ------------------------------------------------------------------------------
+
 
 @evals.group("review")
 def review() -> None:
@@ -132,10 +169,21 @@ def review_list(as_json: bool) -> None:
     settings = _settings()
     suite = _suite(settings)
     inbox_ids = {c.id for c in suite.inbox}
-    rows = [{"id": c.id, "requirement": c.requirement, "kind": c.kind, "title": c.title,
-             "drafted_by": c.drafted_by.describe(), "drafted_at": None if c.drafted_at is None else str(c.drafted_at),
-             "where": str((_inbox(settings) if c.id in inbox_ids else settings.evals_dir / "cases") / f"{c.id}.yaml")}
-            for c in suite.drafted]
+    rows = [
+        {
+            "id": c.id,
+            "requirement": c.requirement,
+            "kind": c.kind,
+            "title": c.title,
+            "drafted_by": c.drafted_by.describe(),
+            "drafted_at": None if c.drafted_at is None else str(c.drafted_at),
+            "where": str(
+                (_inbox(settings) if c.id in inbox_ids else settings.evals_dir / "cases")
+                / f"{c.id}.yaml"
+            ),
+        }
+        for c in suite.drafted
+    ]
     if as_json:
         click.echo(json.dumps({"drafts": rows}, indent=2))
         return
@@ -143,8 +191,10 @@ def review_list(as_json: bool) -> None:
         click.echo("no drafts waiting for review (draft some with `platform-assets evals draft`)")
         return
     for row in rows:
-        click.echo(f"{row['id']}  [{row['requirement'] or 'requirement not set'}, {row['kind']}] {row['title']}\n"
-                   f"    drafted by {row['drafted_by']}; {row['where']}")
+        click.echo(
+            f"{row['id']}  [{row['requirement'] or 'requirement not set'}, {row['kind']}] {row['title']}\n"
+            f"    drafted by {row['drafted_by']}; {row['where']}"
+        )
 
 
 @review.command("approve")
@@ -188,11 +238,20 @@ def review_reject(case: str, reason: str, reviewer: str | None) -> None:
 
 # -- coverage ----------------------------------------------------------------------------
 
+
 @evals.command("coverage")
-@click.option("--json", "as_json", is_flag=True, help='{"coverage": 0..1, "requirements": [{"id", "approved", '
-                                                      '"drafted", "stale"}]}')
-@click.option("--min-cases", default=None, type=click.IntRange(1), help="Approved cases a requirement needs "
-                                                                          "(default 2); fewer is a warning.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='{"coverage": 0..1, "requirements": [{"id", "approved", "drafted", "stale"}]}',
+)
+@click.option(
+    "--min-cases",
+    default=None,
+    type=click.IntRange(1),
+    help="Approved cases a requirement needs (default 2); fewer is a warning.",
+)
 def evals_coverage(as_json: bool, min_cases: int | None) -> None:
     """Approved, drafted and stale cases per requirement. Exits 1 when a requirement has no
     approved case (drafts never count)."""
@@ -204,9 +263,11 @@ def evals_coverage(as_json: bool, min_cases: int | None) -> None:
     if as_json:
         click.echo(json.dumps(report.coverage_json(), indent=2))
     else:
-        click.echo(f"coverage {report.coverage:.0%}: {len(report.requirements) - len(report.uncovered)} of "
-                   f"{len(report.requirements)} requirements have an approved case ({report.cases} approved, "
-                   f"{report.drafted} drafted) in {settings.evals_dir}")
+        click.echo(
+            f"coverage {report.coverage:.0%}: {len(report.requirements) - len(report.uncovered)} of "
+            f"{len(report.requirements)} requirements have an approved case ({report.cases} approved, "
+            f"{report.drafted} drafted) in {settings.evals_dir}"
+        )
         click.echo(report.coverage_markdown())
         for rid in report.uncovered:
             click.echo(f"ERROR {rid}: no approved case")
@@ -223,14 +284,25 @@ def evals_coverage(as_json: bool, min_cases: int | None) -> None:
 
 # -- run ---------------------------------------------------------------------------------
 
+
 @evals.command("run")
-@click.option("--alias", type=click.Choice(["champion", "challenger"]), default="champion", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help='{"alias", "version", "requirements": [{"id", "cases", '
-                                                      '"passed"}], "failed_cases": [...]}')
+@click.option(
+    "--alias", type=click.Choice(["champion", "challenger"]), default="champion", show_default=True
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='{"alias", "version", "requirements": [{"id", "cases", "passed"}], "failed_cases": [...]}',
+)
 def evals_run(alias: str, as_json: bool) -> None:
     """Run every approved case against the champion (or --alias challenger) on its holdout.
     Exits 1 when an approved case fails or cannot run."""
-    from platform_assets.core.eval_suite.promotion import holdout_for_version, run_suite, version_under_test
+    from platform_assets.core.eval_suite.promotion import (
+        holdout_for_version,
+        run_suite,
+        version_under_test,
+    )
     from platform_assets.core.registry import RegistryError, registry_for
 
     settings = _settings()
@@ -249,15 +321,28 @@ def evals_run(alias: str, as_json: bool) -> None:
     run = run_suite(suite, [model], holdout, settings.contracts_dir)
     failed = run.failed_cases(alias)
     if as_json:
-        click.echo(json.dumps({"alias": alias, "version": version.version,
-                               "requirements": run.requirement_summary(alias), "failed_cases": failed}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "alias": alias,
+                    "version": version.version,
+                    "requirements": run.requirement_summary(alias),
+                    "failed_cases": failed,
+                },
+                indent=2,
+            )
+        )
     else:
         rate = run.pass_rate(alias)
-        click.echo(f"{version.id} ({alias}) on {run.holdout_rows} holdout rows: "
-                   f"{sum(r['passed'] for r in run.requirement_summary(alias))} of {len(run.outcomes[alias])} "
-                   f"approved cases pass" + ("" if rate is None else f" ({rate:.0%})"))
+        click.echo(
+            f"{version.id} ({alias}) on {run.holdout_rows} holdout rows: "
+            f"{sum(r['passed'] for r in run.requirement_summary(alias))} of {len(run.outcomes[alias])} "
+            f"approved cases pass" + ("" if rate is None else f" ({rate:.0%})")
+        )
         for row in run.requirement_summary(alias):
             click.echo(f"  {row['id']}: {row['passed']}/{row['cases']}")
         for case in failed:
-            click.echo(f"FAIL {case['case']} ({case['requirement']}, {case['kind']}) {case['status']}: {case['detail']}")
+            click.echo(
+                f"FAIL {case['case']} ({case['requirement']}, {case['kind']}) {case['status']}: {case['detail']}"
+            )
     sys.exit(EXIT_FAILED if failed else EXIT_OK)

@@ -32,8 +32,10 @@ def _version_number(text: str) -> int:
     """A version as ``models list`` prints it (``fraud_model:v2``), or ``v2``, or ``2``."""
     number = text.rsplit(":", 1)[-1].removeprefix("v")
     if not number.isdigit():
-        fail_usage(f"{text!r} is not a model version; write it as models list prints it (fraud_model:v2), "
-                    f"v2 or 2")
+        fail_usage(
+            f"{text!r} is not a model version; write it as models list prints it (fraud_model:v2), "
+            f"v2 or 2"
+        )
     return int(number)
 
 
@@ -48,14 +50,17 @@ def models_list(as_json: bool) -> None:
     rows = []
     for number in registry.versions():
         version = registry.get(number)
-        rows.append({
-            "id": version.id, "version": number,
-            "aliases": sorted(name for name, v in aliases.items() if v == number),
-            "created_at": version.record.get("created_at"),
-            "data_window": version.record.get("data_window"),
-            "metrics": {k: v for k, v in version.metrics.items() if isinstance(v, int | float)},
-            "integrity": registry.integrity_problem(number) or "ok",
-        })
+        rows.append(
+            {
+                "id": version.id,
+                "version": number,
+                "aliases": sorted(name for name, v in aliases.items() if v == number),
+                "created_at": version.record.get("created_at"),
+                "data_window": version.record.get("data_window"),
+                "metrics": {k: v for k, v in version.metrics.items() if isinstance(v, int | float)},
+                "integrity": registry.integrity_problem(number) or "ok",
+            }
+        )
     corrupt_champion = any(r["integrity"] != "ok" and "champion" in r["aliases"] for r in rows)
     if as_json:
         click.echo(json.dumps({"aliases": aliases, "versions": rows}, indent=2, default=str))
@@ -71,8 +76,11 @@ def models_list(as_json: bool) -> None:
         if row["integrity"] != "ok":
             click.echo(f"  CORRUPT: {row['integrity']}")
     if corrupt_champion:
-        click.echo("the champion's files fail their checksum: roll back (platform-assets models rollback) or "
-                   "promote another version", err=True)
+        click.echo(
+            "the champion's files fail their checksum: roll back (platform-assets models rollback) or "
+            "promote another version",
+            err=True,
+        )
     sys.exit(EXIT_FAILED if corrupt_champion else EXIT_OK)
 
 
@@ -110,7 +118,9 @@ def models_rollback(reason: str) -> None:
 
 
 @models.command("card")
-@click.option("--alias", type=click.Choice(["champion", "challenger"]), default="champion", show_default=True)
+@click.option(
+    "--alias", type=click.Choice(["champion", "challenger"]), default="champion", show_default=True
+)
 @click.option("--version", help="A version (fraud_model:v2, v2 or 2) instead of an alias.")
 @click.option("--json", "as_json", is_flag=True, help="The card as JSON instead of Markdown.")
 def models_card(alias: str, version: str | None, as_json: bool) -> None:
@@ -122,7 +132,9 @@ def models_card(alias: str, version: str | None, as_json: bool) -> None:
     if version is None:
         found = registry.alias(alias)
         if found is None:
-            click.echo(f"no {alias} yet: materialize the model assets (platform-assets run)", err=True)
+            click.echo(
+                f"no {alias} yet: materialize the model assets (platform-assets run)", err=True
+            )
             sys.exit(EXIT_FAILED)
         number = found.version
     else:
@@ -145,8 +157,11 @@ def models_card(alias: str, version: str | None, as_json: bool) -> None:
         card = json.dumps({**stored, "current_aliases": current}, indent=2, default=str)
     click.echo(card)
     if written_as and written_as not in current:
-        click.echo(f"note: this card was written when v{number} was {written_as}; its aliases now: "
-                   f"{', '.join(current) or 'none'}", err=True)
+        click.echo(
+            f"note: this card was written when v{number} was {written_as}; its aliases now: "
+            f"{', '.join(current) or 'none'}",
+            err=True,
+        )
     problem = registry.integrity_problem(number)
     if problem:
         click.echo(f"CORRUPT: {problem}", err=True)
@@ -161,13 +176,19 @@ def models_notes(version: str | None, as_json: bool) -> None:
     window and metric changes, eval cases newly passing or failing, the card's diff, who
     approved. Notes stored with the version are printed as written; otherwise they are built
     now from the registry (facts only) and not stored. Exits 1 when there is no such version."""
-    from platform_assets.core.model_card.release_notes import NOTES_JSON, build_release_notes, render_markdown
+    from platform_assets.core.model_card.release_notes import (
+        NOTES_JSON,
+        build_release_notes,
+        render_markdown,
+    )
 
     registry = _registry()
     if version is None:
         found = registry.champion()
         if found is None:
-            click.echo("no champion yet: materialize the model assets (platform-assets run)", err=True)
+            click.echo(
+                "no champion yet: materialize the model assets (platform-assets run)", err=True
+            )
             sys.exit(EXIT_FAILED)
     else:
         number = _version_number(version)
@@ -181,5 +202,7 @@ def models_notes(version: str | None, as_json: bool) -> None:
         notes, stored = build_release_notes(registry, found), False
     click.echo(json.dumps(notes, indent=2, default=str) if as_json else render_markdown(notes))
     if not stored:
-        click.echo(f"note: v{found.version} has no stored release notes; these were built now from the registry",
-                   err=True)
+        click.echo(
+            f"note: v{found.version} has no stored release notes; these were built now from the registry",
+            err=True,
+        )

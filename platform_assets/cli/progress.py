@@ -18,8 +18,12 @@ import dagster as dg
 from platform_assets.operations_runs import PID_TAG
 
 POLL_SECONDS = 0.5
-_WATCHED = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION,
-            dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
+_WATCHED = {
+    dg.DagsterEventType.ASSET_MATERIALIZATION,
+    dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+    dg.DagsterEventType.STEP_SUCCESS,
+    dg.DagsterEventType.STEP_FAILURE,
+}
 
 
 class StepProgress:
@@ -34,7 +38,9 @@ class StepProgress:
         self._labels: dict[tuple[str, str], str] = {}
         self._checks: set[tuple[str, str]] = set()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="platform-assets-progress", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name="platform-assets-progress", daemon=True
+        )
 
     def __enter__(self) -> StepProgress:
         self._thread.start()
@@ -58,7 +64,9 @@ class StepProgress:
             # This process's runs: the CLI tags each run with its owner's pid (operations_runs).
             records = self.instance.get_run_records(
                 filters=dg.RunsFilter(created_after=self.since, tags={PID_TAG: str(os.getpid())}),
-                order_by="create_timestamp", ascending=True)
+                order_by="create_timestamp",
+                ascending=True,
+            )
             for record in records:
                 self._follow(record.dagster_run)
         except Exception:  # progress is a courtesy: a busy SQLite read must not break the run
@@ -69,12 +77,22 @@ class StepProgress:
             self.run_ids.append(run.run_id)
             self._cursors[run.run_id] = None
             tags = run.tags
-            window = tags.get("dagster/partition") or "..".join(
-                t for t in (tags.get("dagster/asset_partition_range_start"),
-                            tags.get("dagster/asset_partition_range_end")) if t) or "-"
+            window = (
+                tags.get("dagster/partition")
+                or "..".join(
+                    t
+                    for t in (
+                        tags.get("dagster/asset_partition_range_start"),
+                        tags.get("dagster/asset_partition_range_end"),
+                    )
+                    if t
+                )
+                or "-"
+            )
             self._say(f"{run.job_name} {window} (run {run.run_id[:8]})")
-        connection = self.instance.get_records_for_run(run.run_id, cursor=self._cursors[run.run_id],
-                                                       of_type=_WATCHED)
+        connection = self.instance.get_records_for_run(
+            run.run_id, cursor=self._cursors[run.run_id], of_type=_WATCHED
+        )
         self._cursors[run.run_id] = connection.cursor
         for record in connection.records:
             self._show(run.run_id, record.event_log_entry)

@@ -20,8 +20,12 @@ import click
 
 from platform_assets.cli.common import EXIT_FAILED, EXIT_OK, fail_usage
 
-TABLE_OPTION = click.option("--table", default="transactions", show_default=True,
-                            help="The table whose quarantine to read (its contract is in the contracts folder).")
+TABLE_OPTION = click.option(
+    "--table",
+    default="transactions",
+    show_default=True,
+    help="The table whose quarantine to read (its contract is in the contracts folder).",
+)
 
 
 @click.group()
@@ -36,8 +40,10 @@ def _warehouse(read_only: bool):
 
     path = Settings.from_env().warehouse
     if not warehouse.exists(path):
-        fail_usage(f"no warehouse at {path}: nothing has been ingested yet (set PLATFORM_ASSETS_WAREHOUSE or "
-                   f"PLATFORM_ASSETS_HOME, or run an ingestion first)")
+        fail_usage(
+            f"no warehouse at {path}: nothing has been ingested yet (set PLATFORM_ASSETS_WAREHOUSE or "
+            f"PLATFORM_ASSETS_HOME, or run an ingestion first)"
+        )
     with warehouse.session(path, read_only=read_only) as conn:
         yield conn
 
@@ -45,15 +51,25 @@ def _warehouse(read_only: bool):
 def _known_partition(conn, table: str, partition: str) -> None:
     from platform_assets.core.warehouse import fetch_row
 
-    if fetch_row(conn, "SELECT 1 FROM platform.batch_manifest WHERE table_name = ? AND partition_key = ?",
-                 [table, partition]) is None:
-        fail_usage(f"partition {partition!r} of {table} was never ingested; `platform-assets quarantine list` "
-                   f"shows the days holding rows")
+    if (
+        fetch_row(
+            conn,
+            "SELECT 1 FROM platform.batch_manifest WHERE table_name = ? AND partition_key = ?",
+            [table, partition],
+        )
+        is None
+    ):
+        fail_usage(
+            f"partition {partition!r} of {table} was never ingested; `platform-assets quarantine list` "
+            f"shows the days holding rows"
+        )
 
 
 def _reasons_text(reasons: list[dict]) -> str:
-    return ", ".join(f"{r['field'] or '(table)'} · {r['rule']}{' (day)' if r['batch'] else ''}: {r['rows']}"
-                     for r in reasons[:6]) + (" …" if len(reasons) > 6 else "")
+    return ", ".join(
+        f"{r['field'] or '(table)'} · {r['rule']}{' (day)' if r['batch'] else ''}: {r['rows']}"
+        for r in reasons[:6]
+    ) + (" …" if len(reasons) > 6 else "")
 
 
 @quarantine.command("list")
@@ -77,10 +93,14 @@ def quarantine_list(partition: str | None, table: str, as_json: bool) -> None:
     if not days:
         click.echo(f"{table}: no quarantined rows")
     for day in days:
-        verdict = "no verdict" if day["passes"] is None else ("passed" if day["passes"] else "FAILED")
-        click.echo(f"{day['partition']}: raw {day['raw']} = validated {day['validated']} + quarantined "
-                   f"{day['quarantined']}; {verdict} under {day['contract'] or 'no contract yet'}"
-                   + (f"; {day['released']} released so far" if day["released"] else ""))
+        verdict = (
+            "no verdict" if day["passes"] is None else ("passed" if day["passes"] else "FAILED")
+        )
+        click.echo(
+            f"{day['partition']}: raw {day['raw']} = validated {day['validated']} + quarantined "
+            f"{day['quarantined']}; {verdict} under {day['contract'] or 'no contract yet'}"
+            + (f"; {day['released']} released so far" if day["released"] else "")
+        )
         if day["reasons"]:
             click.echo(f"  reasons (rows): {_reasons_text(day['reasons'])}")
     sys.exit(EXIT_OK)
@@ -88,7 +108,9 @@ def quarantine_list(partition: str | None, table: str, as_json: bool) -> None:
 
 @quarantine.command("show")
 @click.argument("partition")
-@click.option("--limit", type=click.IntRange(min=0), default=20, show_default=True, help="Rows to show.")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=20, show_default=True, help="Rows to show."
+)
 @TABLE_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def quarantine_show(partition: str, limit: int, table: str, as_json: bool) -> None:
@@ -102,11 +124,16 @@ def quarantine_show(partition: str, limit: int, table: str, as_json: bool) -> No
     if as_json:
         click.echo(json.dumps({**day, "rows": rows, "shown": len(rows)}, indent=2, default=str))
         sys.exit(EXIT_OK)
-    click.echo(f"{partition}: {day['quarantined']} of {day['raw']} rows held back"
-               + (f" (showing {len(rows)})" if len(rows) < day["quarantined"] else ""))
+    click.echo(
+        f"{partition}: {day['quarantined']} of {day['raw']} rows held back"
+        + (f" (showing {len(rows)})" if len(rows) < day["quarantined"] else "")
+    )
     for row in rows:
-        why = "; ".join(f"{r.get('field') or '(table)'} · {r.get('rule')}" + (" (day)" if r.get("batch") else "")
-                        for r in row["reasons"])
+        why = "; ".join(
+            f"{r.get('field') or '(table)'} · {r.get('rule')}"
+            + (" (day)" if r.get("batch") else "")
+            for r in row["reasons"]
+        )
         click.echo(f"  row {row['row']}: {why}")
         click.echo(f"    {json.dumps(row['values'], default=str)}")
     sys.exit(EXIT_OK)
@@ -131,7 +158,9 @@ def quarantine_release(partition: str, table: str, as_json: bool) -> None:
     from platform_assets.core.validation.service import StaleVerdictError
 
     try:
-        contract = load_contract(find_contract(Path(Settings.from_env().contracts_dir), table), table)
+        contract = load_contract(
+            find_contract(Path(Settings.from_env().contracts_dir), table), table
+        )
     except (ContractError, FileNotFoundError) as exc:
         fail_usage(str(exc))
     with _warehouse(read_only=False) as conn:
@@ -143,16 +172,22 @@ def quarantine_release(partition: str, table: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, default=str))
     else:
-        click.echo(f"{partition}: re-checked against {result.contract}: {result.released} of {result.held_before} "
-                   f"held rows released; raw {result.raw} = validated {result.validated} + quarantined "
-                   f"{result.quarantined}")
+        click.echo(
+            f"{partition}: re-checked against {result.contract}: {result.released} of {result.held_before} "
+            f"held rows released; raw {result.raw} = validated {result.validated} + quarantined "
+            f"{result.quarantined}"
+        )
         if not result.day_passes:
             click.echo("  the day still fails the current contract, so nothing moves:")
             for rule in result.failing_rules:
                 click.echo(f"    {rule['field'] or '(table)'} · {rule['rule']}: {rule['detail']}")
         elif result.still_held:
-            click.echo(f"  {result.still_held} rows still break a row rule: `platform-assets quarantine show "
-                       f"{partition}` lists them")
+            click.echo(
+                f"  {result.still_held} rows still break a row rule: `platform-assets quarantine show "
+                f"{partition}` lists them"
+            )
         if result.released:
-            click.echo(f"  features derived from {partition} are not rebuilt by a release: materialize them again")
+            click.echo(
+                f"  features derived from {partition} are not rebuilt by a release: materialize them again"
+            )
     sys.exit(EXIT_FAILED if result.quarantined else EXIT_OK)

@@ -36,8 +36,13 @@ def _run_or_usage(fn, *args, **kwargs):
 
 # The default is platform_assets.operations_runs.POOL_WAIT_SECONDS (not imported here: it loads Dagster).
 _pool_timeout_option = click.option(
-    "--pool-timeout", "pool_timeout", type=float, default=900.0, show_default=True,
-    help="Seconds a step may wait for a pool slot held by another live run before the run gives up.")
+    "--pool-timeout",
+    "pool_timeout",
+    type=float,
+    default=900.0,
+    show_default=True,
+    help="Seconds a step may wait for a pool slot held by another live run before the run gives up.",
+)
 
 
 def _load_run_config(path: Path | None) -> dict:
@@ -61,26 +66,38 @@ def _print_run(summary, as_json: bool, instance=None) -> None:
         record = instance.get_run_record_by_id(summary.run_id)
         if record is not None and record.start_time and record.end_time:
             took = f" in {record.end_time - record.start_time:.1f} s"
-    click.echo(f"run {summary.run_id} partitions {', '.join(summary.partitions) or '-'}: "
-               f"{'succeeded' if summary.success else 'FAILED'}{took}")
+    click.echo(
+        f"run {summary.run_id} partitions {', '.join(summary.partitions) or '-'}: "
+        f"{'succeeded' if summary.success else 'FAILED'}{took}"
+    )
     for check in summary.check_results:
         mark = "pass" if check["passed"] else "FAIL"
-        click.echo(f"  [{mark}] {check['asset']} · {check['check']}: {_shorten(check['description'] or '', 160)}")
+        click.echo(
+            f"  [{mark}] {check['asset']} · {check['check']}: {_shorten(check['description'] or '', 160)}"
+        )
         for rule in check.get("failed_rules", [])[:FAILED_RULES_SHOWN]:
             rows = "" if rule["failing_rows"] is None else f", {rule['failing_rows']} rows"
-            click.echo(f"      {rule['partition']} {rule['field'] or '(table)'} · {rule['rule']}{rows}: "
-                       f"{_shorten(rule['detail'])}")
+            click.echo(
+                f"      {rule['partition']} {rule['field'] or '(table)'} · {rule['rule']}{rows}: "
+                f"{_shorten(rule['detail'])}"
+            )
         if len(check.get("failed_rules", [])) > FAILED_RULES_SHOWN:
-            click.echo(f"      … {len(check['failed_rules']) - FAILED_RULES_SHOWN} more in the check's metadata")
+            click.echo(
+                f"      … {len(check['failed_rules']) - FAILED_RULES_SHOWN} more in the check's metadata"
+            )
     errors = {e["step"]: e["error"] for e in summary.step_errors}
     for step in summary.failed_steps:
         click.echo(f"  failed step: {step}: {_shorten(errors.get(step, 'see the run log'), 400)}")
     if not summary.success:
         quarantined = [c for c in summary.check_results if c.get("failed_rules")]
         if quarantined:
-            click.echo("  the rejected rows and their reasons are in the warehouse table quarantine.rows "
-                       f"(partition_key {', '.join(summary.partitions)})")
-        click.echo(f"  full event log: the run {summary.run_id} in the Dagster UI (platform-assets dev)")
+            click.echo(
+                "  the rejected rows and their reasons are in the warehouse table quarantine.rows "
+                f"(partition_key {', '.join(summary.partitions)})"
+            )
+        click.echo(
+            f"  full event log: the run {summary.run_id} in the Dagster UI (platform-assets dev)"
+        )
 
 
 FAILED_RULES_SHOWN = 10
@@ -97,20 +114,39 @@ def checks() -> None:
 
 
 @checks.command("run")
-@click.option("--select", "select", multiple=True, help="Asset key (raw/transactions) or Dagster selection "
-              "(group:validation). Repeatable. Default: every asset.")
+@click.option(
+    "--select",
+    "select",
+    multiple=True,
+    help="Asset key (raw/transactions) or Dagster selection "
+    "(group:validation). Repeatable. Default: every asset.",
+)
 @click.option("--partition", help="Partition key, YYYY-MM-DD. Default: the last complete day.")
-@click.option("--materialize", is_flag=True, help="Materialize the selected assets first, in the same run.")
+@click.option(
+    "--materialize", is_flag=True, help="Materialize the selected assets first, in the same run."
+)
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Run config YAML.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_pool_timeout_option
-def checks_run(select: tuple[str, ...], partition: str | None, materialize: bool, config_path: Path | None,
-               as_json: bool, pool_timeout: float) -> None:
+def checks_run(
+    select: tuple[str, ...],
+    partition: str | None,
+    materialize: bool,
+    config_path: Path | None,
+    as_json: bool,
+    pool_timeout: float,
+) -> None:
     """Run the checks of the selected assets; exit 1 when any check fails."""
     from platform_assets.runner import run_checks
 
-    summary = _run_or_usage(run_checks, list(select) or None, partition, materialize=materialize,
-                            run_config=_load_run_config(config_path), pool_wait_seconds=pool_timeout)
+    summary = _run_or_usage(
+        run_checks,
+        list(select) or None,
+        partition,
+        materialize=materialize,
+        run_config=_load_run_config(config_path),
+        pool_wait_seconds=pool_timeout,
+    )
     _print_run(summary, as_json)
     failed = not summary.success or any(not c["passed"] for c in summary.check_results)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
@@ -119,12 +155,21 @@ def checks_run(select: tuple[str, ...], partition: str | None, materialize: bool
 @click.command("run")
 @click.option("--partition", help="Partition key, YYYY-MM-DD. Default: the last complete day.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Run config YAML.")
-@click.option("--backfill-history", is_flag=True, help="Land the missing days before the partition from the "
-              "configured source first (with the bundled source they are generated without asking).")
+@click.option(
+    "--backfill-history",
+    is_flag=True,
+    help="Land the missing days before the partition from the "
+    "configured source first (with the bundled source they are generated without asking).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @_pool_timeout_option
-def run(partition: str | None, config_path: Path | None, backfill_history: bool, as_json: bool,
-        pool_timeout: float) -> None:
+def run(
+    partition: str | None,
+    config_path: Path | None,
+    backfill_history: bool,
+    as_json: bool,
+    pool_timeout: float,
+) -> None:
     """Materialize every asset of one partition on the configured (default: embedded) stack.
 
     The model trains on the days before the partition: those that never landed are landed
@@ -140,15 +185,26 @@ def run(partition: str | None, config_path: Path | None, backfill_history: bool,
     instance = get_instance()
     try:
         with _progress(instance, enabled=not as_json) as progress:
-            summary = _run_or_usage(run_main, partition, run_config=config, backfill_history=backfill_history,
-                                    pool_wait_seconds=pool_timeout, instance=instance)
+            summary = _run_or_usage(
+                run_main,
+                partition,
+                run_config=config,
+                backfill_history=backfill_history,
+                pool_wait_seconds=pool_timeout,
+                instance=instance,
+            )
     except HistoryError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_FAILED)
     costs = _record_costs(instance, progress.run_ids if progress else [summary.run_id])
     if as_json:
-        click.echo(json.dumps({**summary.__dict__, "estimated_cost_usd": {c.run_id: c.total_usd for c in costs}},
-                              indent=2, default=str))
+        click.echo(
+            json.dumps(
+                {**summary.__dict__, "estimated_cost_usd": {c.run_id: c.total_usd for c in costs}},
+                indent=2,
+                default=str,
+            )
+        )
         sys.exit(EXIT_OK if summary.success else EXIT_FAILED)
     settings = _settings()
     click.echo()
@@ -156,7 +212,9 @@ def run(partition: str | None, config_path: Path | None, backfill_history: bool,
     _print_partition_tables(settings.warehouse, summary.partitions[0])
     _print_model(instance, summary.run_id)
     _print_costs(costs, summary.run_id)
-    click.echo(f"warehouse: {settings.warehouse} · Dagster instance: {os.environ.get('DAGSTER_HOME')}")
+    click.echo(
+        f"warehouse: {settings.warehouse} · Dagster instance: {os.environ.get('DAGSTER_HOME')}"
+    )
     click.echo("every run's full event log: platform-assets dev, then http://127.0.0.1:3000")
     sys.exit(EXIT_OK if summary.success else EXIT_FAILED)
 
@@ -186,9 +244,13 @@ def _record_costs(instance, run_ids: list[str]) -> list:
     try:
         if warehouse.exists(settings.warehouse):
             with warehouse.session(settings.warehouse, read_only=True) as conn:
-                costs = [estimate_run_cost(instance, run_id, conn, settings.prices) for run_id in run_ids]
+                costs = [
+                    estimate_run_cost(instance, run_id, conn, settings.prices) for run_id in run_ids
+                ]
         else:
-            costs = [estimate_run_cost(instance, run_id, None, settings.prices) for run_id in run_ids]
+            costs = [
+                estimate_run_cost(instance, run_id, None, settings.prices) for run_id in run_ids
+            ]
     except (duckdb.Error, KeyError) as exc:  # a summary must not turn a finished run into a failure
         click.echo(f"(could not estimate the cost: {exc})")
         return []
@@ -212,10 +274,21 @@ def _print_model(instance, run_id: str) -> None:
         click.echo("champion: none yet (the gate promotes a model that meets the minimums)")
         return
     metrics = champion.metrics
-    shown = " · ".join(f"{label} {metrics[name]:.3f}" for name, label in
-                       (("auroc", "AUROC"), ("pr_auc", "PR-AUC"), ("precision", "precision"), ("recall", "recall"))
-                       if isinstance(metrics.get(name), int | float))
-    promoted = " (promoted by this run)" if champion.record.get("lineage", {}).get("run_id") == run_id else ""
+    shown = " · ".join(
+        f"{label} {metrics[name]:.3f}"
+        for name, label in (
+            ("auroc", "AUROC"),
+            ("pr_auc", "PR-AUC"),
+            ("precision", "precision"),
+            ("recall", "recall"),
+        )
+        if isinstance(metrics.get(name), int | float)
+    )
+    promoted = (
+        " (promoted by this run)"
+        if champion.record.get("lineage", {}).get("run_id") == run_id
+        else ""
+    )
     click.echo(f"champion: {champion.id}{promoted}: {shown}")
     card = latest_metadata(instance, MODEL_CARD)
     if card.get("card_markdown"):
@@ -247,12 +320,15 @@ def _print_partition_tables(warehouse_path: str, partition_key: str) -> None:
                 "SELECT table_schema, table_name, column_name FROM information_schema.columns "
                 "WHERE column_name IN ('partition_date', 'partition_key') AND table_schema <> 'platform' "
                 "AND table_schema NOT LIKE '%\\_staging' ESCAPE '\\' "
-                "ORDER BY 1, 2").fetchall()
+                "ORDER BY 1, 2"
+            ).fetchall()
             counts = []
             for schema, table, column in tables:
                 (count,) = conn.execute(
                     f"SELECT count(*) FROM {schema}.{warehouse.quote_ident(table)} "
-                    f"WHERE CAST({warehouse.quote_ident(column)} AS VARCHAR) = ?", [partition_key]).fetchall()[0]
+                    f"WHERE CAST({warehouse.quote_ident(column)} AS VARCHAR) = ?",
+                    [partition_key],
+                ).fetchall()[0]
                 counts.append(f"{schema}.{table} {count}")
             click.echo(f"rows of {partition_key}: {' · '.join(counts)}")
     except duckdb.Error as exc:  # a summary must not turn a finished run into a failure
@@ -260,38 +336,76 @@ def _print_partition_tables(warehouse_path: str, partition_key: str) -> None:
 
 
 @click.command("backfill")
-@click.option("--select", "select", multiple=True, required=True, help="Asset key or Dagster selection; repeatable.")
+@click.option(
+    "--select",
+    "select",
+    multiple=True,
+    required=True,
+    help="Asset key or Dagster selection; repeatable.",
+)
 @click.option("--start", required=True, help="First partition, YYYY-MM-DD.")
 @click.option("--end", required=True, help="Last partition (inclusive), YYYY-MM-DD.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Run config YAML.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--url", help="A running deployment's webserver (http://host:3000): submit the backfill there, "
-                            "for its daemon to run, instead of running it here.")
+@click.option(
+    "--url",
+    help="A running deployment's webserver (http://host:3000): submit the backfill there, "
+    "for its daemon to run, instead of running it here.",
+)
 @_pool_timeout_option
-def backfill_command(select: tuple[str, ...], start: str, end: str, config_path: Path | None, as_json: bool,
-                     url: str | None, pool_timeout: float) -> None:
+def backfill_command(
+    select: tuple[str, ...],
+    start: str,
+    end: str,
+    config_path: Path | None,
+    as_json: bool,
+    url: str | None,
+    pool_timeout: float,
+) -> None:
     """Materialize a range of partitions: one run when the assets allow it, else one per day.
 
     With --url nothing runs here: the backfill goes to that deployment (its Backfills tab).
     """
     from platform_assets.runner import backfill
 
-    result = _run_or_usage(backfill, list(select), start, end, run_config=_load_run_config(config_path),
-                           pool_wait_seconds=pool_timeout, url=url)
+    result = _run_or_usage(
+        backfill,
+        list(select),
+        start,
+        end,
+        run_config=_load_run_config(config_path),
+        pool_wait_seconds=pool_timeout,
+        url=url,
+    )
     if url is not None:
         if as_json:
-            click.echo(json.dumps({**result.__dict__, "backfill_url": result.backfill_url}, indent=2))
+            click.echo(
+                json.dumps({**result.__dict__, "backfill_url": result.backfill_url}, indent=2)
+            )
         else:
-            click.echo(f"submitted backfill {result.backfill_id} of {', '.join(result.selection)} {start}..{end} "
-                       f"({len(result.partitions)} partitions) to {url}: {result.backfill_url}")
+            click.echo(
+                f"submitted backfill {result.backfill_id} of {', '.join(result.selection)} {start}..{end} "
+                f"({len(result.partitions)} partitions) to {url}: {result.backfill_url}"
+            )
         sys.exit(EXIT_OK)
     if as_json:
-        click.echo(json.dumps({"selection": result.selection, "partitions": result.partitions,
-                               "success": result.success, "runs": [r.__dict__ for r in result.runs]},
-                              indent=2, default=str))
+        click.echo(
+            json.dumps(
+                {
+                    "selection": result.selection,
+                    "partitions": result.partitions,
+                    "success": result.success,
+                    "runs": [r.__dict__ for r in result.runs],
+                },
+                indent=2,
+                default=str,
+            )
+        )
     else:
-        click.echo(f"backfill {', '.join(result.selection)} {start}..{end}: {len(result.partitions)} partitions in "
-                   f"{len(result.runs)} run(s)")
+        click.echo(
+            f"backfill {', '.join(result.selection)} {start}..{end}: {len(result.partitions)} partitions in "
+            f"{len(result.runs)} run(s)"
+        )
         for summary in result.runs:
             _print_run(summary, False)
     sys.exit(EXIT_OK if result.success else EXIT_FAILED)

@@ -72,8 +72,10 @@ def tickets_list(as_json: bool) -> None:
         click.echo("no tickets")
         sys.exit(EXIT_OK)
     for t in found:
-        click.echo(f"{t['ticket_id']}  {str(t['created_at'])[:19]}  {t['job_name']}  {t['pattern']} → "
-                   f"{t['recommended_action']}  [{t['status']}]")
+        click.echo(
+            f"{t['ticket_id']}  {str(t['created_at'])[:19]}  {t['job_name']}  {t['pattern']} → "
+            f"{t['recommended_action']}  [{t['status']}]"
+        )
     waiting = sum(t["status"] == "needs_person" for t in found)
     if waiting:
         click.echo(f"\n{waiting} ticket(s) wait for a person: platform-assets tickets show ID")
@@ -92,22 +94,31 @@ def tickets_show(ticket_id: str, as_json: bool) -> None:
         click.echo(_json(t))
         sys.exit(EXIT_OK)
     click.echo(f"{t['ticket_id']} [{t['status']}]: run {t['run_id']} of {t['job_name']}")
-    click.echo(f"pattern: {t['pattern']}{' (drafted by ' + t['drafted_by'] + ')' if t.get('drafted_by') else ''}")
+    click.echo(
+        f"pattern: {t['pattern']}{' (drafted by ' + t['drafted_by'] + ')' if t.get('drafted_by') else ''}"
+    )
     click.echo(f"probable cause: {t['probable_cause']}")
-    click.echo(f"runbook: {t['recommended_action']} "
-               f"({default_allowlist_path().parent / (t['recommended_action'] + '.md')})")
+    click.echo(
+        f"runbook: {t['recommended_action']} "
+        f"({default_allowlist_path().parent / (t['recommended_action'] + '.md')})"
+    )
     click.echo("evidence:")
     for line in t["evidence"][:12]:
         click.echo(f"  - {line}")
     if t["similar_runs"]:
         click.echo(f"similar earlier failures: {', '.join(t['similar_runs'])}")
     click.echo("actions:")
-    for a in t["actions"] or [{"runbook": "-", "status": "none yet", "detail": "", "actor": None,
-                               "acted_at": ""}]:
+    for a in t["actions"] or [
+        {"runbook": "-", "status": "none yet", "detail": "", "actor": None, "acted_at": ""}
+    ]:
         who = f" by {a['actor']}" if a.get("actor") else ""
-        click.echo(f"  {str(a['acted_at'])[:19]}  {a['runbook']}: {a['status']}{who}  {a['detail'] or ''}")
+        click.echo(
+            f"  {str(a['acted_at'])[:19]}  {a['runbook']}: {a['status']}{who}  {a['detail'] or ''}"
+        )
     if t["status"] == "needs_person":
-        click.echo(f"\nonce you have run it: platform-assets tickets approve {t['ticket_id']} --by \"<your name>\"")
+        click.echo(
+            f'\nonce you have run it: platform-assets tickets approve {t["ticket_id"]} --by "<your name>"'
+        )
     sys.exit(EXIT_OK)
 
 

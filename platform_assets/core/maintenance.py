@@ -49,17 +49,27 @@ class MaintenanceReport:
     def summary(self) -> str:
         if self.kind == "duckdb":
             return f"{self.warehouse}: checkpointed ({self.file_bytes_before} -> {self.file_bytes_after} bytes)"
-        return (f"{self.warehouse}: {self.files_merged} files merged into {self.files_written}, "
-                f"{self.snapshots_expired} snapshots older than {self.retention_days:g} days expired, "
-                f"{self.files_deleted} unreferenced files deleted")
+        return (
+            f"{self.warehouse}: {self.files_merged} files merged into {self.files_written}, "
+            f"{self.snapshots_expired} snapshots older than {self.retention_days:g} days expired, "
+            f"{self.files_deleted} unreferenced files deleted"
+        )
 
 
-def maintain(conn: duckdb.DuckDBPyConnection, *, lake: bool, name: str,
-             retention_days: float = DEFAULT_RETENTION_DAYS, file_path: str | None = None) -> MaintenanceReport:
+def maintain(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    lake: bool,
+    name: str,
+    retention_days: float = DEFAULT_RETENTION_DAYS,
+    file_path: str | None = None,
+) -> MaintenanceReport:
     """One maintenance pass over the warehouse open on ``conn`` (a DuckLake when ``lake``)."""
     if retention_days < 0:
         raise ValueError(f"retention_days must be 0 or more, not {retention_days}")
-    report = MaintenanceReport(warehouse=name, kind="ducklake" if lake else "duckdb", retention_days=retention_days)
+    report = MaintenanceReport(
+        warehouse=name, kind="ducklake" if lake else "duckdb", retention_days=retention_days
+    )
     if not lake:
         report.file_bytes_before = _size(file_path)
         conn.execute("CHECKPOINT")
@@ -70,8 +80,12 @@ def maintain(conn: duckdb.DuckDBPyConnection, *, lake: bool, name: str,
     merged = conn.execute(f"CALL ducklake_merge_adjacent_files({catalog})").fetchall()
     report.files_merged = sum(int(row[2] or 0) for row in merged)
     report.files_written = sum(int(row[3] or 0) for row in merged)
-    report.snapshots_expired = len(conn.execute(f"CALL ducklake_expire_snapshots({catalog}, {older_than})").fetchall())
-    report.files_deleted = len(conn.execute(f"CALL ducklake_cleanup_old_files({catalog}, {older_than})").fetchall())
+    report.snapshots_expired = len(
+        conn.execute(f"CALL ducklake_expire_snapshots({catalog}, {older_than})").fetchall()
+    )
+    report.files_deleted = len(
+        conn.execute(f"CALL ducklake_cleanup_old_files({catalog}, {older_than})").fetchall()
+    )
     return report
 
 

@@ -106,7 +106,9 @@ class ClaudeSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ClaudeSettings:
         env = os.environ if environ is None else environ
-        region_variable = next((name for name in ("AWS_REGION", "AWS_DEFAULT_REGION") if env.get(name)), None)
+        region_variable = next(
+            (name for name in ("AWS_REGION", "AWS_DEFAULT_REGION") if env.get(name)), None
+        )
         return cls(
             model=env.get("PLATFORM_CLAUDE_MODEL") or None,
             api_key=env.get(cls.API_KEY_VARIABLE) or None,
@@ -147,7 +149,7 @@ class LakeSettings:
 
 
 def _split_s3_url(url: str, variable: str) -> str:
-    if not url.startswith("s3://") or not url[len("s3://"):].strip("/"):
+    if not url.startswith("s3://") or not url[len("s3://") :].strip("/"):
         raise SettingsError(f"{variable}={url!r}: expected s3://bucket or s3://bucket/prefix")
     return url.rstrip("/")
 
@@ -164,14 +166,20 @@ class ComputePrices:
 
     @property
     def usd_per_second(self) -> float:
-        return (self.vcpu * self.usd_per_vcpu_hour + self.memory_gib * self.usd_per_gib_hour) / 3600.0
+        return (
+            self.vcpu * self.usd_per_vcpu_hour + self.memory_gib * self.usd_per_gib_hour
+        ) / 3600.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ComputePrices:
         env = os.environ if environ is None else environ
         return cls(
-            usd_per_vcpu_hour=float(env.get("PLATFORM_ASSETS_PRICE_VCPU_HOUR", DEFAULT_PRICE_VCPU_HOUR)),
-            usd_per_gib_hour=float(env.get("PLATFORM_ASSETS_PRICE_GIB_HOUR", DEFAULT_PRICE_GIB_HOUR)),
+            usd_per_vcpu_hour=float(
+                env.get("PLATFORM_ASSETS_PRICE_VCPU_HOUR", DEFAULT_PRICE_VCPU_HOUR)
+            ),
+            usd_per_gib_hour=float(
+                env.get("PLATFORM_ASSETS_PRICE_GIB_HOUR", DEFAULT_PRICE_GIB_HOUR)
+            ),
             vcpu=float(env.get("PLATFORM_ASSETS_STEP_VCPU", DEFAULT_STEP_VCPU)),
             memory_gib=float(env.get("PLATFORM_ASSETS_STEP_MEMORY_GIB", DEFAULT_STEP_MEMORY_GIB)),
         )
@@ -203,19 +211,34 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         home = Path(env.get("PLATFORM_ASSETS_HOME", ".platform_assets")).expanduser().resolve()
-        contracts_default = Path("contracts") if Path("contracts").is_dir() else _bundled("contracts")
+        contracts_default = (
+            Path("contracts") if Path("contracts").is_dir() else _bundled("contracts")
+        )
         profile = (env.get("PLATFORM_ASSETS_PROFILE") or LOCAL).strip().lower()
         if profile not in PROFILES:
-            raise SettingsError(f"PLATFORM_ASSETS_PROFILE={profile!r}: expected one of {', '.join(PROFILES)}")
+            raise SettingsError(
+                f"PLATFORM_ASSETS_PROFILE={profile!r}: expected one of {', '.join(PROFILES)}"
+            )
         s3_url = lake = None
-        registry_default, landing_default = str(home / "artifacts" / "registry"), str(home / "landing")
+        registry_default, landing_default = (
+            str(home / "artifacts" / "registry"),
+            str(home / "landing"),
+        )
         if profile == PRODUCTION:
-            missing = [name for name in ("PLATFORM_ASSETS_PG_URL", "PLATFORM_ASSETS_S3_URL") if not env.get(name)]
+            missing = [
+                name
+                for name in ("PLATFORM_ASSETS_PG_URL", "PLATFORM_ASSETS_S3_URL")
+                if not env.get(name)
+            ]
             if missing:
-                raise SettingsError(f"PLATFORM_ASSETS_PROFILE=production needs {' and '.join(missing)} (Postgres "
-                                    f"for Dagster and the warehouse catalog, s3://bucket/prefix for data)")
+                raise SettingsError(
+                    f"PLATFORM_ASSETS_PROFILE=production needs {' and '.join(missing)} (Postgres "
+                    f"for Dagster and the warehouse catalog, s3://bucket/prefix for data)"
+                )
             s3_url = _split_s3_url(env["PLATFORM_ASSETS_S3_URL"], "PLATFORM_ASSETS_S3_URL")
-            region_variable = next((n for n in ("AWS_REGION", "AWS_DEFAULT_REGION") if env.get(n)), None)
+            region_variable = next(
+                (n for n in ("AWS_REGION", "AWS_DEFAULT_REGION") if env.get(n)), None
+            )
             lake = LakeSettings(
                 catalog_url=env["PLATFORM_ASSETS_PG_URL"],
                 data_path=f"{s3_url}/warehouse/",
@@ -228,13 +251,18 @@ class Settings:
         return cls(
             home=home,
             warehouse_path=Path(env.get("PLATFORM_ASSETS_WAREHOUSE", home / "warehouse.duckdb")),
-            contracts_dir=Path(env.get("PLATFORM_ASSETS_CONTRACTS_DIR", contracts_default)).resolve(),
+            contracts_dir=Path(
+                env.get("PLATFORM_ASSETS_CONTRACTS_DIR", contracts_default)
+            ).resolve(),
             landing_url=env.get("PLATFORM_ASSETS_LANDING_URL", landing_default),
             rows_per_partition=int(env.get("PLATFORM_ASSETS_ROWS_PER_PARTITION", "20000")),
             registry_url=env.get("PLATFORM_ASSETS_REGISTRY_URL") or registry_default,
-            drift_threshold=float(env.get("PLATFORM_ASSETS_DRIFT_THRESHOLD", DEFAULT_DRIFT_THRESHOLD)),
-            drift_cooldown_hours=float(env.get("PLATFORM_ASSETS_DRIFT_COOLDOWN_HOURS",
-                                               DEFAULT_DRIFT_COOLDOWN_HOURS)),
+            drift_threshold=float(
+                env.get("PLATFORM_ASSETS_DRIFT_THRESHOLD", DEFAULT_DRIFT_THRESHOLD)
+            ),
+            drift_cooldown_hours=float(
+                env.get("PLATFORM_ASSETS_DRIFT_COOLDOWN_HOURS", DEFAULT_DRIFT_COOLDOWN_HOURS)
+            ),
             retrain_cron=retrain_cron_from_env(env),
             claude=ClaudeSettings.from_env(env),
             evals_dir=Path(env.get("PLATFORM_ASSETS_EVALS_DIR", _default_dir("evals"))).resolve(),
@@ -242,7 +270,8 @@ class Settings:
             s3_url=s3_url,
             lake=lake,
             slack_webhook_url=env.get(cls.SLACK_WEBHOOK_VARIABLE) or None,
-            runbook_base_url=env.get("PLATFORM_ASSETS_RUNBOOK_BASE_URL") or str(_bundled("runbooks")),
+            runbook_base_url=env.get("PLATFORM_ASSETS_RUNBOOK_BASE_URL")
+            or str(_bundled("runbooks")),
             prices=ComputePrices.from_env(env),
         )
 

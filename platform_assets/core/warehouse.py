@@ -32,7 +32,7 @@ import random
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,7 +114,9 @@ def connect(path: str | Path | LakeSettings, *, read_only: bool = False):
 
 
 @contextmanager
-def session(path: str | Path | LakeSettings, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+def session(
+    path: str | Path | LakeSettings, *, read_only: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
     conn = connect(path, read_only=read_only)
     try:
         if not read_only:
@@ -144,8 +146,13 @@ def exists(path: str | Path | LakeSettings) -> bool:
         return False  # a catalog that was never attached for writing cannot be read
 
 
-def replace_row(conn: duckdb.DuckDBPyConnection, table: str, key: dict[str, Any], values: dict[str, Any],
-                now_columns: Sequence[str] = ()) -> None:
+def replace_row(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    key: dict[str, Any],
+    values: dict[str, Any],
+    now_columns: Sequence[str] = (),
+) -> None:
     """Insert the row ``key | values`` in place of the row with that key, in one transaction:
     what ``INSERT OR REPLACE`` does on a keyed table, on both engines (DuckLake tables have
     no primary key). ``now_columns`` are set to ``now()``."""
@@ -158,8 +165,10 @@ def replace_row(conn: duckdb.DuckDBPyConnection, table: str, key: dict[str, Any]
         conn.execute("BEGIN TRANSACTION")
     try:
         conn.execute(f"DELETE FROM {table} WHERE {where}", list(key.values()))
-        conn.execute(f"INSERT INTO {table} ({', '.join(quote_ident(c) for c in columns)}) VALUES ({placeholders})",
-                     list(row.values()))
+        conn.execute(
+            f"INSERT INTO {table} ({', '.join(quote_ident(c) for c in columns)}) VALUES ({placeholders})",
+            list(row.values()),
+        )
         if own:
             conn.execute("COMMIT")
     except Exception:
@@ -202,9 +211,11 @@ def resolve_lake(target: str | Path | LakeSettings) -> LakeSettings | None:
         return None
     lake = Settings.from_env().lake
     if lake is None or lake.name != str(target):
-        raise ValueError(f"{target}: the warehouse is a DuckLake, but the environment configures "
-                         f"{lake.name if lake else 'no lake'}; set PLATFORM_ASSETS_PROFILE=production with "
-                         f"PLATFORM_ASSETS_PG_URL and PLATFORM_ASSETS_S3_URL (and PLATFORM_ASSETS_LAKE_SCHEMA)")
+        raise ValueError(
+            f"{target}: the warehouse is a DuckLake, but the environment configures "
+            f"{lake.name if lake else 'no lake'}; set PLATFORM_ASSETS_PROFILE=production with "
+            f"PLATFORM_ASSETS_PG_URL and PLATFORM_ASSETS_S3_URL (and PLATFORM_ASSETS_LAKE_SCHEMA)"
+        )
     return lake
 
 
@@ -224,11 +235,17 @@ def extension_directory(target: Path) -> Path:
         spec = importlib.util.find_spec(package)
         shipped = None
         if spec is not None and spec.submodule_search_locations:
-            shipped = next(Path(spec.submodule_search_locations[0]).glob(f"extensions/{version}/*.duckdb_extension"),
-                           None)
+            shipped = next(
+                Path(spec.submodule_search_locations[0]).glob(
+                    f"extensions/{version}/*.duckdb_extension"
+                ),
+                None,
+            )
         if shipped is None:
-            raise RuntimeError(f"the DuckLake warehouse needs the {package.replace('_', '-')}=={duckdb.__version__} "
-                               f"package (duckdb {duckdb.__version__}); install the project from requirements.lock")
+            raise RuntimeError(
+                f"the DuckLake warehouse needs the {package.replace('_', '-')}=={duckdb.__version__} "
+                f"package (duckdb {duckdb.__version__}); install the project from requirements.lock"
+            )
         link = folder / f"{file_name}.duckdb_extension"
         if not (link.is_symlink() and os.readlink(link) == str(shipped)):
             staging = folder / f".{file_name}.{os.getpid()}"
@@ -251,8 +268,11 @@ def s3_secret_sql(lake: LakeSettings) -> str:
     import boto3
 
     session = boto3.Session()
-    options = {"TYPE": "s3", "REGION": lake.s3_region or session.region_name or "us-east-1",
-               "SCOPE": "s3://" + lake.data_path[len("s3://"):].split("/", 1)[0]}
+    options = {
+        "TYPE": "s3",
+        "REGION": lake.s3_region or session.region_name or "us-east-1",
+        "SCOPE": "s3://" + lake.data_path[len("s3://") :].split("/", 1)[0],
+    }
     credentials = session.get_credentials()
     if credentials is not None:
         frozen = credentials.get_frozen_credentials()
@@ -261,24 +281,38 @@ def s3_secret_sql(lake: LakeSettings) -> str:
             options["SESSION_TOKEN"] = frozen.token
     if lake.s3_endpoint_url:
         endpoint = urlsplit(lake.s3_endpoint_url)
-        options.update(ENDPOINT=endpoint.netloc or endpoint.path, URL_STYLE="path",
-                       USE_SSL="true" if endpoint.scheme == "https" else "false")
-    rendered = ", ".join(f"{k} {v if k in ('TYPE', 'USE_SSL') else _sql_string(v)}" for k, v in options.items())
+        options.update(
+            ENDPOINT=endpoint.netloc or endpoint.path,
+            URL_STYLE="path",
+            USE_SSL="true" if endpoint.scheme == "https" else "false",
+        )
+    rendered = ", ".join(
+        f"{k} {v if k in ('TYPE', 'USE_SSL') else _sql_string(v)}" for k, v in options.items()
+    )
     return f"CREATE OR REPLACE SECRET platform_assets_s3 ({rendered})"
 
 
 def _open_lake(lake: LakeSettings, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-    conn = duckdb.connect(config={"extension_directory": str(extension_directory(lake.extension_dir)),
-                                  "autoinstall_known_extensions": False})
+    conn = duckdb.connect(
+        config={
+            "extension_directory": str(extension_directory(lake.extension_dir)),
+            "autoinstall_known_extensions": False,
+        }
+    )
     try:
         for name, _, _ in _LAKE_EXTENSIONS:
             conn.execute(f"LOAD {name}")
         conn.execute(s3_secret_sql(lake))
-        options = [f"DATA_PATH {_sql_string(lake.data_path)}", f"METADATA_SCHEMA {_sql_string(lake.metadata_schema)}"]
+        options = [
+            f"DATA_PATH {_sql_string(lake.data_path)}",
+            f"METADATA_SCHEMA {_sql_string(lake.metadata_schema)}",
+        ]
         if read_only:
             options.append("READ_ONLY")
-        attach = (f"ATTACH {_sql_string('ducklake:postgres:' + lake.catalog_url)} AS {LAKE_ALIAS} "
-                  f"({', '.join(options)})")
+        attach = (
+            f"ATTACH {_sql_string('ducklake:postgres:' + lake.catalog_url)} AS {LAKE_ALIAS} "
+            f"({', '.join(options)})"
+        )
         for attempt in range(5):
             try:
                 conn.execute(attach)
@@ -286,8 +320,10 @@ def _open_lake(lake: LakeSettings, *, read_only: bool) -> duckdb.DuckDBPyConnect
             except duckdb.Error as exc:
                 # Two processes attaching a new lake at once both create its catalog tables in
                 # Postgres; the loser finds them there on the next attempt.
-                if attempt == 4 or not any(word in str(exc).lower() for word in ("already exists", "duplicate key",
-                                                                                  "conflict")):
+                if attempt == 4 or not any(
+                    word in str(exc).lower()
+                    for word in ("already exists", "duplicate key", "conflict")
+                ):
                     raise
                 time.sleep(0.2 + random.random())
         conn.execute(f"USE {LAKE_ALIAS}")
@@ -377,10 +413,9 @@ class LakeConnection:
             return self._commit(query)
         if verb in ("ROLLBACK", "ABORT"):
             self._transaction = None
-            try:
+            # A failed commit has rolled back already.
+            with suppress(duckdb.TransactionException):
                 self._conn.execute(query)
-            except duckdb.TransactionException:
-                pass  # a failed commit has rolled back already
             return self
         if self._transaction is not None:
             self._transaction.append((query, parameters))
@@ -393,8 +428,11 @@ class LakeConnection:
             except duckdb.Error as exc:
                 if not is_lake_conflict(exc) or attempt == _LAKE_ATTEMPTS - 1:
                     raise
-                _log.warning("DuckLake commit conflict, running the statement again (attempt %d): %s",
-                             attempt + 2, _first_line(exc))
+                _log.warning(
+                    "DuckLake commit conflict, running the statement again (attempt %d): %s",
+                    attempt + 2,
+                    _first_line(exc),
+                )
                 _back_off(attempt)
         raise AssertionError("unreachable")
 
@@ -407,12 +445,14 @@ class LakeConnection:
             except duckdb.Error as exc:
                 if not is_lake_conflict(exc) or attempt == _LAKE_ATTEMPTS - 1:
                     raise
-                _log.warning("DuckLake commit conflict, replaying the transaction (%d statements, attempt %d): %s",
-                             len(statements), attempt + 2, _first_line(exc))
-            try:
+                _log.warning(
+                    "DuckLake commit conflict, replaying the transaction (%d statements, attempt %d): %s",
+                    len(statements),
+                    attempt + 2,
+                    _first_line(exc),
+                )
+            with suppress(duckdb.TransactionException):
                 self._conn.execute("ROLLBACK")
-            except duckdb.TransactionException:
-                pass
             _back_off(attempt)
             self._conn.execute("BEGIN TRANSACTION")
             for statement, parameters in statements:
@@ -427,10 +467,12 @@ def _first_line(exc: BaseException) -> str:
 
 def _back_off(attempt: int) -> None:
     # Jittered: two writers that collided once must not collide again in lockstep.
-    time.sleep(min(0.05 * 1.6 ** attempt, 2.0) * (0.5 + random.random()))
+    time.sleep(min(0.05 * 1.6**attempt, 2.0) * (0.5 + random.random()))
 
 
-def fetch_row(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple | None:
+def fetch_row(
+    conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None
+) -> tuple | None:
     """The first row of a query, with the result drained.
 
     DuckDB 2.0 keeps a half-read result open and refuses the next query on the connection
@@ -452,17 +494,30 @@ def table_columns(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> d
         "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
         [schema, table],
     ).fetchall()
-    return {name: dtype for name, dtype in rows}
+    return dict(rows)
 
 
 # --- type families ---------------------------------------------------------------------
 
 _DUCKDB_FAMILIES = (
-    ("BIGINT", "bigint"), ("INTEGER", "bigint"), ("SMALLINT", "bigint"), ("TINYINT", "bigint"),
-    ("HUGEINT", "bigint"), ("UBIGINT", "bigint"), ("UINTEGER", "bigint"),
-    ("DOUBLE", "double"), ("FLOAT", "double"), ("REAL", "double"), ("DECIMAL", "decimal"),
-    ("VARCHAR", "text"), ("BOOLEAN", "bool"), ("TIMESTAMP", "timestamp"), ("DATE", "date"),
-    ("TIME", "time"), ("BLOB", "binary"), ("JSON", "json"),
+    ("BIGINT", "bigint"),
+    ("INTEGER", "bigint"),
+    ("SMALLINT", "bigint"),
+    ("TINYINT", "bigint"),
+    ("HUGEINT", "bigint"),
+    ("UBIGINT", "bigint"),
+    ("UINTEGER", "bigint"),
+    ("DOUBLE", "double"),
+    ("FLOAT", "double"),
+    ("REAL", "double"),
+    ("DECIMAL", "decimal"),
+    ("VARCHAR", "text"),
+    ("BOOLEAN", "bool"),
+    ("TIMESTAMP", "timestamp"),
+    ("DATE", "date"),
+    ("TIME", "time"),
+    ("BLOB", "binary"),
+    ("JSON", "json"),
 )
 
 
@@ -488,7 +543,7 @@ _TEXT_SHAPES = {
     "DOUBLE": r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?",
     "DATE": r"[0-9]{4}-[0-9]{2}-[0-9]{2}",
     "TIMESTAMPTZ": r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?)?"
-                   r"(Z|z| ?[+-][0-9]{2}(:?[0-9]{2})?)?",
+    r"(Z|z| ?[+-][0-9]{2}(:?[0-9]{2})?)?",
     "TIME": r"[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?",
 }
 BOOLEAN_TEXT = {"true": True, "false": False, "t": True, "f": False, "1": True, "0": False}
@@ -542,11 +597,14 @@ def read_csv_as_text(conn: duckdb.DuckDBPyConnection, source, name: str) -> duck
         ValueError: the file has no header line.
     """
     # Read once into a temp table: a relation re-reads its source on every use.
-    return _temp_table(conn, csv_text_relation(conn, source, name), f"csv_text_{next(_text_tables)}")
+    return _temp_table(
+        conn, csv_text_relation(conn, source, name), f"csv_text_{next(_text_tables)}"
+    )
 
 
-def _temp_table(conn: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation,
-                table: str) -> duckdb.DuckDBPyRelation:
+def _temp_table(
+    conn: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation, table: str
+) -> duckdb.DuckDBPyRelation:
     """``relation`` read once into the TEMP table ``table``. TEMP on both engines: in the lake
     a plain table would be a catalog entry and a Parquet file on S3."""
     conn.register(f"{table}_source", relation)
@@ -557,7 +615,9 @@ def _temp_table(conn: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelati
     return conn.table(table)
 
 
-def csv_text_relation(conn: duckdb.DuckDBPyConnection, source, name: str) -> duckdb.DuckDBPyRelation:
+def csv_text_relation(
+    conn: duckdb.DuckDBPyConnection, source, name: str
+) -> duckdb.DuckDBPyRelation:
     """The CSV reader of :func:`read_csv_as_text`, not materialised: every use re-reads the file."""
     import csv
     import io
@@ -571,13 +631,22 @@ def csv_text_relation(conn: duckdb.DuckDBPyConnection, source, name: str) -> duc
         source = io.BytesIO(data)
     if not header:
         raise ValueError(f"{name}: no header line")
-    return conn.read_csv(source if isinstance(source, io.BytesIO) else str(source), header=True, auto_detect=False,
-                         columns={column: "VARCHAR" for column in header}, sep=",", quotechar='"', escapechar='"',
-                         strict_mode=True, allow_quoted_nulls=False)
+    return conn.read_csv(
+        source if isinstance(source, io.BytesIO) else str(source),
+        header=True,
+        auto_detect=False,
+        columns=dict.fromkeys(header, "VARCHAR"),
+        sep=",",
+        quotechar='"',
+        escapechar='"',
+        strict_mode=True,
+        allow_quoted_nulls=False,
+    )
 
 
-def jsonl_text_relation(conn: duckdb.DuckDBPyConnection, source,
-                        nested: Iterable[str] | None = None) -> duckdb.DuckDBPyRelation:
+def jsonl_text_relation(
+    conn: duckdb.DuckDBPyConnection, source, nested: Iterable[str] | None = None
+) -> duckdb.DuckDBPyRelation:
     """A JSON Lines file (a path, or a binary file object) as text columns, one per key
     found in any line (in order of first appearance): strings as written (``"00123"``
     stays ``00123``, ``"Yes"`` stays ``Yes``), numbers and booleans as their JSON text
@@ -590,6 +659,7 @@ def jsonl_text_relation(conn: duckdb.DuckDBPyConnection, source,
     import io
 
     if isinstance(source, str | Path):
+
         def again():
             return str(source)
     else:
@@ -597,27 +667,38 @@ def jsonl_text_relation(conn: duckdb.DuckDBPyConnection, source,
 
         def again():
             return io.BytesIO(data)
+
     detected = conn.read_json(again(), format="newline_delimited", sample_size=-1)
     if nested is None:
-        nested = [name for name, dtype in zip(detected.columns, detected.types, strict=True)
-                  if str(dtype).startswith(("STRUCT", "MAP", "JSON")) or str(dtype).endswith("]")]
+        nested = [
+            name
+            for name, dtype in zip(detected.columns, detected.types, strict=True)
+            if str(dtype).startswith(("STRUCT", "MAP", "JSON")) or str(dtype).endswith("]")
+        ]
     keep = set(nested)
-    return conn.read_json(again(), format="newline_delimited",
-                          columns={name: "JSON" if name in keep else "VARCHAR" for name in detected.columns})
+    return conn.read_json(
+        again(),
+        format="newline_delimited",
+        columns={name: "JSON" if name in keep else "VARCHAR" for name in detected.columns},
+    )
 
 
-def read_jsonl_as_text(conn: duckdb.DuckDBPyConnection, source,
-                       nested: Iterable[str] | None = None) -> duckdb.DuckDBPyRelation:
+def read_jsonl_as_text(
+    conn: duckdb.DuckDBPyConnection, source, nested: Iterable[str] | None = None
+) -> duckdb.DuckDBPyRelation:
     """:func:`jsonl_text_relation`, read once into a temp table."""
-    return _temp_table(conn, jsonl_text_relation(conn, source, nested), f"jsonl_text_{next(_text_tables)}")
+    return _temp_table(
+        conn, jsonl_text_relation(conn, source, nested), f"jsonl_text_{next(_text_tables)}"
+    )
 
 
 def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def unparsable_counts(relation: duckdb.DuckDBPyRelation,
-                      declared: Mapping[str, TextParse | str]) -> dict[str, tuple[int, str]]:
+def unparsable_counts(
+    relation: duckdb.DuckDBPyRelation, declared: Mapping[str, TextParse | str]
+) -> dict[str, tuple[int, str]]:
     """``{column: (values that do not parse, an example)}`` for the text columns of
     ``relation`` that ``declared`` types and that hold a value that does not parse."""
     present = [c for c in relation.columns if c in declared]
@@ -625,25 +706,33 @@ def unparsable_counts(relation: duckdb.DuckDBPyRelation,
         return {}
     exprs = []
     for c in present:
-        failing = f"{quote_ident(c)} IS NOT NULL AND {_as_parse(declared[c]).sql(quote_ident(c))} IS NULL"
+        failing = (
+            f"{quote_ident(c)} IS NOT NULL AND {_as_parse(declared[c]).sql(quote_ident(c))} IS NULL"
+        )
         exprs.append(f"count(*) FILTER ({failing}), any_value({quote_ident(c)}) FILTER ({failing})")
     row = relation.aggregate(", ".join(exprs)).fetchall()[0]
     return {c: (int(row[2 * i]), row[2 * i + 1]) for i, c in enumerate(present) if row[2 * i]}
 
 
-def typed_projection(columns: list[str], declared: Mapping[str, TextParse | str],
-                     keep_text: Iterable[str] = ()) -> str:
+def typed_projection(
+    columns: list[str], declared: Mapping[str, TextParse | str], keep_text: Iterable[str] = ()
+) -> str:
     """The select list that parses each declared text column (strictly, see :class:`TextParse`)
     and keeps the others, and those in ``keep_text``, as written."""
     keep = set(keep_text)
     return ", ".join(
-        f"{_as_parse(declared[c]).sql(quote_ident(c))} AS {quote_ident(c)}" if c in declared and c not in keep
-        else quote_ident(c) for c in columns)
+        f"{_as_parse(declared[c]).sql(quote_ident(c))} AS {quote_ident(c)}"
+        if c in declared and c not in keep
+        else quote_ident(c)
+        for c in columns
+    )
 
 
-def cast_text_columns(conn: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation,
-                      declared: Mapping[str, TextParse | str]
-                      ) -> tuple[duckdb.DuckDBPyRelation, dict[str, tuple[int, str]]]:
+def cast_text_columns(
+    conn: duckdb.DuckDBPyConnection,
+    relation: duckdb.DuckDBPyRelation,
+    declared: Mapping[str, TextParse | str],
+) -> tuple[duckdb.DuckDBPyRelation, dict[str, tuple[int, str]]]:
     """Parse each text column that ``declared`` types (``{column: TextParse}``; a plain DuckDB
     type name means the default parse) when every value parses; leave it as text otherwise.
 

@@ -18,11 +18,11 @@ def line_index(text: str) -> dict[tuple, int]:
         index.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
-                index[path + (key.value,)] = key.start_mark.line + 1
-                walk(value, path + (key.value,))
+                index[(*path, key.value)] = key.start_mark.line + 1
+                walk(value, (*path, key.value))
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
-                walk(item, path + (i,))
+                walk(item, (*path, i))
 
     try:
         root = yaml.compose(text)

@@ -28,7 +28,12 @@ from collections.abc import Mapping
 import dagster as dg
 
 from platform_assets.core.settings import DEFAULT_RETRAIN_CRON, SettingsError, retrain_cron_from_env
-from platform_assets.defs.keys import AUTOMATION_SENSOR, FEATURES_TRANSACTIONS, OPERATIONS, owner_tags
+from platform_assets.defs.keys import (
+    AUTOMATION_SENSOR,
+    FEATURES_TRANSACTIONS,
+    OPERATIONS,
+    owner_tags,
+)
 
 INGESTION_CRON = "30 0 * * *"  # half an hour after the UTC day closes: late events have arrived
 HOURLY_CRON = "0 * * * *"
@@ -40,8 +45,9 @@ AC = dg.AutomationCondition
 def daily_ingestion() -> dg.AutomationCondition:
     """The day that just closed, once the ingestion cron ticks; and on the sensor's first
     evaluation (a fresh home, or a changed condition) the last complete day if it is missing."""
-    catch_up = (AC.in_latest_time_window() & AC.missing() & AC.initial_evaluation()
-                & ~AC.in_progress()).with_label("catch up the last complete day")
+    catch_up = (
+        AC.in_latest_time_window() & AC.missing() & AC.initial_evaluation() & ~AC.in_progress()
+    ).with_label("catch up the last complete day")
     return (AC.on_cron(INGESTION_CRON, TIMEZONE) | catch_up).with_label("daily ingestion")
 
 
@@ -71,7 +77,8 @@ def upstream_blocked() -> dg.AutomationCondition:
     quarantined day; a challenger the gate blocked must get no model card). A skipped step
     does not count as handled for Dagster, so without this the next tick would run it."""
     return AC.any_deps_match(AC.any_checks_match(AC.check_failed(), blocking_only=True)).with_label(
-        "an upstream blocking check failed")
+        "an upstream blocking check failed"
+    )
 
 
 def after_upstream_finished(*ignore_missing: dg.AssetKey) -> dg.AutomationCondition:
@@ -80,15 +87,13 @@ def after_upstream_finished(*ignore_missing: dg.AssetKey) -> dg.AutomationCondit
     in a separate run at the same time as its upstream. Upstream blocking checks do not
     matter here: feature drift reads the champion, which a blocked challenger leaves alone."""
     updated = AC.any_deps_match(AC.newly_updated() & ~AC.executed_with_root_target()).with_label(
-        "any_deps_finished_updating")
+        "any_deps_finished_updating"
+    )
     missing = AC.any_deps_missing()
     if ignore_missing:
         missing = missing.ignore(dg.AssetSelection.assets(*ignore_missing))
     return (
-        updated.since_last_handled()
-        & ~missing
-        & ~AC.any_deps_in_progress()
-        & ~AC.in_progress()
+        updated.since_last_handled() & ~missing & ~AC.any_deps_in_progress() & ~AC.in_progress()
     ).with_label("after upstream finished")
 
 
@@ -99,8 +104,10 @@ def retrain_cron(environ: Mapping[str, str] | None = None) -> str:
 
     cron = retrain_cron_from_env(environ)
     if not is_valid_cron_string(cron):
-        raise SettingsError(f"PLATFORM_ASSETS_RETRAIN_CRON={cron!r}: not a cron schedule "
-                            f"(five fields, e.g. {DEFAULT_RETRAIN_CRON!r}, Mondays 00:00 UTC)")
+        raise SettingsError(
+            f"PLATFORM_ASSETS_RETRAIN_CRON={cron!r}: not a cron schedule "
+            f"(five fields, e.g. {DEFAULT_RETRAIN_CRON!r}, Mondays 00:00 UTC)"
+        )
     return cron
 
 
@@ -116,7 +123,9 @@ def on_retrain_cadence(cron: str | None = None) -> dg.AutomationCondition:
     return (
         AC.in_latest_time_window()
         & tick.since_last_handled()
-        & AC.all_deps_match(AC.newly_updated().since(tick)).with_label("features updated since the tick")
+        & AC.all_deps_match(AC.newly_updated().since(tick)).with_label(
+            "features updated since the tick"
+        )
         & ~AC.any_deps_in_progress()
         & ~AC.in_progress()
     ).with_label("weekly retrain" if cron == DEFAULT_RETRAIN_CRON else f"retrain on cron {cron!r}")
@@ -133,14 +142,16 @@ FEATURE_DRIFT_CONDITION_IGNORES_MISSING = (FEATURES_TRANSACTIONS,)
 
 @dg.definitions
 def automation() -> dg.Definitions:
-    return dg.Definitions(sensors=[
-        dg.AutomationConditionSensorDefinition(
-            AUTOMATION_SENSOR,
-            target=dg.AssetSelection.all(),
-            default_status=dg.DefaultSensorStatus.RUNNING,
-            minimum_interval_seconds=30,
-            tags=owner_tags(OPERATIONS),
-            description="Evaluates every asset's automation condition: daily ingestion, validation and "
-                        "features; drift after features; weekly retraining; hourly LLM observability.",
-        ),
-    ])
+    return dg.Definitions(
+        sensors=[
+            dg.AutomationConditionSensorDefinition(
+                AUTOMATION_SENSOR,
+                target=dg.AssetSelection.all(),
+                default_status=dg.DefaultSensorStatus.RUNNING,
+                minimum_interval_seconds=30,
+                tags=owner_tags(OPERATIONS),
+                description="Evaluates every asset's automation condition: daily ingestion, validation and "
+                "features; drift after features; weekly retraining; hourly LLM observability.",
+            ),
+        ]
+    )

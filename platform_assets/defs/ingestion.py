@@ -5,7 +5,6 @@ is landed by one dlt run (dlt replaces each day through ``merge_key``). The sour
 bundled card-transaction generator unless run config says ``source: landing``.
 """
 
-
 import tempfile
 from pathlib import Path
 from typing import Literal
@@ -38,27 +37,46 @@ class IngestionConfig(dg.Config):
     """Run config for ``raw/transactions``. The fields after ``rows_per_partition`` inject
     faults into the bundled source, to rehearse what the contract checks catch."""
 
-    source: Literal["bundled", "landing"] = Field("bundled", description="bundled generator or landing folder")
-    rows_per_partition: int | None = Field(None, description="bundled source: rows a day (default from settings)")
+    source: Literal["bundled", "landing"] = Field(
+        "bundled", description="bundled generator or landing folder"
+    )
+    rows_per_partition: int | None = Field(
+        None, description="bundled source: rows a day (default from settings)"
+    )
     amount_unit: Literal["cents", "dollars"] = "cents"
     country_codes: Literal["alpha2", "alpha3"] = "alpha2"
     category_count: int = Field(12, description="merchant categories, 12 (healthy) to 47")
     rename: dict[str, str] = Field(default_factory=dict, description="column renames {old: new}")
-    null_rates: dict[str, float] = Field(default_factory=dict, description="share of nulls per column")
+    null_rates: dict[str, float] = Field(
+        default_factory=dict, description="share of nulls per column"
+    )
     duplicate_share: float = 0.0
-    amount_scale: float = Field(1.0, description="every amount multiplied by this factor (prices moved)")
-    replace_other_source: bool = Field(False, description="replace days that landed from another source (by "
-                                                          "default such a load fails and nothing is replaced)")
+    amount_scale: float = Field(
+        1.0, description="every amount multiplied by this factor (prices moved)"
+    )
+    replace_other_source: bool = Field(
+        False,
+        description="replace days that landed from another source (by "
+        "default such a load fails and nothing is replaced)",
+    )
 
     def reader(self, platform: PlatformSettings) -> BatchReader:
         if self.source == "landing":
             # Files are read with the contract's types, as `contracts check` reads them.
-            return LandingFolderReader(platform.landing_url, table=TRANSACTIONS_TABLE,
-                                       parsed_types=platform.load_contract(TRANSACTIONS_TABLE).parsed_types())
-        faults = FaultInjection(amount_unit=self.amount_unit, country_codes=self.country_codes,
-                      category_count=self.category_count, rename=dict(self.rename),
-                      null_rates=dict(self.null_rates), duplicate_share=self.duplicate_share,
-                      amount_scale=self.amount_scale)
+            return LandingFolderReader(
+                platform.landing_url,
+                table=TRANSACTIONS_TABLE,
+                parsed_types=platform.load_contract(TRANSACTIONS_TABLE).parsed_types(),
+            )
+        faults = FaultInjection(
+            amount_unit=self.amount_unit,
+            country_codes=self.country_codes,
+            category_count=self.category_count,
+            rename=dict(self.rename),
+            null_rates=dict(self.null_rates),
+            duplicate_share=self.duplicate_share,
+            amount_scale=self.amount_scale,
+        )
         return BundledReader(self.rows_per_partition or platform.rows_per_partition, faults)
 
 
@@ -72,9 +90,11 @@ class RawTranslator(DagsterDltTranslator):
             owners=owners(INGESTION),
             automation_condition=daily_ingestion(),
             kinds={"dlt", "duckdb"},
-            description=(f"Raw {data.resource.name} as delivered, one daily partition per load. Columns whose type "
-                         f"changed land as dlt variants (<column>__v_<type>); platform.batch_manifest says what "
-                         f"arrived."),
+            description=(
+                f"Raw {data.resource.name} as delivered, one daily partition per load. Columns whose type "
+                f"changed land as dlt variants (<column>__v_<type>); platform.batch_manifest says what "
+                f"arrived."
+            ),
         )
 
 
@@ -93,8 +113,13 @@ def _describe_pipeline():
     dagster_dlt_translator=RawTranslator(),
     pool=WAREHOUSE_POOL,
 )
-def raw_transactions(context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: WarehouseResource,
-                     platform: PlatformSettings, config: IngestionConfig):
+def raw_transactions(
+    context: dg.AssetExecutionContext,
+    dlt: DagsterDltResource,
+    warehouse: WarehouseResource,
+    platform: PlatformSettings,
+    config: IngestionConfig,
+):
     partition_keys = list(context.partition_keys)
     reader = config.reader(platform)
     with warehouse.get_connection() as conn:
@@ -111,10 +136,12 @@ def raw_transactions(context: dg.AssetExecutionContext, dlt: DagsterDltResource,
     rows = {m.partition_key: m.row_count for m in manifests}
     variants = sorted({c.stored_as for m in manifests for c in m.columns if c.stored_as != c.name})
     for result in results:
-        yield result._replace(metadata={
-            **(result.metadata or {}),
-            "source": config.source,
-            "rows_by_partition": dg.MetadataValue.json(rows),
-            "dagster/row_count": sum(rows.values()),
-            "variant_columns": dg.MetadataValue.text(", ".join(variants) or "none"),
-        })
+        yield result._replace(
+            metadata={
+                **(result.metadata or {}),
+                "source": config.source,
+                "rows_by_partition": dg.MetadataValue.json(rows),
+                "dagster/row_count": sum(rows.values()),
+                "variant_columns": dg.MetadataValue.text(", ".join(variants) or "none"),
+            }
+        )

@@ -28,7 +28,9 @@ def raw_key(table: str) -> dg.AssetKey:
 
 # --- assets --------------------------------------------------------------------------
 RAW_TRANSACTIONS = raw_key("transactions")
-RAW_TRANSACTIONS_OP = "raw_transactions"  # the dlt op behind raw/*: run config goes under ops.raw_transactions
+RAW_TRANSACTIONS_OP = (
+    "raw_transactions"  # the dlt op behind raw/*: run config goes under ops.raw_transactions
+)
 VALIDATED_TRANSACTIONS = dg.AssetKey(["validated", "transactions"])
 FEATURES_TRANSACTIONS = dg.AssetKey(["features", "transactions"])
 FRAUD_MODEL = dg.AssetKey(["model", "fraud_model"])
@@ -92,7 +94,16 @@ OWNERS_BY_GROUP: dict[str, list[str]] = {
     EVAL_SUITE: [TEAM_ML_PLATFORM],
 }
 # The lifecycle in order: a failure touching several stages pages the earliest one's owner.
-STAGE_ORDER = (INGESTION, VALIDATION, FEATURES, TRAINING, EVALUATION, MONITORING, OPERATIONS, EVAL_SUITE)
+STAGE_ORDER = (
+    INGESTION,
+    VALIDATION,
+    FEATURES,
+    TRAINING,
+    EVALUATION,
+    MONITORING,
+    OPERATIONS,
+    EVAL_SUITE,
+)
 OWNER_KEY = "owners"  # the metadata key (checks) and tag key (sensors without `owners`)
 
 # `owners` on jobs and sensors is a beta parameter in Dagster 1.13. We use it knowingly, so

@@ -11,12 +11,15 @@ def latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict:
     return {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
 
 
-def op_configs_by_partition(instance: dg.DagsterInstance, key: dg.AssetKey, op_name: str,
-                            partitions: list[str]) -> dict[str, dict]:
+def op_configs_by_partition(
+    instance: dg.DagsterInstance, key: dg.AssetKey, op_name: str, partitions: list[str]
+) -> dict[str, dict]:
     """``{partition: the op's run config}`` of the newest materialization of each partition of
     ``key`` (``{}`` for a run without config for that op)."""
-    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=partitions),
-                                              limit=10 * max(len(partitions), 1)).records
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=partitions),
+        limit=10 * max(len(partitions), 1),
+    ).records
     configs: dict[str, dict] = {}
     for record in sorted(records, key=lambda r: r.storage_id):  # the newest wins
         run = instance.get_run_by_id(record.run_id)

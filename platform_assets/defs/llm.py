@@ -16,7 +16,13 @@ import dagster as dg
 from platform_assets.core.llm import governance
 from platform_assets.core.operations.alerts import Alert
 from platform_assets.defs.automation import hourly
-from platform_assets.defs.keys import LLM_OBSERVABILITY, LLM_REGRESSION_CHECK, OPERATIONS, owner_metadata, owners
+from platform_assets.defs.keys import (
+    LLM_OBSERVABILITY,
+    LLM_REGRESSION_CHECK,
+    OPERATIONS,
+    owner_metadata,
+    owners,
+)
 from platform_assets.defs.resources import WAREHOUSE_POOL, NotifierResource, WarehouseResource
 
 WINDOW = timedelta(days=1)
@@ -24,8 +30,10 @@ WINDOW = timedelta(days=1)
 
 def _window_stats(conn) -> tuple[list[governance.TaskModelStats], list[governance.TaskModelStats]]:
     (cur_start, cur_end), (prev_start, prev_end) = governance.windows(length=WINDOW)
-    return (governance.observability(conn, cur_start, cur_end),
-            governance.observability(conn, prev_start, prev_end))
+    return (
+        governance.observability(conn, cur_start, cur_end),
+        governance.observability(conn, prev_start, prev_end),
+    )
 
 
 @dg.asset(
@@ -44,14 +52,19 @@ def llm_observability(warehouse: WarehouseResource) -> dg.MaterializeResult:
         current, previous = _window_stats(conn)
     calls = sum(s.calls for s in current)
     cost = sum(s.cost_usd for s in current)
-    markdown = (governance.render_markdown(current, "Last 24 hours") + "\n"
-                + governance.render_markdown(previous, "The 24 hours before"))
-    return dg.MaterializeResult(metadata={
-        "observability": dg.MetadataValue.md(markdown),
-        "calls_last_24h": calls,
-        "cost_usd_last_24h": round(cost, 6),
-        "degraded_calls_last_24h": sum(s.calls - s.successful for s in current),
-    })
+    markdown = (
+        governance.render_markdown(current, "Last 24 hours")
+        + "\n"
+        + governance.render_markdown(previous, "The 24 hours before")
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "observability": dg.MetadataValue.md(markdown),
+            "calls_last_24h": calls,
+            "cost_usd_last_24h": round(cost, 6),
+            "degraded_calls_last_24h": sum(s.calls - s.successful for s in current),
+        }
+    )
 
 
 @dg.asset_check(
@@ -59,28 +72,44 @@ def llm_observability(warehouse: WarehouseResource) -> dg.MaterializeResult:
     name=LLM_REGRESSION_CHECK,
     metadata=owner_metadata(OPERATIONS),
     description="WARNs when, for a task and model, the cache-hit rate fell by more than 10 points or the "
-                "cost per successful task rose above 1.5x, against the previous 24 hours.",
+    "cost per successful task rose above 1.5x, against the previous 24 hours.",
 )
-def llm_observability_regressions(context, warehouse: WarehouseResource,
-                                  notifier: NotifierResource) -> dg.AssetCheckResult:
+def llm_observability_regressions(
+    context, warehouse: WarehouseResource, notifier: NotifierResource
+) -> dg.AssetCheckResult:
     with warehouse.get_connection() as conn:
         current, previous = _window_stats(conn)
         regressions = governance.compare_windows(current, previous)
         if regressions:
-            notifier.notify(Alert(
-                kind="llm_regression", severity="warning", owner=owners(OPERATIONS)[0],
-                title=f"{len(regressions)} LLM regression(s) against the previous 24 hours",
-                summary="; ".join(r.describe() for r in regressions), runbook="review_llm_regression",
-                run_id=context.run.run_id, asset=LLM_OBSERVABILITY.to_user_string(),
-                details={"regressions": [r.describe() for r in regressions]},
-            ), log=context.log, conn=conn)
+            notifier.notify(
+                Alert(
+                    kind="llm_regression",
+                    severity="warning",
+                    owner=owners(OPERATIONS)[0],
+                    title=f"{len(regressions)} LLM regression(s) against the previous 24 hours",
+                    summary="; ".join(r.describe() for r in regressions),
+                    runbook="review_llm_regression",
+                    run_id=context.run.run_id,
+                    asset=LLM_OBSERVABILITY.to_user_string(),
+                    details={"regressions": [r.describe() for r in regressions]},
+                ),
+                log=context.log,
+                conn=conn,
+            )
     return dg.AssetCheckResult(
         passed=not regressions,
         severity=dg.AssetCheckSeverity.WARN,
-        description=("; ".join(r.describe() for r in regressions) if regressions
-                     else "no regression against the previous 24 hours"),
-        metadata={"regressions": len(regressions),
-                  "details": dg.MetadataValue.md("\n".join(f"- {r.describe()}" for r in regressions) or "none")},
+        description=(
+            "; ".join(r.describe() for r in regressions)
+            if regressions
+            else "no regression against the previous 24 hours"
+        ),
+        metadata={
+            "regressions": len(regressions),
+            "details": dg.MetadataValue.md(
+                "\n".join(f"- {r.describe()}" for r in regressions) or "none"
+            ),
+        },
     )
 
 

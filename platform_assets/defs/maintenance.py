@@ -23,27 +23,46 @@ class MaintenanceConfig(dg.Config):
     retention_days: float = DEFAULT_RETENTION_DAYS
 
 
-@dg.op(pool=WAREHOUSE_POOL, description="Merge small files, expire old snapshots, delete unreferenced files "
-                                        "(DuckLake); CHECKPOINT (a DuckDB file).")
-def maintain_warehouse(context: dg.OpExecutionContext, config: MaintenanceConfig,
-                       warehouse: WarehouseResource) -> dg.Output[dict]:
+@dg.op(
+    pool=WAREHOUSE_POOL,
+    description="Merge small files, expire old snapshots, delete unreferenced files "
+    "(DuckLake); CHECKPOINT (a DuckDB file).",
+)
+def maintain_warehouse(
+    context: dg.OpExecutionContext, config: MaintenanceConfig, warehouse: WarehouseResource
+) -> dg.Output[dict]:
     database = warehouse.database
     lake = resolve_lake(database) is not None
     with warehouse.get_connection() as conn:
-        report = maintain(conn, lake=lake, name=str(database), retention_days=config.retention_days,
-                          file_path=None if lake else str(database))
+        report = maintain(
+            conn,
+            lake=lake,
+            name=str(database),
+            retention_days=config.retention_days,
+            file_path=None if lake else str(database),
+        )
     context.log.info(report.summary())
-    return dg.Output(report.as_dict(), metadata={k: v for k, v in report.as_dict().items()
-                                                 if isinstance(v, (int, float, str))})
+    return dg.Output(
+        report.as_dict(),
+        metadata={k: v for k, v in report.as_dict().items() if isinstance(v, (int, float, str))},
+    )
 
 
-@dg.job(name=MAINTENANCE_JOB, owners=owners(OPERATIONS),
-        description="Warehouse housekeeping: on the DuckLake, file merges, snapshot expiry and file cleanup.")
+@dg.job(
+    name=MAINTENANCE_JOB,
+    owners=owners(OPERATIONS),
+    description="Warehouse housekeeping: on the DuckLake, file merges, snapshot expiry and file cleanup.",
+)
 def warehouse_maintenance():
     maintain_warehouse()
 
 
 nightly_warehouse_maintenance = dg.ScheduleDefinition(
-    name=MAINTENANCE_SCHEDULE, job=warehouse_maintenance, cron_schedule=MAINTENANCE_CRON, execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.RUNNING, owners=owners(OPERATIONS),
-    description="Every night at 03:00 UTC, the warehouse's housekeeping (warehouse_maintenance).")
+    name=MAINTENANCE_SCHEDULE,
+    job=warehouse_maintenance,
+    cron_schedule=MAINTENANCE_CRON,
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    owners=owners(OPERATIONS),
+    description="Every night at 03:00 UTC, the warehouse's housekeeping (warehouse_maintenance).",
+)

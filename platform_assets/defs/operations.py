@@ -36,7 +36,12 @@ from platform_assets.defs.keys import (
     owners,
 )
 from platform_assets.defs.monitoring import retrain_fraud_model
-from platform_assets.defs.resources import ClaudeResource, ModelRegistryResource, NotifierResource, WarehouseResource
+from platform_assets.defs.resources import (
+    ClaudeResource,
+    ModelRegistryResource,
+    NotifierResource,
+    WarehouseResource,
+)
 
 RETRY_TAG = "platform_assets/triage_retry_of"
 LOG_LINES_BEFORE_FAILURE = 8
@@ -57,18 +62,36 @@ def failure_report(context: dg.RunFailureSensorContext):
             chain.append(f"{current.cls_name}: {current.message.strip()}")
             stack.extend(current.stack)
             current = current.cause
-        before = [entry.user_message for entry in logs
-                  if entry.step_key == event.step_key and entry.user_message
-                  and not (entry.dagster_event and entry.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE)]
-        steps.append(FailedStep(step_key=event.step_key, error_class=chain[0].split(":")[0] if chain else "",
-                                message="\ncaused by ".join(chain), stack="".join(stack),
-                                logs_before=before[-LOG_LINES_BEFORE_FAILURE:]))
+        before = [
+            entry.user_message
+            for entry in logs
+            if entry.step_key == event.step_key
+            and entry.user_message
+            and not (
+                entry.dagster_event
+                and entry.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE
+            )
+        ]
+        steps.append(
+            FailedStep(
+                step_key=event.step_key,
+                error_class=chain[0].split(":")[0] if chain else "",
+                message="\ncaused by ".join(chain),
+                stack="".join(stack),
+                logs_before=before[-LOG_LINES_BEFORE_FAILURE:],
+            )
+        )
     run_error = context.failure_event.message or ""
     run_failure_data = context.failure_event.event_specific_data
     if getattr(run_failure_data, "error", None) is not None:
         run_error += "\n" + run_failure_data.error.to_string()
-    return FailureReport(run_id=run.run_id, job_name=run.job_name, failed_steps=steps, run_error=run_error,
-                         tags=dict(run.tags))
+    return FailureReport(
+        run_id=run.run_id,
+        job_name=run.job_name,
+        failed_steps=steps,
+        run_error=run_error,
+        tags=dict(run.tags),
+    )
 
 
 def step_owner(repository_def: dg.RepositoryDefinition | None, step_keys: list[str]) -> str:
@@ -87,18 +110,30 @@ def step_owner(repository_def: dg.RepositoryDefinition | None, step_keys: list[s
     return owners(OPERATIONS)[0]
 
 
-def build_triage_sensor(name: str = TRIAGE_SENSOR, request_jobs=None, allowlist_path: str | None = None):
+def build_triage_sensor(
+    name: str = TRIAGE_SENSOR, request_jobs=None, allowlist_path: str | None = None
+):
     """The triage sensor. ``request_jobs`` are the jobs ``retry_run`` may launch again."""
     requestable = {job.name for job in (request_jobs or [])}
 
-    @dg.run_failure_sensor(name=name, request_jobs=request_jobs or None, minimum_interval_seconds=30,
-                           default_status=dg.DefaultSensorStatus.RUNNING, tags=owner_tags(OPERATIONS),
-                           description="Turns every failed run into a triage ticket; runs only allow-listed safe "
-                                       "runbooks.")
-    def _sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource, registry: ModelRegistryResource,
-                claude: ClaudeResource, notifier: NotifierResource):
-        from platform_assets.core.operations.triage_drafting import triage_drafter
+    @dg.run_failure_sensor(
+        name=name,
+        request_jobs=request_jobs or None,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        tags=owner_tags(OPERATIONS),
+        description="Turns every failed run into a triage ticket; runs only allow-listed safe "
+        "runbooks.",
+    )
+    def _sensor(
+        context: dg.RunFailureSensorContext,
+        warehouse: WarehouseResource,
+        registry: ModelRegistryResource,
+        claude: ClaudeResource,
+        notifier: NotifierResource,
+    ):
         from platform_assets.core.operations.triage import load_allowlist, run_safe_actions, triage
+        from platform_assets.core.operations.triage_drafting import triage_drafter
 
         report = failure_report(context)
         allowlist = load_allowlist(allowlist_path)
@@ -107,44 +142,72 @@ def build_triage_sensor(name: str = TRIAGE_SENSOR, request_jobs=None, allowlist_
         def collect_diagnostics(ticket) -> str:
             target = registry.artifacts_path / "triage" / f"{ticket.run_id}.json"
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps({"ticket": ticket.to_dict(), "report": asdict(report)}, indent=2,
-                                         default=str))
+            target.write_text(
+                json.dumps(
+                    {"ticket": ticket.to_dict(), "report": asdict(report)}, indent=2, default=str
+                )
+            )
             return f"wrote {target}"
 
         def retry_run(ticket) -> str:
             if RETRY_TAG in report.tags:
-                raise RuntimeError(f"run {ticket.run_id} is already a triage retry of {report.tags[RETRY_TAG]}; "
-                                   f"not retrying twice")
+                raise RuntimeError(
+                    f"run {ticket.run_id} is already a triage retry of {report.tags[RETRY_TAG]}; "
+                    f"not retrying twice"
+                )
             if report.job_name not in requestable:
                 raise RuntimeError(f"job {report.job_name} is not one this sensor may launch")
             tags = {k: v for k, v in report.tags.items() if not k.startswith("dagster/")}
-            run_requests.append(dg.RunRequest(run_key=f"triage-retry-{ticket.run_id}", job_name=report.job_name,
-                                              tags={**tags, RETRY_TAG: ticket.run_id}))
+            run_requests.append(
+                dg.RunRequest(
+                    run_key=f"triage-retry-{ticket.run_id}",
+                    job_name=report.job_name,
+                    tags={**tags, RETRY_TAG: ticket.run_id},
+                )
+            )
             return f"requested one new run of {report.job_name}"
 
         with warehouse.get_connection() as conn:
             # With a key, Claude writes the ticket from the same evidence; the allow-list still rules.
             drafter = triage_drafter(claude.get_client(), conn, allowlist)
             ticket = triage(report, conn, allowlist, drafter=drafter)
-            actions = run_safe_actions(ticket, conn, allowlist,
-                                       {"collect_diagnostics": collect_diagnostics, "retry_run": retry_run},
-                                       runbooks=["collect_diagnostics", ticket.recommended_action])
-            notifier.notify(Alert(
-                kind="triage_ticket", severity="error", owner=step_owner(context.repository_def, ticket.failed_steps),
-                title=f"run {ticket.run_id} of {ticket.job_name} failed: {ticket.pattern}",
-                summary=f"{ticket.probable_cause} Recommended: {ticket.recommended_action} "
-                        f"({'runs by itself' if ticket.safe_to_automate else 'needs a person'}). "
-                        f"Ticket {ticket.ticket_id}.",
-                runbook=ticket.recommended_action, run_id=ticket.run_id,
-                details={"ticket_id": ticket.ticket_id, "failed_steps": ticket.failed_steps,
-                         "actions": [(a["runbook"], a["status"]) for a in actions]},
-            ), log=context.log, conn=conn)
-        context.log.info(f"triage {ticket.ticket_id}: {ticket.pattern} → {ticket.recommended_action}; "
-                         f"actions: {[(a['runbook'], a['status']) for a in actions]}")
+            actions = run_safe_actions(
+                ticket,
+                conn,
+                allowlist,
+                {"collect_diagnostics": collect_diagnostics, "retry_run": retry_run},
+                runbooks=["collect_diagnostics", ticket.recommended_action],
+            )
+            notifier.notify(
+                Alert(
+                    kind="triage_ticket",
+                    severity="error",
+                    owner=step_owner(context.repository_def, ticket.failed_steps),
+                    title=f"run {ticket.run_id} of {ticket.job_name} failed: {ticket.pattern}",
+                    summary=f"{ticket.probable_cause} Recommended: {ticket.recommended_action} "
+                    f"({'runs by itself' if ticket.safe_to_automate else 'needs a person'}). "
+                    f"Ticket {ticket.ticket_id}.",
+                    runbook=ticket.recommended_action,
+                    run_id=ticket.run_id,
+                    details={
+                        "ticket_id": ticket.ticket_id,
+                        "failed_steps": ticket.failed_steps,
+                        "actions": [(a["runbook"], a["status"]) for a in actions],
+                    },
+                ),
+                log=context.log,
+                conn=conn,
+            )
+        context.log.info(
+            f"triage {ticket.ticket_id}: {ticket.pattern} → {ticket.recommended_action}; "
+            f"actions: {[(a['runbook'], a['status']) for a in actions]}"
+        )
         if run_requests:
             return run_requests
-        return dg.SkipReason(f"ticket {ticket.ticket_id}: {ticket.probable_cause} Recommended: "
-                             f"{ticket.recommended_action}")
+        return dg.SkipReason(
+            f"ticket {ticket.ticket_id}: {ticket.probable_cause} Recommended: "
+            f"{ticket.recommended_action}"
+        )
 
     return _sensor
 
@@ -152,9 +215,13 @@ def build_triage_sensor(name: str = TRIAGE_SENSOR, request_jobs=None, allowlist_
 def _run_metadata(instance: dg.DagsterInstance, run_id: str) -> dict[dg.AssetKey, dict]:
     """The metadata of each asset materialized in a run, as plain values."""
     found = {}
-    for record in instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION).records:
+    for record in instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records:
         materialization = record.event_log_entry.asset_materialization
-        found[materialization.asset_key] = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+        found[materialization.asset_key] = {
+            k: getattr(v, "value", v) for k, v in materialization.metadata.items()
+        }
     return found
 
 
@@ -169,9 +236,14 @@ def training_run(instance: dg.DagsterInstance, run_id: str):
     evaluation = metadata.get(EVAL_RESULTS, {})
     rows = model.get("train_rows")
     rate = model.get("train_positive_rate")
-    return TrainingRun(run_id=run_id, auroc=evaluation.get("auroc"), pr_auc=evaluation.get("pr_auc"),
-                       train_rows=rows, positive_rows=rows * rate if rows is not None and rate is not None else None,
-                       fit_seconds=model.get("fit_seconds"))
+    return TrainingRun(
+        run_id=run_id,
+        auroc=evaluation.get("auroc"),
+        pr_auc=evaluation.get("pr_auc"),
+        train_rows=rows,
+        positive_rows=rows * rate if rows is not None and rate is not None else None,
+        fit_seconds=model.get("fit_seconds"),
+    )
 
 
 def training_history(instance: dg.DagsterInstance, before_run: str, limit: int = 20) -> list:
@@ -181,16 +253,27 @@ def training_history(instance: dg.DagsterInstance, before_run: str, limit: int =
     return [run for run in runs if run is not None][:limit]
 
 
-def build_training_anomaly_sensor(name: str = TRAINING_ANOMALY_SENSOR, tolerances=None,
-                                  allowlist_path: str | None = None):
+def build_training_anomaly_sensor(
+    name: str = TRAINING_ANOMALY_SENSOR, tolerances=None, allowlist_path: str | None = None
+):
     """Triage for training runs that *succeed* with metrics far from the model's history."""
 
-    @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, name=name, minimum_interval_seconds=30,
-                          default_status=dg.DefaultSensorStatus.RUNNING, tags=owner_tags(TRAINING),
-                          description="Writes a triage ticket (and an alert) for a training run that succeeded "
-                                      "with AUROC/PR-AUC, rows, positives or fit time far from the model's history.")
-    def _sensor(context: dg.RunStatusSensorContext, warehouse: WarehouseResource, notifier: NotifierResource):
-        from platform_assets.core.operations.training_anomalies import anomaly_ticket, find_anomalies
+    @dg.run_status_sensor(
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        name=name,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        tags=owner_tags(TRAINING),
+        description="Writes a triage ticket (and an alert) for a training run that succeeded "
+        "with AUROC/PR-AUC, rows, positives or fit time far from the model's history.",
+    )
+    def _sensor(
+        context: dg.RunStatusSensorContext, warehouse: WarehouseResource, notifier: NotifierResource
+    ):
+        from platform_assets.core.operations.training_anomalies import (
+            anomaly_ticket,
+            find_anomalies,
+        )
         from platform_assets.core.operations.triage import load_allowlist, run_safe_actions
 
         run = training_run(context.instance, context.dagster_run.run_id)
@@ -199,17 +282,30 @@ def build_training_anomaly_sensor(name: str = TRAINING_ANOMALY_SENSOR, tolerance
         history = training_history(context.instance, before_run=run.run_id)
         anomalies = find_anomalies(run, history, tolerances)
         if not anomalies:
-            return dg.SkipReason(f"training run {run.run_id} is in line with {len(history)} earlier run(s)")
+            return dg.SkipReason(
+                f"training run {run.run_id} is in line with {len(history)} earlier run(s)"
+            )
         allowlist = load_allowlist(allowlist_path)
         with warehouse.get_connection() as conn:
-            ticket = anomaly_ticket(conn, run, context.dagster_run.job_name, anomalies, history, allowlist)
+            ticket = anomaly_ticket(
+                conn, run, context.dagster_run.job_name, anomalies, history, allowlist
+            )
             run_safe_actions(ticket, conn, allowlist, {}, runbooks=[ticket.recommended_action])
-            notifier.notify(Alert(
-                kind="training_anomaly", severity="warning", owner=owners(TRAINING)[0],
-                title=f"training run {run.run_id} succeeded with anomalous numbers",
-                summary="; ".join(anomalies) + f". Ticket {ticket.ticket_id}.", runbook=ticket.recommended_action,
-                run_id=run.run_id, asset=FRAUD_MODEL.to_user_string(),
-                details={"ticket_id": ticket.ticket_id, "anomalies": anomalies}), log=context.log, conn=conn)
+            notifier.notify(
+                Alert(
+                    kind="training_anomaly",
+                    severity="warning",
+                    owner=owners(TRAINING)[0],
+                    title=f"training run {run.run_id} succeeded with anomalous numbers",
+                    summary="; ".join(anomalies) + f". Ticket {ticket.ticket_id}.",
+                    runbook=ticket.recommended_action,
+                    run_id=run.run_id,
+                    asset=FRAUD_MODEL.to_user_string(),
+                    details={"ticket_id": ticket.ticket_id, "anomalies": anomalies},
+                ),
+                log=context.log,
+                conn=conn,
+            )
         return dg.SkipReason(f"ticket {ticket.ticket_id}: {'; '.join(anomalies)}")
 
     return _sensor
@@ -217,5 +313,9 @@ def build_training_anomaly_sensor(name: str = TRAINING_ANOMALY_SENSOR, tolerance
 
 @dg.definitions
 def operations() -> dg.Definitions:
-    return dg.Definitions(sensors=[build_triage_sensor(request_jobs=[retrain_fraud_model]),
-                                   build_training_anomaly_sensor()])
+    return dg.Definitions(
+        sensors=[
+            build_triage_sensor(request_jobs=[retrain_fraud_model]),
+            build_training_anomaly_sensor(),
+        ]
+    )

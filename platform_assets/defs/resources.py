@@ -29,8 +29,13 @@ from dagster_dlt import DagsterDltResource
 from dagster_duckdb import DuckDBResource
 
 from platform_assets.core import warehouse
-from platform_assets.core.llm.client import DEFAULT_MAX_RETRIES, DEFAULT_MODEL, DEFAULT_TIMEOUT_SECONDS, \
-    ClaudeClient, ClaudeConfig
+from platform_assets.core.llm.client import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MODEL,
+    DEFAULT_TIMEOUT_SECONDS,
+    ClaudeClient,
+    ClaudeConfig,
+)
 from platform_assets.core.llm.pricing import DEFAULT_PRICES, ModelPrice
 from platform_assets.core.settings import ClaudeSettings, Settings
 from platform_assets.defs.keys import FRAUD_MODEL
@@ -78,9 +83,13 @@ class PlatformSettings(dg.ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PlatformSettings:
-        return cls(home=str(settings.home), contracts_dir=str(settings.contracts_dir),
-                   landing_url=settings.landing_url, rows_per_partition=settings.rows_per_partition,
-                   evals_dir=str(settings.evals_dir))
+        return cls(
+            home=str(settings.home),
+            contracts_dir=str(settings.contracts_dir),
+            landing_url=settings.landing_url,
+            rows_per_partition=settings.rows_per_partition,
+            evals_dir=str(settings.evals_dir),
+        )
 
 
 class ModelRegistryResource(dg.ConfigurableResource):
@@ -93,8 +102,11 @@ class ModelRegistryResource(dg.ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ModelRegistryResource:
-        return cls(url=settings.registry_url, artifacts_dir=str(settings.artifacts_dir),
-                   artifacts_url=settings.artifacts_url)
+        return cls(
+            url=settings.registry_url,
+            artifacts_dir=str(settings.artifacts_dir),
+            artifacts_url=settings.artifacts_url,
+        )
 
     def publish_artifact(self, path: Path) -> tuple[str, str]:
         """Make a file written under the artifacts folder outlive the run: in production it
@@ -125,7 +137,9 @@ class ModelRegistryResource(dg.ConfigurableResource):
 
         path = latest_metadata(instance, FRAUD_MODEL).get("candidate_dir")
         if not path:
-            raise dg.Failure(description="model/fraud_model has not been materialized: train a model first")
+            raise dg.Failure(
+                description="model/fraud_model has not been materialized: train a model first"
+            )
         return load_candidate(path)
 
 
@@ -154,14 +168,17 @@ class ClaudeResource(dg.ConfigurableResource):
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     degraded_blocks: bool = True
     cache_batch_data: bool = False
-    prices: dict[str, ModelPriceConfig] = {}
+    prices: dict[str, ModelPriceConfig] = {}  # noqa: RUF012 (pydantic copies a field's default)
 
     @classmethod
     def from_settings(cls, settings: ClaudeSettings) -> ClaudeResource:
         """Built at load time. Secrets stay ``dg.EnvVar`` references (shown as such in the
         UI, read when a run starts), and only when set, so a missing key disables Claude
         instead of failing the load."""
-        values: dict[str, Any] = {"model": settings.model or DEFAULT_MODEL, "use_bedrock": settings.use_bedrock}
+        values: dict[str, Any] = {
+            "model": settings.model or DEFAULT_MODEL,
+            "use_bedrock": settings.use_bedrock,
+        }
         if settings.api_key:
             values["api_key"] = dg.EnvVar(ClaudeSettings.API_KEY_VARIABLE)
         if settings.base_url:
@@ -176,12 +193,23 @@ class ClaudeResource(dg.ConfigurableResource):
 
     def config(self) -> ClaudeConfig:
         prices: dict[str, ModelPrice] = dict(DEFAULT_PRICES)
-        prices.update({name: ModelPrice(p.input_usd_per_mtok, p.output_usd_per_mtok)
-                       for name, p in self.prices.items()})
-        return ClaudeConfig(model=self.model, api_key=self.api_key or None, base_url=self.base_url or None,
-                            use_bedrock=self.use_bedrock, aws_region=self.aws_region or None,
-                            max_retries=self.max_retries, timeout_seconds=self.timeout_seconds,
-                            cache_data=self.cache_batch_data, prices=prices)
+        prices.update(
+            {
+                name: ModelPrice(p.input_usd_per_mtok, p.output_usd_per_mtok)
+                for name, p in self.prices.items()
+            }
+        )
+        return ClaudeConfig(
+            model=self.model,
+            api_key=self.api_key or None,
+            base_url=self.base_url or None,
+            use_bedrock=self.use_bedrock,
+            aws_region=self.aws_region or None,
+            max_retries=self.max_retries,
+            timeout_seconds=self.timeout_seconds,
+            cache_data=self.cache_batch_data,
+            prices=prices,
+        )
 
     def get_client(self) -> ClaudeClient:
         """The core client (disabled when neither a key nor Bedrock is configured)."""
@@ -191,7 +219,9 @@ class ClaudeResource(dg.ConfigurableResource):
         """The reviewer ``service.check_partition`` takes: the semantic check, merged."""
         from platform_assets.core.validation.semantic_llm import make_reviewer
 
-        return make_reviewer(self.get_client(), run_id=run_id, asset=asset, degraded_blocks=self.degraded_blocks)
+        return make_reviewer(
+            self.get_client(), run_id=run_id, asset=asset, degraded_blocks=self.degraded_blocks
+        )
 
 
 class NotifierResource(dg.ConfigurableResource):
@@ -206,14 +236,20 @@ class NotifierResource(dg.ConfigurableResource):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> NotifierResource:
-        values: dict[str, Any] = {"database": settings.warehouse,
-                                  "runbook_base_url": settings.runbook_base_url}
+        values: dict[str, Any] = {
+            "database": settings.warehouse,
+            "runbook_base_url": settings.runbook_base_url,
+        }
         if settings.slack_webhook_url:
             values["slack_webhook_url"] = dg.EnvVar(Settings.SLACK_WEBHOOK_VARIABLE)
         return cls(**values)
 
-    def notify(self, alert: Alert, log: logging.Logger | None = None,
-               conn: duckdb.DuckDBPyConnection | None = None) -> Alert:
+    def notify(
+        self,
+        alert: Alert,
+        log: logging.Logger | None = None,
+        conn: duckdb.DuckDBPyConnection | None = None,
+    ) -> Alert:
         """Deliver ``alert`` (its runbook link filled in) and record it; returns it with
         ``delivered_to`` and ``delivery_errors`` set. ``conn``: an open warehouse connection
         to record with (else one is opened)."""
@@ -246,7 +282,9 @@ class NotifierResource(dg.ConfigurableResource):
         return alert
 
 
-def build_resources(settings: Settings | None = None, environ: dict[str, str] | None = None) -> dict[str, object]:
+def build_resources(
+    settings: Settings | None = None, environ: dict[str, str] | None = None
+) -> dict[str, object]:
     """Every resource of the code location. Without ANTHROPIC_API_KEY (or Bedrock), the
     ``claude`` resource is disabled and makes no network call."""
     settings = settings or Settings.from_env(environ)

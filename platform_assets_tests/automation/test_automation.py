@@ -7,7 +7,13 @@ from __future__ import annotations
 import dagster as dg
 
 import platform_assets
-from platform_assets.defs.keys import CONTRACT_CHECK, EVAL_SUITE_RESULTS, EVALUATION, FEATURE_DRIFT, TRAINING
+from platform_assets.defs.keys import (
+    CONTRACT_CHECK,
+    EVAL_SUITE_RESULTS,
+    EVALUATION,
+    FEATURE_DRIFT,
+    TRAINING,
+)
 from platform_assets.runner import load_definitions
 from platform_assets_tests.support.automation import execute_requested, tick, utc
 
@@ -25,7 +31,9 @@ def _model_lifecycle(defs: dg.Definitions) -> set[str]:
 def test_two_days_of_automation_request_the_right_runs(platform_home):
     _, instance = platform_home
     # A week of history, landed by hand, so that a model can train on Monday.
-    history = platform_assets.backfill(sorted(DAILY_CHAIN), "2026-02-21", "2026-02-27", instance=instance)
+    history = platform_assets.backfill(
+        sorted(DAILY_CHAIN), "2026-02-21", "2026-02-27", instance=instance
+    )
     assert history.success
     defs = load_definitions()
 
@@ -34,7 +42,9 @@ def test_two_days_of_automation_request_the_right_runs(platform_home):
     assert first.requested == {"2026-02-28": DAILY_CHAIN}
     [run] = execute_requested(defs, instance, first)
     assert run.success
-    assert [e.check_name for e in run.get_asset_check_evaluations()] == [CONTRACT_CHECK]  # the check rode along
+    assert [e.check_name for e in run.get_asset_check_evaluations()] == [
+        CONTRACT_CHECK
+    ]  # the check rode along
     quiet = tick(defs, instance, utc("2026-03-01 00:45"), first.cursor)
     assert quiet.requested == {}
     hourly = tick(defs, instance, utc("2026-03-01 01:00:30"), quiet.cursor)
@@ -78,6 +88,9 @@ def test_a_quarantined_day_stops_its_chain_and_is_not_retried_in_a_loop(platform
     # The blocked chain is not requested again, tick after tick; the next day runs as usual.
     later = tick(defs, instance, utc("2026-03-01 00:45"), first.cursor)
     assert later.requested == {}
-    assert tick(defs, instance, utc("2026-03-01 06:00"), later.cursor).requested.get("2026-02-28") is None
+    assert (
+        tick(defs, instance, utc("2026-03-01 06:00"), later.cursor).requested.get("2026-02-28")
+        is None
+    )
     next_day = tick(defs, instance, utc("2026-03-02 00:31"), later.cursor)
     assert next_day.requested["2026-03-01"] == DAILY_CHAIN

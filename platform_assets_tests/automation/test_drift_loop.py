@@ -17,7 +17,6 @@ from platform_assets.core import warehouse as wh
 from platform_assets.core.operations.alerts import read_alerts
 from platform_assets.core.settings import Settings
 from platform_assets.defs.keys import (
-    DRIFT_SENSOR,
     FEATURE_DRIFT,
     PROMOTION_GATE_CHECK,
     RETRAIN_JOB,
@@ -30,8 +29,13 @@ from platform_assets_tests.support.automation import execute_requested, tick, ut
 
 # Prices triple and a third of the online purchases lose their device fingerprint: the contract
 # tolerates both (a warning), the features move.
-PRICE_SHIFT = {"ops": {"raw_transactions": {"config": {"amount_scale": 3.0,
-                                                       "null_rates": {"device_fingerprint": 0.3}}}}}
+PRICE_SHIFT = {
+    "ops": {
+        "raw_transactions": {
+            "config": {"amount_scale": 3.0, "null_rates": {"device_fingerprint": 0.3}}
+        }
+    }
+}
 
 
 def _drift_sensor(instance, cursor=None):
@@ -53,8 +57,11 @@ def test_shifted_days_cause_exactly_one_explained_retrain_and_no_loop(platform_h
 
     # Day 1 (2026-03-02) closes with the shift; the chain runs, then drift after the features.
     day1 = tick(defs, instance, utc("2026-03-03 00:31"))
-    assert day1.requested.get("2026-03-02") == {"raw/transactions", "validated/transactions",
-                                                "features/transactions"}
+    assert day1.requested.get("2026-03-02") == {
+        "raw/transactions",
+        "validated/transactions",
+        "features/transactions",
+    }
     [ingested] = execute_requested(defs, instance, day1, run_config=PRICE_SHIFT)
     assert ingested.success
     [contract] = ingested.get_asset_check_evaluations()
@@ -62,19 +69,29 @@ def test_shifted_days_cause_exactly_one_explained_retrain_and_no_loop(platform_h
     drift = tick(defs, instance, utc("2026-03-03 00:32"), day1.cursor)
     assert drift.requested == {None: {FEATURE_DRIFT.to_user_string()}}
     assert all(r.success for r in execute_requested(defs, instance, drift))
-    measured = instance.get_latest_materialization_event(FEATURE_DRIFT).asset_materialization.metadata
+    measured = instance.get_latest_materialization_event(
+        FEATURE_DRIFT
+    ).asset_materialization.metadata
     assert measured["drift_share"].value >= 0.2
     headline = measured["drift_headline"].value
     # Prices ×3 against the champion's training sample (other days, a 50-cent floor): about ×3.
-    assert re.match(r"amount_usd moved ×(2\.[6-9]|3(\.[0-4])?) \(median\) from 2026-03-02, the day the contract "
-                    r"check warned about distribution_shift in amount_cents", headline), headline
+    assert re.match(
+        r"amount_usd moved ×(2\.[6-9]|3(\.[0-4])?) \(median\) from 2026-03-02, the day the contract "
+        r"check warned about distribution_shift in amount_cents",
+        headline,
+    ), headline
     explanation = measured["explanation_json"].value
     assert explanation["effects"][0]["feature"] == "amount_usd"
     top = explanation["evidence"][0]
     assert (top["kind"], top["day"], top["column"]) == ("contract", "2026-03-02", "amount_cents")
-    configs = {(e["column"], e["detail"]) for e in explanation["evidence"] if e["kind"] == "source_config"}
+    configs = {
+        (e["column"], e["detail"]) for e in explanation["evidence"] if e["kind"] == "source_config"
+    }
     assert ("amount_cents", "ingestion setting amount_scale changed from 1.0 to 3.0") in configs
-    assert ("device_fingerprint", "ingestion setting null_rates[device_fingerprint] changed from None to 0.3") in configs
+    assert (
+        "device_fingerprint",
+        "ingestion setting null_rates[device_fingerprint] changed from None to 0.3",
+    ) in configs
     assert explanation["narrative"] is None  # no key: the rules' explanation only
 
     # (the daemon ticks every 30 seconds: it sees the drift result before anything else happens)
@@ -85,9 +102,12 @@ def test_shifted_days_cause_exactly_one_explained_retrain_and_no_loop(platform_h
     request, cursor = _drift_sensor(instance)
     assert isinstance(request, dg.RunRequest), request
     assert request.tags[EXPLANATION_TAG].startswith(headline)
-    retrain = defs.resolve_job_def(RETRAIN_JOB).execute_in_process(instance=instance, tags=request.tags,
-                                                                  raise_on_error=False)
-    gate = [e for e in retrain.get_asset_check_evaluations() if e.check_name == PROMOTION_GATE_CHECK]
+    retrain = defs.resolve_job_def(RETRAIN_JOB).execute_in_process(
+        instance=instance, tags=request.tags, raise_on_error=False
+    )
+    gate = [
+        e for e in retrain.get_asset_check_evaluations() if e.check_name == PROMOTION_GATE_CHECK
+    ]
     assert len(gate) == 1, "the retrain's gate decision is recorded"
     with wh.session(Settings.from_env().warehouse_path, read_only=True) as conn:
         [alert] = read_alerts(conn, "drift_retrain")
@@ -110,8 +130,11 @@ def test_shifted_days_cause_exactly_one_explained_retrain_and_no_loop(platform_h
 
     # Day 2: still shifted. One more day of the loop, no second retrain.
     day2 = tick(defs, instance, utc("2026-03-04 00:31"), again.cursor)
-    assert day2.requested.get("2026-03-03") == {"raw/transactions", "validated/transactions",
-                                                "features/transactions"}
+    assert day2.requested.get("2026-03-03") == {
+        "raw/transactions",
+        "validated/transactions",
+        "features/transactions",
+    }
     assert all(r.success for r in execute_requested(defs, instance, day2, run_config=PRICE_SHIFT))
     drift2 = tick(defs, instance, utc("2026-03-04 00:32"), day2.cursor)
     assert drift2.requested == {None: {FEATURE_DRIFT.to_user_string()}}

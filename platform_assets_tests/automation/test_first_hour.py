@@ -28,7 +28,7 @@ MAX_LINES = 40
 
 # Installed in the child through PYTHONPATH: records each socket connect or name lookup that
 # is not to the loopback interface (or a Unix socket), one JSON line per attempt.
-AUDIT_HOOK = '''
+AUDIT_HOOK = """
 import json, os, sys
 _log = os.environ["NETWORK_AUDIT_LOG"]
 _LOCAL = ("127.0.0.1", "::1", "localhost", "0.0.0.0", None)
@@ -48,7 +48,7 @@ def _hook(event, args):
 sys.addaudithook(_hook)
 with open(_log + ".installed", "a") as handle:
     handle.write(f"{os.getpid()}\\n")
-'''
+"""
 
 
 def _audited_env(tmp_path: Path, **more: str) -> tuple[dict[str, str], Path]:
@@ -74,18 +74,27 @@ def test_the_audit_hook_sees_an_outbound_lookup(tmp_path):
 @pytest.mark.slow
 def test_quick_start_run_is_short_quiet_and_offline(tmp_path):
     home = tmp_path / "home"
-    env, log = _audited_env(tmp_path, PLATFORM_ASSETS_HOME=str(home),
-                            PLATFORM_ASSETS_CONTRACTS_DIR=str(CONTRACTS_DIR))
+    env, log = _audited_env(
+        tmp_path, PLATFORM_ASSETS_HOME=str(home), PLATFORM_ASSETS_CONTRACTS_DIR=str(CONTRACTS_DIR)
+    )
     env.pop("RUNTIME__LOG_LEVEL", None)  # as a newcomer's shell has it
     started = time.monotonic()
     # From a directory that is not the repository: dlt's project config (.dlt/) is not found there.
-    run = subprocess.run([sys.executable, "-m", "platform_assets.cli", "run"], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=900)
+    run = subprocess.run(
+        [sys.executable, "-m", "platform_assets.cli", "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     seconds = time.monotonic() - started
     lines = run.stdout.splitlines() + run.stderr.splitlines()
     print(f"platform-assets run: {len(lines)} lines in {seconds:.0f} s\n" + "\n".join(lines))
     assert run.returncode == 0, run.stdout + run.stderr
-    assert (log.parent / (log.name + ".installed")).exists(), "the audit hook was not installed in the child"
+    assert (log.parent / (log.name + ".installed")).exists(), (
+        "the audit hook was not installed in the child"
+    )
 
     assert _attempts(log) == [], "outbound connection attempts during a run with no key"
     assert len(lines) <= MAX_LINES, f"{len(lines)} lines"
@@ -108,15 +117,23 @@ def test_dev_serves_the_ui_without_the_venv_on_path_and_takes_a_backfill(tmp_pat
     path = "/usr/local/bin:/usr/bin:/bin"
     assert venv_bin not in path.split(":")
     with dagster_dev(tmp_path, via_platform_assets=True, path=path) as server:
-        submitted = platform_assets.backfill(["raw/transactions", "validated/transactions"], "2026-11-01",
-                                             "2026-11-02", url=server.url)
+        submitted = platform_assets.backfill(
+            ["raw/transactions", "validated/transactions"],
+            "2026-11-01",
+            "2026-11-02",
+            url=server.url,
+        )
         assert submitted.partitions == ["2026-11-01", "2026-11-02"]
-        listed = server.graphql("{ partitionBackfillsOrError { ... on PartitionBackfills { results { id "
-                                "assetSelection { path } } } } }")
+        listed = server.graphql(
+            "{ partitionBackfillsOrError { ... on PartitionBackfills { results { id "
+            "assetSelection { path } } } } }"
+        )
         backfills = {b["id"]: b for b in listed["partitionBackfillsOrError"]["results"]}
         assert submitted.backfill_id in backfills  # the Backfills tab lists it
-        assert {tuple(k["path"]) for k in backfills[submitted.backfill_id]["assetSelection"]} == \
-            {("raw", "transactions"), ("validated", "transactions")}
+        assert {tuple(k["path"]) for k in backfills[submitted.backfill_id]["assetSelection"]} == {
+            ("raw", "transactions"),
+            ("validated", "transactions"),
+        }
         deadline = time.monotonic() + 300
         status = "REQUESTED"
         while status in ("REQUESTED", "CANCELING", "unknown") and time.monotonic() < deadline:
@@ -125,8 +142,11 @@ def test_dev_serves_the_ui_without_the_venv_on_path_and_takes_a_backfill(tmp_pat
                 status = submitted.status()
             except RunnerError as exc:  # a webserver busy with the run may not answer in time
                 status, last_error = "unknown", exc
-        assert status == "COMPLETED_SUCCESS", f"{status} {locals().get('last_error', '')}\n{server.log_tail()}"
-        runs = server.graphql('{ runsOrError(filter: {tags: [{key: "dagster/backfill", value: "%s"}]}) '
-                              '{ ... on Runs { results { status tags { key value } } } } }'
-                              % submitted.backfill_id)["runsOrError"]["results"]
+        assert status == "COMPLETED_SUCCESS", (
+            f"{status} {locals().get('last_error', '')}\n{server.log_tail()}"
+        )
+        runs = server.graphql(
+            f'{{ runsOrError(filter: {{tags: [{{key: "dagster/backfill", value: "{submitted.backfill_id}"}}]}}) '
+            "{ ... on Runs { results { status tags { key value } } } } }"
+        )["runsOrError"]["results"]
         assert runs and all(r["status"] == "SUCCESS" for r in runs)

@@ -38,14 +38,20 @@ def _listed(value: str) -> list[str]:
 def test_every_asset_has_its_stage_owners_and_runs_by_itself(defs):
     graph = defs.resolve_asset_graph()
     repo = defs.get_repository_def()
-    scheduled = {key for schedule in repo.schedule_defs
-                 for key in repo.get_job(schedule.job_name).asset_layer.selected_asset_keys}
+    scheduled = {
+        key
+        for schedule in repo.schedule_defs
+        for key in repo.get_job(schedule.job_name).asset_layer.selected_asset_keys
+    }
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert list(node.owners) == OWNERS_BY_GROUP[node.group_name], key
-        assert node.automation_condition is not None or key in scheduled or key in ASKED_BY_A_PERSON, \
-            f"{key.to_user_string()} never runs by itself"
-    assert all(graph.get(key).automation_condition is None for key in scheduled), "a schedule or a condition, not both"
+        assert (
+            node.automation_condition is not None or key in scheduled or key in ASKED_BY_A_PERSON
+        ), f"{key.to_user_string()} never runs by itself"
+    assert all(graph.get(key).automation_condition is None for key in scheduled), (
+        "a schedule or a condition, not both"
+    )
 
 
 def test_every_check_carries_its_assets_owners(defs):
@@ -60,7 +66,9 @@ def test_every_check_carries_its_assets_owners(defs):
 def test_every_job_schedule_and_sensor_has_owners(defs):
     repo = defs.get_repository_def()
     jobs = [j for j in repo.get_all_jobs() if not j.name.startswith("__")]
-    assert jobs and all(j.owners and set(j.owners) <= TEAMS for j in jobs), [(j.name, j.owners) for j in jobs]
+    assert jobs and all(j.owners and set(j.owners) <= TEAMS for j in jobs), [
+        (j.name, j.owners) for j in jobs
+    ]
     assert all(s.owners and set(s.owners) <= TEAMS for s in repo.schedule_defs)
     for sensor in repo.sensor_defs:
         owners = list(sensor.owners or []) or _listed(sensor.tags.get(OWNER_KEY, ""))
@@ -69,6 +77,6 @@ def test_every_job_schedule_and_sensor_has_owners(defs):
 
 def test_the_sensors_that_must_run_are_on_by_default(defs):
     sensors = {s.name: s for s in defs.get_repository_def().sensor_defs}
-    assert MUST_RUN <= set(sensors)
+    assert set(sensors) >= MUST_RUN
     for name in MUST_RUN:
         assert sensors[name].default_status == dg.DefaultSensorStatus.RUNNING, name

@@ -20,7 +20,9 @@ from platform_assets_tests.support.paths import REPO
 def test_a_bad_cadence_names_the_variable():
     assert retrain_cron({}) == "0 0 * * 1"
     assert retrain_cron({"PLATFORM_ASSETS_RETRAIN_CRON": " 0 6 * * * "}) == "0 6 * * *"
-    with pytest.raises(SettingsError, match=r"PLATFORM_ASSETS_RETRAIN_CRON='every monday': not a cron schedule"):
+    with pytest.raises(
+        SettingsError, match=r"PLATFORM_ASSETS_RETRAIN_CRON='every monday': not a cron schedule"
+    ):
         retrain_cron({"PLATFORM_ASSETS_RETRAIN_CRON": "every monday"})
 
 
@@ -44,7 +46,6 @@ def test_the_model_retrains_on_the_configured_cron():
         assert tick(defs, instance, utc("2026-03-04 06:10"), due.cursor).requested == {}
 
 
-
 LABEL = """
 from platform_assets.defs.keys import FRAUD_MODEL
 from platform_assets.runner import load_definitions
@@ -53,14 +54,22 @@ print(asset.automation_conditions_by_key[FRAUD_MODEL].get_label())
 """
 
 
-@pytest.mark.parametrize(("cron", "label"), [(None, "weekly retrain"), ("0 6 * * *", "retrain on cron '0 6 * * *'")])
+@pytest.mark.parametrize(
+    ("cron", "label"), [(None, "weekly retrain"), ("0 6 * * *", "retrain on cron '0 6 * * *'")]
+)
 def test_the_code_locations_model_carries_the_cadence(tmp_path, cron, label):
     # A process of its own: the conditions are built once, when the code location loads.
     env = subprocess_env({"PLATFORM_ASSETS_HOME": str(tmp_path)})
     env.pop("PLATFORM_ASSETS_RETRAIN_CRON", None)
     if cron:
         env["PLATFORM_ASSETS_RETRAIN_CRON"] = cron
-    result = subprocess.run([sys.executable, "-c", LABEL], env=env, cwd=REPO, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", LABEL],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == label

@@ -31,9 +31,18 @@ def home(tmp_path: Path) -> Path:
     shutil.copy(CONTRACT_PATH, tmp_path / "contracts" / CONTRACT_PATH.name)
     contract = load_contract(tmp_path / "contracts" / CONTRACT_PATH.name)
     db = tmp_path / "w.duckdb"
-    ingest(BundledReader(400, FaultInjection(country_codes="alpha3")), [FAILED_DAY], db, tmp_path / "dlt")
-    ingest(BundledReader(2000, FaultInjection(null_rates={"user_country": 0.003})), [TOLERATED_DAY], db,
-           tmp_path / "dlt")
+    ingest(
+        BundledReader(400, FaultInjection(country_codes="alpha3")),
+        [FAILED_DAY],
+        db,
+        tmp_path / "dlt",
+    )
+    ingest(
+        BundledReader(2000, FaultInjection(null_rates={"user_country": 0.003})),
+        [TOLERATED_DAY],
+        db,
+        tmp_path / "dlt",
+    )
     with warehouse.session(db) as conn:
         assert not check_partition(conn, contract, FAILED_DAY).verdict.passes
         assert check_partition(conn, contract, TOLERATED_DAY).verdict.passes
@@ -43,11 +52,22 @@ def home(tmp_path: Path) -> Path:
 
 
 def _cli(home: Path, *args) -> subprocess.CompletedProcess:
-    env = subprocess_env({"RUNTIME__LOG_LEVEL": "ERROR", "PLATFORM_ASSETS_HOME": str(home),
-                          "PLATFORM_ASSETS_WAREHOUSE": str(home / "w.duckdb"),
-                          "PLATFORM_ASSETS_CONTRACTS_DIR": str(home / "contracts")})
-    return subprocess.run([sys.executable, "-m", "platform_assets.cli", "quarantine", *map(str, args)],
-                          capture_output=True, text=True, cwd=REPO, timeout=300, env=env)
+    env = subprocess_env(
+        {
+            "RUNTIME__LOG_LEVEL": "ERROR",
+            "PLATFORM_ASSETS_HOME": str(home),
+            "PLATFORM_ASSETS_WAREHOUSE": str(home / "w.duckdb"),
+            "PLATFORM_ASSETS_CONTRACTS_DIR": str(home / "contracts"),
+        }
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "platform_assets.cli", "quarantine", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        env=env,
+    )
 
 
 def _edit_contract(home: Path, *replacements: tuple[str, str]) -> None:
@@ -64,7 +84,9 @@ def _counts(home: Path, day: str) -> tuple[int, int, int]:
         return conn.execute(
             "SELECT (SELECT count(*) FROM raw.transactions WHERE partition_date = $1), "
             "(SELECT count(*) FROM validated.transactions WHERE partition_date = $1), "
-            "(SELECT count(*) FROM quarantine.rows WHERE partition_key = $2)", [day, day]).fetchall()[0]
+            "(SELECT count(*) FROM quarantine.rows WHERE partition_key = $2)",
+            [day, day],
+        ).fetchall()[0]
 
 
 def test_list_and_show_what_was_held_back(home: Path):
@@ -75,10 +97,14 @@ def test_list_and_show_what_was_held_back(home: Path):
     failed, tolerated = days[FAILED_DAY], days[TOLERATED_DAY]
     assert (failed["raw"], failed["validated"], failed["quarantined"]) == (400, 0, 400)
     assert failed["passes"] is False and failed["contract"] == "fct_transactions 1.0.0"
-    assert {(r["field"], r["rule"], r["batch"]) for r in failed["reasons"]} >= {("user_country", "pattern", False),
-                                                                                ("user_country", "pattern", True)}
+    assert {(r["field"], r["rule"], r["batch"]) for r in failed["reasons"]} >= {
+        ("user_country", "pattern", False),
+        ("user_country", "pattern", True),
+    }
     assert tolerated["raw"] == tolerated["validated"] + tolerated["quarantined"] == 2000
-    assert [(r["field"], r["rule"]) for r in tolerated["reasons"]] == [("user_country", "nullValues")]
+    assert [(r["field"], r["rule"]) for r in tolerated["reasons"]] == [
+        ("user_country", "nullValues")
+    ]
 
     shown = _cli(home, "show", TOLERATED_DAY, "--limit", "2", "--json")
     assert shown.returncode == 0, shown.stderr
@@ -97,27 +123,43 @@ def test_release_moves_what_the_current_contract_lets_pass_once(home: Path):
     assert before.returncode == 1, before.stdout + before.stderr
     report = json.loads(before.stdout)
     assert report["released"] == 0 and report["day_passes"] is False
-    assert {(r["field"], r["rule"]) for r in report["failing_rules"]} >= {("user_country", "pattern")}
+    assert {(r["field"], r["rule"]) for r in report["failing_rules"]} >= {
+        ("user_country", "pattern")
+    }
     assert _counts(home, FAILED_DAY) == (400, 0, 400)
 
     # The data owners agree alpha-3 codes are fine: a new major version of the contract.
-    _edit_contract(home, ("version: 1.0.0", "version: 2.0.0"), ("pattern: '^[A-Z]{2}$'", "pattern: '^[A-Z]{2,3}$'"),
-                   ("          maxLength: 2\n", "          maxLength: 3\n"))
+    _edit_contract(
+        home,
+        ("version: 1.0.0", "version: 2.0.0"),
+        ("pattern: '^[A-Z]{2}$'", "pattern: '^[A-Z]{2,3}$'"),
+        ("          maxLength: 2\n", "          maxLength: 3\n"),
+    )
     released = _cli(home, "release", FAILED_DAY, "--json")
     assert released.returncode == 0, released.stdout + released.stderr
     report = json.loads(released.stdout)
-    assert (report["released"], report["still_held"], report["contract"]) == (400, 0, "fct_transactions 2.0.0")
+    assert (report["released"], report["still_held"], report["contract"]) == (
+        400,
+        0,
+        "fct_transactions 2.0.0",
+    )
     assert _counts(home, FAILED_DAY) == (400, 400, 0)
 
     again = _cli(home, "release", FAILED_DAY, "--json")
     assert again.returncode == 0 and json.loads(again.stdout)["released"] == 0
     assert _counts(home, FAILED_DAY) == (400, 400, 0)
     with warehouse.session(home / "w.duckdb", read_only=True) as conn:
-        logged = conn.execute("SELECT released_rows, contract_version FROM platform.quarantine_releases").fetchall()
-        decided = conn.execute("SELECT passes, contract_version FROM platform.batch_verdicts WHERE partition_key = ?",
-                               [FAILED_DAY]).fetchall()
+        logged = conn.execute(
+            "SELECT released_rows, contract_version FROM platform.quarantine_releases"
+        ).fetchall()
+        decided = conn.execute(
+            "SELECT passes, contract_version FROM platform.batch_verdicts WHERE partition_key = ?",
+            [FAILED_DAY],
+        ).fetchall()
     assert logged == [(400, "2.0.0")], "one release recorded, the second moved nothing"
-    assert decided == [(True, "2.0.0")], "the verdict now on record is the one that released the day"
+    assert decided == [(True, "2.0.0")], (
+        "the verdict now on record is the one that released the day"
+    )
     listed = json.loads(_cli(home, "list", "--partition", FAILED_DAY, "--json").stdout)
     assert listed[0]["released"] == 400 and listed[0]["quarantined"] == 0
 
@@ -130,11 +172,16 @@ def test_rows_that_still_break_a_row_rule_stay_with_their_current_reasons(home: 
     assert _counts(home, TOLERATED_DAY) == (raw, validated, held)
 
     # A country is optional from now on: the null rows are no longer failing rows.
-    _edit_contract(home, ("version: 1.0.0", "version: 2.0.0"),
-                   ("        description: Card holder's country, ISO 3166-1 alpha-2 code (two capital letters, e.g. "
-                    "US, GB).\n        required: true\n",
-                    "        description: Card holder's country, ISO 3166-1 alpha-2 code (two capital letters, e.g. "
-                    "US, GB).\n        required: false\n"))
+    _edit_contract(
+        home,
+        ("version: 1.0.0", "version: 2.0.0"),
+        (
+            "        description: Card holder's country, ISO 3166-1 alpha-2 code (two capital letters, e.g. "
+            "US, GB).\n        required: true\n",
+            "        description: Card holder's country, ISO 3166-1 alpha-2 code (two capital letters, e.g. "
+            "US, GB).\n        required: false\n",
+        ),
+    )
     released = _cli(home, "release", TOLERATED_DAY)
     assert released.returncode == 0, released.stdout + released.stderr
     assert _counts(home, TOLERATED_DAY) == (raw, raw, 0)
@@ -146,14 +193,28 @@ def test_usage_errors_exit_2(home: Path, tmp_path: Path):
     assert _cli(home, "list", "--partition", "2030-01-01").returncode == 2
     empty = tmp_path / "elsewhere"
     empty.mkdir()
-    missing = subprocess.run([sys.executable, "-m", "platform_assets.cli", "quarantine", "list"], capture_output=True,
-                             text=True, cwd=REPO, timeout=120,
-                             env=subprocess_env({"PLATFORM_ASSETS_HOME": str(empty),
-                                                 "PLATFORM_ASSETS_WAREHOUSE": str(empty / "none.duckdb")}))
+    missing = subprocess.run(
+        [sys.executable, "-m", "platform_assets.cli", "quarantine", "list"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        env=subprocess_env(
+            {
+                "PLATFORM_ASSETS_HOME": str(empty),
+                "PLATFORM_ASSETS_WAREHOUSE": str(empty / "none.duckdb"),
+            }
+        ),
+    )
     assert missing.returncode == 2 and "no warehouse" in missing.stderr
 
 
 def test_a_day_reloaded_after_its_check_is_not_released(home: Path):
-    ingest(BundledReader(400, FaultInjection(country_codes="alpha3")), [FAILED_DAY], home / "w.duckdb", home / "dlt")
+    ingest(
+        BundledReader(400, FaultInjection(country_codes="alpha3")),
+        [FAILED_DAY],
+        home / "w.duckdb",
+        home / "dlt",
+    )
     result = _cli(home, "release", FAILED_DAY)
     assert result.returncode == 2 and "re-ingested" in result.stderr

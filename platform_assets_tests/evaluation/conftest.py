@@ -19,7 +19,9 @@ def trained():
         build_feature_partition(conn, day)
     frame = load_features(conn, days[0], days[-1])
     conn.close()
-    return train_model(frame, TrainingConfig(model_type="logistic_regression", training_days=6, holdout_days=2))
+    return train_model(
+        frame, TrainingConfig(model_type="logistic_regression", training_days=6, holdout_days=2)
+    )
 
 
 @pytest.fixture(autouse=True, scope="package")

@@ -21,25 +21,47 @@ from platform_assets.core import warehouse as wh
 from platform_assets.core.features.sample_data import day_range, load_validated_days
 from platform_assets.core.ingestion.bundled import FaultInjection
 from platform_assets.defs import evaluation, features, training
-from platform_assets_tests.support.dagster import check_evaluation, offline_registry, offline_resources
+from platform_assets_tests.support.dagster import (
+    check_evaluation,
+    offline_registry,
+    offline_resources,
+)
 
 DAYS = day_range("2026-01-01", 8)
-MODEL_ASSETS = [training.fraud_model, training.fraud_model_onnx, training.onnx_parity, evaluation.eval_results,
-                evaluation.champion_challenger_gate, evaluation.promotion_gate, evaluation.shadow_scores,
-                evaluation.model_card]
+MODEL_ASSETS = [
+    training.fraud_model,
+    training.fraud_model_onnx,
+    training.onnx_parity,
+    evaluation.eval_results,
+    evaluation.champion_challenger_gate,
+    evaluation.promotion_gate,
+    evaluation.shadow_scores,
+    evaluation.model_card,
+]
 FAST = {"training_days": 8, "holdout_days": 2, "max_iter": 60, "n_threads": 1}
 
 
 def _build_features(home: Path, instance, days):
-    result = dg.materialize([features.features_transactions], resources=offline_resources(home), instance=instance,
-                            tags={"dagster/asset_partition_range_start": days[0].isoformat(),
-                                  "dagster/asset_partition_range_end": days[-1].isoformat()})
+    result = dg.materialize(
+        [features.features_transactions],
+        resources=offline_resources(home),
+        instance=instance,
+        tags={
+            "dagster/asset_partition_range_start": days[0].isoformat(),
+            "dagster/asset_partition_range_end": days[-1].isoformat(),
+        },
+    )
     assert result.success
 
 
 def _train(home: Path, instance, **config):
-    return dg.materialize(MODEL_ASSETS, resources=offline_resources(home), instance=instance, raise_on_error=False,
-                          run_config={"ops": {"model__fraud_model": {"config": {**FAST, **config}}}})
+    return dg.materialize(
+        MODEL_ASSETS,
+        resources=offline_resources(home),
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {"model__fraud_model": {"config": {**FAST, **config}}}},
+    )
 
 
 def _registry(home: Path):
@@ -77,9 +99,12 @@ def lifecycle(featured_home, tmp_path) -> Lifecycle:
 
 
 def test_whole_graph_ends_with_a_champion_and_a_card(lifecycle):
-    home, instance, first = lifecycle.home, lifecycle.instance, lifecycle.first
+    home, _instance, first = lifecycle.home, lifecycle.instance, lifecycle.first
     assert first.success
-    assert check_evaluation(first, "onnx_parity").passed and check_evaluation(first, "promotion_gate").passed
+    assert (
+        check_evaluation(first, "onnx_parity").passed
+        and check_evaluation(first, "promotion_gate").passed
+    )
     registry = _registry(home)
     assert registry.aliases() == {"champion": 1, "challenger": 1}
     card = json.loads(registry.read_file(1, "model_card.json"))
@@ -102,7 +127,9 @@ def test_worse_challenger_is_blocked_and_champion_stays(lifecycle):
     assert registry.versions() == [1, 2] and registry.aliases() == {"champion": 1, "challenger": 2}
     # The blocking check stops shadow scoring and the card.
     materialized = {e.asset_key.to_user_string() for e in worse.get_asset_materialization_events()}
-    assert "model/model_card" not in materialized and "model/champion_challenger_gate" in materialized
+    assert (
+        "model/model_card" not in materialized and "model/champion_challenger_gate" in materialized
+    )
 
 
 def test_retrain_on_drifted_data_produces_a_challenger_and_rollback(lifecycle):
@@ -138,9 +165,13 @@ def test_onnx_parity_check_blocks_a_broken_export(lifecycle):
     weights = next(a for a in tree.attribute if a.name == "class_weights")
     weights.floats[:] = [w * 1.5 for w in weights.floats]
     candidate.onnx_path.write_bytes(graph.SerializeToString())
-    result = dg.materialize([training.fraud_model_onnx, training.onnx_parity], resources=offline_resources(home),
-                            instance=instance, raise_on_error=False,
-                            selection=dg.AssetSelection.checks(training.onnx_parity))
+    result = dg.materialize(
+        [training.fraud_model_onnx, training.onnx_parity],
+        resources=offline_resources(home),
+        instance=instance,
+        raise_on_error=False,
+        selection=dg.AssetSelection.checks(training.onnx_parity),
+    )
     check = check_evaluation(result, "onnx_parity")
     assert not check.passed and "does not ship" in check.description
     assert check.metadata["max_abs_diff"].value > 1e-3

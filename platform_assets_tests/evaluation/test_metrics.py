@@ -33,7 +33,9 @@ def test_calibration_error_is_zero_when_calibrated_and_large_when_not():
 def test_slices_and_largest_gap():
     rng = np.random.default_rng(1)
     n = 4_000
-    frame = pd.DataFrame({"merchant_category": rng.choice(["good", "bad"], n), "user_country": "US"})
+    frame = pd.DataFrame(
+        {"merchant_category": rng.choice(["good", "bad"], n), "user_country": "US"}
+    )
     y = (rng.uniform(size=n) < 0.1).astype(int)
     informative = np.where(y == 1, 0.9, 0.1)
     noise = rng.uniform(size=n)

@@ -25,8 +25,12 @@ def s3():
     endpoint = f"http://{host}:{port}"
     # The standard AWS variables: what a deployment sets, read by dlt's filesystem source.
     with pytest.MonkeyPatch.context() as patch:
-        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}.items():
+        for key, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": endpoint,
+        }.items():
             patch.setenv(key, value)
         # fsspec caches S3 filesystems by their arguments, not the endpoint from the env.
         s3fs.S3FileSystem.clear_instance_cache()
@@ -47,14 +51,28 @@ def test_s3_landing_partition_is_ingested(s3, tmp_path: Path):
     prefix = "feeds/transactions/partition_date=2026-11-05"
     _put(s3, f"{prefix}/part-0.parquet", generate_transactions("2026-11-05", 300))
     _put(s3, f"{prefix}/part-1.parquet", generate_transactions("2026-11-05", 500).slice(300))
-    (manifest,) = ingest(LandingFolderReader("s3://landing/feeds"), ["2026-11-05"], tmp_path / "w.duckdb",
-                         tmp_path / "dlt")
+    (manifest,) = ingest(
+        LandingFolderReader("s3://landing/feeds"),
+        ["2026-11-05"],
+        tmp_path / "w.duckdb",
+        tmp_path / "dlt",
+    )
     assert manifest.row_count == 500
     with warehouse.session(tmp_path / "w.duckdb", read_only=True) as conn:
-        (count,) = conn.execute("SELECT count(DISTINCT transaction_id) FROM raw.transactions").fetchall()[0]
+        (count,) = conn.execute(
+            "SELECT count(DISTINCT transaction_id) FROM raw.transactions"
+        ).fetchall()[0]
     assert count == 500
 
 
 def test_s3_missing_partition_is_a_clear_error(s3, tmp_path: Path):
-    with pytest.raises(IngestionError, match=r"No files for partition 2026-11-06 in s3://landing/feeds/transactions"):
-        ingest(LandingFolderReader("s3://landing/feeds"), ["2026-11-06"], tmp_path / "w.duckdb", tmp_path / "dlt")
+    with pytest.raises(
+        IngestionError,
+        match=r"No files for partition 2026-11-06 in s3://landing/feeds/transactions",
+    ):
+        ingest(
+            LandingFolderReader("s3://landing/feeds"),
+            ["2026-11-06"],
+            tmp_path / "w.duckdb",
+            tmp_path / "dlt",
+        )

@@ -46,13 +46,19 @@ def _write(folder: Path, table: pa.Table, fmt: str) -> None:
 def test_landed_text_keeps_codes_and_parses_declared_types(tmp_path: Path, contract, fmt):
     _write(_landing(tmp_path), _day(), fmt)
     db = tmp_path / "w.duckdb"
-    ingest(LandingFolderReader(str(tmp_path / "landing"), parsed_types=contract.parsed_types()), [DAY], db,
-           tmp_path / "dlt")
+    ingest(
+        LandingFolderReader(str(tmp_path / "landing"), parsed_types=contract.parsed_types()),
+        [DAY],
+        db,
+        tmp_path / "dlt",
+    )
     with warehouse.session(db) as conn:
         stored = warehouse.table_columns(conn, "raw", "transactions")
-        zips, answers = conn.execute("SELECT count(*) FILTER (merchant_zip = '00037'), "
-                                     "count(DISTINCT consent) FILTER (consent IN ('Yes', 'No')) "
-                                     "FROM raw.transactions").fetchall()[0]
+        zips, answers = conn.execute(
+            "SELECT count(*) FILTER (merchant_zip = '00037'), "
+            "count(DISTINCT consent) FILTER (consent IN ('Yes', 'No')) "
+            "FROM raw.transactions"
+        ).fetchall()[0]
         verdict = check_partition(conn, contract, DAY).verdict
     assert stored["merchant_zip"] == "VARCHAR" and stored["consent"] == "VARCHAR"
     assert stored["amount_cents"] == "BIGINT" and stored["card_present"] == "BOOLEAN"
@@ -62,15 +68,23 @@ def test_landed_text_keeps_codes_and_parses_declared_types(tmp_path: Path, contr
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
-def test_a_value_that_does_not_parse_lands_as_text_and_its_rows_are_named(tmp_path: Path, contract, fmt):
+def test_a_value_that_does_not_parse_lands_as_text_and_its_rows_are_named(
+    tmp_path: Path, contract, fmt
+):
     table = _day()
     amounts = [str(v) for v in table["amount_cents"].to_pylist()]
     amounts[4], amounts[9] = "12.50", "n/a"
-    table = table.set_column(table.column_names.index("amount_cents"), "amount_cents", pa.array(amounts))
+    table = table.set_column(
+        table.column_names.index("amount_cents"), "amount_cents", pa.array(amounts)
+    )
     _write(_landing(tmp_path), table, fmt)
     db = tmp_path / "w.duckdb"
-    ingest(LandingFolderReader(str(tmp_path / "landing"), parsed_types=contract.parsed_types()), [DAY], db,
-           tmp_path / "dlt")
+    ingest(
+        LandingFolderReader(str(tmp_path / "landing"), parsed_types=contract.parsed_types()),
+        [DAY],
+        db,
+        tmp_path / "dlt",
+    )
     with warehouse.session(db) as conn:
         stored = warehouse.table_columns(conn, "raw", "transactions")
         check = check_partition(conn, contract, DAY)
@@ -78,10 +92,18 @@ def test_a_value_that_does_not_parse_lands_as_text_and_its_rows_are_named(tmp_pa
             "SELECT row_number FROM quarantine.rows, unnest(CAST(reasons AS JSON[])) AS r(reason) "
             "WHERE partition_key = ? AND json_extract_string(reason, '$.rule') = 'logicalType' "
             "AND json_extract_string(reason, '$.field') = 'amount_cents' AND json_extract(reason, '$.batch') IS NULL "
-            "ORDER BY row_number", [DAY]).fetchall()
-        quarantined = conn.execute("SELECT count(*) FROM quarantine.rows WHERE partition_key = ?", [DAY]).fetchall()
-    assert stored["amount_cents"] == "VARCHAR", "nothing is converted silently: the text lands as written"
+            "ORDER BY row_number",
+            [DAY],
+        ).fetchall()
+        quarantined = conn.execute(
+            "SELECT count(*) FROM quarantine.rows WHERE partition_key = ?", [DAY]
+        ).fetchall()
+    assert stored["amount_cents"] == "VARCHAR", (
+        "nothing is converted silently: the text lands as written"
+    )
     (typed,) = [v for v in check.verdict.errors if v.field == "amount_cents"]
     assert typed.rule == "logicalType" and typed.failing_rows == 2 and "'12.50'" in typed.detail
     assert [row for (row,) in flagged] == [5, 10], "the rows' own reasons name the two values"
-    assert quarantined == [(300,)]  # a failing batch is held back whole: raw = validated + quarantined
+    assert quarantined == [
+        (300,)
+    ]  # a failing batch is held back whole: raw = validated + quarantined

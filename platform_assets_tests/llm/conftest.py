@@ -36,8 +36,12 @@ def make_batch(conn, contract) -> Callable[..., tuple[Batch, Verdict]]:
     its rules verdict, built by the real loader and engine."""
     counter = iter(range(1000))
 
-    def build(table=None, sql: str = "SELECT * FROM src", faults: FaultInjection | None = None,
-              rows: int = 1000) -> tuple[Batch, Verdict]:
+    def build(
+        table=None,
+        sql: str = "SELECT * FROM src",
+        faults: FaultInjection | None = None,
+        rows: int = 1000,
+    ) -> tuple[Batch, Verdict]:
         source = table if table is not None else generate_transactions(DAY, rows, faults)
         batch = arrow_batch(conn, source, f"test batch {next(counter)}", sql=sql)
         return batch, check_batch(conn, batch, contract)
@@ -57,7 +61,12 @@ def client_for() -> Callable[..., ClaudeClient]:
     made: list[ClaudeClient] = []
 
     def build(server: ScriptedServer, **overrides) -> ClaudeClient:
-        values = {"api_key": "sk-ant-test", "base_url": server.url, "max_retries": 2, "timeout_seconds": 5.0}
+        values = {
+            "api_key": "sk-ant-test",
+            "base_url": server.url,
+            "max_retries": 2,
+            "timeout_seconds": 5.0,
+        }
         values.update(overrides)
         client = ClaudeClient(ClaudeConfig(**values))
         made.append(client)

@@ -22,8 +22,12 @@ FACTS = {
 
 
 def test_prose_is_drafted_and_marked_and_facts_stay(tmp_path):
-    answer = json.dumps({"summary": "The model flags likely fraud; recall rose 0.8pp.",
-                         "risk_narrative": "Precision fell 0.3pp; review slice gaps before signing."})
+    answer = json.dumps(
+        {
+            "summary": "The model flags likely fraud; recall rose 0.8pp.",
+            "risk_narrative": "Precision fell 0.3pp; review slice gaps before signing.",
+        }
+    )
     conn = duckdb.connect()
     with ScriptedServer(script=[Reply(text=answer)]) as server:
         client = ClaudeClient(ClaudeConfig(api_key="test-key", base_url=server.url, max_retries=0))
@@ -33,8 +37,10 @@ def test_prose_is_drafted_and_marked_and_facts_stay(tmp_path):
     assert card["drafted"]["summary"]["text"].startswith("The model flags likely fraud")
     assert card["drafted"]["risk_narrative"]["drafted_by"].startswith("claude")
     assert "recall +0.8pp" in json.dumps(request.body)
-    assert "approvals" not in json.dumps(request.body["messages"])  # sign-offs are people's, not sent
-    (task,), = conn.execute("SELECT task FROM platform.llm_calls").fetchall()
+    assert "approvals" not in json.dumps(
+        request.body["messages"]
+    )  # sign-offs are people's, not sent
+    ((task,),) = conn.execute("SELECT task FROM platform.llm_calls").fetchall()
     assert task == "model_card_prose"
 
 

@@ -37,7 +37,9 @@ def _fill(conn):
 def frames():
     conn = duckdb.connect()
     _fill(conn)
-    reference = load_features(conn, HEALTHY[7], HEALTHY[7])  # after the 7-day windows have warmed up
+    reference = load_features(
+        conn, HEALTHY[7], HEALTHY[7]
+    )  # after the 7-day windows have warmed up
     same = load_features(conn, HEALTHY[8], HEALTHY[8])
     drifted = load_features(conn, DRIFTED[0], DRIFTED[0])
     return reference, same, drifted
@@ -48,9 +50,13 @@ def test_healthy_day_has_little_drift_and_broken_feed_a_lot(frames):
     calm = compute_drift(reference, same)
     loud = compute_drift(reference, drifted)
     assert calm.drift_share < 0.15, calm.drifted_columns
-    assert loud.drift_share >= 0.25 and loud.drift_share > calm.drift_share + 0.15, loud.drifted_columns
+    assert loud.drift_share >= 0.25 and loud.drift_share > calm.drift_share + 0.15, (
+        loud.drifted_columns
+    )
     assert {"amount_usd", "merchant_category"} <= set(loud.drifted_columns)
-    assert "amount_usd" not in calm.drifted_columns and "merchant_category" not in calm.drifted_columns
+    assert (
+        "amount_usd" not in calm.drifted_columns and "merchant_category" not in calm.drifted_columns
+    )
     assert "| amount_usd |" in loud.markdown()
 
 
@@ -60,7 +66,9 @@ def test_sampling_draws_the_requested_rows_by_seed(frames):
     assert len(first) == 500 and first.index.is_unique and first.index.isin(drifted.index).all()
     assert first.equals(drifted.loc[first.index])  # whole rows of the frame, unchanged
     assert first.equals(again) and not first.index.equals(other.index)
-    assert sample_frame(drifted, None, 3).equals(drifted) and sample_frame(drifted, 2_000, 3).equals(drifted)
+    assert sample_frame(drifted, None, 3).equals(drifted) and sample_frame(
+        drifted, 2_000, 3
+    ).equals(drifted)
 
 
 def test_a_sampled_report_reaches_the_full_data_verdict(frames):
@@ -75,8 +83,11 @@ def test_a_sampled_report_reaches_the_full_data_verdict(frames):
     # The scores come from the seeded samples (drawn as above): another seed moves them, and a
     # "sample" as large as the data is the data.
     other = compute_drift(reference, drifted, sample_rows=1_500, seed=4)
-    assert other.columns["amount_usd"]["score"] != sampled.columns["amount_usd"]["score"] != \
-        full.columns["amount_usd"]["score"]
+    assert (
+        other.columns["amount_usd"]["score"]
+        != sampled.columns["amount_usd"]["score"]
+        != full.columns["amount_usd"]["score"]
+    )
     assert compute_drift(reference, drifted, sample_rows=2_000, seed=3).columns == full.columns
 
 
@@ -90,16 +101,23 @@ def drift_home(tmp_path_factory):
     registry = ModelRegistry(LocalStore(home / "artifacts" / "registry"))
     # The drift asset reads only the champion's reference sample; the model is a stand-in
     # that loads, with metrics above the gate's minimums, promoted the public way.
-    version = registry.register({"model.onnx": identity_onnx(), "reference.parquet": reference.to_parquet(index=False)},
-                                config={}, threshold=0.5, data_window={}, metrics={"auroc": 0.85, "pr_auc": 0.2},
-                                lineage={})
+    version = registry.register(
+        {"model.onnx": identity_onnx(), "reference.parquet": reference.to_parquet(index=False)},
+        config={},
+        threshold=0.5,
+        data_window={},
+        metrics={"auroc": 0.85, "pr_auc": 0.2},
+        lineage={},
+    )
     assert registry.promote_if_passes(version.version).passed
     return home
 
 
 def test_drift_asset_reports_share_columns_and_html(drift_home):
     with dg.instance_for_test() as instance:
-        result = dg.materialize([monitoring.feature_drift], resources=offline_resources(drift_home), instance=instance)
+        result = dg.materialize(
+            [monitoring.feature_drift], resources=offline_resources(drift_home), instance=instance
+        )
         metadata = result.asset_materializations_for_node("monitoring__feature_drift")[0].metadata
     assert metadata["drift_share"].value >= 0.25
     assert "merchant_category" in metadata["drifted_columns"].value
@@ -113,36 +131,60 @@ def test_drift_asset_reports_share_columns_and_html(drift_home):
 def test_drift_sensor_fires_once_then_respects_cooldown(drift_home):
     sensor = monitoring.build_drift_sensor(threshold=0.2, cooldown_seconds=3600)
     with dg.instance_for_test() as instance:
-        context = dg.build_sensor_context(instance=instance, resources=offline_resources(drift_home))
+        context = dg.build_sensor_context(
+            instance=instance, resources=offline_resources(drift_home)
+        )
         assert isinstance(sensor(context), dg.SkipReason)  # nothing measured yet
 
-        dg.materialize([monitoring.feature_drift], resources=offline_resources(drift_home), instance=instance)
-        context = dg.build_sensor_context(instance=instance, resources=offline_resources(drift_home))
+        dg.materialize(
+            [monitoring.feature_drift], resources=offline_resources(drift_home), instance=instance
+        )
+        context = dg.build_sensor_context(
+            instance=instance, resources=offline_resources(drift_home)
+        )
         first = sensor(context)
         assert isinstance(first, dg.RunRequest) and first.run_key.startswith("drift-retrain-")
         assert first.tags["platform_assets/trigger"] == "drift"
         cursor = context.cursor
 
-        again = sensor(dg.build_sensor_context(instance=instance, cursor=cursor, resources=offline_resources(drift_home)))
+        again = sensor(
+            dg.build_sensor_context(
+                instance=instance, cursor=cursor, resources=offline_resources(drift_home)
+            )
+        )
         assert isinstance(again, dg.SkipReason) and "no new drift result" in again.skip_message
 
         # A new, still-drifted result inside the cooldown does not request another run.
-        dg.materialize([monitoring.feature_drift], resources=offline_resources(drift_home), instance=instance)
-        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources=offline_resources(drift_home))
+        dg.materialize(
+            [monitoring.feature_drift], resources=offline_resources(drift_home), instance=instance
+        )
+        context = dg.build_sensor_context(
+            instance=instance, cursor=cursor, resources=offline_resources(drift_home)
+        )
         cooling = sensor(context)
         assert isinstance(cooling, dg.SkipReason) and "cooldown" in cooling.skip_message
 
         # Once the cooldown is over, the next drifted result fires again.
         state = json.loads(context.cursor)
         state["last_triggered_at"] -= 7200
-        dg.materialize([monitoring.feature_drift], resources=offline_resources(drift_home), instance=instance)
-        later = sensor(dg.build_sensor_context(instance=instance, cursor=json.dumps(state), resources=offline_resources(drift_home)))
+        dg.materialize(
+            [monitoring.feature_drift], resources=offline_resources(drift_home), instance=instance
+        )
+        later = sensor(
+            dg.build_sensor_context(
+                instance=instance, cursor=json.dumps(state), resources=offline_resources(drift_home)
+            )
+        )
         assert isinstance(later, dg.RunRequest) and later.run_key != first.run_key
 
 
 def test_drift_sensor_stays_quiet_below_threshold(drift_home):
     sensor = monitoring.build_drift_sensor(threshold=0.99, cooldown_seconds=3600)
     with dg.instance_for_test() as instance:
-        dg.materialize([monitoring.feature_drift], resources=offline_resources(drift_home), instance=instance)
-        quiet = sensor(dg.build_sensor_context(instance=instance, resources=offline_resources(drift_home)))
+        dg.materialize(
+            [monitoring.feature_drift], resources=offline_resources(drift_home), instance=instance
+        )
+        quiet = sensor(
+            dg.build_sensor_context(instance=instance, resources=offline_resources(drift_home))
+        )
         assert isinstance(quiet, dg.SkipReason) and "below the threshold" in quiet.skip_message

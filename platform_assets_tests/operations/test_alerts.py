@@ -40,43 +40,72 @@ def _alerts(kind: str | None = None) -> list[dict]:
         return read_alerts(conn, kind)
 
 
-def test_a_failed_blocking_check_and_its_triage_ticket_page_data_eng_with_their_runbooks(home, monkeypatch):
+def test_a_failed_blocking_check_and_its_triage_ticket_page_data_eng_with_their_runbooks(
+    home, monkeypatch
+):
     with WebhookServer() as slack, dg.instance_for_test() as instance:
         monkeypatch.setenv("PLATFORM_ASSETS_SLACK_WEBHOOK_URL", slack.url)
-        result = platform_assets.backfill("raw/transactions", DAY, DAY, run_config=BROKEN_FEED, instance=instance)
+        result = platform_assets.backfill(
+            "raw/transactions", DAY, DAY, run_config=BROKEN_FEED, instance=instance
+        )
         assert not result.success
         [check_alert] = _alerts("blocking_check_failed")
-        assert check_alert["owner"] == TEAM_DATA_ENG and check_alert["runbook"] == "inspect_quarantine"
+        assert (
+            check_alert["owner"] == TEAM_DATA_ENG and check_alert["runbook"] == "inspect_quarantine"
+        )
         assert check_alert["runbook_url"] == (REPO / "runbooks" / "inspect_quarantine.md").as_uri()
-        assert check_alert["asset"] == "raw/transactions" and check_alert["run_id"] == result.runs[0].run_id
+        assert (
+            check_alert["asset"] == "raw/transactions"
+            and check_alert["run_id"] == result.runs[0].run_id
+        )
         assert check_alert["delivered_to"] == ["platform.alerts", "run log", "slack"]
         # The line in the run log
         logs = [e.user_message for e in instance.all_logs(result.runs[0].run_id) if e.user_message]
-        assert any(m.startswith("ALERT ERROR blocking_check_failed [raw/transactions]") and TEAM_DATA_ENG in m
-                   for m in logs)
+        assert any(
+            m.startswith("ALERT ERROR blocking_check_failed [raw/transactions]")
+            and TEAM_DATA_ENG in m
+            for m in logs
+        )
 
         # The failed run becomes a ticket, and the ticket an alert to the failed step's owner.
         run = instance.get_run_by_id(result.runs[0].run_id)
-        failure = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records[0]
+        failure = instance.get_records_for_run(
+            run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE
+        ).records[0]
         context = dg.build_run_status_sensor_context(
-            sensor_name="triage_run_failures", dagster_event=failure.event_log_entry.dagster_event,
-            dagster_instance=instance, dagster_run=run, resources=build_resources(),
-            repository_def=load_definitions().get_repository_def())
+            sensor_name="triage_run_failures",
+            dagster_event=failure.event_log_entry.dagster_event,
+            dagster_instance=instance,
+            dagster_run=run,
+            resources=build_resources(),
+            repository_def=load_definitions().get_repository_def(),
+        )
         build_triage_sensor()(context)
         [ticket_alert] = _alerts("triage_ticket")
-        assert ticket_alert["owner"] == TEAM_DATA_ENG and ticket_alert["runbook"] == "inspect_quarantine"
+        assert (
+            ticket_alert["owner"] == TEAM_DATA_ENG
+            and ticket_alert["runbook"] == "inspect_quarantine"
+        )
         assert "needs a person" in ticket_alert["summary"]
 
     texts = [post["text"] for post in slack.posts]
     assert len(texts) == 2
-    assert all(f"owner: {TEAM_DATA_ENG}" in t and "runbook: " in t and "inspect_quarantine" in t for t in texts)
+    assert all(
+        f"owner: {TEAM_DATA_ENG}" in t and "runbook: " in t and "inspect_quarantine" in t
+        for t in texts
+    )
     assert texts[0].startswith("*[ERROR] contract_fct_transactions blocked 2026-03-02")
 
 
 def test_a_webhook_that_fails_is_recorded_and_does_not_fail_the_check(home, monkeypatch):
-    with WebhookServer(status=500, answer="internal_error") as slack, dg.instance_for_test() as instance:
+    with (
+        WebhookServer(status=500, answer="internal_error") as slack,
+        dg.instance_for_test() as instance,
+    ):
         monkeypatch.setenv("PLATFORM_ASSETS_SLACK_WEBHOOK_URL", slack.url)
-        result = platform_assets.backfill("raw/transactions", DAY, DAY, run_config=BROKEN_FEED, instance=instance)
+        result = platform_assets.backfill(
+            "raw/transactions", DAY, DAY, run_config=BROKEN_FEED, instance=instance
+        )
     # The check itself decided the run (failed contract), not the webhook.
     [check] = result.runs[0].check_results
     assert check["check"] == "contract_fct_transactions" and not check["passed"]
@@ -88,37 +117,68 @@ def test_a_webhook_that_fails_is_recorded_and_does_not_fail_the_check(home, monk
 
 def test_without_a_webhook_alerts_stay_local(home):
     with dg.instance_for_test() as instance:
-        platform_assets.backfill("raw/transactions", DAY, DAY, run_config=BROKEN_FEED, instance=instance)
+        platform_assets.backfill(
+            "raw/transactions", DAY, DAY, run_config=BROKEN_FEED, instance=instance
+        )
     [alert] = _alerts()
-    assert alert["delivered_to"] == ["platform.alerts", "run log"] and alert["delivery_errors"] == []
+    assert (
+        alert["delivered_to"] == ["platform.alerts", "run log"] and alert["delivery_errors"] == []
+    )
 
 
 def test_an_llm_regression_pages_the_platform_team(home):
     now = dt.datetime.now(dt.UTC)
     calls = []
     # Yesterday: cheap cached calls; today: the same task costs 4x per success.
-    for i, (hours_ago, cost, cache_read) in enumerate([(30, 0.01, 900), (29, 0.01, 900), (2, 0.04, 0), (1, 0.04, 0)]):
-        calls.append(CallRecord(call_id=f"c{i}", called_at=now - dt.timedelta(hours=hours_ago), run_id=None,
-                                asset="contract_fct_transactions", task="semantic_contract_check",
-                                prompt_name="p", prompt_sha256="x", model="claude-sonnet-4-6", input_tokens=100,
-                                cache_read_tokens=cache_read, output_tokens=50, cost_usd=cost))
+    for i, (hours_ago, cost, cache_read) in enumerate(
+        [(30, 0.01, 900), (29, 0.01, 900), (2, 0.04, 0), (1, 0.04, 0)]
+    ):
+        calls.append(
+            CallRecord(
+                call_id=f"c{i}",
+                called_at=now - dt.timedelta(hours=hours_ago),
+                run_id=None,
+                asset="contract_fct_transactions",
+                task="semantic_contract_check",
+                prompt_name="p",
+                prompt_sha256="x",
+                model="claude-sonnet-4-6",
+                input_tokens=100,
+                cache_read_tokens=cache_read,
+                output_tokens=50,
+                cost_usd=cost,
+            )
+        )
     settings = Settings.from_env()
     with wh.session(settings.warehouse_path) as conn:
         record_calls(conn, calls)
     with dg.instance_for_test() as instance:
-        result = dg.materialize([llm_observability, llm_observability_regressions], instance=instance,
-                                resources=build_resources(settings))
+        result = dg.materialize(
+            [llm_observability, llm_observability_regressions],
+            instance=instance,
+            resources=build_resources(settings),
+        )
     [evaluation] = result.get_asset_check_evaluations()
     assert not evaluation.passed
     [alert] = _alerts("llm_regression")
     assert alert["owner"] == TEAM_ML_PLATFORM and alert["runbook"] == "review_llm_regression"
     assert alert["asset"] == LLM_OBSERVABILITY.to_user_string() and alert["severity"] == "warning"
-    assert "cache-hit rate fell" in alert["summary"] and "cost per successful task rose" in alert["summary"]
+    assert (
+        "cache-hit rate fell" in alert["summary"]
+        and "cost per successful task rose" in alert["summary"]
+    )
 
 
 def test_an_alert_without_owner_or_runbook_is_refused():
     with pytest.raises(ValueError, match="needs an owner and a runbook"):
-        Alert(kind="drift_retrain", severity="info", owner="", title="t", summary="s", runbook="review_drift_retrain")
+        Alert(
+            kind="drift_retrain",
+            severity="info",
+            owner="",
+            title="t",
+            summary="s",
+            runbook="review_drift_retrain",
+        )
     with pytest.raises(ValueError, match="unknown alert kind"):
         Alert(kind="vibes", severity="info", owner="team:x", title="t", summary="s", runbook="r")
 
@@ -126,9 +186,19 @@ def test_an_alert_without_owner_or_runbook_is_refused():
 def test_every_alert_runbook_is_an_allow_listed_markdown_file(tmp_path):
     from platform_assets.core.operations.triage import load_allowlist
 
-    notifier = NotifierResource(database=str(tmp_path / "w.duckdb"), runbook_base_url=str(REPO / "runbooks"))
-    alert = notifier.notify(Alert(kind="drift_retrain", severity="info", owner=TEAM_ML_PLATFORM, title="t",
-                                  summary="s", runbook="review_drift_retrain"))
+    notifier = NotifierResource(
+        database=str(tmp_path / "w.duckdb"), runbook_base_url=str(REPO / "runbooks")
+    )
+    alert = notifier.notify(
+        Alert(
+            kind="drift_retrain",
+            severity="info",
+            owner=TEAM_ML_PLATFORM,
+            title="t",
+            summary="s",
+            runbook="review_drift_retrain",
+        )
+    )
     assert Path(alert.runbook_url.removeprefix("file://")).is_file()
     assert "review_drift_retrain" in load_allowlist()
 
@@ -147,8 +217,17 @@ def test_an_alert_the_warehouse_cannot_take_is_still_logged_and_does_not_raise(t
     log = logging.getLogger("test_alert_sink")
     log.addHandler(Keep())
     notifier = NotifierResource(database=str(unusable), runbook_base_url=str(REPO / "runbooks"))
-    alert = notifier.notify(Alert(kind="drift_retrain", severity="info", owner=TEAM_ML_PLATFORM, title="t",
-                                  summary="s", runbook="review_drift_retrain"), log=log)
+    alert = notifier.notify(
+        Alert(
+            kind="drift_retrain",
+            severity="info",
+            owner=TEAM_ML_PLATFORM,
+            title="t",
+            summary="s",
+            runbook="review_drift_retrain",
+        ),
+        log=log,
+    )
     assert alert.delivered_to == ["run log"]
     assert alert.delivery_errors and alert.delivery_errors[0].startswith("platform.alerts: ")
     assert records[0].startswith("ALERT INFO drift_retrain: t — owner team:ml-platform")

@@ -27,8 +27,15 @@ from dagster._core.storage.tags import GRPC_INFO_TAG
 
 from platform_assets.core import warehouse
 from platform_assets.core.settings import bundled_dagster_yaml
-from platform_assets.operations_runs import (HOST_TAG, PID_STARTED_TAG, PID_TAG, GuardedRun, LocalRunLauncher,
-                                             RunStopped, owner_tags)
+from platform_assets.operations_runs import (
+    HOST_TAG,
+    PID_STARTED_TAG,
+    PID_TAG,
+    GuardedRun,
+    LocalRunLauncher,
+    RunStopped,
+    owner_tags,
+)
 from platform_assets_tests.support.environment import subprocess_env
 from platform_assets_tests.support.paths import REPO
 
@@ -55,17 +62,28 @@ with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
 
 def cli_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in subprocess_env().items() if k != "DAGSTER_HOME"}
-    return {**env, "PLATFORM_ASSETS_HOME": str(home), "PLATFORM_ASSETS_ROWS_PER_PARTITION": "2000",
-            "RUNTIME__LOG_LEVEL": "ERROR"}
+    return {
+        **env,
+        "PLATFORM_ASSETS_HOME": str(home),
+        "PLATFORM_ASSETS_ROWS_PER_PARTITION": "2000",
+        "RUNTIME__LOG_LEVEL": "ERROR",
+    }
 
 
 STARTED: list[subprocess.Popen] = []
 
 
-def start_cli(home: Path, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+def start_cli(
+    home: Path, name: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     """``platform-assets ARGS`` in the background; its stdout and stderr go to ``home/NAME.out|err``."""
-    process = subprocess.Popen([*CLI, *args], env={**cli_env(home), **(env or {})}, cwd=REPO,
-                               stdout=(home / f"{name}.out").open("w"), stderr=(home / f"{name}.err").open("w"))
+    process = subprocess.Popen(
+        [*CLI, *args],
+        env={**cli_env(home), **(env or {})},
+        cwd=REPO,
+        stdout=(home / f"{name}.out").open("w"),
+        stderr=(home / f"{name}.err").open("w"),
+    )
     STARTED.append(process)
     return process
 
@@ -138,8 +156,12 @@ def messages(instance: dg.DagsterInstance, run_id: str) -> str:
 
 def test_kill_9_mid_step_then_the_next_run_fails_it_frees_its_slot_and_finishes(home, instance):
     first = start_cli(home, "first", "run", "--partition", DAY)
-    dead_run_id, step = wait_for(lambda: next(iter(claimed(instance)), None), 180, "a step to hold the pool slot",
-                                 interval=0.02)
+    dead_run_id, step = wait_for(
+        lambda: next(iter(claimed(instance)), None),
+        180,
+        "a step to hold the pool slot",
+        interval=0.02,
+    )
     first.send_signal(signal.SIGKILL)
     assert first.wait(30) == -signal.SIGKILL
     assert instance.get_run_by_id(dead_run_id).status == dg.DagsterRunStatus.STARTED
@@ -156,11 +178,16 @@ def test_kill_9_mid_step_then_the_next_run_fails_it_frees_its_slot_and_finishes(
     assert f"its process (pid {first.pid} on {socket.gethostname()}) is gone" in failure.message
     assert failure.timestamp - started < 60, "the next run should fail the dead run as it starts"
     assert f"run {dead_run_id} ({dead.job_name})" in output(home, "second")
-    assert claimed(instance) == [] and instance.event_log_storage.get_concurrency_info(POOL).pending_steps == []
+    assert (
+        claimed(instance) == []
+        and instance.event_log_storage.get_concurrency_info(POOL).pending_steps == []
+    )
     latest = cli_run(instance, second)
     assert latest.job_name == "platform_main" and latest.status == dg.DagsterRunStatus.SUCCESS
-    print(f"the next run finished in {elapsed:.1f} s; it failed the dead run "
-          f"{failure.timestamp - started:.1f} s after it started")
+    print(
+        f"the next run finished in {elapsed:.1f} s; it failed the dead run "
+        f"{failure.timestamp - started:.1f} s after it started"
+    )
 
 
 def test_sigterm_mid_step_cancels_the_run_and_frees_its_slot(home, instance):
@@ -168,11 +195,26 @@ def test_sigterm_mid_step_cancels_the_run_and_frees_its_slot(home, instance):
     # always has a step left to cancel (a signal after the last step cannot stop anything:
     # see test_a_signal_after_the_last_step_says_the_run_succeeded). 10 days of 20,000 rows
     # keep that step busy for seconds.
-    process = start_cli(home, "backfill", "backfill", "--select", "raw/transactions", "--select",
-                        "validated/transactions", "--start", "2026-11-01", "--end", DAY,
-                        env={"PLATFORM_ASSETS_ROWS_PER_PARTITION": "20000"})
-    run_id, _ = wait_for(lambda: next((slot for slot in claimed(instance) if slot[1] == "raw_transactions"), None),
-                         180, "raw_transactions to hold the pool slot", interval=0.02)
+    process = start_cli(
+        home,
+        "backfill",
+        "backfill",
+        "--select",
+        "raw/transactions",
+        "--select",
+        "validated/transactions",
+        "--start",
+        "2026-11-01",
+        "--end",
+        DAY,
+        env={"PLATFORM_ASSETS_ROWS_PER_PARTITION": "20000"},
+    )
+    run_id, _ = wait_for(
+        lambda: next((slot for slot in claimed(instance) if slot[1] == "raw_transactions"), None),
+        180,
+        "raw_transactions to hold the pool slot",
+        interval=0.02,
+    )
     process.send_signal(signal.SIGTERM)
     assert process.wait(30) == 130, output(home, "backfill")[-3000:]
     run = instance.get_run_by_id(run_id)
@@ -182,14 +224,30 @@ def test_sigterm_mid_step_cancels_the_run_and_frees_its_slot(home, instance):
     assert claimed(instance) == [] and queued(instance, run_id) == []
 
     # Nothing half-landed stays behind: the same backfill again lands every day once, whole.
-    again = start_cli(home, "again", "backfill", "--select", "raw/transactions", "--select", "validated/transactions",
-                      "--start", "2026-11-01", "--end", DAY, env={"PLATFORM_ASSETS_ROWS_PER_PARTITION": "20000"})
+    again = start_cli(
+        home,
+        "again",
+        "backfill",
+        "--select",
+        "raw/transactions",
+        "--select",
+        "validated/transactions",
+        "--start",
+        "2026-11-01",
+        "--end",
+        DAY,
+        env={"PLATFORM_ASSETS_ROWS_PER_PARTITION": "20000"},
+    )
     assert again.wait(300) == 0, output(home, "again")[-3000:]
     with warehouse.session(home / "warehouse.duckdb", read_only=True) as conn:
-        days = conn.execute("SELECT count(DISTINCT partition_date), count(*), count(DISTINCT transaction_id) "
-                            "FROM raw.transactions").fetchone()
-        kept = conn.execute("SELECT (SELECT count(*) FROM validated.transactions) + "
-                            "(SELECT count(*) FROM quarantine.rows)").fetchone()[0]
+        days = conn.execute(
+            "SELECT count(DISTINCT partition_date), count(*), count(DISTINCT transaction_id) "
+            "FROM raw.transactions"
+        ).fetchone()
+        kept = conn.execute(
+            "SELECT (SELECT count(*) FROM validated.transactions) + "
+            "(SELECT count(*) FROM quarantine.rows)"
+        ).fetchone()[0]
     assert days == (10, 200_000, 200_000) and kept == 200_000
 
 
@@ -219,12 +277,16 @@ def test_a_signal_after_the_last_step_says_the_run_succeeded(instance):
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     assert stopped.value.signal_name == "SIGTERM"
-    assert stopped.value.reason == ("platform-assets received SIGTERM: stopping the run, but the run had already "
-                                    "finished its last step: it SUCCEEDED; nothing after it was started.")
+    assert stopped.value.reason == (
+        "platform-assets received SIGTERM: stopping the run, but the run had already "
+        "finished its last step: it SUCCEEDED; nothing after it was started."
+    )
     assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
 
 
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped interrupt, on purpose
+@pytest.mark.filterwarnings(
+    "ignore::pytest.PytestUnraisableExceptionWarning"
+)  # the dropped interrupt, on purpose
 def test_an_interrupt_python_dropped_is_sent_again(instance):
     """Dagster's handler raises its interrupt wherever the main thread is; inside a garbage
     collector callback Python drops it ("Exception ignored in ..."), and the step went on to
@@ -240,7 +302,9 @@ def test_an_interrupt_python_dropped_is_sent_again(instance):
 
         box = Box()
         ref = weakref.ref(box, lambda _: os.kill(os.getpid(), signal.SIGTERM))
-        del box  # the callback runs now: the signal's handler raises inside it, and Python drops that
+        del (
+            box
+        )  # the callback runs now: the signal's handler raises inside it, and Python drops that
         assert ref() is None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -262,8 +326,13 @@ def test_an_interrupt_python_dropped_is_sent_again(instance):
 @pytest.fixture
 def live_holder(home: Path, instance: dg.DagsterInstance) -> Iterator[tuple[subprocess.Popen, str]]:
     """A live process whose run holds the pool's only slot: ``(process, run_id)``."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(home / "dagster_home")], env=cli_env(home),
-                              cwd=REPO, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(home / "dagster_home")],
+        env=cli_env(home),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         run_id = holder.stdout.readline().strip()
         assert claimed(instance) == [(run_id, "holding")]
@@ -275,20 +344,41 @@ def live_holder(home: Path, instance: dg.DagsterInstance) -> Iterator[tuple[subp
 
 def start_waiting_backfill(home: Path, instance: dg.DagsterInstance, name: str, *args: str):
     """A backfill whose first step waits for the held slot, once it has said who holds it."""
-    process = start_cli(home, name, "backfill", "--select", "raw/transactions", "--start", DAY, "--end", DAY, *args)
+    process = start_cli(
+        home, name, "backfill", "--select", "raw/transactions", "--start", DAY, "--end", DAY, *args
+    )
     run = wait_for(lambda: cli_run(instance, process), 120, "the backfill run")
-    wait_for(lambda: "waits for a pool slot" in output(home, name), 60, "the waiting message", interval=0.5)
+    wait_for(
+        lambda: "waits for a pool slot" in output(home, name),
+        60,
+        "the waiting message",
+        interval=0.5,
+    )
     assert queued(instance, run.run_id) == ["raw_transactions"]
     return process, run
 
 
 def test_a_run_waiting_for_a_live_run_names_it_and_gives_up(home, instance, live_holder):
     _, holder_run_id = live_holder
-    process = start_cli(home, "gives_up", "backfill", "--select", "raw/transactions", "--start", DAY, "--end", DAY,
-                        "--pool-timeout", "3")
+    process = start_cli(
+        home,
+        "gives_up",
+        "backfill",
+        "--select",
+        "raw/transactions",
+        "--start",
+        DAY,
+        "--end",
+        DAY,
+        "--pool-timeout",
+        "3",
+    )
     assert process.wait(120) == 1, output(home, "gives_up")[-3000:]
     said = output(home, "gives_up")
-    assert f"pool duckdb_warehouse is held by run {holder_run_id} (holder, STARTED, pid" in said and "alive)" in said
+    assert (
+        f"pool duckdb_warehouse is held by run {holder_run_id} (holder, STARTED, pid" in said
+        and "alive)" in said
+    )
     assert "waits for a pool slot" in said and "Gave up after waiting" in said
     run = cli_run(instance, process)
     assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED
@@ -333,18 +423,32 @@ def test_run_monitoring_fails_dead_runs_and_frees_their_slots(instance):
     def started_run(tags: dict[str, str]) -> dg.DagsterRun:
         from dagster._core.utils import make_new_run_id
 
-        return instance.add_run(dg.DagsterRun(job_name="fake", run_id=make_new_run_id(),
-                                              status=dg.DagsterRunStatus.STARTED, tags=tags))
+        return instance.add_run(
+            dg.DagsterRun(
+                job_name="fake",
+                run_id=make_new_run_id(),
+                status=dg.DagsterRunStatus.STARTED,
+                tags=tags,
+            )
+        )
 
-    dead = started_run({HOST_TAG: socket.gethostname(), PID_TAG: str(exited.pid), PID_STARTED_TAG: "1.00"})
-    reused_pid = started_run({**mine, PID_STARTED_TAG: f"{float(mine[PID_STARTED_TAG]) - 3600:.2f}"})
+    dead = started_run(
+        {HOST_TAG: socket.gethostname(), PID_TAG: str(exited.pid), PID_STARTED_TAG: "1.00"}
+    )
+    reused_pid = started_run(
+        {**mine, PID_STARTED_TAG: f"{float(mine[PID_STARTED_TAG]) - 3600:.2f}"}
+    )
     alive = started_run(mine)
-    elsewhere = started_run({HOST_TAG: "another-host", PID_TAG: str(exited.pid), PID_STARTED_TAG: "1.00"})
+    elsewhere = started_run(
+        {HOST_TAG: "another-host", PID_TAG: str(exited.pid), PID_STARTED_TAG: "1.00"}
+    )
     # Runs the daemon launched through a local code server: the worker reports its own pid.
     grpc_info = {GRPC_INFO_TAG: json.dumps({"host": "localhost", "port": 4266, "socket": None})}
     launched_dead, launched_alive = started_run(grpc_info), started_run(grpc_info)
     for run, pid in ((launched_dead, exited.pid), (launched_alive, os.getpid())):
-        instance.report_engine_event(f"Started process for run (pid: {pid}).", run, EngineEventData.in_process(pid))
+        instance.report_engine_event(
+            f"Started process for run (pid: {pid}).", run, EngineEventData.in_process(pid)
+        )
     storage = instance.event_log_storage
     storage.initialize_concurrency_limit_to_default(POOL)
     assert storage.claim_concurrency_slot(POOL, dead.run_id, "step").is_claimed
@@ -353,13 +457,21 @@ def test_run_monitoring_fails_dead_runs_and_frees_their_slots(instance):
     with create_test_daemon_workspace_context(EmptyWorkspaceTarget(), instance) as context:
         daemon = MonitoringDaemon(interval_seconds=instance.run_monitoring_poll_interval_seconds)
         list(daemon.run_iteration(context))
-        status = {run.run_id: instance.get_run_by_id(run.run_id).status
-                  for run in (dead, reused_pid, alive, elsewhere, launched_dead, launched_alive)}
-        assert status == {dead.run_id: dg.DagsterRunStatus.FAILURE, reused_pid.run_id: dg.DagsterRunStatus.FAILURE,
-                          alive.run_id: dg.DagsterRunStatus.STARTED, elsewhere.run_id: dg.DagsterRunStatus.STARTED,
-                          launched_dead.run_id: dg.DagsterRunStatus.FAILURE,
-                          launched_alive.run_id: dg.DagsterRunStatus.STARTED}
-        assert f"its process (pid {exited.pid} on {socket.gethostname()}) is gone" in messages(instance, dead.run_id)
+        status = {
+            run.run_id: instance.get_run_by_id(run.run_id).status
+            for run in (dead, reused_pid, alive, elsewhere, launched_dead, launched_alive)
+        }
+        assert status == {
+            dead.run_id: dg.DagsterRunStatus.FAILURE,
+            reused_pid.run_id: dg.DagsterRunStatus.FAILURE,
+            alive.run_id: dg.DagsterRunStatus.STARTED,
+            elsewhere.run_id: dg.DagsterRunStatus.STARTED,
+            launched_dead.run_id: dg.DagsterRunStatus.FAILURE,
+            launched_alive.run_id: dg.DagsterRunStatus.STARTED,
+        }
+        assert f"its process (pid {exited.pid} on {socket.gethostname()}) is gone" in messages(
+            instance, dead.run_id
+        )
         time.sleep(instance.run_monitoring_settings["free_slots_after_run_end_seconds"] + 1)
         list(daemon.run_iteration(context))
     assert claimed(instance) == [] or claimed(instance) == [(alive.run_id, "step")]

@@ -26,13 +26,21 @@ def test_the_local_warehouse_is_checkpointed_and_keeps_its_rows(tmp_path, monkey
     assert report["kind"] == "duckdb" and report["warehouse"] == str(path)
     assert report["file_bytes_after"] > 0
     with warehouse.session(path, read_only=True) as conn:
-        assert conn.execute("SELECT count(*), sum(n) FROM t").fetchone() == (100000, 100000 * 99999 // 2)
+        assert conn.execute("SELECT count(*), sum(n) FROM t").fetchone() == (
+            100000,
+            100000 * 99999 // 2,
+        )
 
     schedule = defs.get_repository_def().get_schedule_def(MAINTENANCE_SCHEDULE)
     assert schedule.cron_schedule == "0 3 * * *" and schedule.execution_timezone == "UTC"
-    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING and list(schedule.owners) == owners(OPERATIONS)
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING and list(
+        schedule.owners
+    ) == owners(OPERATIONS)
 
 
 def test_a_negative_retention_is_refused(tmp_path):
-    with warehouse.session(tmp_path / "w.duckdb") as conn, pytest.raises(ValueError, match="retention_days"):
+    with (
+        warehouse.session(tmp_path / "w.duckdb") as conn,
+        pytest.raises(ValueError, match="retention_days"),
+    ):
         maintain(conn, lake=False, name="w", retention_days=-1)

@@ -11,11 +11,11 @@ import yaml
 
 from platform_assets.core import warehouse as wh
 from platform_assets.core.operations.triage import (
+    TicketNotFound,
     actions,
     approve,
     load_allowlist,
     ticket_status,
-    TicketNotFound,
     tickets,
 )
 from platform_assets.defs.operations import build_triage_sensor
@@ -47,19 +47,29 @@ def test_the_shipped_allow_list_lets_nothing_run_by_itself_until_reviewed():
     assert "reviewed by 0 of the 2" in allowlist["retry_run"].why_a_person()
 
 
-@pytest.mark.parametrize("reviews, runs_by_itself", [
-    ([], False),
-    ([{"by": "Ada", "on": "2026-11-20"}], False),
-    ([{"by": "Ada", "on": "2026-11-20"}, {"by": "Ada", "on": "2026-11-21"}], False),  # the same person twice
-    ([{"by": "Ada", "on": "2026-11-20"}, {"by": "Grace", "on": "2026-11-21"}], True),
-])
-def test_a_safe_runbook_runs_by_itself_only_with_two_different_reviewers(env, tmp_path, reviews, runs_by_itself):
+@pytest.mark.parametrize(
+    "reviews, runs_by_itself",
+    [
+        ([], False),
+        ([{"by": "Ada", "on": "2026-11-20"}], False),
+        (
+            [{"by": "Ada", "on": "2026-11-20"}, {"by": "Ada", "on": "2026-11-21"}],
+            False,
+        ),  # the same person twice
+        ([{"by": "Ada", "on": "2026-11-20"}, {"by": "Grace", "on": "2026-11-21"}], True),
+    ],
+)
+def test_a_safe_runbook_runs_by_itself_only_with_two_different_reviewers(
+    env, tmp_path, reviews, runs_by_itself
+):
     _, resources, instance = env
     allowlist = reviewed_allowlist(tmp_path, "collect_diagnostics", "retry_run", reviews=reviews)
     job = failing_job("flaky_job", _timeout)
     sensor = build_triage_sensor(request_jobs=[job], allowlist_path=str(allowlist))
     ticket, taken, outcome = fail_and_triage(instance, resources, job=job, sensor=sensor)
-    assert ticket["recommended_action"] == "retry_run" and ticket["safe_to_automate"] is runs_by_itself
+    assert (
+        ticket["recommended_action"] == "retry_run" and ticket["safe_to_automate"] is runs_by_itself
+    )
     statuses = {runbook: status for runbook, status, _ in taken}
     if runs_by_itself:
         assert statuses == {"collect_diagnostics": "executed", "retry_run": "executed"}
@@ -67,13 +77,13 @@ def test_a_safe_runbook_runs_by_itself_only_with_two_different_reviewers(env, tm
     else:
         assert statuses == {"collect_diagnostics": "needs_person", "retry_run": "needs_person"}
         assert isinstance(outcome, dg.SkipReason)
-        detail = dict((r, d) for r, _, d in taken)["retry_run"]
+        detail = {r: d for r, _, d in taken}["retry_run"]
         assert f"reviewed by {len({r['by'] for r in reviews})} of the 2" in detail
         assert f"platform-assets tickets approve {ticket['ticket_id']} --by NAME" in detail
 
 
 def test_a_person_approving_a_ticket_is_recorded_with_their_name(env):
-    tmp_path, resources, instance = env
+    _tmp_path, resources, instance = env
     ticket, _, _ = fail_and_triage(instance, resources, job=failing_job("needs_a_person", _timeout))
     with wh.session(resources["warehouse"].database) as conn:
         [stored] = [t for t in tickets(conn) if t["ticket_id"] == ticket["ticket_id"]]
@@ -94,5 +104,8 @@ def test_a_malformed_review_names_the_file_and_the_entry(tmp_path):
     data["runbooks"][1]["reviews"] = [{"by": "Ada", "on": "last tuesday"}]
     path = tmp_path / "allowlist.yaml"
     path.write_text(yaml.safe_dump(data))
-    with pytest.raises(ValueError, match=re.escape(f"{path}: runbooks[1] (retry_run) reviews[0]: on: 'last tuesday'")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(f"{path}: runbooks[1] (retry_run) reviews[0]: on: 'last tuesday'"),
+    ):
         load_allowlist(path)

@@ -15,14 +15,22 @@ def _timeout():
 
 
 def _cli(env, *args):
-    return subprocess.run([sys.executable, "-m", "platform_assets.cli", "tickets", *args], capture_output=True,
-                          text=True, timeout=120, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "platform_assets.cli", "tickets", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 def test_list_show_approve(env):
     tmp_path, resources, instance = env
     ticket, _, _ = fail_and_triage(instance, resources, job=failing_job("slow_job", _timeout))
-    cli_env = subprocess_env(PLATFORM_ASSETS_HOME=str(tmp_path), PLATFORM_ASSETS_WAREHOUSE=resources["warehouse"].database)
+    cli_env = subprocess_env(
+        PLATFORM_ASSETS_HOME=str(tmp_path),
+        PLATFORM_ASSETS_WAREHOUSE=resources["warehouse"].database,
+    )
     tid = ticket["ticket_id"]
 
     listed = _cli(cli_env, "list")
@@ -32,7 +40,9 @@ def test_list_show_approve(env):
 
     shown = _cli(cli_env, "show", tid)
     assert shown.returncode == 0, shown.stderr
-    assert "probable cause: A step or a call it made took longer than its time limit." in shown.stdout
+    assert (
+        "probable cause: A step or a call it made took longer than its time limit." in shown.stdout
+    )
     assert "runbooks/retry_run.md" in shown.stdout and "retry_run: needs_person" in shown.stdout
     assert f"platform-assets tickets approve {tid} --by" in shown.stdout
 
@@ -45,10 +55,16 @@ def test_list_show_approve(env):
 
 
 def test_usage_errors_exit_2(env):
-    tmp_path, resources, _ = env
-    cli_env = subprocess_env(PLATFORM_ASSETS_HOME=str(tmp_path), PLATFORM_ASSETS_WAREHOUSE=str(tmp_path / "none.duckdb"))
+    tmp_path, _resources, _ = env
+    cli_env = subprocess_env(
+        PLATFORM_ASSETS_HOME=str(tmp_path), PLATFORM_ASSETS_WAREHOUSE=str(tmp_path / "none.duckdb")
+    )
     assert _cli(cli_env, "list").stdout.strip() == "no tickets"
-    for args in (["show", "triage-nope"], ["approve", "triage-nope", "--by", "Ada"], ["approve", "triage-nope"],
-                 ["approve", "triage-nope", "--by", " "]):
+    for args in (
+        ["show", "triage-nope"],
+        ["approve", "triage-nope", "--by", "Ada"],
+        ["approve", "triage-nope"],
+        ["approve", "triage-nope", "--by", " "],
+    ):
         result = _cli(cli_env, *args)
         assert result.returncode == 2, (args, result.stdout, result.stderr)

@@ -28,8 +28,10 @@ from platform_assets_tests.support.triage import fail_and_triage, failing_job, r
 
 # The child holds the lock until its stdin closes: when the fixture ends, or when this
 # process dies (the pipe closes with it), however long the module takes.
-HOLD_LOCK = ("import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
-             "sys.stdin.read()")
+HOLD_LOCK = (
+    "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); "
+    "sys.stdin.read()"
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +39,21 @@ def locked_duckdb(tmp_path_factory):
     """A DuckDB file whose write lock another process holds for as long as the module runs.
     Tests only fail to open it; none changes it."""
     path = tmp_path_factory.mktemp("lock") / "held.duckdb"
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True, env=subprocess_env())
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
+    )
     try:
-        assert holder.stdout.readline().strip() == "held", "the lock holder did not open the database"
+        assert holder.stdout.readline().strip() == "held", (
+            "the lock holder did not open the database"
+        )
         yield path
-        assert holder.poll() is None, f"the lock holder exited early ({holder.returncode}): the lock was not held"
+        assert holder.poll() is None, (
+            f"the lock holder exited early ({holder.returncode}): the lock was not held"
+        )
     finally:
         holder.stdin.close()  # EOF: the child closes DuckDB and exits
         try:
@@ -74,28 +85,42 @@ def _cause_bad_config():
     TrainingConfig(model_type="xgboost")
 
 
-@pytest.mark.parametrize("name, cause, pattern, runbook", [
-    ("oom_job", lambda tmp, lock: _cause_oom(), "out_of_memory", "increase_memory_or_sample"),
-    ("timeout_job", lambda tmp, lock: _cause_timeout(), "timeout", "retry_run"),
-    ("lock_job", lambda tmp, lock: _cause_lock(lock), "duckdb_lock_contention", "retry_run"),
-    ("upstream_job", lambda tmp, lock: _cause_missing_upstream(tmp), "missing_upstream_partition",
-     "backfill_upstream_partition"),
-    ("config_job", lambda tmp, lock: _cause_bad_config(), "bad_config", "fix_run_config"),
-    ("mystery_job", lambda tmp, lock: (_ for _ in ()).throw(KeyError("flux capacitor")), "unknown",
-     "escalate_to_on_call"),
-])
-def test_failures_become_tickets_with_the_right_runbook(env, locked_duckdb, name, cause, pattern, runbook):
+@pytest.mark.parametrize(
+    "name, cause, pattern, runbook",
+    [
+        ("oom_job", lambda tmp, lock: _cause_oom(), "out_of_memory", "increase_memory_or_sample"),
+        ("timeout_job", lambda tmp, lock: _cause_timeout(), "timeout", "retry_run"),
+        ("lock_job", lambda tmp, lock: _cause_lock(lock), "duckdb_lock_contention", "retry_run"),
+        (
+            "upstream_job",
+            lambda tmp, lock: _cause_missing_upstream(tmp),
+            "missing_upstream_partition",
+            "backfill_upstream_partition",
+        ),
+        ("config_job", lambda tmp, lock: _cause_bad_config(), "bad_config", "fix_run_config"),
+        (
+            "mystery_job",
+            lambda tmp, lock: (_ for _ in ()).throw(KeyError("flux capacitor")),
+            "unknown",
+            "escalate_to_on_call",
+        ),
+    ],
+)
+def test_failures_become_tickets_with_the_right_runbook(
+    env, locked_duckdb, name, cause, pattern, runbook
+):
     tmp_path, resources, instance = env
     job = failing_job(name, lambda: cause(tmp_path, locked_duckdb))
     reviewed = reviewed_allowlist(tmp_path, "collect_diagnostics", "retry_run")
-    ticket, actions, outcome = fail_and_triage(instance, resources, job=job,
-                                               sensor=build_triage_sensor(allowlist_path=str(reviewed)))
+    ticket, actions, outcome = fail_and_triage(
+        instance, resources, job=job, sensor=build_triage_sensor(allowlist_path=str(reviewed))
+    )
     assert ticket["pattern"] == pattern and ticket["recommended_action"] == runbook
     assert ticket["failed_steps"] == [f"{name}_step"]
     assert any(f"step {name}_step failed" in e for e in ticket["evidence"])
     assert any(e.startswith("log before failure: starting") for e in ticket["evidence"])
     assert ticket["recommended_action"] in load_allowlist()
-    statuses = dict((runbook_name, status) for runbook_name, status, _ in actions)
+    statuses = {runbook_name: status for runbook_name, status, _ in actions}
     assert statuses["collect_diagnostics"] == "executed"
     assert (tmp_path / "artifacts" / "triage" / f"{ticket['run_id']}.json").is_file()
     if runbook == "retry_run":
@@ -106,7 +131,7 @@ def test_failures_become_tickets_with_the_right_runbook(env, locked_duckdb, name
 
 
 def test_contract_failure_from_a_blocking_check(env):
-    tmp_path, resources, instance = env
+    _tmp_path, resources, instance = env
 
     @dg.asset(key=["raw", "orders"])
     def raw_orders():
@@ -114,15 +139,23 @@ def test_contract_failure_from_a_blocking_check(env):
 
     @dg.asset_check(asset=raw_orders, name="contract_orders", blocking=True)
     def contract_orders():
-        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,
-                                   description="amount_cents: 40% of values are fractional")
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description="amount_cents: 40% of values are fractional",
+        )
 
     @dg.asset(deps=[raw_orders], key=["validated", "orders"])
     def validated_orders():
         return None
 
-    ticket, actions, _ = fail_and_triage(instance, resources, assets=[raw_orders, contract_orders, validated_orders])
-    assert ticket["pattern"] == "contract_failure" and ticket["recommended_action"] == "inspect_quarantine"
+    ticket, actions, _ = fail_and_triage(
+        instance, resources, assets=[raw_orders, contract_orders, validated_orders]
+    )
+    assert (
+        ticket["pattern"] == "contract_failure"
+        and ticket["recommended_action"] == "inspect_quarantine"
+    )
     assert ("inspect_quarantine", "needs_person") in [(a[0], a[1]) for a in actions]
 
 
@@ -135,11 +168,14 @@ def test_retry_is_requested_once_and_never_for_a_retry(env, locked_duckdb):
     assert ("retry_run", "executed") in [(a[0], a[1]) for a in actions]
     assert isinstance(outcome, list) and len(outcome) == 1
     request = outcome[0]
-    assert request.job_name == "nightly_load" and request.run_key == f"triage-retry-{first['run_id']}"
+    assert (
+        request.job_name == "nightly_load" and request.run_key == f"triage-retry-{first['run_id']}"
+    )
     assert request.tags[RETRY_TAG] == first["run_id"]
 
-    retried, actions, outcome = fail_and_triage(instance, resources, job=job, sensor=sensor,
-                                                 tags={RETRY_TAG: first["run_id"]})
+    retried, actions, outcome = fail_and_triage(
+        instance, resources, job=job, sensor=sensor, tags={RETRY_TAG: first["run_id"]}
+    )
     assert isinstance(outcome, dg.SkipReason)
     assert [a[1] for a in actions if a[0] == "retry_run"] == ["failed"]
     assert first["run_id"] in retried["similar_runs"]  # the same failure seen before
@@ -148,26 +184,43 @@ def test_retry_is_requested_once_and_never_for_a_retry(env, locked_duckdb):
 def test_nothing_outside_the_allowlist_runs(tmp_path):
     ran = []
     reviews = (Review("Reviewer One", "2026-11-20"), Review("Reviewer Two", "2026-11-21"))
-    allowlist = {"escalate_to_on_call": Runbook("escalate_to_on_call", "page", False),
-                 "collect_diagnostics": Runbook("collect_diagnostics", "bundle", True, reviews)}
+    allowlist = {
+        "escalate_to_on_call": Runbook("escalate_to_on_call", "page", False),
+        "collect_diagnostics": Runbook("collect_diagnostics", "bundle", True, reviews),
+    }
     ticket = Ticket("t1", "r1", "job", "timeout", "slow", [], "retry_run", True, "sig", [], [])
     with wh.session(tmp_path / "w.duckdb") as conn:
-        actions = run_safe_actions(ticket, conn, allowlist, {"retry_run": lambda t: ran.append(t) or "ran",
-                                                             "collect_diagnostics": lambda t: "bundled"},
-                                   runbooks=["retry_run", "collect_diagnostics", "escalate_to_on_call"])
+        actions = run_safe_actions(
+            ticket,
+            conn,
+            allowlist,
+            {
+                "retry_run": lambda t: ran.append(t) or "ran",
+                "collect_diagnostics": lambda t: "bundled",
+            },
+            runbooks=["retry_run", "collect_diagnostics", "escalate_to_on_call"],
+        )
     assert ran == []
     assert [(a["runbook"], a["status"]) for a in actions] == [
-        ("retry_run", "refused"), ("collect_diagnostics", "executed"), ("escalate_to_on_call", "needs_person")]
+        ("retry_run", "refused"),
+        ("collect_diagnostics", "executed"),
+        ("escalate_to_on_call", "needs_person"),
+    ]
 
 
 def test_allowlist_without_a_runbook_falls_back_to_escalation(env, locked_duckdb, tmp_path):
     _, resources, instance = env
     allowlist = tmp_path / "allowlist.yaml"
-    allowlist.write_text("runbooks:\n  - name: escalate_to_on_call\n    description: page\n    safe_to_automate: false\n")
+    allowlist.write_text(
+        "runbooks:\n  - name: escalate_to_on_call\n    description: page\n    safe_to_automate: false\n"
+    )
     job = failing_job("lock_again", lambda: _cause_lock(locked_duckdb))
     sensor = build_triage_sensor(request_jobs=[job], allowlist_path=str(allowlist))
     ticket, actions, outcome = fail_and_triage(instance, resources, job=job, sensor=sensor)
-    assert ticket["pattern"] == "duckdb_lock_contention" and ticket["recommended_action"] == "escalate_to_on_call"
+    assert (
+        ticket["pattern"] == "duckdb_lock_contention"
+        and ticket["recommended_action"] == "escalate_to_on_call"
+    )
     assert isinstance(outcome, dg.SkipReason)
     assert ("collect_diagnostics", "refused") in [(a[0], a[1]) for a in actions]
 
@@ -175,16 +228,34 @@ def test_allowlist_without_a_runbook_falls_back_to_escalation(env, locked_duckdb
 def test_repo_allowlist_is_well_formed():
     allowlist = load_allowlist()
     assert {"retry_run", "collect_diagnostics", "escalate_to_on_call"} <= set(allowlist)
-    assert allowlist["collect_diagnostics"].safe_to_automate and not allowlist["fix_run_config"].safe_to_automate
+    assert (
+        allowlist["collect_diagnostics"].safe_to_automate
+        and not allowlist["fix_run_config"].safe_to_automate
+    )
 
 
 def test_report_text_includes_everything():
-    steps = [FailedStep("load_step", "KeyError", "'flux capacitor'", stack="Traceback: line 3",
-                        logs_before=["starting load", "read 3 files"]),
-             FailedStep("train_step", "MemoryError", "out of memory")]  # no stack, no logs: nothing blank
-    report = FailureReport("r", "j", steps, run_error="Execution of run for \"j\" failed.")
+    steps = [
+        FailedStep(
+            "load_step",
+            "KeyError",
+            "'flux capacitor'",
+            stack="Traceback: line 3",
+            logs_before=["starting load", "read 3 files"],
+        ),
+        FailedStep("train_step", "MemoryError", "out of memory"),
+    ]  # no stack, no logs: nothing blank
+    report = FailureReport("r", "j", steps, run_error='Execution of run for "j" failed.')
     assert report.text().split("\n") == [
         'Execution of run for "j" failed.',
-        "load_step", "KeyError", "'flux capacitor'", "Traceback: line 3", "starting load", "read 3 files",
-        "train_step", "MemoryError", "out of memory"]
+        "load_step",
+        "KeyError",
+        "'flux capacitor'",
+        "Traceback: line 3",
+        "starting load",
+        "read 3 files",
+        "train_step",
+        "MemoryError",
+        "out of memory",
+    ]
     assert FailureReport("r", "j", []).text() == ""

@@ -14,19 +14,27 @@ from platform_assets_tests.support.triage import fail_and_triage, failing_job
 
 
 def _answer(runbook: str) -> str:
-    return json.dumps({"probable_cause": "The flux capacitor config key is missing from the run config.",
-                       "evidence": ["KeyError: 'flux capacitor'"], "recommended_action": runbook})
+    return json.dumps(
+        {
+            "probable_cause": "The flux capacitor config key is missing from the run config.",
+            "evidence": ["KeyError: 'flux capacitor'"],
+            "recommended_action": runbook,
+        }
+    )
 
 
 def _with_claude(resources, server):
-    return {**resources, "claude": ClaudeResource(api_key="test-key", base_url=server.url, max_retries=0)}
+    return {
+        **resources,
+        "claude": ClaudeResource(api_key="test-key", base_url=server.url, max_retries=0),
+    }
 
 
 def test_claude_writes_the_ticket_from_the_evidence(env):
-    tmp_path, resources, instance = env
+    _tmp_path, resources, instance = env
     job = failing_job("claude_job", lambda: (_ for _ in ()).throw(KeyError("flux capacitor")))
     with ScriptedServer(script=[Reply(text=_answer("fix_run_config"))]) as server:
-        ticket, actions, _ = fail_and_triage(instance, _with_claude(resources, server), job=job)
+        ticket, _actions, _ = fail_and_triage(instance, _with_claude(resources, server), job=job)
         (request,) = [r for r in server.requests if r.path.endswith("/messages")]
     assert ticket["probable_cause"].startswith("The flux capacitor config key is missing")
     assert ticket["recommended_action"] == "fix_run_config"
@@ -35,22 +43,25 @@ def test_claude_writes_the_ticket_from_the_evidence(env):
     assert "flux capacitor" in json.dumps(request.body)  # Claude saw the evidence
     assert "escalate_to_on_call" in json.dumps(request.body)  # and the allow-list
     with wh.session(resources["warehouse"].database) as conn:
-        (task, outcome), = conn.execute("SELECT task, outcome FROM platform.llm_calls").fetchall()
+        ((task, outcome),) = conn.execute("SELECT task, outcome FROM platform.llm_calls").fetchall()
     assert (task, outcome) == ("run_failure_triage", "ok")
 
 
 def test_a_runbook_off_the_allow_list_is_ignored(env):
-    tmp_path, resources, instance = env
+    _tmp_path, resources, instance = env
     job = failing_job("rogue_job", lambda: (_ for _ in ()).throw(KeyError("flux capacitor")))
     with ScriptedServer(script=[Reply(text=_answer("drop_all_tables"))]) as server:
         ticket, actions, _ = fail_and_triage(instance, _with_claude(resources, server), job=job)
     assert ticket["recommended_action"] == "escalate_to_on_call"
-    assert any("'drop_all_tables', which is not on the runbook allow-list: ignored" in e for e in ticket["evidence"])
+    assert any(
+        "'drop_all_tables', which is not on the runbook allow-list: ignored" in e
+        for e in ticket["evidence"]
+    )
     assert "drop_all_tables" not in {runbook for runbook, _, _ in actions}
 
 
 def test_a_failed_claude_call_leaves_the_pattern_library_ticket(env):
-    tmp_path, resources, instance = env
+    _tmp_path, resources, instance = env
     job = failing_job("refused_job", lambda: (_ for _ in ()).throw(KeyError("flux capacitor")))
     with ScriptedServer(script=[Reply(stop_reason="refusal", text="")]) as server:
         ticket, _, _ = fail_and_triage(instance, _with_claude(resources, server), job=job)

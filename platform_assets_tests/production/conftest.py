@@ -11,17 +11,21 @@ from pathlib import Path
 import pytest
 
 from platform_assets_tests.support.paths import REPO
-from platform_assets_tests.support.servers import MotoS3, PostgresServer, postgres_bin_dir
 from platform_assets_tests.support.production import ProductionStack
+from platform_assets_tests.support.servers import MotoS3, PostgresServer, postgres_bin_dir
 
 
 @pytest.fixture(scope="session")
 def postgres():
     bin_dir = postgres_bin_dir()
     if bin_dir is None:
-        pytest.skip("PostgreSQL is not installed (no initdb/pg_ctl; .ci/run installs Debian's postgresql package)")
+        pytest.skip(
+            "PostgreSQL is not installed (no initdb/pg_ctl; .ci/run installs Debian's postgresql package)"
+        )
     if os.geteuid() == 0 and shutil.which("runuser") is None:
-        pytest.skip("running as root, and runuser (needed to start PostgreSQL as the postgres user) is missing")
+        pytest.skip(
+            "running as root, and runuser (needed to start PostgreSQL as the postgres user) is missing"
+        )
     server = PostgresServer(bin_dir).start()
     yield server
     server.stop()

@@ -37,11 +37,15 @@ def test_the_compose_stack_runs_the_image_against_its_postgres_and_s3():
         assert service["image"] == "platform-assets"
         environment = service["environment"]
         assert environment["PLATFORM_ASSETS_PROFILE"] == "production"
-        assert environment["PLATFORM_ASSETS_PG_URL"].startswith("postgresql://") and "@postgres:5432/" in \
-            environment["PLATFORM_ASSETS_PG_URL"]
+        assert (
+            environment["PLATFORM_ASSETS_PG_URL"].startswith("postgresql://")
+            and "@postgres:5432/" in environment["PLATFORM_ASSETS_PG_URL"]
+        )
         assert environment["PLATFORM_ASSETS_S3_URL"].startswith("s3://")
         for volume in service.get("volumes", []):
             assert (DEPLOY / volume.split(":")[0]).exists(), volume
     (grpc,) = _yaml("workspace.yaml")["load_from"]
     exposed = re.search(r"^EXPOSE (\d+)", (REPO / "Dockerfile").read_text(), re.MULTILINE).group(1)
-    assert grpc["grpc_server"]["host"] == "code-server" and str(grpc["grpc_server"]["port"]) == exposed
+    assert (
+        grpc["grpc_server"]["host"] == "code-server" and str(grpc["grpc_server"]["port"]) == exposed
+    )

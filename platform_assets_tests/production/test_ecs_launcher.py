@@ -34,27 +34,39 @@ def ecs(production, monkeypatch):
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # as AWS's default VPCs
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24")["Subnet"]["SubnetId"]
-    group = ec2.create_security_group(GroupName="platform-assets-runs", Description="runs", VpcId=vpc)["GroupId"]
+    group = ec2.create_security_group(
+        GroupName="platform-assets-runs", Description="runs", VpcId=vpc
+    )["GroupId"]
     instance_yaml = production.dagster_home / "dagster.yaml"
     text = instance_yaml.read_text()
     assert "subnet-0platformassets0" in text and "sg-0platformassets00" in text
-    instance_yaml.write_text(text.replace("subnet-0platformassets0", subnet).replace("sg-0platformassets00", group))
+    instance_yaml.write_text(
+        text.replace("subnet-0platformassets0", subnet).replace("sg-0platformassets00", group)
+    )
     client.network = (subnet, group)
     return client
 
 
 def test_a_run_becomes_an_ecs_task_with_the_image_command_and_environment(production, ecs):
     origin = InProcessCodeLocationOrigin(
-        LoadableTargetOrigin(executable_path=sys.executable, module_name="platform_assets.definitions"),
-        container_image=IMAGE, location_name="platform_assets")
-    with dg.DagsterInstance.from_config(str(production.dagster_home)) as instance, \
-            origin.create_location(instance) as location:
+        LoadableTargetOrigin(
+            executable_path=sys.executable, module_name="platform_assets.definitions"
+        ),
+        container_image=IMAGE,
+        location_name="platform_assets",
+    )
+    with (
+        dg.DagsterInstance.from_config(str(production.dagster_home)) as instance,
+        origin.create_location(instance) as location,
+    ):
         (repository,) = location.get_repositories().values()
         remote_job = repository.get_full_job(MAIN_JOB)
         run = instance.create_run_for_job(
             job_def=location.get_reconstructable_job(repository.name, MAIN_JOB).get_definition(),
-            remote_job_origin=remote_job.get_remote_origin(), job_code_origin=remote_job.get_python_origin(),
-            tags={"dagster/partition": "2026-11-02"})
+            remote_job_origin=remote_job.get_remote_origin(),
+            job_code_origin=remote_job.get_python_origin(),
+            tags={"dagster/partition": "2026-11-02"},
+        )
         instance.run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
         run = instance.get_run_by_id(run.run_id)
 
@@ -77,7 +89,9 @@ def test_a_run_becomes_an_ecs_task_with_the_image_command_and_environment(produc
     assert "env: PLATFORM_ASSETS_PG_URL" in instance_ref["run_storage_data"]["config_yaml"]
     assert production.pg_url not in override["command"][3]
 
-    definition = ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])["taskDefinition"]
+    definition = ecs.describe_task_definition(taskDefinition=task["taskDefinitionArn"])[
+        "taskDefinition"
+    ]
     assert definition["family"] == "platform-assets-run"
     (container,) = definition["containerDefinitions"]
     assert container["name"] == "run" and container["image"] == IMAGE

@@ -31,14 +31,22 @@ def test_the_platforms_names_live_in_the_lake(production, lake):
     assert warehouse.exists(lake.warehouse)
     with warehouse.session(lake.warehouse, read_only=True) as conn:
         assert conn.execute("SELECT current_database()").fetchall() == [("lake",)]
-        assert set(warehouse.table_columns(conn, "platform", "batch_verdicts")) >= {"table_name", "partition_key",
-                                                                                    "passes", "checked_at"}
+        assert set(warehouse.table_columns(conn, "platform", "batch_verdicts")) >= {
+            "table_name",
+            "partition_key",
+            "passes",
+            "checked_at",
+        }
         assert warehouse.table_columns(conn, "quarantine", "rows")
         assert conn.execute("SELECT count(*) FROM raw.events").fetchall() == [(2 * ROWS,)]
         with pytest.raises(Exception, match="read-only"):
             conn.execute("DELETE FROM raw.events")
-    catalog = {name for (name,) in production.pg(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'platform_assets_lake'")}
+    catalog = {
+        name
+        for (name,) in production.pg(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'platform_assets_lake'"
+        )
+    }
     assert {"ducklake_snapshot", "ducklake_table", "ducklake_data_file"} <= catalog
     files = production.s3_keys("warehouse/raw/events/")
     assert len(files) == 2 and all(key.endswith(".parquet") for key in files)
@@ -47,8 +55,9 @@ def test_the_platforms_names_live_in_the_lake(production, lake):
         table = warehouse.read_csv_as_text(conn, _csv(), "upload.csv")
         assert table.fetchall() == [("1", "Yes")]
     assert not any("csv_text" in key for key in production.s3_keys("warehouse/"))
-    assert production.pg("SELECT count(*) FROM platform_assets_lake.ducklake_table "
-                         "WHERE table_name LIKE 'csv_text%'") == [(0,)]
+    assert production.pg(
+        "SELECT count(*) FROM platform_assets_lake.ducklake_table WHERE table_name LIKE 'csv_text%'"
+    ) == [(0,)]
 
 
 def _csv():
@@ -60,14 +69,20 @@ def _csv():
 def test_a_local_file_is_not_a_lake(tmp_path):
     import duckdb
 
-    duckdb.connect(str(tmp_path / "w.duckdb")).close()  # what a process killed while opening it leaves
-    assert not warehouse.exists(tmp_path / "w.duckdb") and not warehouse.exists(tmp_path / "none.duckdb")
+    duckdb.connect(
+        str(tmp_path / "w.duckdb")
+    ).close()  # what a process killed while opening it leaves
+    assert not warehouse.exists(tmp_path / "w.duckdb") and not warehouse.exists(
+        tmp_path / "none.duckdb"
+    )
     with warehouse.session(tmp_path / "w.duckdb") as conn:
         assert not isinstance(conn, warehouse.LakeConnection)
-        with pytest.raises(Exception, match="PRIMARY KEY|[Cc]onstraint"):
+        with pytest.raises(Exception, match=r"PRIMARY KEY|[Cc]onstraint"):
             # The local file keeps the platform's keys.
-            conn.execute("INSERT INTO platform.batch_manifest (table_name, partition_key, row_count, columns, source) "
-                         "VALUES ('t', 'd', 1, '[]', 's'), ('t', 'd', 2, '[]', 's')")
+            conn.execute(
+                "INSERT INTO platform.batch_manifest (table_name, partition_key, row_count, columns, source) "
+                "VALUES ('t', 'd', 1, '[]', 's'), ('t', 'd', 2, '[]', 's')"
+            )
     assert warehouse.exists(tmp_path / "w.duckdb")
 
 
@@ -87,10 +102,14 @@ def test_conflicting_commits_are_replayed_not_lost(lake, caplog):
     finally:
         first.close()
         second.close()
-    assert any("replaying the transaction (2 statements" in r.getMessage() for r in caplog.records), caplog.text
+    assert any(
+        "replaying the transaction (2 statements" in r.getMessage() for r in caplog.records
+    ), caplog.text
     with warehouse.session(lake.warehouse, read_only=True) as conn:
-        assert conn.execute("SELECT partition_date::VARCHAR, value, count(*) FROM raw.events GROUP BY ALL "
-                            "ORDER BY 1").fetchall() == [("2026-11-01", 2, ROWS), ("2026-11-02", 2, ROWS)]
+        assert conn.execute(
+            "SELECT partition_date::VARCHAR, value, count(*) FROM raw.events GROUP BY ALL "
+            "ORDER BY 1"
+        ).fetchall() == [("2026-11-01", 2, ROWS), ("2026-11-02", 2, ROWS)]
 
 
 def test_a_real_error_in_a_transaction_is_not_retried(lake):
@@ -106,6 +125,11 @@ def test_a_real_error_in_a_transaction_is_not_retried(lake):
 def test_replace_row_keeps_one_row_per_key_in_the_lake(lake):
     with warehouse.session(lake.warehouse) as conn:
         for count in (10, 20):
-            warehouse.replace_row(conn, "platform.batch_manifest", {"table_name": "t", "partition_key": "d"},
-                                  {"row_count": count, "columns": "[]", "source": "bundled"}, ["loaded_at"])
+            warehouse.replace_row(
+                conn,
+                "platform.batch_manifest",
+                {"table_name": "t", "partition_key": "d"},
+                {"row_count": count, "columns": "[]", "source": "bundled"},
+                ["loaded_at"],
+            )
         assert conn.execute("SELECT row_count FROM platform.batch_manifest").fetchall() == [(20,)]

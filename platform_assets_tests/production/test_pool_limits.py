@@ -35,20 +35,29 @@ def _collide(production, start) -> list[BaseException]:
     with dg.DagsterInstance.from_config(str(production.dagster_home)) as instance:
         other = psycopg2.connect(production.env["PLATFORM_ASSETS_PG_URL"])
         try:
-            with other.cursor() as cursor:  # psycopg2 opens a transaction: the row stays uncommitted
-                cursor.execute('INSERT INTO concurrency_limits (concurrency_key, "limit", using_default_limit) '
-                               "VALUES (%s, 8, true)", [POOL])
+            with (
+                other.cursor() as cursor
+            ):  # psycopg2 opens a transaction: the row stays uncommitted
+                cursor.execute(
+                    'INSERT INTO concurrency_limits (concurrency_key, "limit", using_default_limit) '
+                    "VALUES (%s, 8, true)",
+                    [POOL],
+                )
 
             def worker():
                 try:
                     start(instance)
-                except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+                except BaseException as exc:
                     errors.append(exc)
 
             thread = threading.Thread(target=worker)
             thread.start()
             deadline = time.monotonic() + 30
-            while not _waiting_on_a_lock(production) and thread.is_alive() and time.monotonic() < deadline:
+            while (
+                not _waiting_on_a_lock(production)
+                and thread.is_alive()
+                and time.monotonic() < deadline
+            ):
                 time.sleep(0.05)
             assert _waiting_on_a_lock(production), "the worker never wrote the pool's row"
             other.commit()
@@ -60,8 +69,10 @@ def _collide(production, start) -> list[BaseException]:
 
 
 def _waiting_on_a_lock(production) -> bool:
-    rows = production.pg("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                         "AND query LIKE 'INSERT INTO concurrency_limits%'")
+    rows = production.pg(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND query LIKE 'INSERT INTO concurrency_limits%'"
+    )
     return rows[0][0] > 0
 
 
@@ -71,7 +82,10 @@ def test_a_worker_that_loses_the_race_takes_the_winners_limit(production, caplog
     assert errors == []
     assert "another worker set its limit at the same time" in caplog.text
     with dg.DagsterInstance.from_config(str(production.dagster_home)) as instance:
-        limits = {limit.name: (limit.limit, limit.from_default) for limit in instance.event_log_storage.get_pool_limits()}
+        limits = {
+            limit.name: (limit.limit, limit.from_default)
+            for limit in instance.event_log_storage.get_pool_limits()
+        }
         assert limits == {POOL: (8, True)}
         ensure_pool_limits(instance, [POOL])  # and a later run finds it there
         assert len(instance.event_log_storage.get_pool_limits()) == 1
@@ -79,7 +93,13 @@ def test_a_worker_that_loses_the_race_takes_the_winners_limit(production, caplog
 
 def test_dagsters_own_first_claim_fails_the_loser(production):
     """What ensure_pool_limits is for (when Dagster fixes this, the test says so and the guard can go)."""
-    errors = _collide(production, lambda instance:
-                      instance.event_log_storage.initialize_concurrency_limit_to_default(POOL))
-    assert errors, "Dagster's own pool initialization no longer fails the worker that loses the race"
-    assert any("concurrency_limits" in str(exc) or "transaction is aborted" in str(exc) for exc in errors), errors
+    errors = _collide(
+        production,
+        lambda instance: instance.event_log_storage.initialize_concurrency_limit_to_default(POOL),
+    )
+    assert errors, (
+        "Dagster's own pool initialization no longer fails the worker that loses the race"
+    )
+    assert any(
+        "concurrency_limits" in str(exc) or "transaction is aborted" in str(exc) for exc in errors
+    ), errors

@@ -37,13 +37,20 @@ def onnx_bytes():
 
     x = np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32)
     y = (x[:, 0] > 0).astype(int)
-    return to_onnx(LogisticRegression().fit(x, y), x[:1], options={"zipmap": False}).SerializeToString()
+    return to_onnx(
+        LogisticRegression().fit(x, y), x[:1], options={"zipmap": False}
+    ).SerializeToString()
 
 
 def _register(registry, onnx_bytes, metrics):
-    return registry.register({"model.onnx": onnx_bytes, "model.joblib": b"joblib"}, config={"model_type": "lr"},
-                             threshold=0.5, data_window={"train": ["2026-01-01", "2026-01-06"]}, metrics=metrics,
-                             lineage={"run_id": "test"})
+    return registry.register(
+        {"model.onnx": onnx_bytes, "model.joblib": b"joblib"},
+        config={"model_type": "lr"},
+        threshold=0.5,
+        data_window={"train": ["2026-01-01", "2026-01-06"]},
+        metrics=metrics,
+        lineage={"run_id": "test"},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +73,11 @@ def registry(request, tmp_path, monkeypatch):
     import boto3
 
     endpoint = request.getfixturevalue("moto_endpoint")
-    for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
-                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     bucket = f"models-{tmp_path.name.lower().replace('_', '-')[-40:]}"
     boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
@@ -84,7 +94,9 @@ def test_versions_record_facts_and_become_challenger(registry, onnx_bytes):
     stored = registry.get(1)
     assert stored.metrics["pr_auc"] == 0.20 and stored.record["lineage"] == {"run_id": "test"}
     assert registry.read_file(1, "model.onnx") == onnx_bytes
-    assert registry.store.uri(registry.file_key(1, "model.onnx")).endswith("fraud_model/versions/v0001/model.onnx")
+    assert registry.store.uri(registry.file_key(1, "model.onnx")).endswith(
+        "fraud_model/versions/v0001/model.onnx"
+    )
 
 
 def test_first_model_promoted_on_minimums_then_gate_and_rollback(registry, onnx_bytes):
@@ -102,13 +114,19 @@ def test_first_model_promoted_on_minimums_then_gate_and_rollback(registry, onnx_
     assert registry.promote_if_passes(better.version).passed
     worse = _register(registry, onnx_bytes, _metrics(0.15))
     blocked = registry.promote_if_passes(worse.version)
-    assert not blocked.passed and registry.aliases() == {"champion": better.version, "challenger": worse.version}
+    assert not blocked.passed and registry.aliases() == {
+        "champion": better.version,
+        "challenger": worse.version,
+    }
     with pytest.raises(PromotionBlockedError, match="did not pass"):
         registry.promote(worse.version, blocked)
 
     assert registry.rollback(reason="incident 42").version == first.version
     assert registry.aliases()["champion"] == first.version
-    assert registry.history()[-1]["event"] == "rollback" and registry.history()[-1]["reason"] == "incident 42"
+    assert (
+        registry.history()[-1]["event"] == "rollback"
+        and registry.history()[-1]["reason"] == "incident 42"
+    )
     with pytest.raises(RegistryError, match="no earlier champion"):
         registry.rollback()
 
@@ -120,7 +138,9 @@ def test_corrupted_model_file_is_a_clear_error_and_champion_stays(tmp_path, onnx
     challenger = _register(registry, onnx_bytes, _metrics(0.30))
     path = registry.store.local_path(registry.file_key(challenger.version, "model.onnx"))
     path.write_bytes(path.read_bytes()[:100])
-    with pytest.raises(CorruptModelError, match=r"v0002/model.onnx does not match its recorded SHA-256"):
+    with pytest.raises(
+        CorruptModelError, match=r"v0002/model.onnx does not match its recorded SHA-256"
+    ):
         registry.promote_if_passes(challenger.version)
     assert registry.aliases()["champion"] == champion.version
 
@@ -134,15 +154,26 @@ def test_unloadable_onnx_with_matching_checksum_is_caught(tmp_path):
 
 
 def test_slice_regression_blocks_even_when_headline_improves():
-    champion = _metrics(0.20, slices=[_slice("travel", 0.90), _slice("grocery", 0.80), _slice("tiny", 0.9, 2)])
-    challenger = _metrics(0.22, slices=[_slice("travel", 0.70), _slice("grocery", 0.82), _slice("tiny", 0.1, 2)])
+    champion = _metrics(
+        0.20, slices=[_slice("travel", 0.90), _slice("grocery", 0.80), _slice("tiny", 0.9, 2)]
+    )
+    challenger = _metrics(
+        0.22, slices=[_slice("travel", 0.70), _slice("grocery", 0.82), _slice("tiny", 0.1, 2)]
+    )
     decision = gate(challenger, champion, GatePolicy(slice_tolerance=0.05), 2, 1)
     assert not decision.passed
     assert "merchant_category=travel (-0.200)" in decision.reasons[-1]
     assert "tiny" not in decision.reasons[-1]  # too few fraud cases to judge
-    fine = gate(challenger | {"slices": [_slice("travel", 0.88)]}, champion, GatePolicy(slice_tolerance=0.05))
+    fine = gate(
+        challenger | {"slices": [_slice("travel", 0.88)]},
+        champion,
+        GatePolicy(slice_tolerance=0.05),
+    )
     assert fine.passed
-    assert "BLOCKED" in decision.markdown() and "| slice merchant_category=travel auroc |" in decision.markdown()
+    assert (
+        "BLOCKED" in decision.markdown()
+        and "| slice merchant_category=travel auroc |" in decision.markdown()
+    )
 
 
 def test_primary_metric_tolerance_boundary():

@@ -31,9 +31,13 @@ def utc(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
 
 
-def tick(defs: dg.Definitions, instance: dg.DagsterInstance, when: dt.datetime, cursor=None) -> Tick:
+def tick(
+    defs: dg.Definitions, instance: dg.DagsterInstance, when: dt.datetime, cursor=None
+) -> Tick:
     """Evaluate the code location's automation conditions at ``when`` (Dagster's own test helper)."""
-    result = dg.evaluate_automation_conditions(defs=defs, instance=instance, evaluation_time=when, cursor=cursor)
+    result = dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, evaluation_time=when, cursor=cursor
+    )
     requested: dict[str | None, set[str]] = defaultdict(set)
     graph = defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
@@ -42,20 +46,32 @@ def tick(defs: dg.Definitions, instance: dg.DagsterInstance, when: dt.datetime, 
     return Tick(result, dict(requested))
 
 
-def execute_requested(defs: dg.Definitions, instance: dg.DagsterInstance, requested: Tick,
-                      run_config: Mapping | None = None, tags: Mapping[str, str] | None = None
-                      ) -> list[dg.ExecuteInProcessResult]:
+def execute_requested(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    requested: Tick,
+    run_config: Mapping | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> list[dg.ExecuteInProcessResult]:
     """Run what a tick requested as the daemon would: one run per partition key (assets with
     their checks), partitioned runs first, then one run of the unpartitioned assets.
     ``run_config`` is given to runs that select the ingestion op."""
     results = []
     order = sorted(requested.requested.items(), key=lambda item: (item[0] is None, item[0] or ""))
     for partition, keys in order:
-        selection = dg.AssetSelection.assets(*(dg.AssetKey.from_user_string(k) for k in sorted(keys)))
+        selection = dg.AssetSelection.assets(
+            *(dg.AssetKey.from_user_string(k) for k in sorted(keys))
+        )
         job = dg.define_asset_job("automation_requested_run", selection=selection)
         job_def = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def(job.name)
         config = run_config if "raw/transactions" in keys else None
-        results.append(job_def.execute_in_process(instance=instance, partition_key=partition,
-                                                  run_config=dict(config or {}), tags=dict(tags or {}),
-                                                  raise_on_error=False))
+        results.append(
+            job_def.execute_in_process(
+                instance=instance,
+                partition_key=partition,
+                run_config=dict(config or {}),
+                tags=dict(tags or {}),
+                raise_on_error=False,
+            )
+        )
     return results

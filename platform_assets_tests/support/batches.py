@@ -12,8 +12,12 @@ from platform_assets.core.validation.batch import Batch, batch_from_sql
 _names = itertools.count()
 
 
-def arrow_batch(conn: duckdb.DuckDBPyConnection, table: pa.Table, label: str = "test batch",
-                sql: str = "SELECT * FROM src") -> Batch:
+def arrow_batch(
+    conn: duckdb.DuckDBPyConnection,
+    table: pa.Table,
+    label: str = "test batch",
+    sql: str = "SELECT * FROM src",
+) -> Batch:
     """A batch from an Arrow table, through the same code path files and partitions use.
 
     ``sql`` may reshape the table first; it names the table ``src``.

@@ -16,11 +16,15 @@ def offline_settings(home: Path) -> Settings:
     the warehouse at ``home/w.duckdb``, artifacts and the registry under ``home``, an eval
     suite of its own at ``home/evals`` (empty unless the test writes one), and no Claude key
     (the ``claude`` resource is disabled: no network)."""
-    return Settings.from_env({"PLATFORM_ASSETS_HOME": str(home),
-                              "PLATFORM_ASSETS_WAREHOUSE": str(home / "w.duckdb"),
-                              "PLATFORM_ASSETS_CONTRACTS_DIR": str(home / "contracts"),
-                              "PLATFORM_ASSETS_LANDING_URL": str(home / "landing"),
-                              "PLATFORM_ASSETS_EVALS_DIR": str(home / "evals")})
+    return Settings.from_env(
+        {
+            "PLATFORM_ASSETS_HOME": str(home),
+            "PLATFORM_ASSETS_WAREHOUSE": str(home / "w.duckdb"),
+            "PLATFORM_ASSETS_CONTRACTS_DIR": str(home / "contracts"),
+            "PLATFORM_ASSETS_LANDING_URL": str(home / "landing"),
+            "PLATFORM_ASSETS_EVALS_DIR": str(home / "evals"),
+        }
+    )
 
 
 def offline_resources(home: Path) -> dict[str, object]:

@@ -38,8 +38,9 @@ class DagsterServer:
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(f"{self.url}/graphql", data=body,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             payload = json.loads(response.read())
         if payload.get("errors"):
@@ -70,7 +71,9 @@ def _wait_until_loaded(server: DagsterServer, process: subprocess.Popen) -> None
     last = "no answer yet"
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"dagster dev exited with {process.returncode}:\n{server.log_tail()}")
+            raise AssertionError(
+                f"dagster dev exited with {process.returncode}:\n{server.log_tail()}"
+            )
         try:
             with urllib.request.urlopen(f"{server.url}/server_info", timeout=5):
                 pass
@@ -79,14 +82,20 @@ def _wait_until_loaded(server: DagsterServer, process: subprocess.Popen) -> None
             for entry in entries:
                 error = entry["locationOrLoadError"] or {}
                 if error.get("__typename") == "PythonError":
-                    raise AssertionError(f"Code location {entry['name']} failed to load: {error['message']}")
-            if entries and all(e["loadStatus"] == "LOADED" and e["locationOrLoadError"] for e in entries):
+                    raise AssertionError(
+                        f"Code location {entry['name']} failed to load: {error['message']}"
+                    )
+            if entries and all(
+                e["loadStatus"] == "LOADED" and e["locationOrLoadError"] for e in entries
+            ):
                 return
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
             last = repr(exc)
         time.sleep(1)
-    raise AssertionError(f"dagster dev did not load the code location in {SERVER_START_TIMEOUT_S}s "
-                         f"(last: {last}):\n{server.log_tail()}")
+    raise AssertionError(
+        f"dagster dev did not load the code location in {SERVER_START_TIMEOUT_S}s "
+        f"(last: {last}):\n{server.log_tail()}"
+    )
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -111,8 +120,13 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def dagster_dev(root: Path, *, via_platform_assets: bool = False, path: str | None = None,
-                automation: bool = False) -> Iterator[DagsterServer]:
+def dagster_dev(
+    root: Path,
+    *,
+    via_platform_assets: bool = False,
+    path: str | None = None,
+    automation: bool = False,
+) -> Iterator[DagsterServer]:
     """``dagster dev`` on a free loopback port, its instance and data under ``root``, with
     Claude and AWS variables withheld; stopped (with its children) on exit.
 
@@ -142,11 +156,23 @@ def dagster_dev(root: Path, *, via_platform_assets: bool = False, path: str | No
     log_path = root / "dagster_dev.log"
     server = DagsterServer(f"http://127.0.0.1:{port}", dagster_home, data_home, log_path)
     with log_path.open("wb") as log:
-        command = ([sys.executable, "-m", "platform_assets.cli", "dev", "--port", str(port)] if via_platform_assets
-                   else [str(dagster_bin), "dev", "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1", "-p",
-                         str(port)])
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        command = (
+            [sys.executable, "-m", "platform_assets.cli", "dev", "--port", str(port)]
+            if via_platform_assets
+            else [
+                str(dagster_bin),
+                "dev",
+                "-w",
+                str(REPO / "workspace.yaml"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ]
+        )
+        process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             _wait_until_loaded(server, process)
             yield server

@@ -22,19 +22,39 @@ def copy_shipped_suite(target: Path) -> Path:
     return target
 
 
-def write_requirements(evals_dir: Path, document: str, items: list[str], title: str = "Test requirements") -> Path:
+def write_requirements(
+    evals_dir: Path, document: str, items: list[str], title: str = "Test requirements"
+) -> Path:
     folder = evals_dir / "requirements"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{document}.md"
-    path.write_text(f"# Requirement: {title}\n\n" + "\n".join(f"{n}. {text}" for n, text in enumerate(items, 1)) + "\n")
+    path.write_text(
+        f"# Requirement: {title}\n\n"
+        + "\n".join(f"{n}. {text}" for n, text in enumerate(items, 1))
+        + "\n"
+    )
     return path
 
 
-def case_body(case_id: str, requirement: str | None, kind: str, block: dict, *, status: str = "drafted",
-              **fields: Any) -> dict:
+def case_body(
+    case_id: str,
+    requirement: str | None,
+    kind: str,
+    block: dict,
+    *,
+    status: str = "drafted",
+    **fields: Any,
+) -> dict:
     """A case as its YAML file holds it (``fields`` override or add top-level fields)."""
-    body = {"id": case_id, "requirement": requirement, "title": f"test case {case_id}", "kind": kind,
-            "status": status, "drafted_by": {"kind": "person", "name": "tester"}, kind: block}
+    body = {
+        "id": case_id,
+        "requirement": requirement,
+        "title": f"test case {case_id}",
+        "kind": kind,
+        "status": status,
+        "drafted_by": {"kind": "person", "name": "tester"},
+        kind: block,
+    }
     body.update(fields)
     return body
 
@@ -48,10 +68,19 @@ def write_case(folder: Path, body: dict, name: str | None = None) -> Path:
 
 def draft_answer(*cases: dict) -> str:
     """Claude's structured answer proposing ``cases`` (each ``{"title", "case": body}``)."""
-    return json.dumps({"cases": [{"title": c["title"], "rationale": c.get("rationale", "from the requirement"),
-                                  "source": c.get("source", "requirement"),
-                                  "case_yaml": c["yaml"] if "yaml" in c else yaml.safe_dump(c["case"])}
-                                 for c in cases]})
+    return json.dumps(
+        {
+            "cases": [
+                {
+                    "title": c["title"],
+                    "rationale": c.get("rationale", "from the requirement"),
+                    "source": c.get("source", "requirement"),
+                    "case_yaml": c["yaml"] if "yaml" in c else yaml.safe_dump(c["case"]),
+                }
+                for c in cases
+            ]
+        }
+    )
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,9 @@ class ProductionStack:
     processes: list = field(default_factory=list)
 
     @classmethod
-    def create(cls, postgres, moto, tmp_path: Path, instance_yaml: Path, rows_per_partition: int = 2000):
+    def create(
+        cls, postgres, moto, tmp_path: Path, instance_yaml: Path, rows_per_partition: int = 2000
+    ):
         pg_url = postgres.create_database("platform")
         bucket = moto.create_bucket()
         home, dagster_home = tmp_path / "home", tmp_path / "dagster_home"
@@ -68,10 +70,21 @@ class ProductionStack:
 
     def start_cli(self, *args: str, home: Path | None = None) -> subprocess.Popen:
         """``platform-assets <args>`` in its own process, as an operator (or an ECS task) runs it."""
-        env = subprocess_env({**self.env, **({"PLATFORM_ASSETS_HOME": str(home)} if home else {}),
-                              "RUNTIME__LOG_LEVEL": "ERROR"})
-        return subprocess.Popen([sys.executable, "-m", "platform_assets.cli", *args], cwd=REPO, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env = subprocess_env(
+            {
+                **self.env,
+                **({"PLATFORM_ASSETS_HOME": str(home)} if home else {}),
+                "RUNTIME__LOG_LEVEL": "ERROR",
+            }
+        )
+        return subprocess.Popen(
+            [sys.executable, "-m", "platform_assets.cli", *args],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
 
 @dataclass(frozen=True)
@@ -92,5 +105,14 @@ def run_together(processes: list[subprocess.Popen], timeout: float = 600) -> lis
 
 
 def backfill_args(day: str) -> list[str]:
-    return ["backfill", "--select", "raw/transactions", "--select", "validated/transactions",
-            "--start", day, "--end", day]
+    return [
+        "backfill",
+        "--select",
+        "raw/transactions",
+        "--select",
+        "validated/transactions",
+        "--start",
+        day,
+        "--end",
+        day,
+    ]

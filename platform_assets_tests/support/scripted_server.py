@@ -31,7 +31,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-DEFAULT_TEXT = json.dumps({"passes": True, "violations": [], "summary": "The batch matches its contract."})
+DEFAULT_TEXT = json.dumps(
+    {"passes": True, "violations": [], "summary": "The batch matches its contract."}
+)
 
 
 @dataclass
@@ -53,8 +55,13 @@ class Reply:
     error_type: str | None = None
 
 
-ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 429: "rate_limit_error",
-               500: "api_error", 529: "overloaded_error"}
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
 
 
 @dataclass
@@ -91,17 +98,24 @@ def _blocks(body: dict[str, Any]) -> list[Any]:
         blocks.extend(system)
     for message in body.get("messages") or []:
         content = message.get("content")
-        blocks.extend([{"type": "text", "text": content}] if isinstance(content, str) else content or [])
+        blocks.extend(
+            [{"type": "text", "text": content}] if isinstance(content, str) else content or []
+        )
     return blocks
 
 
 class ScriptedServer:
     """See the module docstring. Use as a context manager; ``url`` is the ``base_url``."""
 
-    def __init__(self, script: list[Reply] | None = None, *, default_text: str = DEFAULT_TEXT,
-                 min_cacheable_tokens: int = 1024,
-                 batch_reply: Callable[[str, dict[str, Any]], str | Reply] | None = None,
-                 batch_polls_before_end: int = 0):
+    def __init__(
+        self,
+        script: list[Reply] | None = None,
+        *,
+        default_text: str = DEFAULT_TEXT,
+        min_cacheable_tokens: int = 1024,
+        batch_reply: Callable[[str, dict[str, Any]], str | Reply] | None = None,
+        batch_polls_before_end: int = 0,
+    ):
         self.script: list[Reply] = list(script or [])
         self.default_text = default_text
         self.min_cacheable_tokens = min_cacheable_tokens
@@ -127,14 +141,24 @@ class ScriptedServer:
                     body = json.loads(raw) if raw else None
                 except json.JSONDecodeError:
                     body = None
-                captured = Captured(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
-                                    body, raw)
+                captured = Captured(
+                    self.command,
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                    raw,
+                )
                 with server._lock:
                     server.requests.append(captured)
                 return captured
 
-            def _send(self, status: int, payload: str, headers: dict[str, str] | None = None,
-                      content_type: str = "application/json") -> None:
+            def _send(
+                self,
+                status: int,
+                payload: str,
+                headers: dict[str, str] | None = None,
+                content_type: str = "application/json",
+            ) -> None:
                 data = payload.encode("utf-8")
                 try:
                     self.send_response(status)
@@ -152,21 +176,33 @@ class ScriptedServer:
                 captured = self._capture()
                 if self.path.startswith("/v1/messages/batches"):
                     self._send(200, json.dumps(server._create_batch(captured.body)))
-                elif self.path.startswith("/v1/messages") or (self.path.startswith("/model/")
-                                                              and self.path.endswith("/invoke")):
+                elif self.path.startswith("/v1/messages") or (
+                    self.path.startswith("/model/") and self.path.endswith("/invoke")
+                ):
                     reply = server._next_reply()
                     if reply.delay:
                         time.sleep(reply.delay)
                     status, payload, headers = server._render(reply, captured.body)
                     self._send(status, payload, headers)
                 else:
-                    self._send(404, json.dumps({"type": "error", "error": {"type": "not_found_error",
-                                                                           "message": self.path}}))
+                    self._send(
+                        404,
+                        json.dumps(
+                            {
+                                "type": "error",
+                                "error": {"type": "not_found_error", "message": self.path},
+                            }
+                        ),
+                    )
 
             def do_GET(self) -> None:
                 self._capture()
                 parts = self.path.strip("/").split("/")
-                if len(parts) >= 4 and parts[:3] == ["v1", "messages", "batches"] and parts[3] in server._batches:
+                if (
+                    len(parts) >= 4
+                    and parts[:3] == ["v1", "messages", "batches"]
+                    and parts[3] in server._batches
+                ):
                     batch_id = parts[3]
                     if len(parts) == 5 and parts[4] == "results":
                         lines = "\n".join(json.dumps(r) for r in server._batches[batch_id]) + "\n"
@@ -176,8 +212,15 @@ class ScriptedServer:
                             server._batch_polls[batch_id] = server._batch_polls.get(batch_id, 0) + 1
                         self._send(200, json.dumps(server._batch_object(batch_id)))
                 else:
-                    self._send(404, json.dumps({"type": "error", "error": {"type": "not_found_error",
-                                                                           "message": self.path}}))
+                    self._send(
+                        404,
+                        json.dumps(
+                            {
+                                "type": "error",
+                                "error": {"type": "not_found_error", "message": self.path},
+                            }
+                        ),
+                    )
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
@@ -201,8 +244,15 @@ class ScriptedServer:
     @property
     def message_requests(self) -> list[Captured]:
         """Requests for one message: ``/v1/messages``, or Bedrock's ``/model/{id}/invoke``."""
-        return [r for r in self.requests if r.method == "POST" and (
-            r.path.rstrip("/") == "/v1/messages" or (r.path.startswith("/model/") and r.path.endswith("/invoke")))]
+        return [
+            r
+            for r in self.requests
+            if r.method == "POST"
+            and (
+                r.path.rstrip("/") == "/v1/messages"
+                or (r.path.startswith("/model/") and r.path.endswith("/invoke"))
+            )
+        ]
 
     # -- answers ---------------------------------------------------------------------
 
@@ -217,12 +267,16 @@ class ScriptedServer:
         blocks = _blocks(body or {})
         sizes = [tokens_of(b) for b in blocks]
         total = sum(sizes)
-        breakpoints = [i for i, b in enumerate(blocks) if isinstance(b, dict) and b.get("cache_control")]
+        breakpoints = [
+            i for i, b in enumerate(blocks) if isinstance(b, dict) and b.get("cache_control")
+        ]
         write = read = 0
         if breakpoints:
+
             def key(end: int) -> str:
-                return hashlib.sha256(json.dumps([body.get("model"), blocks[: end + 1]],
-                                                 sort_keys=True).encode()).hexdigest()
+                return hashlib.sha256(
+                    json.dumps([body.get("model"), blocks[: end + 1]], sort_keys=True).encode()
+                ).hexdigest()
 
             last = breakpoints[-1]
             cacheable = sum(sizes[: last + 1])
@@ -232,16 +286,24 @@ class ScriptedServer:
                     read = sum(sizes[: hit + 1]) if hit is not None else 0
                     write = cacheable - read
                     self._cache.update(key(i) for i in breakpoints)
-        return {"input_tokens": total - write - read, "cache_creation_input_tokens": write,
-                "cache_read_input_tokens": read, "output_tokens": tokens_of(output_text)}
-
-    def _message(self, body: dict[str, Any] | None, text: str, stop_reason: str,
-                 usage: dict[str, int] | None) -> dict[str, Any]:
         return {
-            "id": "msg_" + uuid.uuid4().hex[:20], "type": "message", "role": "assistant",
+            "input_tokens": total - write - read,
+            "cache_creation_input_tokens": write,
+            "cache_read_input_tokens": read,
+            "output_tokens": tokens_of(output_text),
+        }
+
+    def _message(
+        self, body: dict[str, Any] | None, text: str, stop_reason: str, usage: dict[str, int] | None
+    ) -> dict[str, Any]:
+        return {
+            "id": "msg_" + uuid.uuid4().hex[:20],
+            "type": "message",
+            "role": "assistant",
             "model": (body or {}).get("model", "claude"),
             "content": [{"type": "text", "text": text}] if text else [],
-            "stop_reason": stop_reason, "stop_sequence": None,
+            "stop_reason": stop_reason,
+            "stop_sequence": None,
             "usage": usage if usage is not None else self.usage_for(body or {}, text),
         }
 
@@ -251,31 +313,50 @@ class ScriptedServer:
             return reply.status, reply.body, headers
         if reply.status != 200:
             error_type = reply.error_type or ERROR_TYPES.get(reply.status, "api_error")
-            error = {"type": "error", "error": {"type": error_type, "message": f"scripted {reply.status}"}}
+            error = {
+                "type": "error",
+                "error": {"type": error_type, "message": f"scripted {reply.status}"},
+            }
             return reply.status, json.dumps(error), headers
-        return 200, json.dumps(self._message(body, reply.text, reply.stop_reason, reply.usage)), headers
+        return (
+            200,
+            json.dumps(self._message(body, reply.text, reply.stop_reason, reply.usage)),
+            headers,
+        )
 
     # -- Message Batches ---------------------------------------------------------------
 
     @property
     def batch_requests(self) -> list[Captured]:
         """Requests that created a Message Batch."""
-        return [r for r in self.requests if r.method == "POST" and r.path.rstrip("/") == "/v1/messages/batches"]
+        return [
+            r
+            for r in self.requests
+            if r.method == "POST" and r.path.rstrip("/") == "/v1/messages/batches"
+        ]
 
     def _create_batch(self, body: dict[str, Any]) -> dict[str, Any]:
         batch_id = "msgbatch_" + uuid.uuid4().hex[:16]
         results = []
         for request in body.get("requests", []):
             params = request.get("params") or {}
-            answer = self.batch_reply(request["custom_id"], params) if self.batch_reply else self.default_text
+            answer = (
+                self.batch_reply(request["custom_id"], params)
+                if self.batch_reply
+                else self.default_text
+            )
             reply = answer if isinstance(answer, Reply) else Reply(text=answer)
             if reply.status != 200:
-                error = {"type": reply.error_type or ERROR_TYPES.get(reply.status, "api_error"),
-                         "message": f"scripted {reply.status}"}
+                error = {
+                    "type": reply.error_type or ERROR_TYPES.get(reply.status, "api_error"),
+                    "message": f"scripted {reply.status}",
+                }
                 result = {"type": "errored", "error": {"type": "error", "error": error}}
             else:
-                result = {"type": "succeeded",
-                          "message": self._message(params, reply.text, reply.stop_reason, reply.usage)}
+                result = {
+                    "type": "succeeded",
+                    "message": self._message(params, reply.text, reply.stop_reason, reply.usage),
+                }
             results.append({"custom_id": request["custom_id"], "result": result})
         self._batches[batch_id] = results
         return self._batch_object(batch_id)
@@ -285,12 +366,32 @@ class ScriptedServer:
         results = self._batches[batch_id]
         ended = self._batch_polls.get(batch_id, 0) > self.batch_polls_before_end
         errored = sum(1 for r in results if r["result"]["type"] == "errored")
-        counts = {"processing": 0, "succeeded": len(results) - errored, "errored": errored, "canceled": 0,
-                  "expired": 0} if ended else {"processing": len(results), "succeeded": 0, "errored": 0,
-                                              "canceled": 0, "expired": 0}
+        counts = (
+            {
+                "processing": 0,
+                "succeeded": len(results) - errored,
+                "errored": errored,
+                "canceled": 0,
+                "expired": 0,
+            }
+            if ended
+            else {
+                "processing": len(results),
+                "succeeded": 0,
+                "errored": 0,
+                "canceled": 0,
+                "expired": 0,
+            }
+        )
         return {
-            "id": batch_id, "type": "message_batch", "processing_status": "ended" if ended else "in_progress",
-            "request_counts": counts, "created_at": now, "ended_at": now if ended else None, "expires_at": now,
-            "archived_at": None, "cancel_initiated_at": None,
+            "id": batch_id,
+            "type": "message_batch",
+            "processing_status": "ended" if ended else "in_progress",
+            "request_counts": counts,
+            "created_at": now,
+            "ended_at": now if ended else None,
+            "expires_at": now,
+            "archived_at": None,
+            "cancel_initiated_at": None,
             "results_url": f"{self.url}/v1/messages/batches/{batch_id}/results" if ended else None,
         }

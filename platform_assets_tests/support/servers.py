@@ -22,8 +22,12 @@ import uuid
 from pathlib import Path
 
 #: Fake credentials for moto: never a real key.
-MOTO_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                    "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
+MOTO_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
 
 
 def free_port() -> int:
@@ -58,17 +62,46 @@ class PostgresServer:
 
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         command = [*(["runuser", "-u", "postgres", "--"] if self.as_postgres else []), *args]
-        return subprocess.run(command, capture_output=True, text=True, timeout=120, check=check, cwd=self.root)
+        return subprocess.run(
+            command, capture_output=True, text=True, timeout=120, check=check, cwd=self.root
+        )
 
     def start(self) -> PostgresServer:
-        self._run(str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                  "-E", "UTF8", "--no-sync")
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
-        result = self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-o", options,
-                           "-l", str(self.root / "server.log"), "-w", "-t", "60", "start", check=False)
+        self._run(
+            str(self.bin_dir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+        )
+        result = self._run(
+            str(self.bin_dir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+            check=False,
+        )
         if result.returncode != 0:
-            log = (self.root / "server.log").read_text() if (self.root / "server.log").exists() else ""
+            log = (
+                (self.root / "server.log").read_text()
+                if (self.root / "server.log").exists()
+                else ""
+            )
             raise RuntimeError(f"PostgreSQL did not start: {result.stderr}\n{log}")
         return self
 
@@ -95,7 +128,16 @@ class PostgresServer:
             conn.close()
 
     def stop(self) -> None:
-        self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop", check=False)
+        self._run(
+            str(self.bin_dir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+            check=False,
+        )
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -120,9 +162,13 @@ class MotoS3:
     def client(self, service: str):
         import boto3
 
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=MOTO_CREDENTIALS["AWS_DEFAULT_REGION"],
-                            aws_access_key_id=MOTO_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                            aws_secret_access_key=MOTO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=MOTO_CREDENTIALS["AWS_DEFAULT_REGION"],
+            aws_access_key_id=MOTO_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=MOTO_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
 
     def create_bucket(self, prefix: str = "platform") -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:10]}"
@@ -130,7 +176,11 @@ class MotoS3:
         return name
 
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
-        pages = self.client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        pages = (
+            self.client("s3")
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=bucket, Prefix=prefix)
+        )
         return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
 
     def stop(self) -> None:

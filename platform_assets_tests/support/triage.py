@@ -12,8 +12,10 @@ from platform_assets.core import warehouse as wh
 from platform_assets.core.operations.triage import default_allowlist_path, tickets
 from platform_assets.defs.operations import build_triage_sensor
 
-
-TWO_REVIEWS = [{"by": "Reviewer One", "on": "2026-11-20"}, {"by": "Reviewer Two", "on": "2026-11-21"}]
+TWO_REVIEWS = [
+    {"by": "Reviewer One", "on": "2026-11-20"},
+    {"by": "Reviewer Two", "on": "2026-11-21"},
+]
 
 
 def reviewed_allowlist(folder: Path, *names: str, reviews: list[dict] | None = None) -> Path:
@@ -43,8 +45,14 @@ def failing_job(name: str, cause: Callable[[], object]) -> dg.JobDefinition:
     return _failing_job
 
 
-def fail_and_triage(instance: dg.DagsterInstance, resources: dict, job: dg.JobDefinition | None = None,
-                    assets: list | None = None, sensor=None, tags: dict | None = None):
+def fail_and_triage(
+    instance: dg.DagsterInstance,
+    resources: dict,
+    job: dg.JobDefinition | None = None,
+    assets: list | None = None,
+    sensor=None,
+    tags: dict | None = None,
+):
     """Run ``job`` (or materialize ``assets``), which must fail, then evaluate the triage sensor
     on the failure. Returns ``(ticket, actions, sensor outcome)``; ``actions`` are
     ``(runbook, status, detail)`` rows in the order they were taken."""
@@ -54,13 +62,22 @@ def fail_and_triage(instance: dg.DagsterInstance, resources: dict, job: dg.JobDe
         result = dg.materialize(assets, instance=instance, raise_on_error=False, tags=tags)
     assert not result.success
     run = instance.get_run_by_id(result.run_id)
-    failure = instance.get_records_for_run(result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records[0]
+    failure = instance.get_records_for_run(
+        result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE
+    ).records[0]
     context = dg.build_run_status_sensor_context(
-        sensor_name="triage_run_failures", dagster_event=failure.event_log_entry.dagster_event,
-        dagster_instance=instance, dagster_run=run, resources=resources)
+        sensor_name="triage_run_failures",
+        dagster_event=failure.event_log_entry.dagster_event,
+        dagster_instance=instance,
+        dagster_run=run,
+        resources=resources,
+    )
     outcome = (sensor or build_triage_sensor())(context)
     with wh.session(resources["warehouse"].database) as conn:
         ticket = next(t for t in tickets(conn) if t["run_id"] == result.run_id)
-        actions = conn.execute("SELECT runbook, status, detail FROM platform.triage_actions WHERE ticket_id = ? "
-                               "ORDER BY acted_at", [ticket["ticket_id"]]).fetchall()
+        actions = conn.execute(
+            "SELECT runbook, status, detail FROM platform.triage_actions WHERE ticket_id = ? "
+            "ORDER BY acted_at",
+            [ticket["ticket_id"]],
+        ).fetchall()
     return ticket, actions, outcome

@@ -24,7 +24,9 @@ def features():
 def trained(features):
     from platform_assets.core.training import TrainingConfig, train_model
 
-    return train_model(features, TrainingConfig(training_days=8, holdout_days=2, max_iter=80, n_threads=1))
+    return train_model(
+        features, TrainingConfig(training_days=8, holdout_days=2, max_iter=80, n_threads=1)
+    )
 
 
 @pytest.fixture(autouse=True, scope="package")

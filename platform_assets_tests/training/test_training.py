@@ -27,7 +27,10 @@ from platform_assets.core.training.scoring import ModelLoadError, scorer_for
 def test_split_is_by_time_and_rolls_forward(features):
     train, holdout = split_by_time(features, 2)
     assert train["partition_date"].max() < holdout["partition_date"].min()
-    assert sorted(holdout["partition_date"].dt.date.unique()) == [dt.date(2026, 1, 7), dt.date(2026, 1, 8)]
+    assert sorted(holdout["partition_date"].dt.date.unique()) == [
+        dt.date(2026, 1, 7),
+        dt.date(2026, 1, 8),
+    ]
     later = features[features["partition_date"] > features["partition_date"].min()]
     _, later_holdout = split_by_time(later, 1)
     assert later_holdout["partition_date"].dt.date.unique().tolist() == [dt.date(2026, 1, 8)]
@@ -46,7 +49,9 @@ def test_trained_model_learns_and_flags_about_the_alert_rate(trained):
 
 def test_training_is_reproducible_with_a_fixed_seed(features):
     # 10k of the 18k training rows are drawn with the seed, so the seed decides what is fitted.
-    small = TrainingConfig(training_days=8, holdout_days=2, max_iter=15, n_threads=1, max_train_rows=10_000)
+    small = TrainingConfig(
+        training_days=8, holdout_days=2, max_iter=15, n_threads=1, max_train_rows=10_000
+    )
     first, second = train_model(features, small), train_model(features, small)
     scores = first.predict_proba(first.holdout)
     np.testing.assert_array_equal(scores, second.predict_proba(second.holdout))
@@ -60,8 +65,13 @@ def test_training_is_reproducible_with_a_fixed_seed(features):
 
 @pytest.mark.parametrize("model_type", ["hist_gradient_boosting", "logistic_regression"])
 def test_onnx_export_matches_sklearn_and_scores_rows_and_batches(features, trained, model_type):
-    model = trained if model_type == "hist_gradient_boosting" else train_model(
-        features, TrainingConfig(model_type=model_type, training_days=8, holdout_days=2))
+    model = (
+        trained
+        if model_type == "hist_gradient_boosting"
+        else train_model(
+            features, TrainingConfig(model_type=model_type, training_days=8, holdout_days=2)
+        )
+    )
     onnx_bytes = export_onnx(model)
     report = check_parity(model, onnx_bytes)
     assert report.passed and report.max_abs_diff <= 1e-3 and report.rows == 6_000
@@ -99,10 +109,17 @@ def test_corrupted_onnx_is_a_clear_error(trained, tmp_path):
 def test_too_little_data_is_a_clear_error(features):
     one_day = features[features["partition_date"] == features["partition_date"].min()]
     with pytest.raises(InsufficientDataError, match="holds 1 day"):
-        train_model(one_day, TrainingConfig(training_days=8, holdout_days=2, max_iter=80, n_threads=1))
-    three_days = features[features["partition_date"] <= features["partition_date"].min() + np.timedelta64(2, "D")]
+        train_model(
+            one_day, TrainingConfig(training_days=8, holdout_days=2, max_iter=80, n_threads=1)
+        )
+    three_days = features[
+        features["partition_date"] <= features["partition_date"].min() + np.timedelta64(2, "D")
+    ]
     with pytest.raises(InsufficientDataError, match="min_train_rows"):
-        train_model(three_days.sample(1_500, random_state=0), TrainingConfig(training_days=8, holdout_days=2, max_iter=80, n_threads=1))
+        train_model(
+            three_days.sample(1_500, random_state=0),
+            TrainingConfig(training_days=8, holdout_days=2, max_iter=80, n_threads=1),
+        )
     with pytest.raises(InsufficientDataError, match="no feature rows"):
         train_model(features.head(0))
 
@@ -110,7 +127,9 @@ def test_too_little_data_is_a_clear_error(features):
 def test_single_class_training_window_is_a_clear_error(features):
     no_fraud = features.assign(is_fraud=0)
     with pytest.raises(SingleClassError, match="both classes"):
-        train_model(no_fraud, TrainingConfig(training_days=8, holdout_days=2, max_iter=80, n_threads=1))
+        train_model(
+            no_fraud, TrainingConfig(training_days=8, holdout_days=2, max_iter=80, n_threads=1)
+        )
 
 
 def test_bad_config_is_rejected():

@@ -9,6 +9,7 @@ Run: ``.venv/bin/python -m pytest platform_assets_tests/ui -q -m browser``
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -19,8 +20,14 @@ from platform_assets_tests.support.dagster_dev import CHROMIUM, ROWS_PER_PARTITI
 
 PARTITION = "2026-11-01"
 RUN_TIMEOUT_S = 180
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 _RUNS = """
 { runsOrError(limit: 20) { __typename ... on Runs { results { runId status
@@ -66,7 +73,9 @@ def test_materialize_one_partition_from_the_ui(dagster_server: DagsterServer, tm
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.set_default_timeout(30_000)
         step = "start"
@@ -74,7 +83,9 @@ def test_materialize_one_partition_from_the_ui(dagster_server: DagsterServer, tm
             step = "catalog lists both assets"
             page.goto(f"{dagster_server.url}/assets")
             _dismiss_community_dialog(page)
-            expect(page.get_by_role("link", name="raw / transactions").first).to_be_visible(timeout=60_000)
+            expect(page.get_by_role("link", name="raw / transactions").first).to_be_visible(
+                timeout=60_000
+            )
 
             step = "asset page of raw/transactions"
             page.goto(f"{dagster_server.url}/assets/raw/transactions")
@@ -86,7 +97,9 @@ def test_materialize_one_partition_from_the_ui(dagster_server: DagsterServer, tm
             step = "partition dialog"
             page.get_by_role("button", name="Materialize…").click()
             dialog = page.get_by_role("dialog")
-            expect(dialog.get_by_text("Launch runs to materialize raw / transactions")).to_be_visible()
+            expect(
+                dialog.get_by_text("Launch runs to materialize raw / transactions")
+            ).to_be_visible()
             partitions = dialog.get_by_placeholder("No matching partitions")
             partitions.click()
             partitions.fill(PARTITION)
@@ -104,18 +117,18 @@ def test_materialize_one_partition_from_the_ui(dagster_server: DagsterServer, tm
             status = _wait_for_terminal_status(dagster_server, run_id, page)
             page.reload()
             page.screenshot(path=str(tmp_path / "run.png"))
-            assert status == "SUCCESS", (f"Run {run_id} ended {status}; screenshots in {tmp_path}.\n"
-                                         f"{dagster_server.log_tail()}")
+            assert status == "SUCCESS", (
+                f"Run {run_id} ended {status}; screenshots in {tmp_path}.\n"
+                f"{dagster_server.log_tail()}"
+            )
             expect(page.get_by_text("Success", exact=True).first).to_be_visible()
 
             step = "asset page after the run"
             page.goto(f"{dagster_server.url}/assets/raw/transactions")
             expect(page.get_by_text("Never materialized")).to_have_count(0)
         except BaseException:
-            try:
+            with contextlib.suppress(Exception):
                 page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-            except Exception:  # noqa: BLE001 - the original error matters more
-                pass
             print(f"Failed at step {step!r}; screenshots in {tmp_path}")
             raise
         finally:

@@ -40,30 +40,65 @@ def test_bundled_contract_loads(contract):
 @pytest.mark.parametrize(
     ("edit", "expected"),
     [
-        (lambda d: d["schema"][0]["properties"][1].update(logicalType="numbr"),
-         "schema[0].properties[1].logicalType (line 14): unknown logicalType 'numbr'"),
-        (lambda d: d["schema"][0]["properties"][0].update(logicalTypeOptions={"pattern": "[a-"}),
-         "schema[0].properties[0].logicalTypeOptions.pattern"),
-        (lambda d: d["schema"][0]["properties"][0].update(requird=True),
-         "schema[0].properties[0].requird (line 13): unknown property field 'requird'"),
-        (lambda d: d["schema"][0]["properties"][1].update(quality=[{"metric": "nullValue", "mustBe": 0}]),
-         "unknown metric 'nullValue'"),
-        (lambda d: d["schema"][0].update(quality=[{"type": "sql", "mustBe": 0}]),
-         "schema[0].quality[0] (line 16): 'query' is required here"),
-        (lambda d: d["schema"][0]["properties"][1].update(logicalTypeOptions={"minimum": "zero"}),
-         "logicalTypeOptions.minimum"),
+        (
+            lambda d: d["schema"][0]["properties"][1].update(logicalType="numbr"),
+            "schema[0].properties[1].logicalType (line 14): unknown logicalType 'numbr'",
+        ),
+        (
+            lambda d: d["schema"][0]["properties"][0].update(logicalTypeOptions={"pattern": "[a-"}),
+            "schema[0].properties[0].logicalTypeOptions.pattern",
+        ),
+        (
+            lambda d: d["schema"][0]["properties"][0].update(requird=True),
+            "schema[0].properties[0].requird (line 13): unknown property field 'requird'",
+        ),
+        (
+            lambda d: d["schema"][0]["properties"][1].update(
+                quality=[{"metric": "nullValue", "mustBe": 0}]
+            ),
+            "unknown metric 'nullValue'",
+        ),
+        (
+            lambda d: d["schema"][0].update(quality=[{"type": "sql", "mustBe": 0}]),
+            "schema[0].quality[0] (line 16): 'query' is required here",
+        ),
+        (
+            lambda d: d["schema"][0]["properties"][1].update(
+                logicalTypeOptions={"minimum": "zero"}
+            ),
+            "logicalTypeOptions.minimum",
+        ),
         # Python accepts these; DuckDB (RE2), where the checks run, cannot: lint rejects them.
-        (lambda d: d["schema"][0]["properties"][0].update(logicalTypeOptions={"pattern": "^(?!x)o_[0-9]+$"}),
-         "schema[0].properties[0].logicalTypeOptions.pattern (line 14): the checks run in DuckDB"),
-        (lambda d: d["schema"][0]["properties"][1].update(quality=[
-            {"metric": "invalidValues", "arguments": {"pattern": r"(a)\1"}, "mustBe": 0}]),
-         "quality[0].arguments.pattern"),
-        (lambda d: d.update(kind="Contract"), "kind (line 2): unknown kind 'Contract'; use one of DataContract"),
-        (lambda d: d["schema"][0]["properties"][1].update(logicalType="date",
-                                                          logicalTypeOptions={"minimum": "2020-13-45"}),
-         "schema[0].properties[1].logicalTypeOptions.minimum (line 16): must be a date in ISO 8601, got '2020-13-45'"),
-        (lambda d: d["schema"][0]["properties"][1].update(logicalTypeOptions={"minimum": 10, "maximum": 5}),
-         "the lower bound 10 is above the upper bound 5"),
+        (
+            lambda d: d["schema"][0]["properties"][0].update(
+                logicalTypeOptions={"pattern": "^(?!x)o_[0-9]+$"}
+            ),
+            "schema[0].properties[0].logicalTypeOptions.pattern (line 14): the checks run in DuckDB",
+        ),
+        (
+            lambda d: d["schema"][0]["properties"][1].update(
+                quality=[
+                    {"metric": "invalidValues", "arguments": {"pattern": r"(a)\1"}, "mustBe": 0}
+                ]
+            ),
+            "quality[0].arguments.pattern",
+        ),
+        (
+            lambda d: d.update(kind="Contract"),
+            "kind (line 2): unknown kind 'Contract'; use one of DataContract",
+        ),
+        (
+            lambda d: d["schema"][0]["properties"][1].update(
+                logicalType="date", logicalTypeOptions={"minimum": "2020-13-45"}
+            ),
+            "schema[0].properties[1].logicalTypeOptions.minimum (line 16): must be a date in ISO 8601, got '2020-13-45'",
+        ),
+        (
+            lambda d: d["schema"][0]["properties"][1].update(
+                logicalTypeOptions={"minimum": 10, "maximum": 5}
+            ),
+            "the lower bound 10 is above the upper bound 5",
+        ),
     ],
 )
 def test_bad_contract_names_file_field_and_line(tmp_path: Path, edit, expected):

@@ -77,50 +77,110 @@ def _write(path: Path, doc) -> Path:
 def _changes(tmp_path: Path, edit):
     new = copy.deepcopy(BASE)
     edit(new)
-    result = diff_contracts(_write(tmp_path / "old.odcs.yaml", BASE), _write(tmp_path / "new.odcs.yaml", new))
+    result = diff_contracts(
+        _write(tmp_path / "old.odcs.yaml", BASE), _write(tmp_path / "new.odcs.yaml", new)
+    )
     return result, {(c.column, c.change, c.breaking) for c in result.changes}
 
 
 CASES = [
-    pytest.param(lambda d: d["schema"][0]["properties"].remove(_prop(d, "status")),
-                 ("status", "column removed", True), id="column-removed"),
-    pytest.param(lambda d: _prop(d, "order_id").update(name="order_key"),
-                 ("order_id", "column renamed", True), id="column-renamed-same-id"),
-    pytest.param(lambda d: _prop(d, "amount").update(logicalType="integer"),
-                 ("amount", "type narrowed", True), id="type-narrowed"),
-    pytest.param(lambda d: _prop(d, "status").update(required=True),
-                 ("status", "required added", True), id="required-added"),
-    pytest.param(lambda d: _prop(d, "status").update(enum=[{"value": "open"}, {"value": "paid"}]),
-                 ("status", "enum shrunk", True), id="enum-shrunk"),
-    pytest.param(lambda d: _prop(d, "status")["enum"].append({"value": "disputed"}),
-                 ("status", "enum extended", False), id="enum-extended"),
-    pytest.param(lambda d: _prop(d, "channel")["quality"][0]["arguments"].update(validValues=["web"]),
-                 ("channel", "validValues shrunk", True), id="validValues-shrunk"),
-    pytest.param(lambda d: _prop(d, "order_id")["logicalTypeOptions"].update(pattern="^o_[0-9]{6}$"),
-                 ("order_id", "pattern changed", True), id="pattern-changed"),
-    pytest.param(lambda d: _prop(d, "amount")["logicalTypeOptions"].update(maximum=500),
-                 ("amount", "bounds tightened", True), id="bounds-tightened"),
-    pytest.param(lambda d: _prop(d, "amount")["logicalTypeOptions"].update(maximum=5000),
-                 ("amount", "bounds widened", False), id="bounds-widened"),
-    pytest.param(lambda d: _prop(d, "email").update(classification="public"),
-                 ("email", "classification relaxed", True), id="classification-relaxed"),
-    pytest.param(lambda d: _prop(d, "status").update(classification="confidential"),
-                 ("status", "classification changed", False), id="classification-tightened"),
-    pytest.param(lambda d: d["schema"][0]["properties"].append({"name": "note", "logicalType": "string"}),
-                 ("note", "optional column added", False), id="optional-column-added"),
-    pytest.param(lambda d: d["schema"][0]["properties"].append({"name": "shop", "logicalType": "string",
-                                                                "required": True}),
-                 ("shop", "required column added", True), id="required-column-added"),
-    pytest.param(lambda d: _prop(d, "amount").update(description="Order amount, taxes included."),
-                 ("amount", "description changed", False), id="description-changed"),
-    pytest.param(lambda d: _prop(d, "email")["quality"][0].update(mustBeLessThan=1),
-                 ("email", "quality threshold tightened", True), id="quality-tightened"),
-    pytest.param(lambda d: _prop(d, "email")["quality"][0].update(mustBeLessThan=20),
-                 ("email", "quality threshold loosened", False), id="quality-loosened"),
-    pytest.param(lambda d: _prop(d, "amount")["customProperties"][0].update(value="cents"),
-                 ("amount", "unit changed", True), id="unit-changed"),
-    pytest.param(lambda d: d["schema"][0]["quality"][0].update(mustBeGreaterThan=100),
-                 (None, "quality threshold tightened", True), id="table-rule-tightened"),
+    pytest.param(
+        lambda d: d["schema"][0]["properties"].remove(_prop(d, "status")),
+        ("status", "column removed", True),
+        id="column-removed",
+    ),
+    pytest.param(
+        lambda d: _prop(d, "order_id").update(name="order_key"),
+        ("order_id", "column renamed", True),
+        id="column-renamed-same-id",
+    ),
+    pytest.param(
+        lambda d: _prop(d, "amount").update(logicalType="integer"),
+        ("amount", "type narrowed", True),
+        id="type-narrowed",
+    ),
+    pytest.param(
+        lambda d: _prop(d, "status").update(required=True),
+        ("status", "required added", True),
+        id="required-added",
+    ),
+    pytest.param(
+        lambda d: _prop(d, "status").update(enum=[{"value": "open"}, {"value": "paid"}]),
+        ("status", "enum shrunk", True),
+        id="enum-shrunk",
+    ),
+    pytest.param(
+        lambda d: _prop(d, "status")["enum"].append({"value": "disputed"}),
+        ("status", "enum extended", False),
+        id="enum-extended",
+    ),
+    pytest.param(
+        lambda d: _prop(d, "channel")["quality"][0]["arguments"].update(validValues=["web"]),
+        ("channel", "validValues shrunk", True),
+        id="validValues-shrunk",
+    ),
+    pytest.param(
+        lambda d: _prop(d, "order_id")["logicalTypeOptions"].update(pattern="^o_[0-9]{6}$"),
+        ("order_id", "pattern changed", True),
+        id="pattern-changed",
+    ),
+    pytest.param(
+        lambda d: _prop(d, "amount")["logicalTypeOptions"].update(maximum=500),
+        ("amount", "bounds tightened", True),
+        id="bounds-tightened",
+    ),
+    pytest.param(
+        lambda d: _prop(d, "amount")["logicalTypeOptions"].update(maximum=5000),
+        ("amount", "bounds widened", False),
+        id="bounds-widened",
+    ),
+    pytest.param(
+        lambda d: _prop(d, "email").update(classification="public"),
+        ("email", "classification relaxed", True),
+        id="classification-relaxed",
+    ),
+    pytest.param(
+        lambda d: _prop(d, "status").update(classification="confidential"),
+        ("status", "classification changed", False),
+        id="classification-tightened",
+    ),
+    pytest.param(
+        lambda d: d["schema"][0]["properties"].append({"name": "note", "logicalType": "string"}),
+        ("note", "optional column added", False),
+        id="optional-column-added",
+    ),
+    pytest.param(
+        lambda d: d["schema"][0]["properties"].append(
+            {"name": "shop", "logicalType": "string", "required": True}
+        ),
+        ("shop", "required column added", True),
+        id="required-column-added",
+    ),
+    pytest.param(
+        lambda d: _prop(d, "amount").update(description="Order amount, taxes included."),
+        ("amount", "description changed", False),
+        id="description-changed",
+    ),
+    pytest.param(
+        lambda d: _prop(d, "email")["quality"][0].update(mustBeLessThan=1),
+        ("email", "quality threshold tightened", True),
+        id="quality-tightened",
+    ),
+    pytest.param(
+        lambda d: _prop(d, "email")["quality"][0].update(mustBeLessThan=20),
+        ("email", "quality threshold loosened", False),
+        id="quality-loosened",
+    ),
+    pytest.param(
+        lambda d: _prop(d, "amount")["customProperties"][0].update(value="cents"),
+        ("amount", "unit changed", True),
+        id="unit-changed",
+    ),
+    pytest.param(
+        lambda d: d["schema"][0]["quality"][0].update(mustBeGreaterThan=100),
+        (None, "quality threshold tightened", True),
+        id="table-rule-tightened",
+    ),
 ]
 
 
@@ -149,9 +209,14 @@ def test_nothing_changed_is_nothing(tmp_path: Path):
 
 
 def _cli(*args, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "platform_assets.cli", "contracts", "diff", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, timeout=120,
-                          env=subprocess_env({"RUNTIME__LOG_LEVEL": "ERROR", "PYTHONPATH": str(REPO)}))
+    return subprocess.run(
+        [sys.executable, "-m", "platform_assets.cli", "contracts", "diff", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        env=subprocess_env({"RUNTIME__LOG_LEVEL": "ERROR", "PYTHONPATH": str(REPO)}),
+    )
 
 
 def test_the_command_gates_on_breaking_changes(tmp_path: Path):

@@ -28,32 +28,50 @@ def _land(settings, amounts: list[str] | None = None) -> None:
     table = generate_transactions(DAY, 500)
     table = table.append_column("merchant_zip", pa.array([f"{n % 100:05d}" for n in range(500)]))
     if amounts is not None:
-        table = table.set_column(table.column_names.index("amount_cents"), "amount_cents", pa.array(amounts))
+        table = table.set_column(
+            table.column_names.index("amount_cents"), "amount_cents", pa.array(amounts)
+        )
     folder = settings.home / "landing" / "transactions" / f"partition_date={DAY}"
     folder.mkdir(parents=True, exist_ok=True)
     pacsv.write_csv(table, folder / "part-0.csv")
 
 
 def _run(resources, instance):
-    return dg.materialize(SPINE, partition_key=DAY, resources=resources, instance=instance, raise_on_error=False,
-                          run_config={"ops": {"raw_transactions": {"config": {"source": "landing"}}}})
+    return dg.materialize(
+        SPINE,
+        partition_key=DAY,
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {"raw_transactions": {"config": {"source": "landing"}}}},
+    )
 
 
-def test_a_landed_csv_passes_and_the_metadata_names_the_deciding_contract_version(resources, settings, instance):
+def test_a_landed_csv_passes_and_the_metadata_names_the_deciding_contract_version(
+    resources, settings, instance
+):
     _land(settings)
     result = _run(resources, instance)
     assert result.success
-    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == CONTRACT_CHECK]
+    (evaluation,) = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == CONTRACT_CHECK
+    ]
     assert evaluation.passed
     assert evaluation.metadata["contract_version"].value == "1.0.0"
     assert evaluation.metadata["decided_partitions"].value == {
-        DAY: {"passes": True, "contract": "fct_transactions", "contract_version": "1.0.0"}}
+        DAY: {"passes": True, "contract": "fct_transactions", "contract_version": "1.0.0"}
+    }
     assert "under contract fct_transactions 1.0.0" in evaluation.metadata["violations"].value
-    (validated,) = [m.event_specific_data.materialization for m in result.get_asset_materialization_events()
-                    if m.event_specific_data.materialization.asset_key.path[0] == "validated"]
+    (validated,) = [
+        m.event_specific_data.materialization
+        for m in result.get_asset_materialization_events()
+        if m.event_specific_data.materialization.asset_key.path[0] == "validated"
+    ]
     assert validated.metadata["contract"].value == "fct_transactions 1.0.0"
     with warehouse.session(settings.warehouse_path, read_only=True) as conn:
-        zips = conn.execute("SELECT count(*) FROM raw.transactions WHERE merchant_zip = '00042'").fetchall()[0][0]
+        zips = conn.execute(
+            "SELECT count(*) FROM raw.transactions WHERE merchant_zip = '00042'"
+        ).fetchall()[0][0]
     assert zips == 5, "codes land as written, not as the number 42"
 
 
@@ -63,9 +81,15 @@ def test_a_value_that_does_not_parse_fails_the_check_with_its_count(resources, s
     _land(settings, amounts)
     result = _run(resources, instance)
     assert not result.success
-    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == CONTRACT_CHECK]
+    (evaluation,) = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == CONTRACT_CHECK
+    ]
     failed = evaluation.metadata["failed_rules"].value
-    assert {"partition": DAY, "field": "amount_cents", "rule": "logicalType", "failing_rows": 1} == \
-        {k: failed[0][k] for k in ("partition", "field", "rule", "failing_rows")}
+    assert {k: failed[0][k] for k in ("partition", "field", "rule", "failing_rows")} == {
+        "partition": DAY,
+        "field": "amount_cents",
+        "rule": "logicalType",
+        "failing_rows": 1,
+    }
     assert "'12.5'" in failed[0]["detail"]
     assert evaluation.metadata["decided_partitions"].value[DAY]["passes"] is False

@@ -33,7 +33,9 @@ def reference(memory_conn, contract):
 
 
 def test_healthy_batch_passes_without_reference(memory_conn, contract):
-    verdict = check_batch(memory_conn, arrow_batch(memory_conn, generate_transactions("2026-11-02", ROWS)), contract)
+    verdict = check_batch(
+        memory_conn, arrow_batch(memory_conn, generate_transactions("2026-11-02", ROWS)), contract
+    )
     assert verdict.passes
     assert verdict.errors == []
     assert verdict.row_count == ROWS
@@ -41,23 +43,46 @@ def test_healthy_batch_passes_without_reference(memory_conn, contract):
 
 
 def test_healthy_batch_passes_against_reference(memory_conn, contract, reference):
-    verdict = check_batch(memory_conn, arrow_batch(memory_conn, generate_transactions("2026-11-02", ROWS)),
-                          contract, reference, "ref")
+    verdict = check_batch(
+        memory_conn,
+        arrow_batch(memory_conn, generate_transactions("2026-11-02", ROWS)),
+        contract,
+        reference,
+        "ref",
+    )
     assert verdict.passes, verdict.violations
     assert verdict.notes == []
 
 
 DRIFTS = [
-    pytest.param(FaultInjection(amount_unit="dollars"), {("amount_cents", "logicalType"), ("amount_cents", "unit_change")},
-                 id="cents-became-dollars"),
-    pytest.param(FaultInjection(country_codes="alpha3"), {("user_country", "pattern"), ("user_country", "format_change")},
-                 id="alpha2-became-alpha3"),
-    pytest.param(FaultInjection(category_count=47), {("merchant_category", "enum")}, id="categories-12-to-47"),
-    pytest.param(FaultInjection(rename={"merchant_category": "merchant_cat"}),
-                 {("merchant_category", "required"), ("merchant_category", "renamed_column")}, id="renamed-column"),
-    pytest.param(FaultInjection(null_rates={"user_country": 0.4}),
-                 {("user_country", "nullValues"), ("user_country", "null_spike")}, id="null-spike"),
-    pytest.param(FaultInjection(duplicate_share=0.02), {("transaction_id", "primaryKey")}, id="duplicate-keys"),
+    pytest.param(
+        FaultInjection(amount_unit="dollars"),
+        {("amount_cents", "logicalType"), ("amount_cents", "unit_change")},
+        id="cents-became-dollars",
+    ),
+    pytest.param(
+        FaultInjection(country_codes="alpha3"),
+        {("user_country", "pattern"), ("user_country", "format_change")},
+        id="alpha2-became-alpha3",
+    ),
+    pytest.param(
+        FaultInjection(category_count=47), {("merchant_category", "enum")}, id="categories-12-to-47"
+    ),
+    pytest.param(
+        FaultInjection(rename={"merchant_category": "merchant_cat"}),
+        {("merchant_category", "required"), ("merchant_category", "renamed_column")},
+        id="renamed-column",
+    ),
+    pytest.param(
+        FaultInjection(null_rates={"user_country": 0.4}),
+        {("user_country", "nullValues"), ("user_country", "null_spike")},
+        id="null-spike",
+    ),
+    pytest.param(
+        FaultInjection(duplicate_share=0.02),
+        {("transaction_id", "primaryKey")},
+        id="duplicate-keys",
+    ),
 ]
 
 
@@ -73,18 +98,29 @@ def test_drift_is_caught_with_the_right_rules(memory_conn, contract, reference, 
 
 
 def test_unit_change_message_names_the_factor_and_unit(memory_conn, contract, reference):
-    batch = arrow_batch(memory_conn, generate_transactions("2026-11-02", ROWS, FaultInjection(amount_unit="dollars")))
+    batch = arrow_batch(
+        memory_conn,
+        generate_transactions("2026-11-02", ROWS, FaultInjection(amount_unit="dollars")),
+    )
     verdict = check_batch(memory_conn, batch, contract, reference, "ref")
     (unit,) = [v for v in verdict.violations if v.rule == "unit_change"]
     assert "1/100" in unit.detail and "cents" in unit.detail
 
 
-def test_category_growth_is_semantic_when_the_contract_has_no_enum(memory_conn, contract, reference):
+def test_category_growth_is_semantic_when_the_contract_has_no_enum(
+    memory_conn, contract, reference
+):
     from dataclasses import replace
 
-    no_enum = replace(contract, columns=tuple(replace(c, enum=None) if c.name == "merchant_category" else c
-                                              for c in contract.columns))
-    batch = arrow_batch(memory_conn, generate_transactions("2026-11-02", ROWS, FaultInjection(category_count=47)))
+    no_enum = replace(
+        contract,
+        columns=tuple(
+            replace(c, enum=None) if c.name == "merchant_category" else c for c in contract.columns
+        ),
+    )
+    batch = arrow_batch(
+        memory_conn, generate_transactions("2026-11-02", ROWS, FaultInjection(category_count=47))
+    )
     verdict = check_batch(memory_conn, batch, no_enum, reference, "ref")
     (growth,) = [v for v in verdict.violations if v.rule == "category_set"]
     assert "47 distinct values" in growth.detail and "12" in growth.detail
@@ -95,8 +131,13 @@ def test_natural_shift_is_a_warning_not_a_unit_change(memory_conn, contract, ref
     # Prices rise unevenly: small amounts x1.5, large ones x3: not one conversion factor.
     amounts = table["amount_cents"].to_numpy()
     shifted = (amounts * (1.5 + 1.5 * (amounts > 10_000))).astype("int64")
-    verdict = check_batch(memory_conn, arrow_batch(memory_conn, _set(table, "amount_cents", shifted)),
-                          contract, reference, "ref")
+    verdict = check_batch(
+        memory_conn,
+        arrow_batch(memory_conn, _set(table, "amount_cents", shifted)),
+        contract,
+        reference,
+        "ref",
+    )
     assert ("amount_cents", "unit_change") not in _rules(verdict)
     assert verdict.passes, verdict.violations
 
@@ -121,7 +162,9 @@ def test_numbers_sent_as_text(memory_conn, contract):
 def test_booleans_sent_as_yes_no(memory_conn, contract):
     table = generate_transactions("2026-11-02", ROWS)
     flags = pc.if_else(table["card_present"], "Y", "N")
-    verdict = check_batch(memory_conn, arrow_batch(memory_conn, _set(table, "card_present", flags)), contract)
+    verdict = check_batch(
+        memory_conn, arrow_batch(memory_conn, _set(table, "card_present", flags)), contract
+    )
     (typed,) = [v for v in verdict.violations if v.rule == "logicalType"]
     assert typed.field == "card_present" and "booleans sent as N/Y" in typed.detail
 
@@ -129,7 +172,9 @@ def test_booleans_sent_as_yes_no(memory_conn, contract):
 def test_timestamps_sent_as_epoch_integers(memory_conn, contract):
     table = generate_transactions("2026-11-02", ROWS)
     epoch = pc.divide(pc.cast(table["event_ts"], pa.int64()), 1_000_000)
-    verdict = check_batch(memory_conn, arrow_batch(memory_conn, _set(table, "event_ts", epoch)), contract)
+    verdict = check_batch(
+        memory_conn, arrow_batch(memory_conn, _set(table, "event_ts", epoch)), contract
+    )
     (typed,) = [v for v in verdict.violations if v.rule == "logicalType"]
     assert typed.field == "event_ts" and "epoch seconds" in typed.detail
 
@@ -145,7 +190,9 @@ def test_timestamps_sent_as_epoch_integers(memory_conn, contract):
         ("user_country", "usa", "maxLength"),
     ],
 )
-def test_one_bad_value_breaks_its_rule_and_names_row_count_and_example(memory_conn, contract, column, value, rule):
+def test_one_bad_value_breaks_its_rule_and_names_row_count_and_example(
+    memory_conn, contract, column, value, rule
+):
     table = generate_transactions("2026-11-02", ROWS)
     values = table[column].to_pylist()
     values[7] = value
@@ -158,21 +205,27 @@ def test_one_bad_value_breaks_its_rule_and_names_row_count_and_example(memory_co
 
 
 def test_tolerated_nulls_pass_but_are_row_rules(memory_conn, contract):
-    table = generate_transactions("2026-11-02", ROWS, FaultInjection(null_rates={"user_country": 0.004}))
+    table = generate_transactions(
+        "2026-11-02", ROWS, FaultInjection(null_rates={"user_country": 0.004})
+    )
     verdict = check_batch(memory_conn, arrow_batch(memory_conn, table), contract)
     assert verdict.passes
     assert any(r.field == "user_country" and r.rule == "nullValues" for r in verdict.row_rules)
 
 
 def test_optional_column_nulls_are_not_failing_rows(memory_conn, contract):
-    verdict = check_batch(memory_conn, arrow_batch(memory_conn, generate_transactions("2026-11-02", ROWS)), contract)
+    verdict = check_batch(
+        memory_conn, arrow_batch(memory_conn, generate_transactions("2026-11-02", ROWS)), contract
+    )
     assert not any(r.field == "device_fingerprint" for r in verdict.row_rules)
 
 
 def test_sql_rule_and_row_count(memory_conn, contract):
     table = generate_transactions("2026-11-02", ROWS)
     present = pa.array([True] * ROWS)
-    verdict = check_batch(memory_conn, arrow_batch(memory_conn, _set(table, "card_present", present)), contract)
+    verdict = check_batch(
+        memory_conn, arrow_batch(memory_conn, _set(table, "card_present", present)), contract
+    )
     assert (None, "sql") in _rules(verdict)
     empty = generate_transactions("2026-11-02", 0)
     verdict = check_batch(memory_conn, arrow_batch(memory_conn, empty), contract)
@@ -183,13 +236,17 @@ def test_unexpected_column_is_a_warning(memory_conn, contract):
     table = generate_transactions("2026-11-02", ROWS).append_column("note", pa.array(["x"] * ROWS))
     verdict = check_batch(memory_conn, arrow_batch(memory_conn, table), contract)
     assert verdict.passes
-    assert [(v.field, v.severity) for v in verdict.violations if v.rule == "unexpected_column"] == [("note", "warning")]
+    assert [(v.field, v.severity) for v in verdict.violations if v.rule == "unexpected_column"] == [
+        ("note", "warning")
+    ]
 
 
 def test_profile_round_trips_through_json(memory_conn, contract):
     from platform_assets.core.validation.profile import BatchProfile
 
-    verdict = check_batch(memory_conn, arrow_batch(memory_conn, generate_transactions("2026-11-02", ROWS)), contract)
+    verdict = check_batch(
+        memory_conn, arrow_batch(memory_conn, generate_transactions("2026-11-02", ROWS)), contract
+    )
     again = BatchProfile.from_json(verdict.profile.to_json())
     assert again == verdict.profile
     assert again.columns["merchant_category"].values is not None
@@ -198,15 +255,23 @@ def test_profile_round_trips_through_json(memory_conn, contract):
 
 
 def test_generator_is_deterministic_per_date():
-    assert generate_transactions(dt.date(2026, 3, 1), 500).equals(generate_transactions("2026-03-01", 500))
-    assert not generate_transactions("2026-03-01", 500).equals(generate_transactions("2026-03-02", 500))
+    assert generate_transactions(dt.date(2026, 3, 1), 500).equals(
+        generate_transactions("2026-03-01", 500)
+    )
+    assert not generate_transactions("2026-03-01", 500).equals(
+        generate_transactions("2026-03-02", 500)
+    )
 
 
 def test_the_sample_is_blind_to_periodic_batches(memory_conn, contract):
     """100 rows repeated 1000 times: every k-th row would see the same 20 rows again and
     again and call every column categorical; the hashed sample sees all 100."""
-    batch = arrow_batch(memory_conn, generate_transactions("2026-11-02", 100), "periodic",
-                        sql="SELECT src.* FROM range(1000), src")
+    batch = arrow_batch(
+        memory_conn,
+        generate_transactions("2026-11-02", 100),
+        "periodic",
+        sql="SELECT src.* FROM range(1000), src",
+    )
     verdict = check_batch(memory_conn, batch, contract)
     ids = verdict.profile.columns["transaction_id"]
     assert ids.values is None and ids.distinct > 64

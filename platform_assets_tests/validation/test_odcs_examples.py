@@ -36,8 +36,14 @@ LOCATED = re.compile(r"^(\(document\)|[A-Za-z_][\w.\[\]-]*) \(line \d+\): \S")
 
 
 def _cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "platform_assets.cli", *map(str, args)], capture_output=True,
-                          text=True, cwd=REPO, timeout=300, env=subprocess_env({"RUNTIME__LOG_LEVEL": "ERROR"}))
+    return subprocess.run(
+        [sys.executable, "-m", "platform_assets.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        env=subprocess_env({"RUNTIME__LOG_LEVEL": "ERROR"}),
+    )
 
 
 def test_the_bundled_examples_are_all_there():
@@ -71,22 +77,33 @@ def test_lint_exits_0_on_every_example_and_2_on_every_negative_test():
     assert len(results) == 28 and all(r["valid_odcs"] and not r["problems"] for r in results)
     custom = next(r for r in results if r["file"].endswith("column-custom.odcs.yaml"))
     assert any("type 'custom' (engine soda) is not run" in part for part in custom["not_run"])
-    assert next(r for r in results if r["file"].endswith("basic-four-dpo.odcs.yaml"))["verdict"] == \
-        "valid ODCS, nothing to check"
+    assert (
+        next(r for r in results if r["file"].endswith("basic-four-dpo.odcs.yaml"))["verdict"]
+        == "valid ODCS, nothing to check"
+    )
 
     invalid = _cli("contracts", "lint", *NEGATIVE)
     assert invalid.returncode == 2
-    assert invalid.stderr.count("invalid data contract: not valid ODCS") == 28, invalid.stderr[-3000:]
-    assert "enum-empty.odcs.yaml" in invalid.stderr and "schema[0].properties[0].enum (line 15)" in invalid.stderr
+    assert invalid.stderr.count("invalid data contract: not valid ODCS") == 28, invalid.stderr[
+        -3000:
+    ]
+    assert (
+        "enum-empty.odcs.yaml" in invalid.stderr
+        and "schema[0].properties[0].enum (line 15)" in invalid.stderr
+    )
 
 
 def test_lint_tells_invalid_odcs_from_valid_odcs_not_run_here(tmp_path: Path):
     """Valid ODCS with a rule the checks cannot run as written is its own verdict."""
     source = (ODCS / "examples" / "quality" / "column-validity.odcs.yaml").read_text()
     unrunnable = tmp_path / "lookahead.odcs.yaml"
-    unrunnable.write_text(source.replace("      physicalType: varchar\n",
-                                         "      physicalType: varchar\n      logicalTypeOptions:\n"
-                                         "        pattern: '^(?!x)[a-z]+$'\n"))
+    unrunnable.write_text(
+        source.replace(
+            "      physicalType: varchar\n",
+            "      physicalType: varchar\n      logicalTypeOptions:\n"
+            "        pattern: '^(?!x)[a-z]+$'\n",
+        )
+    )
     result = _cli("contracts", "lint", "--json", unrunnable)
     assert result.returncode == 2
     (verdict,) = json.loads(result.stdout)
@@ -111,23 +128,34 @@ def test_custom_rules_are_not_run_and_the_rest_is(tmp_path: Path):
     assert len([p for p in contract.not_run if "custom" in p]) == 2
 
 
-@pytest.mark.parametrize(("pattern", "strptime"), [
-    ("yyyy-MM-dd", "%Y-%m-%d"), ("yyyy-MM-dd HH:mm:ss", "%Y-%m-%d %H:%M:%S"),
-    ("yyyy-MM-dd HH:mm:ssZ", "%Y-%m-%d %H:%M:%S%z"), ("HH:mm:ss", "%H:%M:%S"),
-    ("dd/MM/yyyy", "%d/%m/%Y"), ("yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "%Y-%m-%dT%H:%M:%S.%g%z"),
-    ("%d.%m.%Y", "%d.%m.%Y"), ("yyyy-QQ", None),
-])
+@pytest.mark.parametrize(
+    ("pattern", "strptime"),
+    [
+        ("yyyy-MM-dd", "%Y-%m-%d"),
+        ("yyyy-MM-dd HH:mm:ss", "%Y-%m-%d %H:%M:%S"),
+        ("yyyy-MM-dd HH:mm:ssZ", "%Y-%m-%d %H:%M:%S%z"),
+        ("HH:mm:ss", "%H:%M:%S"),
+        ("dd/MM/yyyy", "%d/%m/%Y"),
+        ("yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "%Y-%m-%dT%H:%M:%S.%g%z"),
+        ("%d.%m.%Y", "%d.%m.%Y"),
+        ("yyyy-QQ", None),
+    ],
+)
 def test_date_patterns(pattern, strptime):
     assert date_pattern_to_strptime(pattern) == strptime
 
 
 def test_the_all_data_types_example_runs_its_date_formats_and_bounds(tmp_path: Path):
     contract = load_contract(ODCS / "examples" / "data-types" / "all-data-types.odcs.yaml")
-    day, stamp, stamp_tz, time = (contract.column(n) for n in
-                                  ("txn_ref_date", "txn_timestamp", "txn_timestamp_tz", "txn_time"))
+    day, stamp, stamp_tz, time = (
+        contract.column(n)
+        for n in ("txn_ref_date", "txn_timestamp", "txn_timestamp_tz", "txn_time")
+    )
     assert day.exclusive_minimum == dt.date(2020, 1, 1) and day.maximum == dt.date(2021, 1, 1)
     assert stamp.minimum == dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
-    assert stamp_tz.maximum == dt.datetime(2020, 12, 31, 14, tzinfo=dt.UTC)  # 2021-01-01 00:00:00+10:00
+    assert stamp_tz.maximum == dt.datetime(
+        2020, 12, 31, 14, tzinfo=dt.UTC
+    )  # 2021-01-01 00:00:00+10:00
     assert time.maximum == dt.time(23, 59, 59)
     rows = [
         "account_id,txn_ref_date,txn_timestamp,txn_timestamp_tz,txn_time,amount,age,is_open",
@@ -142,20 +170,28 @@ def test_the_all_data_types_example_runs_its_date_formats_and_bounds(tmp_path: P
         assert batch.columns["txn_ref_date"] == "DATE" and batch.columns["txn_time"] == "TIME"
         verdict = check_batch(conn, batch, contract)
     broken = {(v.field, v.rule, v.failing_rows) for v in verdict.errors}
-    assert broken == {("txn_ref_date", "exclusiveMinimum", 1), ("txn_timestamp", "maximum", 1)}, verdict.errors
+    assert broken == {("txn_ref_date", "exclusiveMinimum", 1), ("txn_timestamp", "maximum", 1)}, (
+        verdict.errors
+    )
 
 
 def test_a_composite_primary_key_is_unique_as_a_combination(tmp_path: Path):
     example = (ODCS / "examples" / "all" / "full-example.odcs.yaml").read_text()
-    assert example.count("        unique: true\n") == 1  # on receivers.id, which would make id unique alone
+    assert (
+        example.count("        unique: true\n") == 1
+    )  # on receivers.id, which would make id unique alone
     edited = tmp_path / "receivers.odcs.yaml"
     edited.write_text(example.replace("        unique: true\n", ""))
     contract = load_contract(edited, table="receivers_master")
     assert contract.primary_key == ("id", "country_code")
     path = tmp_path / "receivers.csv"
-    path.write_text("id,country_code,receiver_name,receiver_type\nr1,US,Ann,individual\nr1,CA,Ann,individual\n")
+    path.write_text(
+        "id,country_code,receiver_name,receiver_type\nr1,US,Ann,individual\nr1,CA,Ann,individual\n"
+    )
     with duckdb.connect() as conn:
-        assert check_batch(conn, batch_from_file(conn, path, contract.parsed_types()), contract).passes
+        assert check_batch(
+            conn, batch_from_file(conn, path, contract.parsed_types()), contract
+        ).passes
         path.write_text(path.read_text() + "r1,US,Ann again,individual\n")
         verdict = check_batch(conn, batch_from_file(conn, path, contract.parsed_types()), contract)
     (repeat,) = verdict.errors

@@ -93,6 +93,7 @@ class DraftedBy(_Strict):
 
 # --- scenario --------------------------------------------------------------------------
 
+
 class ScenarioBase(_Strict):
     """Start each row from the typical holdout row of a segment: the median of every
     numeric feature and the most frequent value of every categorical one."""
@@ -111,14 +112,20 @@ class ScenarioSample(_Strict):
 class ScenarioExpect(_Strict):
     decision: Literal["hold", "approve"] | None = None
     score_between: tuple[float, float] | None = None
-    min_share: float = Field(1.0, gt=0.0, le=1.0, description="share of rows that must meet the expectation")
+    min_share: float = Field(
+        1.0, gt=0.0, le=1.0, description="share of rows that must meet the expectation"
+    )
 
     @model_validator(mode="after")
     def _one(self) -> ScenarioExpect:
         if (self.decision is None) == (self.score_between is None):
-            raise ValueError("expect needs exactly one of decision (hold/approve) or score_between [low, high]")
+            raise ValueError(
+                "expect needs exactly one of decision (hold/approve) or score_between [low, high]"
+            )
         if self.score_between is not None and self.score_between[0] > self.score_between[1]:
-            raise ValueError(f"score_between {list(self.score_between)}: the low end is above the high end")
+            raise ValueError(
+                f"score_between {list(self.score_between)}: the low end is above the high end"
+            )
         return self
 
 
@@ -131,7 +138,9 @@ class Scenario(_Strict):
     @model_validator(mode="after")
     def _rows_or_sample(self) -> Scenario:
         if (self.rows is None) == (self.sample is None):
-            raise ValueError("a scenario has either rows (optionally with a base) or a sample of the holdout")
+            raise ValueError(
+                "a scenario has either rows (optionally with a base) or a sample of the holdout"
+            )
         if self.rows is not None and not self.rows:
             raise ValueError("rows is empty: write at least one row")
         if self.sample is not None and self.base is not None:
@@ -141,17 +150,26 @@ class Scenario(_Strict):
 
 # --- slice metric ----------------------------------------------------------------------
 
+
 class SliceMetric(_Strict):
     filter: str | None = Field(None, description="SQL condition over the holdout; none: every row")
     metric: Literal["precision", "recall", "false_positive_rate", "flag_rate", "auroc", "pr_auc"]
     min: float | None = None
     max: float | None = None
-    min_support: int = Field(30, ge=1, description="rows the metric's denominator needs (per group with "
-                                                   "group_by); fewer is an error, never a pass")
+    min_support: int = Field(
+        30,
+        ge=1,
+        description="rows the metric's denominator needs (per group with "
+        "group_by); fewer is an error, never a pass",
+    )
     group_by: str | None = None
     gap_max: float | None = Field(None, ge=0.0)
-    confidence: float | None = Field(None, gt=0.5, lt=1.0, description="with gap_max: fail only when the gap's "
-                                                                       "lower confidence bound exceeds gap_max")
+    confidence: float | None = Field(
+        None,
+        gt=0.5,
+        lt=1.0,
+        description="with gap_max: fail only when the gap's lower confidence bound exceeds gap_max",
+    )
 
     @model_validator(mode="after")
     def _bounded(self) -> SliceMetric:
@@ -169,6 +187,7 @@ class SliceMetric(_Strict):
 
 # --- latency ---------------------------------------------------------------------------
 
+
 class Latency(_Strict):
     budget_ms: float = Field(gt=0)
     percentile: float = Field(99.0, ge=50.0, le=100.0)
@@ -176,6 +195,7 @@ class Latency(_Strict):
 
 
 # --- contract --------------------------------------------------------------------------
+
 
 class ContractBatch(_Strict):
     """A clean batch of the bundled source: deterministic for its date and size."""
@@ -201,8 +221,10 @@ class ContractMutation(_Strict):
 
             unknown = sorted(set(self.fault) - set(FaultInjection.__dataclass_fields__))
             if unknown:
-                raise ValueError(f"fault has unknown fields {unknown}; FaultInjection has "
-                                 f"{sorted(FaultInjection.__dataclass_fields__)}")
+                raise ValueError(
+                    f"fault has unknown fields {unknown}; FaultInjection has "
+                    f"{sorted(FaultInjection.__dataclass_fields__)}"
+                )
             FaultInjection(**self.fault)  # its own checks name the field and the allowed values
         return self
 
@@ -215,21 +237,25 @@ class ExpectedViolation(_Strict):
 
 class ContractExpect(_Strict):
     verdict: Literal["reject", "pass"]
-    violations: list[ExpectedViolation] = Field(default_factory=list,
-                                                description="error violations that must be among the verdict's")
+    violations: list[ExpectedViolation] = Field(
+        default_factory=list, description="error violations that must be among the verdict's"
+    )
 
 
 class ContractCase(_Strict):
     table: str = "transactions"
     batch: ContractBatch = Field(default_factory=ContractBatch)
     reference: Literal["previous_day", "none"] = Field(
-        "previous_day", description="previous_day: the clean batch of the day before is the accepted reference, "
-                                    "so semantic drift (unit changes, renames) is judged as in production")
+        "previous_day",
+        description="previous_day: the clean batch of the day before is the accepted reference, "
+        "so semantic drift (unit changes, renames) is judged as in production",
+    )
     mutation: ContractMutation | None = None
     expect: ContractExpect
 
 
 # --- the case --------------------------------------------------------------------------
+
 
 class Case(_Strict):
     id: str = Field(pattern=CASE_ID_PATTERN)
@@ -253,7 +279,9 @@ class Case(_Strict):
     @classmethod
     def _requirement_id(cls, value: str | None) -> str | None:
         if value is not None and not is_requirement_id(value):
-            raise ValueError(f"{value!r} is not a requirement id; write <document>#<number>, e.g. fraud_scoring#3")
+            raise ValueError(
+                f"{value!r} is not a requirement id; write <document>#<number>, e.g. fraud_scoring#3"
+            )
         return value
 
     @model_validator(mode="after")
@@ -265,11 +293,16 @@ class Case(_Strict):
                 raise ValueError(f"kind is {self.kind} but the case has a {others[0]} block")
             raise ValueError(f"kind is {self.kind}: the case needs a {self.kind} block")
         if self.status == "approved":
-            missing = [name for name in ("requirement", "requirement_sha256", "reviewed_by", "reviewed_at")
-                       if getattr(self, name) is None]
+            missing = [
+                name
+                for name in ("requirement", "requirement_sha256", "reviewed_by", "reviewed_at")
+                if getattr(self, name) is None
+            ]
             if missing:
-                raise ValueError(f"an approved case records {', '.join(missing)}: approve it with "
-                                 f"`platform-assets evals review approve {self.id}`")
+                raise ValueError(
+                    f"an approved case records {', '.join(missing)}: approve it with "
+                    f"`platform-assets evals review approve {self.id}`"
+                )
         if self.status == "rejected" and not self.review_note:
             raise ValueError("a rejected case records why (review_note)")
         return self
@@ -310,6 +343,7 @@ def _normalized(value: Any) -> Any:
 
 # --- files -----------------------------------------------------------------------------
 
+
 class CaseError(ValueError):
     """A case file that does not validate. ``problems`` name the field and its line."""
 
@@ -322,7 +356,11 @@ class CaseError(ValueError):
 def _problems(exc: ValidationError, lines: dict[tuple, int]) -> list[str]:
     problems = []
     for error in exc.errors():
-        loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith(("function-", "literal["))))
+        loc = tuple(
+            p
+            for p in error["loc"]
+            if not (isinstance(p, str) and p.startswith(("function-", "literal[")))
+        )
         where = ".".join(str(p) for p in loc) or "(case)"
         line = next((lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in lines), None)
         message = error["msg"].removeprefix("Value error, ")
@@ -341,18 +379,30 @@ def parse_case(text: str, path: str | Path, *, check_id: bool = True) -> Case:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        raise CaseError(path, [f"not valid YAML{f' (line {mark.line + 1})' if mark else ''}: "
-                               f"{getattr(exc, 'problem', exc)}"]) from None
+        raise CaseError(
+            path,
+            [
+                f"not valid YAML{f' (line {mark.line + 1})' if mark else ''}: "
+                f"{getattr(exc, 'problem', exc)}"
+            ],
+        ) from None
     if not isinstance(data, dict):
-        raise CaseError(path, ["a case is a YAML mapping (id, requirement, title, kind, status, ...)"])
+        raise CaseError(
+            path, ["a case is a YAML mapping (id, requirement, title, kind, status, ...)"]
+        )
     lines = line_index(text)
     try:
         case = Case.model_validate(data)
     except ValidationError as exc:
         raise CaseError(path, _problems(exc, lines)) from None
     if check_id and case.id != path.stem:
-        raise CaseError(path, [f"id (line {lines.get(('id',), 1)}): {case.id!r} differs from the file name; "
-                               f"name the file {case.id}.yaml"])
+        raise CaseError(
+            path,
+            [
+                f"id (line {lines.get(('id',), 1)}): {case.id!r} differs from the file name; "
+                f"name the file {case.id}.yaml"
+            ],
+        )
     return case
 
 

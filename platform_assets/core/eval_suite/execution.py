@@ -52,7 +52,9 @@ class ModelUnderTest:
     threshold: float
 
     def describe(self) -> str:
-        return f"{self.label} " + (f"v{self.version}" if self.version is not None else "(unregistered candidate)")
+        return f"{self.label} " + (
+            f"v{self.version}" if self.version is not None else "(unregistered candidate)"
+        )
 
 
 @dataclass
@@ -109,7 +111,11 @@ class SuiteRunner:
         try:
             if case.kind == "contract":
                 return self._contract_outcome(case)
-            handler = {"scenario": self._scenario, "slice_metric": self._slice_metric, "latency": self._latency}
+            handler = {
+                "scenario": self._scenario,
+                "slice_metric": self._slice_metric,
+                "latency": self._latency,
+            }
             status, detail, measured, examples = handler[case.kind](case.spec, model)
         except _CaseError as exc:
             status, detail, measured, examples = "error", str(exc), None, []
@@ -124,10 +130,14 @@ class SuiteRunner:
         if not condition or not condition.strip():
             return np.arange(len(self.holdout))
         try:
-            found = self._conn.execute(f"SELECT __i FROM holdout WHERE {condition} ORDER BY __i").fetchall()
+            found = self._conn.execute(
+                f"SELECT __i FROM holdout WHERE {condition} ORDER BY __i"
+            ).fetchall()
         except duckdb.Error as exc:
-            raise _CaseError(f"{where}: the condition {condition!r} does not run on the holdout: "
-                             f"{str(exc).splitlines()[0]}") from None
+            raise _CaseError(
+                f"{where}: the condition {condition!r} does not run on the holdout: "
+                f"{str(exc).splitlines()[0]}"
+            ) from None
         return np.array([row[0] for row in found], dtype=np.int64)
 
     def _scores_of(self, model: ModelUnderTest) -> np.ndarray:
@@ -152,7 +162,9 @@ class SuiteRunner:
         if spec.sample is not None:
             positions = self._rows(spec.sample.filter, "scenario.sample.filter")
             if len(positions) == 0:
-                raise _CaseError(f"scenario.sample.filter selects no holdout row ({spec.sample.filter!r})")
+                raise _CaseError(
+                    f"scenario.sample.filter selects no holdout row ({spec.sample.filter!r})"
+                )
             rng = np.random.default_rng(spec.sample.seed)
             if len(positions) > spec.sample.rows:
                 positions = np.sort(rng.choice(positions, size=spec.sample.rows, replace=False))
@@ -161,18 +173,24 @@ class SuiteRunner:
         else:
             base = self._typical_row(spec.base.filter) if spec.base is not None else {}
             records = [derive_columns(base, row) for row in spec.rows]
-            missing = sorted({name for r in records for name in scorer.input_names if name not in r})
+            missing = sorted(
+                {name for r in records for name in scorer.input_names if name not in r}
+            )
             if missing:
-                raise _CaseError(f"scenario.rows lack model inputs {missing}: set them or start from a base "
-                                 f"segment (base: {{filter: ...}})")
+                raise _CaseError(
+                    f"scenario.rows lack model inputs {missing}: set them or start from a base "
+                    f"segment (base: {{filter: ...}})"
+                )
             frame = pd.DataFrame(records)
             scores = np.array([scorer.score_one(r) for r in records], dtype=np.float64)
         expect = spec.expect
         if expect.decision is not None:
             held = scores >= model.threshold
             meets = held if expect.decision == "hold" else ~held
-            wanted = f"{expect.decision} (P(fraud) {'≥' if expect.decision == 'hold' else '<'} threshold " \
-                     f"{model.threshold:.4f})"
+            wanted = (
+                f"{expect.decision} (P(fraud) {'≥' if expect.decision == 'hold' else '<'} threshold "
+                f"{model.threshold:.4f})"
+            )
         else:
             low, high = expect.score_between
             meets = (scores >= low) & (scores <= high) & np.isfinite(scores)
@@ -183,9 +201,11 @@ class SuiteRunner:
         for i in np.flatnonzero(~meets)[:MAX_EXAMPLES]:
             row = {k: _plain(v) for k, v in frame.iloc[int(i)].items() if k in scorer.input_names}
             examples.append({"row": row, "score": round(float(scores[i]), 6)})
-        detail = (f"{int(meets.sum())} of {len(scores)} rows get {wanted}"
-                  + ("" if expect.min_share == 1.0 else f"; needs {expect.min_share:.0%}")
-                  + ("" if passed else f"; e.g. P(fraud) {examples[0]['score']:.4f}" if examples else ""))
+        detail = (
+            f"{int(meets.sum())} of {len(scores)} rows get {wanted}"
+            + ("" if expect.min_share == 1.0 else f"; needs {expect.min_share:.0%}")
+            + ("" if passed else f"; e.g. P(fraud) {examples[0]['score']:.4f}" if examples else "")
+        )
         return ("passed" if passed else "failed"), detail, share, examples
 
     def _typical_row(self, condition: str) -> dict[str, Any]:
@@ -216,8 +236,10 @@ class SuiteRunner:
         if spec.group_by is None:
             value, support = metric_value(name, labels, scores, flagged)
             if support < spec.min_support:
-                raise _CaseError(f"the slice has {support} {denominator} rows; {name} needs min_support="
-                                 f"{spec.min_support} (the holdout has {len(self.holdout)} rows)")
+                raise _CaseError(
+                    f"the slice has {support} {denominator} rows; {name} needs min_support="
+                    f"{spec.min_support} (the holdout has {len(self.holdout)} rows)"
+                )
             ok, bound = _within(value, spec.min, spec.max)
             detail = f"{name} {value:.4f} on {support} {denominator} rows ({bound})"
             return ("passed" if ok else "failed"), detail, value, []
@@ -232,8 +254,10 @@ class SuiteRunner:
                 measured[group] = (value, support)
         needed = 2 if spec.gap_max is not None else 1
         if len(measured) < needed:
-            raise _CaseError(f"only {len(measured)} {spec.group_by} group(s) have {spec.min_support}+ "
-                             f"{denominator} rows; the case needs {needed}")
+            raise _CaseError(
+                f"only {len(measured)} {spec.group_by} group(s) have {spec.min_support}+ "
+                f"{denominator} rows; the case needs {needed}"
+            )
         problems = []
         for group, (value, _) in measured.items():
             ok, bound = _within(value, spec.min, spec.max)
@@ -246,9 +270,11 @@ class SuiteRunner:
             best = max(measured, key=lambda g: measured[g][0])
             (low, n_low), (high, n_high) = measured[worst], measured[best]
             gap = high - low
-            summary = (f"largest {name} gap {gap:.4f} between {spec.group_by}={best} ({high:.4f}, n={n_high}) and "
-                       f"{worst} ({low:.4f}, n={n_low}) over {len(measured)} groups with {spec.min_support}+ "
-                       f"{denominator} rows")
+            summary = (
+                f"largest {name} gap {gap:.4f} between {spec.group_by}={best} ({high:.4f}, n={n_high}) and "
+                f"{worst} ({low:.4f}, n={n_low}) over {len(measured)} groups with {spec.min_support}+ "
+                f"{denominator} rows"
+            )
             judged = gap
             if spec.confidence is not None and name != "auroc" and name != "pr_auc":
                 z = statistics.NormalDist().inv_cdf(spec.confidence)
@@ -259,7 +285,10 @@ class SuiteRunner:
                 problems.append(f"gap above {spec.gap_max}")
             else:
                 summary += f" ≤ {spec.gap_max}"
-        detail = "; ".join([s for s in [summary] if s] + problems) or f"{len(measured)} groups within bounds"
+        detail = (
+            "; ".join([s for s in [summary] if s] + problems)
+            or f"{len(measured)} groups within bounds"
+        )
         return ("failed" if problems else "passed"), detail, gap, []
 
     # -- latency -----------------------------------------------------------------------
@@ -281,8 +310,10 @@ class SuiteRunner:
             timings.append((time.perf_counter() - started) * 1000.0)
         value = float(np.percentile(timings, spec.percentile))
         ok = value <= spec.budget_ms
-        detail = (f"p{spec.percentile:g} single-row scoring {value:.3f} ms over {len(timings)} rows "
-                  f"({'≤' if ok else '>'} budget {spec.budget_ms:g} ms)")
+        detail = (
+            f"p{spec.percentile:g} single-row scoring {value:.3f} ms over {len(timings)} rows "
+            f"({'≤' if ok else '>'} budget {spec.budget_ms:g} ms)"
+        )
         return ("passed" if ok else "failed"), detail, value, []
 
     # -- contract ----------------------------------------------------------------------
@@ -293,12 +324,18 @@ class SuiteRunner:
                 status, detail = self._contract(case.contract)
             except _CaseError as exc:
                 status, detail = "error", str(exc)
-            self._contract_outcomes[case.id] = CaseOutcome(case.id, case.requirement, case.kind, status, detail)
+            self._contract_outcomes[case.id] = CaseOutcome(
+                case.id, case.requirement, case.kind, status, detail
+            )
         return self._contract_outcomes[case.id]
 
     def _contract(self, spec: ContractCase) -> tuple[str, str]:
         from platform_assets.core.ingestion.bundled import FaultInjection, generate_transactions
-        from platform_assets.core.validation.contract import ContractError, find_contract, load_contract
+        from platform_assets.core.validation.contract import (
+            ContractError,
+            find_contract,
+            load_contract,
+        )
 
         try:
             contract = load_contract(find_contract(self.contracts_dir, spec.table))
@@ -309,18 +346,26 @@ class SuiteRunner:
             reference = None
             if spec.reference == "previous_day":
                 day_before = spec.batch.date - dt.timedelta(days=1)
-                reference = self._check(generate_transactions(day_before, spec.batch.rows), contract, None).profile
-            clean_verdict = self._check(generate_transactions(spec.batch.date, spec.batch.rows), contract, reference)
+                reference = self._check(
+                    generate_transactions(day_before, spec.batch.rows), contract, None
+                ).profile
+            clean_verdict = self._check(
+                generate_transactions(spec.batch.date, spec.batch.rows), contract, reference
+            )
             self._contract_cache[clean_key] = (reference, clean_verdict)
         reference, clean_verdict = self._contract_cache[clean_key]
         if spec.mutation is None:
             verdict = clean_verdict
         else:
             if not clean_verdict.passes:
-                raise _CaseError(f"the clean batch of {spec.batch.date} itself fails the contract "
-                                 f"({_violations(clean_verdict)}): the mutation proves nothing")
+                raise _CaseError(
+                    f"the clean batch of {spec.batch.date} itself fails the contract "
+                    f"({_violations(clean_verdict)}): the mutation proves nothing"
+                )
             if spec.mutation.fault is not None:
-                table = generate_transactions(spec.batch.date, spec.batch.rows, FaultInjection(**spec.mutation.fault))
+                table = generate_transactions(
+                    spec.batch.date, spec.batch.rows, FaultInjection(**spec.mutation.fault)
+                )
                 verdict = self._check(table, contract, reference)
             else:
                 clean = generate_transactions(spec.batch.date, spec.batch.rows)
@@ -332,15 +377,31 @@ class SuiteRunner:
                 return "passed", f"the contract passes the batch ({verdict.row_count} rows)"
             return "failed", f"the contract rejects a batch it must pass: {_violations(verdict)}"
         if verdict.passes:
-            return "failed", f"the contract passes a batch it must reject ({verdict.row_count} rows): it would " \
-                             f"reach scoring"
-        missing = [e for e in expected.violations if not any(
-            (e.field is None or v.field == e.field) and (e.rule is None or v.rule == e.rule)
-            and (e.detail_contains is None or e.detail_contains in v.detail) for v in errors)]
+            return (
+                "failed",
+                f"the contract passes a batch it must reject ({verdict.row_count} rows): it would "
+                f"reach scoring",
+            )
+        missing = [
+            e
+            for e in expected.violations
+            if not any(
+                (e.field is None or v.field == e.field)
+                and (e.rule is None or v.rule == e.rule)
+                and (e.detail_contains is None or e.detail_contains in v.detail)
+                for v in errors
+            )
+        ]
         if missing:
-            wanted = ", ".join(f"{e.field or '*'}/{e.rule or '*'}" + (f" ~{e.detail_contains!r}" if e.detail_contains
-                                                                      else "") for e in missing)
-            return "failed", f"rejected, but not for the expected reason: missing {wanted}; got {_violations(verdict)}"
+            wanted = ", ".join(
+                f"{e.field or '*'}/{e.rule or '*'}"
+                + (f" ~{e.detail_contains!r}" if e.detail_contains else "")
+                for e in missing
+            )
+            return (
+                "failed",
+                f"rejected, but not for the expected reason: missing {wanted}; got {_violations(verdict)}",
+            )
         return "passed", f"rejected: {_violations(verdict)}"
 
     def _check(self, table, contract, reference, mutation_sql: str | None = None):
@@ -353,16 +414,28 @@ class SuiteRunner:
             if mutation_sql is None:
                 select = f"SELECT * FROM {name}"
             else:
-                self._conn.execute(f"CREATE OR REPLACE TEMP VIEW batch AS SELECT *, row_number() OVER () AS __n "
-                                   f"FROM {name}")
+                self._conn.execute(
+                    f"CREATE OR REPLACE TEMP VIEW batch AS SELECT *, row_number() OVER () AS __n "
+                    f"FROM {name}"
+                )
                 try:
-                    columns = [row[0] for row in self._conn.execute(f"DESCRIBE {mutation_sql}").fetchall()]
+                    columns = [
+                        row[0] for row in self._conn.execute(f"DESCRIBE {mutation_sql}").fetchall()
+                    ]
                 except duckdb.Error as exc:
-                    raise _CaseError(f"contract.mutation.sql does not run: {str(exc).splitlines()[0]}") from None
-                select = f"SELECT * EXCLUDE (__n) FROM ({mutation_sql})" if "__n" in columns else mutation_sql
+                    raise _CaseError(
+                        f"contract.mutation.sql does not run: {str(exc).splitlines()[0]}"
+                    ) from None
+                select = (
+                    f"SELECT * EXCLUDE (__n) FROM ({mutation_sql})"
+                    if "__n" in columns
+                    else mutation_sql
+                )
             batch = batch_from_sql(self._conn, select, "eval case batch")
             try:
-                return check_batch(self._conn, batch, contract, reference, "the clean batch of the day before")
+                return check_batch(
+                    self._conn, batch, contract, reference, "the clean batch of the day before"
+                )
             finally:
                 drop_batch(self._conn, batch)
         finally:
@@ -370,11 +443,19 @@ class SuiteRunner:
 
 
 # What each metric's denominator counts: its support, which min_support bounds.
-DENOMINATORS = {"precision": "flagged", "recall": "fraud", "false_positive_rate": "legitimate", "flag_rate": "scored",
-                "auroc": "fraud", "pr_auc": "fraud"}
+DENOMINATORS = {
+    "precision": "flagged",
+    "recall": "fraud",
+    "false_positive_rate": "legitimate",
+    "flag_rate": "scored",
+    "auroc": "fraud",
+    "pr_auc": "fraud",
+}
 
 
-def metric_value(name: str, labels: np.ndarray, scores: np.ndarray, flagged: np.ndarray) -> tuple[float, int]:
+def metric_value(
+    name: str, labels: np.ndarray, scores: np.ndarray, flagged: np.ndarray
+) -> tuple[float, int]:
     """``(value, support)`` of a metric on one slice: ``support`` is the size of the metric's
     denominator (:data:`DENOMINATORS`); the value is NaN when it is 0."""
     tp = int((flagged & labels).sum())
@@ -424,7 +505,9 @@ def derive_columns(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str,
         row["is_night"] = 1.0 if float(row["hour_of_day"]) < 5 else 0.0
     if "card_present" in overrides and "has_device_fingerprint" not in overrides:
         row["has_device_fingerprint"] = 0.0 if float(row["card_present"]) else 1.0
-    if ({"amount_usd", "user_amount_mean_7d"} & set(overrides)) and "amount_vs_user_mean_7d" not in overrides:
+    if (
+        {"amount_usd", "user_amount_mean_7d"} & set(overrides)
+    ) and "amount_vs_user_mean_7d" not in overrides:
         mean = float(row.get("user_amount_mean_7d") or 0.0)
         row["amount_vs_user_mean_7d"] = float(row["amount_usd"]) / mean if mean > 0 else 1.0
     return row
@@ -435,7 +518,8 @@ def _violations(verdict) -> str:
     if not errors:
         return "no error"
     return ", ".join(f"{v.field or '(table)'}/{v.rule}" for v in errors[:6]) + (
-        f" and {len(errors) - 6} more" if len(errors) > 6 else "")
+        f" and {len(errors) - 6} more" if len(errors) > 6 else ""
+    )
 
 
 def _plain(value: Any) -> Any:

@@ -37,16 +37,22 @@ class Regression:
 
 
 def _has_table(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                             [schema, table]).fetchall())
+    return bool(
+        conn.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchall()
+    )
 
 
 def quarantined_batches(conn: duckdb.DuckDBPyConnection, limit: int = 50) -> list[Regression]:
     """One regression per (table, column, rule) that rejected a batch, newest batch first."""
     if not _has_table(conn, "platform", "batch_verdicts"):
         return []
-    rows = conn.execute("SELECT table_name, partition_key, violations FROM platform.batch_verdicts "
-                        "WHERE NOT passes ORDER BY checked_at DESC, partition_key DESC").fetchall()
+    rows = conn.execute(
+        "SELECT table_name, partition_key, violations FROM platform.batch_verdicts "
+        "WHERE NOT passes ORDER BY checked_at DESC, partition_key DESC"
+    ).fetchall()
     found: dict[tuple, Regression] = {}
     for table, partition, violations in rows:
         for violation in json.loads(violations):
@@ -55,11 +61,18 @@ def quarantined_batches(conn: duckdb.DuckDBPyConnection, limit: int = 50) -> lis
             key = (table, violation.get("field"), violation.get("rule"))
             if key not in found:
                 found[key] = Regression(
-                    "quarantine", f"{table} {partition}",
+                    "quarantine",
+                    f"{table} {partition}",
                     f"{table} partition {partition} was rejected: {violation.get('field') or '(table)'} broke "
                     f"{violation.get('rule')}",
-                    {"table": table, "partition": partition, "field": violation.get("field"),
-                     "rule": violation.get("rule"), "detail": violation.get("detail", "")[:400]})
+                    {
+                        "table": table,
+                        "partition": partition,
+                        "field": violation.get("field"),
+                        "rule": violation.get("rule"),
+                        "detail": violation.get("detail", "")[:400],
+                    },
+                )
     return list(found.values())[:limit]
 
 
@@ -78,12 +91,20 @@ def blocked_promotions(artifacts_dir: str | Path, limit: int = 20) -> list[Regre
     for _, path, decision in sorted(decisions, key=lambda d: d[0], reverse=True)[:limit]:
         version = decision.get("challenger_version")
         failed = [c for c in decision.get("comparisons", []) if not c.get("ok", True)]
-        found.append(Regression(
-            "blocked_promotion", f"fraud_model:v{version}",
-            f"v{version} was blocked against champion v{decision.get('champion_version')}: "
-            + "; ".join(decision.get("reasons", []))[:400],
-            {"challenger_version": version, "champion_version": decision.get("champion_version"),
-             "failed_checks": failed, "candidate_dir": str(path.parent)}))
+        found.append(
+            Regression(
+                "blocked_promotion",
+                f"fraud_model:v{version}",
+                f"v{version} was blocked against champion v{decision.get('champion_version')}: "
+                + "; ".join(decision.get("reasons", []))[:400],
+                {
+                    "challenger_version": version,
+                    "champion_version": decision.get("champion_version"),
+                    "failed_checks": failed,
+                    "candidate_dir": str(path.parent),
+                },
+            )
+        )
     return found
 
 
@@ -91,12 +112,26 @@ def triage_tickets(conn: duckdb.DuckDBPyConnection, limit: int = 20) -> list[Reg
     """Failed runs the triage sensor wrote up, newest first."""
     if not _has_table(conn, "platform", "triage_tickets"):
         return []
-    rows = conn.execute("SELECT ticket_id, run_id, job_name, pattern, probable_cause, recommended_action "
-                        "FROM platform.triage_tickets ORDER BY created_at DESC LIMIT ?", [limit]).fetchall()
-    return [Regression("triage_ticket", ticket_id, f"run {run_id} of {job} failed ({pattern}): {cause}"[:400],
-                       {"run_id": run_id, "job_name": job, "pattern": pattern, "probable_cause": cause,
-                        "recommended_action": action})
-            for ticket_id, run_id, job, pattern, cause, action in rows]
+    rows = conn.execute(
+        "SELECT ticket_id, run_id, job_name, pattern, probable_cause, recommended_action "
+        "FROM platform.triage_tickets ORDER BY created_at DESC LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [
+        Regression(
+            "triage_ticket",
+            ticket_id,
+            f"run {run_id} of {job} failed ({pattern}): {cause}"[:400],
+            {
+                "run_id": run_id,
+                "job_name": job,
+                "pattern": pattern,
+                "probable_cause": cause,
+                "recommended_action": action,
+            },
+        )
+        for ticket_id, run_id, job, pattern, cause, action in rows
+    ]
 
 
 def failed_cases(registry: ModelRegistry, limit: int = 20) -> list[Regression]:
@@ -108,18 +143,32 @@ def failed_cases(registry: ModelRegistry, limit: int = 20) -> list[Regression]:
             continue
         for result in comparison.cases:
             if not result.challenger_passed:
-                found.append(Regression(
-                    "failed_case", result.case,
-                    f"fraud_model:v{number} failed case {result.case} ({result.requirement}): {result.detail}"[:400],
-                    {"version": number, "case": result.case, "requirement": result.requirement,
-                     "champion_passed": result.champion_passed, "detail": result.detail}))
+                found.append(
+                    Regression(
+                        "failed_case",
+                        result.case,
+                        f"fraud_model:v{number} failed case {result.case} ({result.requirement}): {result.detail}"[
+                            :400
+                        ],
+                        {
+                            "version": number,
+                            "case": result.case,
+                            "requirement": result.requirement,
+                            "champion_passed": result.champion_passed,
+                            "detail": result.detail,
+                        },
+                    )
+                )
         if len(found) >= limit:
             break
     return found[:limit]
 
 
-def recorded_regressions(conn: duckdb.DuckDBPyConnection | None, registry: ModelRegistry | None,
-                         artifacts_dir: str | Path | None) -> list[Regression]:
+def recorded_regressions(
+    conn: duckdb.DuckDBPyConnection | None,
+    registry: ModelRegistry | None,
+    artifacts_dir: str | Path | None,
+) -> list[Regression]:
     """Every kind of regression the platform recorded, each source newest first."""
     found: list[Regression] = []
     if conn is not None:

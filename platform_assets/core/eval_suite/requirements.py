@@ -45,8 +45,15 @@ class Requirement:
     line: int
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "document": self.document, "number": self.number, "text": self.text,
-                "sha256": self.sha256, "path": str(self.path), "line": self.line}
+        return {
+            "id": self.id,
+            "document": self.document,
+            "number": self.number,
+            "text": self.text,
+            "sha256": self.sha256,
+            "path": str(self.path),
+            "line": self.line,
+        }
 
 
 def requirement_hash(text: str) -> str:
@@ -69,8 +76,10 @@ def parse_requirements(path: str | Path) -> list[Requirement]:
     path = Path(path)
     document = path.stem
     if not re.fullmatch(r"[a-z0-9_]+", document):
-        raise RequirementsError(f"{path}: the file name {path.name!r} must be lowercase letters, digits and _ "
-                                f"(it becomes the requirement ids, e.g. {document.lower()}#1)")
+        raise RequirementsError(
+            f"{path}: the file name {path.name!r} must be lowercase letters, digits and _ "
+            f"(it becomes the requirement ids, e.g. {document.lower()}#1)"
+        )
     lines = path.read_text(encoding="utf-8").splitlines()
     title = next((line.lstrip("#").strip() for line in lines if line.startswith("#")), document)
     items: list[tuple[int, int, list[str]]] = []  # (number, line, text lines)
@@ -88,12 +97,24 @@ def parse_requirements(path: str | Path) -> list[Requirement]:
     seen: dict[int, int] = {}
     for number, line, text_lines in items:
         if number in seen:
-            raise RequirementsError(f"{path}:{line}: requirement {number} is numbered twice (first on line "
-                                    f"{seen[number]}); ids must be stable, so number each item once")
+            raise RequirementsError(
+                f"{path}:{line}: requirement {number} is numbered twice (first on line "
+                f"{seen[number]}); ids must be stable, so number each item once"
+            )
         seen[number] = line
         text = " ".join(" ".join(text_lines).split())
-        requirements.append(Requirement(id=f"{document}#{number}", document=document, title=title, number=number,
-                                        text=text, sha256=requirement_hash(text), path=path, line=line))
+        requirements.append(
+            Requirement(
+                id=f"{document}#{number}",
+                document=document,
+                title=title,
+                number=number,
+                text=text,
+                sha256=requirement_hash(text),
+                path=path,
+                line=line,
+            )
+        )
     if not requirements:
         raise RequirementsError(f"{path}: no numbered requirement found; write each as '1. <text>'")
     return requirements

@@ -30,9 +30,44 @@ from platform_assets.core.eval_suite.regressions import Regression
 from platform_assets.core.eval_suite.requirements import Requirement
 
 RULES_NAME = "eval_suite.rules_drafting"
-_STOPWORDS = {"a", "an", "the", "of", "in", "on", "to", "is", "are", "be", "by", "and", "or", "not", "must", "never",
-              "at", "more", "than", "that", "whose", "its", "it", "for", "with", "as", "per", "each", "every", "set",
-              "so", "no", "from", "into", "has", "have"}
+_STOPWORDS = {
+    "a",
+    "an",
+    "the",
+    "of",
+    "in",
+    "on",
+    "to",
+    "is",
+    "are",
+    "be",
+    "by",
+    "and",
+    "or",
+    "not",
+    "must",
+    "never",
+    "at",
+    "more",
+    "than",
+    "that",
+    "whose",
+    "its",
+    "it",
+    "for",
+    "with",
+    "as",
+    "per",
+    "each",
+    "every",
+    "set",
+    "so",
+    "no",
+    "from",
+    "into",
+    "has",
+    "have",
+}
 
 
 @dataclass
@@ -46,8 +81,13 @@ class DraftReport:
     pending: bool = False  # a Message Batch is still processing
 
     def merge(self, other: DraftReport) -> DraftReport:
-        return DraftReport(self.drafted + other.drafted, self.skipped + other.skipped, self.notes + other.notes,
-                           other.batch_id or self.batch_id, self.pending or other.pending)
+        return DraftReport(
+            self.drafted + other.drafted,
+            self.skipped + other.skipped,
+            self.notes + other.notes,
+            other.batch_id or self.batch_id,
+            self.pending or other.pending,
+        )
 
 
 def _words(text: str) -> set[str]:
@@ -83,8 +123,11 @@ def draft_id(requirement: str | None, name: str, body: dict) -> str:
 
 def _contract_mutation(regression: Regression) -> tuple[dict, str] | None:
     """(mutation, what it does) reproducing a quarantined rule, or None."""
-    column, rule, detail = regression.details.get("field"), regression.details.get("rule"), \
-        regression.details.get("detail", "")
+    column, rule, detail = (
+        regression.details.get("field"),
+        regression.details.get("rule"),
+        regression.details.get("detail", ""),
+    )
     if rule in ("logicalType", "unit_change", "type_change") and column == "amount_cents":
         return {"fault": {"amount_unit": "dollars"}}, "amounts sent in dollars"
     if rule in ("pattern", "maxLength", "minLength", "format_change") and column == "user_country":
@@ -94,7 +137,9 @@ def _contract_mutation(regression: Regression) -> tuple[dict, str] | None:
     if rule in ("required", "renamed_column") and column:
         return {"fault": {"rename": {column: f"{column}_renamed"}}}, f"{column} renamed"
     if rule in ("primaryKey", "unique") and column:
-        return {"sql": "SELECT * FROM batch UNION ALL SELECT * FROM batch WHERE __n = 1"}, f"a repeated {column}"
+        return {
+            "sql": "SELECT * FROM batch UNION ALL SELECT * FROM batch WHERE __n = 1"
+        }, f"a repeated {column}"
     if rule in ("nullValues", "null_spike") and column:
         return {"fault": {"null_rates": {column: 0.4}}}, f"40% nulls in {column}"
     if rule == "rowCount":
@@ -114,7 +159,9 @@ def _contract_mutation(regression: Regression) -> tuple[dict, str] | None:
     return None
 
 
-def _quarantine_draft(regression: Regression, requirements: list[Requirement], today: dt.date) -> Case | None:
+def _quarantine_draft(
+    regression: Regression, requirements: list[Requirement], today: dt.date
+) -> Case | None:
     found = _contract_mutation(regression)
     if found is None:
         return None
@@ -122,21 +169,38 @@ def _quarantine_draft(regression: Regression, requirements: list[Requirement], t
     column, rule = regression.details.get("field"), regression.details.get("rule")
     requirement = match_requirement(f"{column} {rule} {what}", requirements)
     rid = requirement.id if requirement else None
-    contract = {"table": regression.details.get("table") or "transactions", "mutation": mutation,
-                "expect": {"verdict": "reject", "violations": [{"field": column, "rule": rule}]}}
-    return Case.model_validate({
-        "id": draft_id(rid, f"{column or 'table'}-{rule}", {"c": repr(contract)}),
-        "requirement": rid, "title": f"A batch with {what} is rejected ({column or 'table'}: {rule})",
-        "description": f"Drafted from {regression.summary}",
-        "kind": "contract", "status": "drafted",
-        "drafted_by": {"kind": "rules", "name": RULES_NAME, "source": f"quarantine {regression.ref}"},
-        "drafted_at": today, "contract": contract})
+    contract = {
+        "table": regression.details.get("table") or "transactions",
+        "mutation": mutation,
+        "expect": {"verdict": "reject", "violations": [{"field": column, "rule": rule}]},
+    }
+    return Case.model_validate(
+        {
+            "id": draft_id(rid, f"{column or 'table'}-{rule}", {"c": repr(contract)}),
+            "requirement": rid,
+            "title": f"A batch with {what} is rejected ({column or 'table'}: {rule})",
+            "description": f"Drafted from {regression.summary}",
+            "kind": "contract",
+            "status": "drafted",
+            "drafted_by": {
+                "kind": "rules",
+                "name": RULES_NAME,
+                "source": f"quarantine {regression.ref}",
+            },
+            "drafted_at": today,
+            "contract": contract,
+        }
+    )
 
 
-_SLICE_CHECK = re.compile(r"^slice (?P<column>[a-z_]+)=(?P<value>.+) (?P<metric>auroc|pr_auc|precision|recall)$")
+_SLICE_CHECK = re.compile(
+    r"^slice (?P<column>[a-z_]+)=(?P<value>.+) (?P<metric>auroc|pr_auc|precision|recall)$"
+)
 
 
-def _blocked_drafts(regression: Regression, requirements: list[Requirement], today: dt.date) -> list[Case]:
+def _blocked_drafts(
+    regression: Regression, requirements: list[Requirement], today: dt.date
+) -> list[Case]:
     drafts = []
     for check in regression.details.get("failed_checks", []):
         name, champion = str(check.get("check", "")), check.get("champion")
@@ -148,8 +212,12 @@ def _blocked_drafts(regression: Regression, requirements: list[Requirement], tod
         match = _SLICE_CHECK.match(name)
         if match:
             value = match.group("value").replace("'", "''")
-            spec = {"filter": f"{match.group('column')} = '{value}'", "metric": match.group("metric"),
-                    "min": floor, "min_support": 10}
+            spec = {
+                "filter": f"{match.group('column')} = '{value}'",
+                "metric": match.group("metric"),
+                "min": floor,
+                "min_support": 10,
+            }
             title = f"{match.group('metric')} on {match.group('column')}={match.group('value')} stays ≥ {floor}"
         elif name in ("pr_auc", "auroc", "precision", "recall"):
             spec = {"metric": name, "min": floor, "min_support": 10}
@@ -158,16 +226,36 @@ def _blocked_drafts(regression: Regression, requirements: list[Requirement], tod
             continue
         requirement = match_requirement(title, requirements)
         rid = requirement.id if requirement else None
-        drafts.append(Case.model_validate({
-            "id": draft_id(rid, title, spec), "requirement": rid, "title": title,
-            "description": f"Drafted from {regression.summary}"[:600], "kind": "slice_metric", "status": "drafted",
-            "drafted_by": {"kind": "rules", "name": RULES_NAME, "source": f"blocked promotion {regression.ref}"},
-            "drafted_at": today, "slice_metric": spec}))
+        drafts.append(
+            Case.model_validate(
+                {
+                    "id": draft_id(rid, title, spec),
+                    "requirement": rid,
+                    "title": title,
+                    "description": f"Drafted from {regression.summary}"[:600],
+                    "kind": "slice_metric",
+                    "status": "drafted",
+                    "drafted_by": {
+                        "kind": "rules",
+                        "name": RULES_NAME,
+                        "source": f"blocked promotion {regression.ref}",
+                    },
+                    "drafted_at": today,
+                    "slice_metric": spec,
+                }
+            )
+        )
     return drafts
 
 
-def draft_from_regressions(regressions: list[Regression], requirements: list[Requirement], existing: list[Case],
-                           *, contracts_dir: str | Path | None = None, today: dt.date | None = None) -> DraftReport:
+def draft_from_regressions(
+    regressions: list[Regression],
+    requirements: list[Requirement],
+    existing: list[Case],
+    *,
+    contracts_dir: str | Path | None = None,
+    today: dt.date | None = None,
+) -> DraftReport:
     """Drafts for ``regressions`` that no ``existing`` case (of any status) already tests."""
     today = today or dt.datetime.now(dt.UTC).date()
     report = DraftReport()
@@ -185,20 +273,26 @@ def draft_from_regressions(regressions: list[Regression], requirements: list[Req
                 report.skipped.append(f"{regression.summary}: no failed metric to turn into a case")
                 continue
         elif regression.source == "triage_ticket":
-            report.skipped.append(f"triage ticket {regression.ref}: no case kind tests a failed run; left for a "
-                                  f"person (or Claude)")
+            report.skipped.append(
+                f"triage ticket {regression.ref}: no case kind tests a failed run; left for a "
+                f"person (or Claude)"
+            )
             continue
         else:
             report.skipped.append(f"failed case {regression.ref}: already a test")
             continue
         for draft in candidates:
             if draft.fingerprint() in seen:
-                report.skipped.append(f"{regression.ref}: the suite already has a case testing this ({draft.title})")
+                report.skipped.append(
+                    f"{regression.ref}: the suite already has a case testing this ({draft.title})"
+                )
                 continue
             if draft.kind == "contract" and contracts_dir is not None:
                 problem = reproduces(draft, contracts_dir)
                 if problem:
-                    report.skipped.append(f"{regression.ref}: the drafted mutation does not reproduce it ({problem})")
+                    report.skipped.append(
+                        f"{regression.ref}: the drafted mutation does not reproduce it ({problem})"
+                    )
                     continue
             seen.add(draft.fingerprint())
             report.drafted.append(draft)

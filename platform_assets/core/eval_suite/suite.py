@@ -50,7 +50,9 @@ class Suite:
 
     @property
     def drafted(self) -> list[Case]:
-        return [c for c in self.cases if c.status == "drafted"] + [c for c in self.inbox if c.status == "drafted"]
+        return [c for c in self.cases if c.status == "drafted"] + [
+            c for c in self.inbox if c.status == "drafted"
+        ]
 
     @property
     def rejected(self) -> list[Case]:
@@ -63,7 +65,8 @@ class Suite:
         """Changes when an approved case or a requirement's text changes: results computed
         for another fingerprint are for another suite."""
         body = sorted([c.id, c.fingerprint()] for c in self.approved) + sorted(
-            [r.id, r.sha256] for r in self.requirements)
+            [r.id, r.sha256] for r in self.requirements
+        )
         return hashlib.sha256(json.dumps(body).encode()).hexdigest()[:16]
 
 
@@ -74,9 +77,12 @@ def load_suite(evals_dir: str | Path, drafts_dir: str | Path | None = None) -> S
         RequirementsError / CaseError: a document or case that does not parse (file, field, line).
     """
     evals_dir = Path(evals_dir)
-    return Suite(evals_dir=evals_dir, requirements=load_requirements(evals_dir),
-                 cases=load_cases(evals_dir / CASES_FOLDER),
-                 inbox=load_cases(drafts_dir) if drafts_dir is not None else [])
+    return Suite(
+        evals_dir=evals_dir,
+        requirements=load_requirements(evals_dir),
+        cases=load_cases(evals_dir / CASES_FOLDER),
+        inbox=load_cases(drafts_dir) if drafts_dir is not None else [],
+    )
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,12 @@ class RequirementCoverage:
     level: str  # ok | warn (fewer than min_cases) | error (none)
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "approved": self.approved, "drafted": self.drafted, "stale": self.stale}
+        return {
+            "id": self.id,
+            "approved": self.approved,
+            "drafted": self.drafted,
+            "stale": self.stale,
+        }
 
 
 @dataclass(frozen=True)
@@ -128,17 +139,28 @@ class SuiteReview:
 
     def coverage_json(self) -> dict:
         """``{"coverage": 0..1, "requirements": [{"id", "approved", "drafted", "stale"}]}``."""
-        return {"coverage": round(self.coverage, 4), "requirements": [r.to_dict() for r in self.requirements]}
+        return {
+            "coverage": round(self.coverage, 4),
+            "requirements": [r.to_dict() for r in self.requirements],
+        }
 
     def coverage_markdown(self) -> str:
         lines = ["| requirement | approved | drafted | stale |", "| --- | --- | --- | --- |"]
         marks = {"ok": "", "warn": " ⚠", "error": " ❌"}
-        lines += [f"| {r.id}{marks[r.level]} | {r.approved} | {r.drafted} | {r.stale} |" for r in self.requirements]
+        lines += [
+            f"| {r.id}{marks[r.level]} | {r.approved} | {r.drafted} | {r.stale} |"
+            for r in self.requirements
+        ]
         return "\n".join(lines)
 
 
-def review_suite(suite: Suite, *, today: dt.date | None = None, min_cases: int = DEFAULT_MIN_CASES,
-                 stale_after_days: int = DEFAULT_STALE_AFTER_DAYS) -> SuiteReview:
+def review_suite(
+    suite: Suite,
+    *,
+    today: dt.date | None = None,
+    min_cases: int = DEFAULT_MIN_CASES,
+    stale_after_days: int = DEFAULT_STALE_AFTER_DAYS,
+) -> SuiteReview:
     """Coverage per requirement, duplicate approved cases and stale ones, as of ``today``."""
     today = today or dt.datetime.now(dt.UTC).date()
     stale = _stale_cases(suite, today, stale_after_days)
@@ -148,17 +170,31 @@ def review_suite(suite: Suite, *, today: dt.date | None = None, min_cases: int =
         approved = [c for c in suite.approved if c.requirement == requirement.id]
         drafted = [c for c in suite.drafted if c.requirement == requirement.id]
         level = "error" if not approved else "warn" if len(approved) < min_cases else "ok"
-        coverage.append(RequirementCoverage(requirement.id, len(approved), len(drafted),
-                                            sum(1 for c in approved if c.id in stale_ids), level))
+        coverage.append(
+            RequirementCoverage(
+                requirement.id,
+                len(approved),
+                len(drafted),
+                sum(1 for c in approved if c.id in stale_ids),
+                level,
+            )
+        )
     groups: dict[str, list[str]] = {}
     for case in suite.approved:
         groups.setdefault(case.fingerprint(), []).append(case.id)
     known = {r.id for r in suite.requirements}
     return SuiteReview(
-        requirements=coverage, duplicates=sorted(sorted(g) for g in groups.values() if len(g) > 1), stale=stale,
-        unknown_requirements={c.id: c.requirement for c in suite.approved if c.requirement not in known},
-        min_cases=min_cases, stale_after_days=stale_after_days, cases=len(suite.approved),
-        drafted=len(suite.drafted))
+        requirements=coverage,
+        duplicates=sorted(sorted(g) for g in groups.values() if len(g) > 1),
+        stale=stale,
+        unknown_requirements={
+            c.id: c.requirement for c in suite.approved if c.requirement not in known
+        },
+        min_cases=min_cases,
+        stale_after_days=stale_after_days,
+        cases=len(suite.approved),
+        drafted=len(suite.drafted),
+    )
 
 
 def _stale_cases(suite: Suite, today: dt.date, stale_after_days: int) -> list[StaleCase]:
@@ -169,11 +205,15 @@ def _stale_cases(suite: Suite, today: dt.date, stale_after_days: int) -> list[St
         if requirement is None:
             reasons.append(f"its requirement {case.requirement} no longer exists")
         elif requirement.sha256 != case.requirement_sha256:
-            reasons.append(f"the text of {case.requirement} changed since it was approved (hash "
-                           f"{case.requirement_sha256} → {requirement.sha256})")
+            reasons.append(
+                f"the text of {case.requirement} changed since it was approved (hash "
+                f"{case.requirement_sha256} → {requirement.sha256})"
+            )
         age = (today - case.reviewed_at).days
         if age > stale_after_days:
-            reasons.append(f"not reviewed for {age} days (since {case.reviewed_at}; stale after {stale_after_days})")
+            reasons.append(
+                f"not reviewed for {age} days (since {case.reviewed_at}; stale after {stale_after_days})"
+            )
         if reasons:
             found.append(StaleCase(case.id, case.requirement, reasons))
     return found

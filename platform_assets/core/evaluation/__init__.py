@@ -10,5 +10,12 @@ from platform_assets.core.evaluation.metrics import (
     measure_latency,
 )
 
-__all__ = ["PRIMARY_METRIC", "SLICE_COLUMNS", "EvaluationResult", "SliceMetrics", "evaluate",
-           "evaluate_scores", "measure_latency"]
+__all__ = [
+    "PRIMARY_METRIC",
+    "SLICE_COLUMNS",
+    "EvaluationResult",
+    "SliceMetrics",
+    "evaluate",
+    "evaluate_scores",
+    "measure_latency",
+]

@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from platform_assets.core.registry import ModelRegistry, ModelVersion
 
 
-def evaluate_with_champion(onnx_path: Path, holdout: pd.DataFrame, threshold: float,
-                           registry: ModelRegistry) -> dict:
+def evaluate_with_champion(
+    onnx_path: Path, holdout: pd.DataFrame, threshold: float, registry: ModelRegistry
+) -> dict:
     """``{"candidate": metrics, "champion": metrics on the same holdout or None,
     "champion_version": int or None}``: what ``eval.json`` holds."""
     candidate = evaluate(onnx_path, holdout, threshold).to_dict()
@@ -31,8 +32,11 @@ def evaluate_with_champion(onnx_path: Path, holdout: pd.DataFrame, threshold: fl
     if champion is not None:
         onnx_bytes = registry.read_file(champion.version, "model.onnx")
         champion_result = evaluate(onnx_bytes, holdout, champion.threshold).to_dict()
-    return {"candidate": candidate, "champion": champion_result,
-            "champion_version": None if champion is None else champion.version}
+    return {
+        "candidate": candidate,
+        "champion": champion_result,
+        "champion_version": None if champion is None else champion.version,
+    }
 
 
 def _fmt(value) -> str:
@@ -44,10 +48,14 @@ def comparison_markdown(candidate: dict, champion: dict | None) -> str:
     AUROC gap between slices of the candidate."""
     lines = ["| metric | candidate | champion (same holdout) |", "| --- | --- | --- |"]
     for name in HEADLINE_METRICS:
-        lines.append(f"| {name} | {_fmt(candidate.get(name))} | {_fmt((champion or {}).get(name))} |")
+        lines.append(
+            f"| {name} | {_fmt(candidate.get(name))} | {_fmt((champion or {}).get(name))} |"
+        )
     for column, gap in candidate.get("slice_gaps", {}).items():
         if gap.get("gap") is not None:
-            lines.append(f"| largest AUROC gap by {column} | {gap['gap']:.3f} ({gap['worst']} vs {gap['best']}) | |")
+            lines.append(
+                f"| largest AUROC gap by {column} | {gap['gap']:.3f} ({gap['worst']} vs {gap['best']}) | |"
+            )
     return "\n".join(lines)
 
 
@@ -69,8 +77,9 @@ class ShadowComparison:
         return self.decision_differences / self.rows if self.rows else 0.0
 
 
-def shadow_compare(registry: ModelRegistry, champion: ModelVersion, challenger: ModelVersion,
-                   batch: pd.DataFrame) -> ShadowComparison:
+def shadow_compare(
+    registry: ModelRegistry, champion: ModelVersion, challenger: ModelVersion, batch: pd.DataFrame
+) -> ShadowComparison:
     """Score ``batch`` (feature rows with ``is_fraud``) with both versions' ONNX files and
     compare their decisions at each version's own threshold."""
     import numpy as np
@@ -83,13 +92,18 @@ def shadow_compare(registry: ModelRegistry, champion: ModelVersion, challenger: 
     flag_challenger = p_challenger >= challenger.threshold
     differ = flag_champion != flag_challenger
     labels = batch["is_fraud"].to_numpy().astype(bool)
-    table = ["| | champion | challenger |", "| --- | --- | --- |",
-             f"| version | v{champion.version} | v{challenger.version} |",
-             f"| flagged | {int(flag_champion.sum())} | {int(flag_challenger.sum())} |",
-             f"| frauds caught | {int((flag_champion & labels).sum())} | {int((flag_challenger & labels).sum())} |",
-             f"| mean P(fraud) | {p_champion.mean():.4f} | {p_challenger.mean():.4f} |"]
+    table = [
+        "| | champion | challenger |",
+        "| --- | --- | --- |",
+        f"| version | v{champion.version} | v{challenger.version} |",
+        f"| flagged | {int(flag_champion.sum())} | {int(flag_challenger.sum())} |",
+        f"| frauds caught | {int((flag_champion & labels).sum())} | {int((flag_challenger & labels).sum())} |",
+        f"| mean P(fraud) | {p_champion.mean():.4f} | {p_challenger.mean():.4f} |",
+    ]
     return ShadowComparison(
-        champion_version=champion.version, challenger_version=challenger.version, rows=len(batch),
+        champion_version=champion.version,
+        challenger_version=challenger.version,
+        rows=len(batch),
         decision_differences=int(differ.sum()),
         only_champion_flags=int((flag_champion & ~flag_challenger).sum()),
         only_challenger_flags=int((flag_challenger & ~flag_champion).sum()),

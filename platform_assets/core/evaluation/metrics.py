@@ -19,7 +19,16 @@ import pandas as pd
 
 PRIMARY_METRIC = "pr_auc"
 # The metrics a person reads first, in the order tables and cards show them.
-HEADLINE_METRICS = ("auroc", "pr_auc", "precision", "recall", "brier", "ece", "latency_p50_ms", "latency_p99_ms")
+HEADLINE_METRICS = (
+    "auroc",
+    "pr_auc",
+    "precision",
+    "recall",
+    "brier",
+    "ece",
+    "latency_p50_ms",
+    "latency_p99_ms",
+)
 SLICE_COLUMNS: tuple[str, ...] = ("merchant_category", "user_country")
 MIN_SLICE_POSITIVES = 5  # slices with fewer fraud cases are reported but not compared
 CALIBRATION_BINS = 10
@@ -79,7 +88,16 @@ class EvaluationResult:
         return cls(**data)
 
     def headline(self) -> dict[str, float]:
-        keys = ("auroc", "pr_auc", "precision", "recall", "brier", "ece", "latency_p50_ms", "latency_p99_ms")
+        keys = (
+            "auroc",
+            "pr_auc",
+            "precision",
+            "recall",
+            "brier",
+            "ece",
+            "latency_p50_ms",
+            "latency_p99_ms",
+        )
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
 
@@ -108,8 +126,13 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = CALIBRA
     return total / len(y)
 
 
-def evaluate_scores(y_true, scores, threshold: float, slices: pd.DataFrame | None = None,
-                    slice_columns: tuple[str, ...] = SLICE_COLUMNS) -> EvaluationResult:
+def evaluate_scores(
+    y_true,
+    scores,
+    threshold: float,
+    slices: pd.DataFrame | None = None,
+    slice_columns: tuple[str, ...] = SLICE_COLUMNS,
+) -> EvaluationResult:
     """Metrics of P(fraud) ``scores`` against 0/1 labels ``y_true`` (both shape ``(n,)``).
 
     ``slices`` is a frame aligned with the labels holding ``slice_columns``.
@@ -121,41 +144,72 @@ def evaluate_scores(y_true, scores, threshold: float, slices: pd.DataFrame | Non
     if len(y) != len(p):
         raise ValueError(f"{len(y)} labels but {len(p)} scores")
     if len(np.unique(y)) < 2:
-        raise ValueError(f"the evaluation set of {len(y)} rows holds one class only; AUROC is undefined: "
-                         f"widen holdout_days")
+        raise ValueError(
+            f"the evaluation set of {len(y)} rows holds one class only; AUROC is undefined: "
+            f"widen holdout_days"
+        )
     flagged = p >= threshold
     precision, recall = _precision_recall(y, flagged)
     result = EvaluationResult(
-        rows=len(y), positives=int(y.sum()), threshold=float(threshold),
-        auroc=float(roc_auc_score(y, p)), pr_auc=float(average_precision_score(y, p)),
-        precision=precision or 0.0, recall=recall or 0.0, alert_rate=float(flagged.mean()),
-        brier=float(brier_score_loss(y, p)), ece=expected_calibration_error(y, p),
+        rows=len(y),
+        positives=int(y.sum()),
+        threshold=float(threshold),
+        auroc=float(roc_auc_score(y, p)),
+        pr_auc=float(average_precision_score(y, p)),
+        precision=precision or 0.0,
+        recall=recall or 0.0,
+        alert_rate=float(flagged.mean()),
+        brier=float(brier_score_loss(y, p)),
+        ece=expected_calibration_error(y, p),
     )
     if slices is not None:
         for column in slice_columns:
             if column not in slices.columns:
                 continue
-            values = slices[column].astype(object).where(slices[column].notna(), "(null)").astype(str).to_numpy()
+            values = (
+                slices[column]
+                .astype(object)
+                .where(slices[column].notna(), "(null)")
+                .astype(str)
+                .to_numpy()
+            )
             column_slices = []
             for value in sorted(set(values)):
                 mask = values == value
                 ys, ps = y[mask], p[mask]
                 sp, sr = _precision_recall(ys, ps >= threshold)
-                column_slices.append(SliceMetrics(
-                    column=column, value=value, rows=int(mask.sum()), positives=int(ys.sum()),
-                    auroc=_safe(roc_auc_score, ys, ps), pr_auc=_safe(average_precision_score, ys, ps),
-                    precision=sp, recall=sr))
+                column_slices.append(
+                    SliceMetrics(
+                        column=column,
+                        value=value,
+                        rows=int(mask.sum()),
+                        positives=int(ys.sum()),
+                        auroc=_safe(roc_auc_score, ys, ps),
+                        pr_auc=_safe(average_precision_score, ys, ps),
+                        precision=sp,
+                        recall=sr,
+                    )
+                )
             result.slices.extend(column_slices)
             measurable = [s for s in column_slices if s.measurable]
             if len(measurable) >= 2:
                 worst = min(measurable, key=lambda s: s.auroc)
                 best = max(measurable, key=lambda s: s.auroc)
-                result.slice_gaps[column] = {"metric": "auroc", "gap": best.auroc - worst.auroc,
-                                             "worst": worst.value, "worst_value": worst.auroc,
-                                             "best": best.value, "best_value": best.auroc,
-                                             "measured_slices": len(measurable)}
+                result.slice_gaps[column] = {
+                    "metric": "auroc",
+                    "gap": best.auroc - worst.auroc,
+                    "worst": worst.value,
+                    "worst_value": worst.auroc,
+                    "best": best.value,
+                    "best_value": best.auroc,
+                    "measured_slices": len(measurable),
+                }
             else:
-                result.slice_gaps[column] = {"metric": "auroc", "gap": None, "measured_slices": len(measurable)}
+                result.slice_gaps[column] = {
+                    "metric": "auroc",
+                    "gap": None,
+                    "measured_slices": len(measurable),
+                }
     return result
 
 
@@ -173,7 +227,9 @@ def measure_latency(scorer, rows: pd.DataFrame, n: int = 200) -> tuple[float, fl
     return float(np.percentile(timings, 50)), float(np.percentile(timings, 99))
 
 
-def evaluate(onnx_model, holdout: pd.DataFrame, threshold: float, latency_rows: int = 200) -> EvaluationResult:
+def evaluate(
+    onnx_model, holdout: pd.DataFrame, threshold: float, latency_rows: int = 200
+) -> EvaluationResult:
     """Score ``holdout`` with the ONNX model (path or bytes) and measure everything above."""
     from platform_assets.core.training.scoring import scorer_for
 

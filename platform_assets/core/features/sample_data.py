@@ -28,8 +28,12 @@ def day_range(start: dt.date | str, days: int) -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range(days)]
 
 
-def load_validated_days(conn: duckdb.DuckDBPyConnection, days: list[dt.date], rows: int,
-                        faults: FaultInjection | None = None) -> int:
+def load_validated_days(
+    conn: duckdb.DuckDBPyConnection,
+    days: list[dt.date],
+    rows: int,
+    faults: FaultInjection | None = None,
+) -> int:
     """Replace ``days`` in ``validated.transactions`` with generated rows; returns rows written."""
     conn.execute(VALIDATED_DDL)
     total = 0
@@ -38,10 +42,11 @@ def load_validated_days(conn: duckdb.DuckDBPyConnection, days: list[dt.date], ro
         conn.register("generated_batch", batch)
         try:
             conn.execute("DELETE FROM validated.transactions WHERE partition_date = ?", [day])
-            conn.execute("INSERT INTO validated.transactions BY NAME "
-                         "SELECT *, CAST(timezone('UTC', event_ts) AS DATE) AS partition_date FROM generated_batch")
+            conn.execute(
+                "INSERT INTO validated.transactions BY NAME "
+                "SELECT *, CAST(timezone('UTC', event_ts) AS DATE) AS partition_date FROM generated_batch"
+            )
         finally:
             conn.unregister("generated_batch")
         total += batch.num_rows
     return total
-

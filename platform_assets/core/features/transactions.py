@@ -44,7 +44,6 @@ Table ``features.transactions``:
 from __future__ import annotations
 
 import datetime as dt
-
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -107,9 +106,19 @@ MAX_GAP_SECONDS = 7 * 86400.0
 
 # The currency each user country pays in (mirrors the bundled source's country table).
 _HOME_CURRENCY = {
-    "US": "USD", "CA": "USD", "MX": "USD", "BR": "USD", "IN": "USD", "JP": "USD",
+    "US": "USD",
+    "CA": "USD",
+    "MX": "USD",
+    "BR": "USD",
+    "IN": "USD",
+    "JP": "USD",
     "GB": "GBP",
-    "DE": "EUR", "FR": "EUR", "ES": "EUR", "IT": "EUR", "NL": "EUR", "IE": "EUR",
+    "DE": "EUR",
+    "FR": "EUR",
+    "ES": "EUR",
+    "IT": "EUR",
+    "NL": "EUR",
+    "IE": "EUR",
 }
 
 FEATURE_DDL = f"""
@@ -230,8 +239,10 @@ WHERE u.partition_date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
 
 def ensure_feature_table(conn: duckdb.DuckDBPyConnection) -> None:
     """Create ``features.transactions`` when missing (a no-op on a read-only connection that has it)."""
-    exists = conn.execute("SELECT count(*) FROM information_schema.tables "
-                          "WHERE table_schema = 'features' AND table_name = 'transactions'").fetchall()[0][0]
+    exists = conn.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'features' AND table_name = 'transactions'"
+    ).fetchall()[0][0]
     if not exists:
         conn.execute(FEATURE_DDL)
 
@@ -242,8 +253,9 @@ def build_feature_partition(conn: duckdb.DuckDBPyConnection, day: dt.date | str)
     return build_feature_partitions(conn, day, day)[day]
 
 
-def build_feature_partitions(conn: duckdb.DuckDBPyConnection, start: dt.date | str,
-                             end: dt.date | str) -> dict[dt.date, int]:
+def build_feature_partitions(
+    conn: duckdb.DuckDBPyConnection, start: dt.date | str, end: dt.date | str
+) -> dict[dt.date, int]:
     """(Re)build every day ``start .. end`` in one pass; returns rows written per day.
 
     One query computes the windows over ``start - 7 .. end`` once, so a backfill of many
@@ -264,15 +276,22 @@ def build_feature_partitions(conn: duckdb.DuckDBPyConnection, start: dt.date | s
     if not exists:
         raise LookupError(
             f"{SOURCE_TABLE} does not exist: materialize validated/transactions for {start}..{end} before "
-            f"their features")
+            f"their features"
+        )
     ensure_feature_table(conn)
     conn.execute("BEGIN TRANSACTION")
     try:
-        conn.execute(f"DELETE FROM {FEATURE_TABLE} WHERE partition_date BETWEEN ? AND ?", [start, end])
-        conn.execute(f"INSERT INTO {FEATURE_TABLE} BY NAME ({FEATURE_SQL})", {"start": start, "end": end})
+        conn.execute(
+            f"DELETE FROM {FEATURE_TABLE} WHERE partition_date BETWEEN ? AND ?", [start, end]
+        )
+        conn.execute(
+            f"INSERT INTO {FEATURE_TABLE} BY NAME ({FEATURE_SQL})", {"start": start, "end": end}
+        )
         rows = conn.execute(
             f"SELECT partition_date, count(*) FROM {FEATURE_TABLE} WHERE partition_date BETWEEN ? AND ? "
-            f"GROUP BY 1", [start, end]).fetchall()
+            f"GROUP BY 1",
+            [start, end],
+        ).fetchall()
         conn.execute("COMMIT")
     except Exception:
         conn.execute("ROLLBACK")
@@ -282,7 +301,9 @@ def build_feature_partitions(conn: duckdb.DuckDBPyConnection, start: dt.date | s
     return written
 
 
-def withdraw_feature_partitions(conn: duckdb.DuckDBPyConnection, days: list[str]) -> dict[str, object]:
+def withdraw_feature_partitions(
+    conn: duckdb.DuckDBPyConnection, days: list[str]
+) -> dict[str, object]:
     """Remove the features of ``days`` (whose validated batch was withdrawn, e.g. a re-landed
     day that failed its contract), so nothing trains on rows derived from the old batch.
 
@@ -293,10 +314,13 @@ def withdraw_feature_partitions(conn: duckdb.DuckDBPyConnection, days: list[str]
         return {"removed_rows": 0, "stale_days": []}
     ensure_feature_table(conn)
     dates = [dt.date.fromisoformat(d) for d in days]
-    (removed,) = conn.execute(f"SELECT count(*) FROM {FEATURE_TABLE} WHERE list_contains(?, partition_date)",
-                              [dates]).fetchall()[0]
+    (removed,) = conn.execute(
+        f"SELECT count(*) FROM {FEATURE_TABLE} WHERE list_contains(?, partition_date)", [dates]
+    ).fetchall()[0]
     conn.execute(f"DELETE FROM {FEATURE_TABLE} WHERE list_contains(?, partition_date)", [dates])
-    later = {d + dt.timedelta(days=n) for d in dates for n in range(1, HISTORY_DAYS + 1)} - set(dates)
+    later = {d + dt.timedelta(days=n) for d in dates for n in range(1, HISTORY_DAYS + 1)} - set(
+        dates
+    )
     stale = sorted(day.isoformat() for day in feature_partitions(conn) if day in later)
     return {"removed_rows": int(removed), "stale_days": stale}
 
@@ -304,12 +328,21 @@ def withdraw_feature_partitions(conn: duckdb.DuckDBPyConnection, days: list[str]
 def feature_partitions(conn: duckdb.DuckDBPyConnection) -> list[dt.date]:
     """The days present in ``features.transactions``, oldest first (empty when none)."""
     ensure_feature_table(conn)
-    return [row[0] for row in conn.execute(
-        f"SELECT DISTINCT partition_date FROM {FEATURE_TABLE} ORDER BY 1").fetchall()]
+    return [
+        row[0]
+        for row in conn.execute(
+            f"SELECT DISTINCT partition_date FROM {FEATURE_TABLE} ORDER BY 1"
+        ).fetchall()
+    ]
 
 
-def load_features(conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date,
-                  sample_rows: int | None = None, seed: int = 0) -> pd.DataFrame:
+def load_features(
+    conn: duckdb.DuckDBPyConnection,
+    start: dt.date,
+    end: dt.date,
+    sample_rows: int | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Feature rows with ``start <= partition_date <= end`` as a DataFrame, ordered by time.
 
     ``sample_rows`` draws a reproducible uniform sample (DuckDB reservoir sampling with
@@ -318,9 +351,12 @@ def load_features(conn: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date,
     ensure_feature_table(conn)
     where = "WHERE partition_date BETWEEN ? AND ?"
     if sample_rows is not None:
-        sql = (f"SELECT * FROM (SELECT * FROM {FEATURE_TABLE} {where}) "
-               f"USING SAMPLE reservoir({int(sample_rows)} ROWS) REPEATABLE ({int(seed)}) ")
+        sql = (
+            f"SELECT * FROM (SELECT * FROM {FEATURE_TABLE} {where}) "
+            f"USING SAMPLE reservoir({int(sample_rows)} ROWS) REPEATABLE ({int(seed)}) "
+        )
         frame = conn.execute(sql, [start, end]).df()
         return frame.sort_values(["event_ts", "transaction_id"]).reset_index(drop=True)
-    return conn.execute(f"SELECT * FROM {FEATURE_TABLE} {where} ORDER BY event_ts, transaction_id",
-                        [start, end]).df()
+    return conn.execute(
+        f"SELECT * FROM {FEATURE_TABLE} {where} ORDER BY event_ts, transaction_id", [start, end]
+    ).df()

@@ -52,11 +52,41 @@ MERCHANT_CATEGORIES: tuple[str, ...] = (
 
 # 35 more categories, used only by the category-growth drift (12 + 35 = 47).
 EXTRA_CATEGORIES: tuple[str, ...] = (
-        "airlines", "hotels", "car_rental", "taxis", "parking", "tolls", "rail", "cruises",
-        "pharmacy", "optical", "dental", "veterinary", "florists", "jewelry", "books",
-        "music", "games", "toys", "sporting_goods", "pet_supplies", "furniture", "hardware",
-        "garden", "cosmetics", "dry_cleaning", "laundry", "education", "charity", "insurance",
-        "legal", "accounting", "telecom", "streaming", "crypto", "pawn_shops",
+    "airlines",
+    "hotels",
+    "car_rental",
+    "taxis",
+    "parking",
+    "tolls",
+    "rail",
+    "cruises",
+    "pharmacy",
+    "optical",
+    "dental",
+    "veterinary",
+    "florists",
+    "jewelry",
+    "books",
+    "music",
+    "games",
+    "toys",
+    "sporting_goods",
+    "pet_supplies",
+    "furniture",
+    "hardware",
+    "garden",
+    "cosmetics",
+    "dry_cleaning",
+    "laundry",
+    "education",
+    "charity",
+    "insurance",
+    "legal",
+    "accounting",
+    "telecom",
+    "streaming",
+    "crypto",
+    "pawn_shops",
 )
 
 # (alpha-2, alpha-3, currency, weight)
@@ -127,10 +157,14 @@ class FaultInjection:
         if self.amount_unit not in ("cents", "dollars"):
             raise ValueError(f"amount_unit must be 'cents' or 'dollars', got {self.amount_unit!r}")
         if self.country_codes not in ("alpha2", "alpha3"):
-            raise ValueError(f"country_codes must be 'alpha2' or 'alpha3', got {self.country_codes!r}")
+            raise ValueError(
+                f"country_codes must be 'alpha2' or 'alpha3', got {self.country_codes!r}"
+            )
         limit = len(MERCHANT_CATEGORIES) + len(EXTRA_CATEGORIES)
         if not len(MERCHANT_CATEGORIES) <= self.category_count <= limit:
-            raise ValueError(f"category_count must be between 12 and {limit}, got {self.category_count}")
+            raise ValueError(
+                f"category_count must be between 12 and {limit}, got {self.category_count}"
+            )
         for column, share in self.null_rates.items():
             if not 0.0 <= share <= 1.0:
                 raise ValueError(f"null_rates[{column!r}] must be a share in [0, 1], got {share}")
@@ -166,7 +200,9 @@ def _prefixed(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
     return pc.binary_join_element_wise(pa.scalar(prefix), digits, "")
 
 
-def generate_transactions(date: dt.date | str, rows: int, faults: FaultInjection | None = None) -> pa.Table:
+def generate_transactions(
+    date: dt.date | str, rows: int, faults: FaultInjection | None = None
+) -> pa.Table:
     """One day of card transactions, deterministic for ``(date, rows, faults)``.
 
     Args:
@@ -188,16 +224,46 @@ def generate_transactions(date: dt.date | str, rows: int, faults: FaultInjection
 
     seq = np.arange(rows, dtype=np.int64)
     # Event times: a daily cycle with a night trough, sorted within the day.
-    hour_weights = np.array([1, 0.6, 0.4, 0.3, 0.3, 0.5, 1, 2, 3, 3.5, 3.8, 4, 4.5, 4.2, 4, 4, 4.2,
-                             4.6, 5, 4.8, 4, 3.2, 2.4, 1.6])
+    hour_weights = np.array(
+        [
+            1,
+            0.6,
+            0.4,
+            0.3,
+            0.3,
+            0.5,
+            1,
+            2,
+            3,
+            3.5,
+            3.8,
+            4,
+            4.5,
+            4.2,
+            4,
+            4,
+            4.2,
+            4.6,
+            5,
+            4.8,
+            4,
+            3.2,
+            2.4,
+            1.6,
+        ]
+    )
     hours = rng.choice(24, size=rows, p=hour_weights / hour_weights.sum())
     seconds = np.sort(hours * 3600 + rng.integers(0, 3600, size=rows))
-    day_start_us = int(dt.datetime(date.year, date.month, date.day, tzinfo=dt.UTC).timestamp()) * 1_000_000
+    day_start_us = (
+        int(dt.datetime(date.year, date.month, date.day, tzinfo=dt.UTC).timestamp()) * 1_000_000
+    )
     event_us = day_start_us + seconds * 1_000_000 + rng.integers(0, 1_000_000, size=rows)
     event_hour = seconds // 3600
 
     # Users follow a heavy-tailed activity distribution; merchants are uniform.
-    users = np.minimum(rng.zipf(1.3, size=rows) - 1 + rng.integers(0, N_USERS, size=rows) // 7, N_USERS - 1)
+    users = np.minimum(
+        rng.zipf(1.3, size=rows) - 1 + rng.integers(0, N_USERS, size=rows) // 7, N_USERS - 1
+    )
     merchants = rng.integers(0, N_MERCHANTS, size=rows)
     country = user_country_idx[users]
     category = merchant_category_idx[merchants]
@@ -218,8 +284,12 @@ def generate_transactions(date: dt.date | str, rows: int, faults: FaultInjection
     )
     is_fraud = rng.random(rows) < 1.0 / (1.0 + np.exp(-log_odds))
     # Fraud skews larger: the amount a fraudster takes is inflated.
-    amount_dollars = np.where(is_fraud, amount_dollars * rng.uniform(1.2, 3.0, size=rows), amount_dollars)
-    amount_cents = np.maximum(np.round(amount_dollars * faults.amount_scale * 100), 50).astype(np.int64)
+    amount_dollars = np.where(
+        is_fraud, amount_dollars * rng.uniform(1.2, 3.0, size=rows), amount_dollars
+    )
+    amount_cents = np.maximum(np.round(amount_dollars * faults.amount_scale * 100), 50).astype(
+        np.int64
+    )
 
     has_device = ~card_present
     device_numbers = rng.integers(0, 16**12, size=rows, dtype=np.int64)
@@ -229,13 +299,17 @@ def generate_transactions(date: dt.date | str, rows: int, faults: FaultInjection
         pa.scalar(None, pa.string()),
     )
 
-    codes = [c[0] for c in COUNTRIES] if faults.country_codes == "alpha2" else [c[1] for c in COUNTRIES]
+    codes = (
+        [c[0] for c in COUNTRIES] if faults.country_codes == "alpha2" else [c[1] for c in COUNTRIES]
+    )
     category_names = list(MERCHANT_CATEGORIES)
     if faults.category_count > len(MERCHANT_CATEGORIES):
         # A new taxonomy: merchants move to finer categories, the new ones take half the traffic.
         n_extra = faults.category_count - len(MERCHANT_CATEGORIES)
         moved = rng.random(rows) < 0.5
-        category = np.where(moved, len(category_names) + merchant_extra_idx[merchants] % n_extra, category)
+        category = np.where(
+            moved, len(category_names) + merchant_extra_idx[merchants] % n_extra, category
+        )
         category_names += EXTRA_CATEGORIES[:n_extra]
 
     if faults.amount_unit == "dollars":
@@ -263,7 +337,9 @@ def generate_transactions(date: dt.date | str, rows: int, faults: FaultInjection
 
 def _decode(indices: np.ndarray, names: list[str]) -> pa.Array:
     """Index array to strings through an Arrow dictionary (object arrays are 10x slower)."""
-    return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), pa.array(names)).cast(pa.string())
+    return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32()), pa.array(names)).cast(
+        pa.string()
+    )
 
 
 def _hex12(numbers: np.ndarray) -> pa.Array:
@@ -271,20 +347,29 @@ def _hex12(numbers: np.ndarray) -> pa.Array:
     digits = np.array(list("0123456789abcdef"))
     nibbles = (numbers[:, None] >> (4 * np.arange(11, -1, -1))) & 0xF
     chars = digits[nibbles]
-    return pa.array(chars.view("<U12").ravel() if chars.size else np.array([], dtype="<U12"), pa.string())
+    return pa.array(
+        chars.view("<U12").ravel() if chars.size else np.array([], dtype="<U12"), pa.string()
+    )
 
 
-def _apply_table_faults(table: pa.Table, faults: FaultInjection, rng: np.random.Generator) -> pa.Table:
+def _apply_table_faults(
+    table: pa.Table, faults: FaultInjection, rng: np.random.Generator
+) -> pa.Table:
     for column, share in sorted(faults.null_rates.items()):
         if column not in table.column_names:
-            raise ValueError(f"null_rates names column {column!r}, which the bundled source does not have")
+            raise ValueError(
+                f"null_rates names column {column!r}, which the bundled source does not have"
+            )
         mask = pa.array(rng.random(table.num_rows) < share)
         values = table[column]
         nulls = pa.nulls(table.num_rows, values.type)
-        table = table.set_column(table.column_names.index(column), column,
-                                 pc.if_else(mask, nulls, values.combine_chunks()))
+        table = table.set_column(
+            table.column_names.index(column),
+            column,
+            pc.if_else(mask, nulls, values.combine_chunks()),
+        )
     if faults.duplicate_share > 0 and table.num_rows:
-        count = int(round(table.num_rows * faults.duplicate_share))
+        count = round(table.num_rows * faults.duplicate_share)
         picks = np.sort(rng.choice(table.num_rows, size=count, replace=False))
         table = pa.concat_tables([table, table.take(pa.array(picks))])
     for old, new in faults.rename.items():

@@ -75,7 +75,9 @@ class BundledReader:
     name: str = "bundled"
 
     def read(self, partition_key: str) -> pa.Table:
-        return generate_transactions(parse_partition_key(partition_key), self.rows_per_partition, self.faults)
+        return generate_transactions(
+            parse_partition_key(partition_key), self.rows_per_partition, self.faults
+        )
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,9 @@ class LandingFolderReader:
 
         parse_partition_key(partition_key)
         folder = f"{self.url.rstrip('/')}/{self.table}/{PARTITION_COLUMN}={partition_key}"
-        listing = filesystem(bucket_url=self.url, file_glob=f"{self.table}/{PARTITION_COLUMN}={partition_key}/*")
+        listing = filesystem(
+            bucket_url=self.url, file_glob=f"{self.table}/{PARTITION_COLUMN}={partition_key}/*"
+        )
         items = sorted(listing, key=lambda item: item["file_name"])
         if not items:
             raise IngestionError(
@@ -115,7 +119,9 @@ class LandingFolderReader:
         try:
             return pa.concat_tables(tables, promote_options="permissive")
         except pa.ArrowInvalid as exc:
-            raise IngestionError(f"Files in {folder}/ do not share one set of column types: {exc}") from exc
+            raise IngestionError(
+                f"Files in {folder}/ do not share one set of column types: {exc}"
+            ) from exc
 
     def _read_file(self, item) -> pa.Table:
         import pyarrow.parquet as pq
@@ -128,7 +134,9 @@ class LandingFolderReader:
                 f"{', '.join(SUPPORTED_LANDING_FORMATS)}."
             )
         if item.get("size_in_bytes") == 0:
-            raise IngestionError(f"{name}: the file is empty (0 bytes). Re-deliver it or remove it.")
+            raise IngestionError(
+                f"{name}: the file is empty (0 bytes). Re-deliver it or remove it."
+            )
         try:
             with item.open() as handle:
                 if suffix == ".parquet":
@@ -140,12 +148,15 @@ class LandingFolderReader:
                 f"or of another format; nothing from this partition was loaded."
             ) from exc
 
-
     def _read_text(self, handle, name: str, suffix: str) -> pa.Table:
         """A CSV or JSONL file as written, then the contract's declared types parsed."""
         with duckdb.connect() as conn:
             conn.execute("SET TimeZone = 'UTC'")
-            text = read_csv_as_text(conn, handle, name) if suffix == ".csv" else read_jsonl_as_text(conn, handle)
+            text = (
+                read_csv_as_text(conn, handle, name)
+                if suffix == ".csv"
+                else read_jsonl_as_text(conn, handle)
+            )
             typed, _ = cast_text_columns(conn, text, self.parsed_types)
             return typed.to_arrow_table()
 
@@ -180,6 +191,7 @@ def parse_partition_key(partition_key: str) -> dt.date:
 
 
 # --- type families ---------------------------------------------------------------------
+
 
 def arrow_family(arrow_type: pa.DataType) -> str:
     """The dlt data-type family of an Arrow type (``int64`` -> ``bigint``)."""
@@ -227,11 +239,18 @@ class BatchManifest:
     source: str
 
     def to_row(self, table_name: str) -> list:
-        return [table_name, self.partition_key, self.row_count,
-                json.dumps([asdict(c) for c in self.columns]), self.source]
+        return [
+            table_name,
+            self.partition_key,
+            self.row_count,
+            json.dumps([asdict(c) for c in self.columns]),
+            self.source,
+        ]
 
 
-def harmonize(table: pa.Table, stored_types: dict[str, str]) -> tuple[pa.Table, list[ColumnArrival]]:
+def harmonize(
+    table: pa.Table, stored_types: dict[str, str]
+) -> tuple[pa.Table, list[ColumnArrival]]:
     """Rename columns whose type family changed to dlt's variant name ``<col>__v_<family>``.
 
     Args:
@@ -261,8 +280,9 @@ def harmonize(table: pa.Table, stored_types: dict[str, str]) -> tuple[pa.Table, 
     return table, arrivals
 
 
-def prepare_batch(table: pa.Table, partition_key: str, stored_types: dict[str, str],
-                  source: str) -> tuple[pa.Table, BatchManifest]:
+def prepare_batch(
+    table: pa.Table, partition_key: str, stored_types: dict[str, str], source: str
+) -> tuple[pa.Table, BatchManifest]:
     """Harmonise types and add the partition column; the manifest says what arrived."""
     if PARTITION_COLUMN in table.column_names:
         raise IngestionError(
@@ -271,14 +291,20 @@ def prepare_batch(table: pa.Table, partition_key: str, stored_types: dict[str, s
         )
     table, arrivals = harmonize(table, stored_types)
     date_value = parse_partition_key(partition_key)
-    table = table.append_column(pa.field(PARTITION_COLUMN, pa.date32(), nullable=False),
-                                pa.array([date_value] * table.num_rows, pa.date32()))
+    table = table.append_column(
+        pa.field(PARTITION_COLUMN, pa.date32(), nullable=False),
+        pa.array([date_value] * table.num_rows, pa.date32()),
+    )
     return table, BatchManifest(partition_key, table.num_rows, arrivals, source)
 
 
-def transactions_source(reader: BatchReader | None = None, partition_keys: Sequence[str] = (),
-                        stored_types: dict[str, str] | None = None,
-                        manifests: list[BatchManifest] | None = None, table_name: str = "transactions"):
+def transactions_source(
+    reader: BatchReader | None = None,
+    partition_keys: Sequence[str] = (),
+    stored_types: dict[str, str] | None = None,
+    manifests: list[BatchManifest] | None = None,
+    table_name: str = "transactions",
+):
     """The dlt source: one resource, ``transactions``, yielding one Arrow table per partition.
 
     Built with no arguments it yields nothing: that form only describes the asset.
@@ -379,8 +405,14 @@ def lake_destination(warehouse_name: str):
 
     replaced: dict[tuple[str, str], set] = {}
 
-    @dlt.destination(name="ducklake", batch_size=0, loader_file_format="parquet", naming_convention="snake_case",
-                     skip_dlt_columns_and_tables=True, max_table_nesting=0)
+    @dlt.destination(
+        name="ducklake",
+        batch_size=0,
+        loader_file_format="parquet",
+        naming_convention="snake_case",
+        skip_dlt_columns_and_tables=True,
+        max_table_nesting=0,
+    )
     def ducklake(items, table) -> None:
         from platform_assets.core import warehouse
 
@@ -393,20 +425,39 @@ def lake_destination(warehouse_name: str):
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
             stored = table_columns(conn, RAW_SCHEMA, name)
             # Only new columns are added: an ALTER, even a no-op, conflicts with every insert.
-            new_columns = [(c, t) for c, t, *_ in conn.execute("DESCRIBE SELECT * FROM read_parquet(?)",
-                                                               [file]).fetchall() if c not in stored]
+            new_columns = [
+                (c, t)
+                for c, t, *_ in conn.execute(
+                    "DESCRIBE SELECT * FROM read_parquet(?)", [file]
+                ).fetchall()
+                if c not in stored
+            ]
             done = replaced.setdefault((load_id, name), set())
-            values = conn.execute(f"SELECT DISTINCT {', '.join(quote_ident(k) for k in keys)} FROM read_parquet(?)",
-                                  [file]).fetchall() if replace else []
+            values = (
+                conn.execute(
+                    f"SELECT DISTINCT {', '.join(quote_ident(k) for k in keys)} FROM read_parquet(?)",
+                    [file],
+                ).fetchall()
+                if replace
+                else []
+            )
             conn.execute("BEGIN TRANSACTION")
             try:
-                conn.execute(f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM read_parquet(?) LIMIT 0", [file])
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {target} AS SELECT * FROM read_parquet(?) LIMIT 0",
+                    [file],
+                )
                 for column, column_type in new_columns if stored else []:
-                    conn.execute(f"ALTER TABLE {target} ADD COLUMN IF NOT EXISTS {quote_ident(column)} {column_type}")
+                    conn.execute(
+                        f"ALTER TABLE {target} ADD COLUMN IF NOT EXISTS {quote_ident(column)} {column_type}"
+                    )
                 # A partition split over several files of one load is replaced once, by the first.
                 for value in [v for v in values if v not in done]:
-                    conn.execute(f"DELETE FROM {target} WHERE " + " AND ".join(
-                        f"{quote_ident(k)} = ?" for k in keys), list(value))
+                    conn.execute(
+                        f"DELETE FROM {target} WHERE "
+                        + " AND ".join(f"{quote_ident(k)} = ?" for k in keys),
+                        list(value),
+                    )
                 conn.execute(f"INSERT INTO {target} BY NAME SELECT * FROM read_parquet(?)", [file])
                 conn.execute("COMMIT")
             except Exception:
@@ -427,7 +478,9 @@ def landed_sources(conn, table_name: str, partition_keys: Sequence[str]) -> dict
         return {}
     rows = conn.execute(
         "SELECT partition_key, source FROM platform.batch_manifest WHERE table_name = ? "
-        "AND list_contains(?, partition_key)", [table_name, list(partition_keys)]).fetchall()
+        "AND list_contains(?, partition_key)",
+        [table_name, list(partition_keys)],
+    ).fetchall()
     return dict(rows)
 
 
@@ -437,8 +490,11 @@ def refuse_other_source(conn, table_name: str, partition_keys: Sequence[str], so
     Raises:
         IngestionError: naming each such partition and its source, and how to go on.
     """
-    others = {key: landed for key, landed in landed_sources(conn, table_name, partition_keys).items()
-              if landed != source}
+    others = {
+        key: landed
+        for key, landed in landed_sources(conn, table_name, partition_keys).items()
+        if landed != source
+    }
     if others:
         listed = ", ".join(f"{key} (from {landed})" for key, landed in sorted(others.items()))
         raise IngestionError(
@@ -462,12 +518,22 @@ def record_manifests(conn, table_name: str, manifests: Iterable[BatchManifest]) 
                 [manifest.partition_key],
             )
         name, key, row_count, columns, source = manifest.to_row(table_name)
-        replace_row(conn, "platform.batch_manifest", {"table_name": name, "partition_key": key},
-                    {"row_count": row_count, "columns": columns, "source": source}, now_columns=["loaded_at"])
+        replace_row(
+            conn,
+            "platform.batch_manifest",
+            {"table_name": name, "partition_key": key},
+            {"row_count": row_count, "columns": columns, "source": source},
+            now_columns=["loaded_at"],
+        )
 
 
-def ingest(reader: BatchReader, partition_keys: Sequence[str], warehouse_path: str | Path,
-           pipelines_dir: str | Path, table_name: str = "transactions") -> list[BatchManifest]:
+def ingest(
+    reader: BatchReader,
+    partition_keys: Sequence[str],
+    warehouse_path: str | Path,
+    pipelines_dir: str | Path,
+    table_name: str = "transactions",
+) -> list[BatchManifest]:
     """Land partitions without Dagster (benchmarks, scripts). The Dagster asset does the same."""
     from platform_assets.core import warehouse
 

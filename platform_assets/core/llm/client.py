@@ -31,7 +31,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -139,18 +139,27 @@ class ClaudeClient:
     def sdk(self) -> anthropic.Anthropic:
         """The underlying SDK client, built on first use."""
         if not self.enabled:
-            raise RuntimeError("Claude is not configured: set ANTHROPIC_API_KEY (or configure Bedrock)")
+            raise RuntimeError(
+                "Claude is not configured: set ANTHROPIC_API_KEY (or configure Bedrock)"
+            )
         with self._lock:
             if self._sdk is None:
                 import anthropic
 
-                http_client = anthropic.DefaultHttpxClient(event_hooks={"request": [self._on_request]})
-                common = {"max_retries": self.config.max_retries, "timeout": self.config.timeout_seconds,
-                          "http_client": http_client}
+                http_client = anthropic.DefaultHttpxClient(
+                    event_hooks={"request": [self._on_request]}
+                )
+                common = {
+                    "max_retries": self.config.max_retries,
+                    "timeout": self.config.timeout_seconds,
+                    "http_client": http_client,
+                }
                 if self.config.base_url:
                     common["base_url"] = self.config.base_url
                 if self.config.use_bedrock:
-                    self._sdk = anthropic.AnthropicBedrock(aws_region=self.config.aws_region, **common)
+                    self._sdk = anthropic.AnthropicBedrock(
+                        aws_region=self.config.aws_region, **common
+                    )
                 else:
                     self._sdk = anthropic.Anthropic(api_key=self.config.api_key, **common)
             return self._sdk
@@ -162,8 +171,15 @@ class ClaudeClient:
 
     # -- building requests -------------------------------------------------------------
 
-    def message_params(self, *, prompt: Prompt, context: str, data: str, output_model: type[BaseModel],
-                       max_tokens: int | None = None) -> dict[str, Any]:
+    def message_params(
+        self,
+        *,
+        prompt: Prompt,
+        context: str,
+        data: str,
+        output_model: type[BaseModel],
+        max_tokens: int | None = None,
+    ) -> dict[str, Any]:
         """The Messages API request body for one structured task.
 
         ``prompt`` and ``context`` form the cached prefix (``cache_control`` on the context
@@ -184,14 +200,25 @@ class ClaudeClient:
                 {"type": "text", "text": context, "cache_control": dict(CACHE_CONTROL)},
             ],
             "messages": [{"role": "user", "content": [data_block]}],
-            "output_config": {"format": {"type": "json_schema", "schema": transform_schema(output_model)}},
+            "output_config": {
+                "format": {"type": "json_schema", "schema": transform_schema(output_model)}
+            },
         }
 
     # -- one call ----------------------------------------------------------------------
 
-    def structured(self, *, task: str, prompt: Prompt, context: str, data: str, output_model: type[T],
-                   run_id: str | None = None, asset: str | None = None,
-                   max_tokens: int | None = None) -> StructuredResult[T]:
+    def structured(
+        self,
+        *,
+        task: str,
+        prompt: Prompt,
+        context: str,
+        data: str,
+        output_model: type[T],
+        run_id: str | None = None,
+        asset: str | None = None,
+        max_tokens: int | None = None,
+    ) -> StructuredResult[T]:
         """Ask Claude for an answer shaped like ``output_model``; never raises for API trouble.
 
         Outcomes: ``ok``; ``refused`` (``stop_reason == "refusal"``); ``truncated``
@@ -200,63 +227,116 @@ class ClaudeClient:
         """
         import anthropic
 
-        record = CallRecord(call_id=uuid.uuid4().hex, called_at=datetime.now(timezone.utc), run_id=run_id,
-                            asset=asset, task=task, prompt_name=prompt.name, prompt_sha256=prompt.sha256,
-                            model=self.config.model)
-        params = self.message_params(prompt=prompt, context=context, data=data, output_model=output_model,
-                                     max_tokens=max_tokens)
+        record = CallRecord(
+            call_id=uuid.uuid4().hex,
+            called_at=datetime.now(UTC),
+            run_id=run_id,
+            asset=asset,
+            task=task,
+            prompt_name=prompt.name,
+            prompt_sha256=prompt.sha256,
+            model=self.config.model,
+        )
+        params = self.message_params(
+            prompt=prompt,
+            context=context,
+            data=data,
+            output_model=output_model,
+            max_tokens=max_tokens,
+        )
         self._attempt.retries = 0
         started = time.perf_counter()
         try:
             message = self.sdk().messages.create(**params)
         except anthropic.APITimeoutError:
-            return self._failed(record, started, "error",
-                                f"timed out after {self._retries() + 1} attempt(s) of "
-                                f"{self.config.timeout_seconds:g} s each")
+            return self._failed(
+                record,
+                started,
+                "error",
+                f"timed out after {self._retries() + 1} attempt(s) of "
+                f"{self.config.timeout_seconds:g} s each",
+            )
         except anthropic.APIStatusError as exc:
-            return self._failed(record, started, "error",
-                                f"HTTP {exc.status_code} after {self._retries() + 1} attempt(s): "
-                                f"{_short(exc.message)}", request_id=exc.request_id)
+            return self._failed(
+                record,
+                started,
+                "error",
+                f"HTTP {exc.status_code} after {self._retries() + 1} attempt(s): "
+                f"{_short(exc.message)}",
+                request_id=exc.request_id,
+            )
         except anthropic.APIConnectionError as exc:
-            return self._failed(record, started, "error",
-                                f"connection failed after {self._retries() + 1} attempt(s): {_short(str(exc))}")
+            return self._failed(
+                record,
+                started,
+                "error",
+                f"connection failed after {self._retries() + 1} attempt(s): {_short(str(exc))}",
+            )
         record.latency_ms = (time.perf_counter() - started) * 1000
         record.retries = self._retries()
         record.request_id = getattr(message, "_request_id", None)
         record.stop_reason = message.stop_reason
         usage = message.usage
-        tokens = TokenUsage(input_tokens=usage.input_tokens or 0,
-                            cache_write_tokens=usage.cache_creation_input_tokens or 0,
-                            cache_read_tokens=usage.cache_read_input_tokens or 0,
-                            output_tokens=usage.output_tokens or 0)
-        record.input_tokens, record.cache_write_tokens = tokens.input_tokens, tokens.cache_write_tokens
-        record.cache_read_tokens, record.output_tokens = tokens.cache_read_tokens, tokens.output_tokens
+        tokens = TokenUsage(
+            input_tokens=usage.input_tokens or 0,
+            cache_write_tokens=usage.cache_creation_input_tokens or 0,
+            cache_read_tokens=usage.cache_read_input_tokens or 0,
+            output_tokens=usage.output_tokens or 0,
+        )
+        record.input_tokens, record.cache_write_tokens = (
+            tokens.input_tokens,
+            tokens.cache_write_tokens,
+        )
+        record.cache_read_tokens, record.output_tokens = (
+            tokens.cache_read_tokens,
+            tokens.output_tokens,
+        )
         record.cost_usd = cost_usd(self.config.model, tokens, dict(self.config.prices))
-        record.tool_calls = sum(1 for block in message.content if block.type in ("tool_use", "server_tool_use"))
+        record.tool_calls = sum(
+            1 for block in message.content if block.type in ("tool_use", "server_tool_use")
+        )
         record.turns = 1
         text = "".join(block.text for block in message.content if block.type == "text")
 
         if message.stop_reason == "refusal":
-            return self._finish(record, "refused", None, "Claude declined to answer (stop_reason: refusal)", text)
+            return self._finish(
+                record, "refused", None, "Claude declined to answer (stop_reason: refusal)", text
+            )
         if message.stop_reason == "max_tokens":
-            return self._finish(record, "truncated", None,
-                                f"the answer was cut at max_tokens={params['max_tokens']} "
-                                f"(stop_reason: max_tokens)", text)
+            return self._finish(
+                record,
+                "truncated",
+                None,
+                f"the answer was cut at max_tokens={params['max_tokens']} "
+                f"(stop_reason: max_tokens)",
+                text,
+            )
         try:
             parsed = output_model.model_validate_json(text)
         except ValidationError as exc:
             first = exc.errors()[0] if exc.errors() else {}
             where = ".".join(str(p) for p in first.get("loc", ())) or "(answer)"
-            return self._finish(record, "invalid_output", None,
-                                f"the answer does not match the output schema: {where}: "
-                                f"{first.get('msg', str(exc))}", text)
+            return self._finish(
+                record,
+                "invalid_output",
+                None,
+                f"the answer does not match the output schema: {where}: "
+                f"{first.get('msg', str(exc))}",
+                text,
+            )
         return self._finish(record, "ok", parsed, None, text)
 
     def _retries(self) -> int:
         return int(getattr(self._attempt, "retries", 0))
 
-    def _failed(self, record: CallRecord, started: float, outcome: str, reason: str,
-                request_id: str | None = None) -> StructuredResult:
+    def _failed(
+        self,
+        record: CallRecord,
+        started: float,
+        outcome: str,
+        reason: str,
+        request_id: str | None = None,
+    ) -> StructuredResult:
         record.latency_ms = (time.perf_counter() - started) * 1000
         record.retries = self._retries()
         record.request_id = request_id
@@ -266,11 +346,14 @@ class ClaudeClient:
         return self._finish(record, outcome, None, reason, None)
 
     @staticmethod
-    def _finish(record: CallRecord, outcome: str, parsed: Any, reason: str | None,
-                text: str | None) -> StructuredResult:
+    def _finish(
+        record: CallRecord, outcome: str, parsed: Any, reason: str | None, text: str | None
+    ) -> StructuredResult:
         record.outcome = outcome
         record.detail = reason
-        return StructuredResult(outcome=outcome, parsed=parsed, reason=reason, record=record, raw_text=text)
+        return StructuredResult(
+            outcome=outcome, parsed=parsed, reason=reason, record=record, raw_text=text
+        )
 
     # -- bulk work: the Message Batches API (half price, results within 24 h) ----------
 
@@ -278,7 +361,11 @@ class ClaudeClient:
         """Submit ``{custom_id: params}`` (params as from :meth:`message_params`) as one
         Message Batch; returns the batch id."""
         batch = self.sdk().messages.batches.create(
-            requests=[{"custom_id": custom_id, "params": dict(params)} for custom_id, params in requests.items()])
+            requests=[
+                {"custom_id": custom_id, "params": dict(params)}
+                for custom_id, params in requests.items()
+            ]
+        )
         return batch.id
 
     def batch_results(self, batch_id: str) -> dict[str, Any] | None:
@@ -291,33 +378,57 @@ class ClaudeClient:
             return None
         return {item.custom_id: item.result for item in sdk.messages.batches.results(batch_id)}
 
-
-    def batch_call_records(self, results: Mapping[str, Any], *, task: str, prompt: Prompt,
-                           run_id: str | None = None, asset: str | None = None) -> list[CallRecord]:
+    def batch_call_records(
+        self,
+        results: Mapping[str, Any],
+        *,
+        task: str,
+        prompt: Prompt,
+        run_id: str | None = None,
+        asset: str | None = None,
+    ) -> list[CallRecord]:
         """One governance record per request of an ended Message Batch (see
         :meth:`batch_results`), so bulk work is logged like every other call. Tokens are
         counted as reported; the cost carries the Batches API's 50% price."""
         records = []
         for custom_id, result in results.items():
-            record = CallRecord(call_id=uuid.uuid4().hex, called_at=datetime.now(timezone.utc), run_id=run_id,
-                                asset=asset, task=task, prompt_name=prompt.name, prompt_sha256=prompt.sha256,
-                                model=self.config.model, request_id=custom_id)
+            record = CallRecord(
+                call_id=uuid.uuid4().hex,
+                called_at=datetime.now(UTC),
+                run_id=run_id,
+                asset=asset,
+                task=task,
+                prompt_name=prompt.name,
+                prompt_sha256=prompt.sha256,
+                model=self.config.model,
+                request_id=custom_id,
+            )
             message = getattr(result, "message", None)
             if result.type != "succeeded" or message is None:
                 record.outcome, record.detail = "error", f"batch request {result.type}"
                 record.cost_usd = 0.0
             else:
                 usage = message.usage
-                tokens = TokenUsage(input_tokens=usage.input_tokens or 0,
-                                    cache_write_tokens=usage.cache_creation_input_tokens or 0,
-                                    cache_read_tokens=usage.cache_read_input_tokens or 0,
-                                    output_tokens=usage.output_tokens or 0)
-                record.input_tokens, record.cache_write_tokens = tokens.input_tokens, tokens.cache_write_tokens
-                record.cache_read_tokens, record.output_tokens = tokens.cache_read_tokens, tokens.output_tokens
+                tokens = TokenUsage(
+                    input_tokens=usage.input_tokens or 0,
+                    cache_write_tokens=usage.cache_creation_input_tokens or 0,
+                    cache_read_tokens=usage.cache_read_input_tokens or 0,
+                    output_tokens=usage.output_tokens or 0,
+                )
+                record.input_tokens, record.cache_write_tokens = (
+                    tokens.input_tokens,
+                    tokens.cache_write_tokens,
+                )
+                record.cache_read_tokens, record.output_tokens = (
+                    tokens.cache_read_tokens,
+                    tokens.output_tokens,
+                )
                 full_price = cost_usd(self.config.model, tokens, dict(self.config.prices))
                 record.cost_usd = None if full_price is None else full_price * BATCH_PRICE_FACTOR
                 record.stop_reason = message.stop_reason
-                record.outcome = {"refusal": "refused", "max_tokens": "truncated"}.get(message.stop_reason, "ok")
+                record.outcome = {"refusal": "refused", "max_tokens": "truncated"}.get(
+                    message.stop_reason, "ok"
+                )
             records.append(record)
         return records
 

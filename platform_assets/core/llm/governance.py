@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import duckdb
@@ -82,7 +82,7 @@ class CallRecord:
         return out
 
 
-_COLUMNS = [f for f in CallRecord.__dataclass_fields__]
+_COLUMNS = list(CallRecord.__dataclass_fields__)
 
 
 def ensure_llm_tables(conn: duckdb.DuckDBPyConnection) -> None:
@@ -103,8 +103,12 @@ def record_calls(conn: duckdb.DuckDBPyConnection, records: list[CallRecord]) -> 
 
 def _has_log(conn: duckdb.DuckDBPyConnection) -> bool:
     # Readers must work on a read-only connection, so they look instead of creating.
-    return bool(conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = 'platform' "
-                             "AND table_name = 'llm_calls'").fetchall())
+    return bool(
+        conn.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = 'platform' "
+            "AND table_name = 'llm_calls'"
+        ).fetchall()
+    )
 
 
 def read_calls(conn: duckdb.DuckDBPyConnection, run_id: str | None = None) -> list[CallRecord]:
@@ -112,8 +116,10 @@ def read_calls(conn: duckdb.DuckDBPyConnection, run_id: str | None = None) -> li
     if not _has_log(conn):
         return []
     where, params = ("WHERE run_id = ?", [run_id]) if run_id is not None else ("", [])
-    rows = conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM platform.llm_calls {where} "
-                        f"ORDER BY called_at, call_id", params).fetchall()
+    rows = conn.execute(
+        f"SELECT {', '.join(_COLUMNS)} FROM platform.llm_calls {where} ORDER BY called_at, call_id",
+        params,
+    ).fetchall()
     return [CallRecord(**dict(zip(_COLUMNS, row, strict=True))) for row in rows]
 
 
@@ -147,8 +153,9 @@ class TaskModelStats:
         return asdict(self)
 
 
-def observability(conn: duckdb.DuckDBPyConnection, start: datetime | None = None,
-                  end: datetime | None = None) -> list[TaskModelStats]:
+def observability(
+    conn: duckdb.DuckDBPyConnection, start: datetime | None = None, end: datetime | None = None
+) -> list[TaskModelStats]:
     """Per (task, model) indicators for calls with ``start <= called_at < end``."""
     if not _has_log(conn):
         return []
@@ -160,7 +167,8 @@ def observability(conn: duckdb.DuckDBPyConnection, start: datetime | None = None
         clauses.append("called_at < ?")
         params.append(end)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    rows = conn.execute(f"""
+    rows = conn.execute(
+        f"""
         SELECT task, model, count(*) AS calls,
                count(*) FILTER (WHERE outcome = 'ok') AS successful,
                sum(cache_read_tokens)::DOUBLE
@@ -172,24 +180,42 @@ def observability(conn: duckdb.DuckDBPyConnection, start: datetime | None = None
                coalesce(sum(cost_usd), 0.0)
         FROM platform.llm_calls {where}
         GROUP BY task, model ORDER BY task, model
-    """, params).fetchall()
+    """,
+        params,
+    ).fetchall()
     out: list[TaskModelStats] = []
-    for (task, model, calls, ok, cache, tools, p50, p99, refused, degraded, cost) in rows:
-        outcomes = dict(conn.execute(
-            f"SELECT outcome, count(*) FROM platform.llm_calls {where + (' AND' if where else 'WHERE')} "
-            f"task = ? AND model = ? GROUP BY outcome ORDER BY outcome", params + [task, model]).fetchall())
-        out.append(TaskModelStats(
-            task=task, model=model, calls=int(calls), successful=int(ok),
-            cache_hit_rate=_num(cache), tool_call_success_rate=_num(tools),
-            turns_p50=_num(p50), turns_p99=_num(p99), refusal_rate=float(refused),
-            degraded_rate=float(degraded), cost_usd=float(cost),
-            cost_per_successful_task_usd=(float(cost) / ok) if ok else None,
-            outcomes={k: int(v) for k, v in outcomes.items()}))
+    for task, model, calls, ok, cache, tools, p50, p99, refused, degraded, cost in rows:
+        outcomes = dict(
+            conn.execute(
+                f"SELECT outcome, count(*) FROM platform.llm_calls {where + (' AND' if where else 'WHERE')} "
+                f"task = ? AND model = ? GROUP BY outcome ORDER BY outcome",
+                [*params, task, model],
+            ).fetchall()
+        )
+        out.append(
+            TaskModelStats(
+                task=task,
+                model=model,
+                calls=int(calls),
+                successful=int(ok),
+                cache_hit_rate=_num(cache),
+                tool_call_success_rate=_num(tools),
+                turns_p50=_num(p50),
+                turns_p99=_num(p99),
+                refusal_rate=float(refused),
+                degraded_rate=float(degraded),
+                cost_usd=float(cost),
+                cost_per_successful_task_usd=(float(cost) / ok) if ok else None,
+                outcomes={k: int(v) for k, v in outcomes.items()},
+            )
+        )
     return out
 
 
 def _num(value: Any) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+    return (
+        None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+    )
 
 
 def _pct(value: float | None) -> str:
@@ -205,7 +231,8 @@ def render_markdown(stats: list[TaskModelStats], title: str = "LLM calls") -> st
     if not stats:
         return f"### {title}\n\nNo LLM calls in this window.\n"
     lines = [
-        f"### {title}", "",
+        f"### {title}",
+        "",
         "| task | model | calls | ok | cache-hit rate | tool-call success | turns p50 | turns p99 "
         "| refusal rate | degraded rate | cost | cost per successful task |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -215,7 +242,8 @@ def render_markdown(stats: list[TaskModelStats], title: str = "LLM calls") -> st
             f"| {s.task} | {s.model} | {s.calls} | {s.successful} | {_pct(s.cache_hit_rate)} "
             f"| {_pct(s.tool_call_success_rate)} | {_fmt(s.turns_p50)} | {_fmt(s.turns_p99)} "
             f"| {_pct(s.refusal_rate)} | {_pct(s.degraded_rate)} | {_usd(s.cost_usd)} "
-            f"| {_usd(s.cost_per_successful_task_usd)} |")
+            f"| {_usd(s.cost_per_successful_task_usd)} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -235,15 +263,24 @@ class Regression:
 
     def describe(self) -> str:
         if self.indicator == "cache_hit_rate":
-            return (f"{self.task} on {self.model}: cache-hit rate fell from {_pct(self.previous)} "
-                    f"to {_pct(self.current)}; check whether the cached prefix (prompt, contract) "
-                    f"changes between calls")
-        return (f"{self.task} on {self.model}: cost per successful task rose from {_usd(self.previous)} "
-                f"to {_usd(self.current)}; look at the degraded rate and token counts")
+            return (
+                f"{self.task} on {self.model}: cache-hit rate fell from {_pct(self.previous)} "
+                f"to {_pct(self.current)}; check whether the cached prefix (prompt, contract) "
+                f"changes between calls"
+            )
+        return (
+            f"{self.task} on {self.model}: cost per successful task rose from {_usd(self.previous)} "
+            f"to {_usd(self.current)}; look at the degraded rate and token counts"
+        )
 
 
-def compare_windows(current: list[TaskModelStats], previous: list[TaskModelStats], *,
-                    cache_hit_drop: float = 0.10, cost_jump: float = 1.5) -> list[Regression]:
+def compare_windows(
+    current: list[TaskModelStats],
+    previous: list[TaskModelStats],
+    *,
+    cache_hit_drop: float = 0.10,
+    cost_jump: float = 1.5,
+) -> list[Regression]:
     """Regressions from ``previous`` to ``current``: a cache-hit rate lower by more than
     ``cache_hit_drop`` (absolute), or a cost per successful task more than ``cost_jump``
     times the previous one. A (task, model) absent from either window is not compared."""
@@ -253,22 +290,45 @@ def compare_windows(current: list[TaskModelStats], previous: list[TaskModelStats
         p = before.get((s.task, s.model))
         if p is None:
             continue
-        if (p.cache_hit_rate is not None and s.cache_hit_rate is not None
-                and p.cache_hit_rate - s.cache_hit_rate > cache_hit_drop):
-            found.append(Regression(s.task, s.model, "cache_hit_rate", p.cache_hit_rate, s.cache_hit_rate))
-        if p.cost_per_successful_task_usd and s.cost_per_successful_task_usd is not None \
-                and s.cost_per_successful_task_usd > cost_jump * p.cost_per_successful_task_usd:
-            found.append(Regression(s.task, s.model, "cost_per_successful_task",
-                                    p.cost_per_successful_task_usd, s.cost_per_successful_task_usd))
+        if (
+            p.cache_hit_rate is not None
+            and s.cache_hit_rate is not None
+            and p.cache_hit_rate - s.cache_hit_rate > cache_hit_drop
+        ):
+            found.append(
+                Regression(s.task, s.model, "cache_hit_rate", p.cache_hit_rate, s.cache_hit_rate)
+            )
+        if (
+            p.cost_per_successful_task_usd
+            and s.cost_per_successful_task_usd is not None
+            and s.cost_per_successful_task_usd > cost_jump * p.cost_per_successful_task_usd
+        ):
+            found.append(
+                Regression(
+                    s.task,
+                    s.model,
+                    "cost_per_successful_task",
+                    p.cost_per_successful_task_usd,
+                    s.cost_per_successful_task_usd,
+                )
+            )
         elif p.cost_per_successful_task_usd and s.calls and not s.successful:
             # No success at all while there were successes before: the cost per success is infinite.
-            found.append(Regression(s.task, s.model, "cost_per_successful_task",
-                                    p.cost_per_successful_task_usd, float("inf")))
+            found.append(
+                Regression(
+                    s.task,
+                    s.model,
+                    "cost_per_successful_task",
+                    p.cost_per_successful_task_usd,
+                    float("inf"),
+                )
+            )
     return found
 
 
-def windows(now: datetime | None = None, length: timedelta = timedelta(days=1)
-            ) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
+def windows(
+    now: datetime | None = None, length: timedelta = timedelta(days=1)
+) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
     """(current, previous) windows of ``length`` ending at ``now``."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return (now - length, now), (now - 2 * length, now - length)

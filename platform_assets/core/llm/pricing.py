@@ -71,7 +71,9 @@ def cost_usd(model: str, usage: TokenUsage, prices: dict[str, ModelPrice]) -> fl
         return None
     per_token_in = price.input_usd_per_mtok / 1_000_000
     per_token_out = price.output_usd_per_mtok / 1_000_000
-    return (usage.input_tokens * per_token_in
-            + usage.cache_write_tokens * per_token_in * CACHE_WRITE_MULTIPLIER
-            + usage.cache_read_tokens * per_token_in * CACHE_READ_MULTIPLIER
-            + usage.output_tokens * per_token_out)
+    return (
+        usage.input_tokens * per_token_in
+        + usage.cache_write_tokens * per_token_in * CACHE_WRITE_MULTIPLIER
+        + usage.cache_read_tokens * per_token_in * CACHE_READ_MULTIPLIER
+        + usage.output_tokens * per_token_out
+    )

@@ -35,7 +35,9 @@ def mask(value: Any, why: str) -> str | None:
 
 def redact_rows(rows: list[dict[str, Any]], withheld: dict[str, str]) -> list[dict[str, Any]]:
     """Copies of ``rows`` with every withheld column's value masked."""
-    return [{k: (mask(v, withheld[k]) if k in withheld else v) for k, v in row.items()} for row in rows]
+    return [
+        {k: (mask(v, withheld[k]) if k in withheld else v) for k, v in row.items()} for row in rows
+    ]
 
 
 def redact_profile(profile: dict[str, Any], withheld: dict[str, str]) -> dict[str, Any]:

@@ -40,10 +40,26 @@ class ClaudeTask:
     def prompt(self) -> Prompt:
         return load_prompt(self.prompt_name or self.name, self.prompts_dir)
 
-    def ask(self, client: ClaudeClient, log_conn: duckdb.DuckDBPyConnection, *, context: str, data: str,
-            output_model: type[T], run_id: str | None = None, asset: str | None = None) -> StructuredResult[T]:
+    def ask(
+        self,
+        client: ClaudeClient,
+        log_conn: duckdb.DuckDBPyConnection,
+        *,
+        context: str,
+        data: str,
+        output_model: type[T],
+        run_id: str | None = None,
+        asset: str | None = None,
+    ) -> StructuredResult[T]:
         """One structured call with this task's prompt, recorded in ``log_conn``'s governance log."""
-        result = client.structured(task=self.name, prompt=self.prompt, context=context, data=data,
-                                   output_model=output_model, run_id=run_id, asset=asset)
+        result = client.structured(
+            task=self.name,
+            prompt=self.prompt,
+            context=context,
+            data=data,
+            output_model=output_model,
+            run_id=run_id,
+            asset=asset,
+        )
         record_calls(log_conn, [result.record])
         return result

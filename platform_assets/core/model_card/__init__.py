@@ -9,4 +9,11 @@ from platform_assets.core.model_card.card import (
     render_markdown,
 )
 
-__all__ = ["add_drafted_text", "approve", "build_model_card", "diff_cards", "metric_drift", "render_markdown"]
+__all__ = [
+    "add_drafted_text",
+    "approve",
+    "build_model_card",
+    "diff_cards",
+    "metric_drift",
+    "render_markdown",
+]

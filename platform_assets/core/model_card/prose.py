@@ -37,20 +37,36 @@ class CardProse(BaseModel):
     risk_narrative: str = Field(description="Risks a reviewer should weigh before signing.")
 
 
-def draft_card_prose(client: ClaudeClient | None, card: dict, log_conn: duckdb.DuckDBPyConnection, *,
-                     run_id: str | None = None, asset: str | None = None) -> dict:
+def draft_card_prose(
+    client: ClaudeClient | None,
+    card: dict,
+    log_conn: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str | None = None,
+    asset: str | None = None,
+) -> dict:
     """Attach Claude's drafted prose to ``card`` (unchanged when Claude is off or fails)."""
     if client is None or not client.enabled:
         return card
-    facts = {k: v for k, v in card.items() if k not in ("drafted", "approvals", "diff_vs_previous_card")}
-    result = TASK.ask(client, log_conn, context="The card's facts follow.",
-                      data=json.dumps(facts, default=str)[:MAX_FACTS_CHARS],
-                      output_model=CardProse, run_id=run_id, asset=asset)
+    facts = {
+        k: v for k, v in card.items() if k not in ("drafted", "approvals", "diff_vs_previous_card")
+    }
+    result = TASK.ask(
+        client,
+        log_conn,
+        context="The card's facts follow.",
+        data=json.dumps(facts, default=str)[:MAX_FACTS_CHARS],
+        output_model=CardProse,
+        run_id=run_id,
+        asset=asset,
+    )
     if result.ok:
         drafted_by = f"claude ({client.model})"
         add_drafted_text(card, "summary", result.parsed.summary, drafted_by)
         add_drafted_text(card, "risk_narrative", result.parsed.risk_narrative, drafted_by)
     else:
-        card.setdefault("drafted", {})["_status"] = {"text": f"not drafted: {result.outcome}: {result.reason}",
-                                                     "drafted_by": "none"}
+        card.setdefault("drafted", {})["_status"] = {
+            "text": f"not drafted: {result.outcome}: {result.reason}",
+            "drafted_by": "none",
+        }
     return card

@@ -36,17 +36,23 @@ def _gate_decision(version: ModelVersion) -> dict | None:
     return json.loads(gate_file.read_text()) if gate_file.is_file() else None
 
 
-def card_for_version(registry: ModelRegistry, version: ModelVersion, *, drift: dict | None = None) -> dict:
+def card_for_version(
+    registry: ModelRegistry, version: ModelVersion, *, drift: dict | None = None
+) -> dict:
     """The card of ``version`` (status from the current aliases), diffed against the card of
     the version it was compared with. ``drift`` is the latest feature-drift summary, if any."""
     status = "champion" if registry.aliases()["champion"] == version.version else "challenger"
     previous, _ = registry.compared_versions()
     if previous is not None and previous.version == version.version:
         previous = None
-    return build_model_card(version.record, status=status,
-                            previous_record=None if previous is None else previous.record,
-                            previous_card=_previous_card(registry, previous), gate_decision=_gate_decision(version),
-                            drift=drift)
+    return build_model_card(
+        version.record,
+        status=status,
+        previous_record=None if previous is None else previous.record,
+        previous_card=_previous_card(registry, previous),
+        gate_decision=_gate_decision(version),
+        drift=drift,
+    )
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,9 @@ class PublishedCard:
     markdown: str
 
 
-def publish_card(registry: ModelRegistry, version: ModelVersion, card: dict, out_dir: Path) -> PublishedCard:
+def publish_card(
+    registry: ModelRegistry, version: ModelVersion, card: dict, out_dir: Path
+) -> PublishedCard:
     """Attach ``card`` (JSON and Markdown) to ``version`` and write both to ``out_dir``."""
     markdown = render_markdown(card)
     card_json = json.dumps(card, indent=2, default=str)

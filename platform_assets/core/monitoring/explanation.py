@@ -34,7 +34,9 @@ import pandas as pd
 from platform_assets.core.features.transactions import FEATURE_SOURCE_COLUMNS
 
 KIND_WEIGHT = {"contract": 5, "arrival": 4, "source_config": 3, "quarantine": 2, "promotion": 1}
-LOOKBACK_DAYS = 7  # evidence from the week before the drifted window: a shift may have started earlier
+LOOKBACK_DAYS = (
+    7  # evidence from the week before the drifted window: a shift may have started earlier
+)
 
 
 @dataclass
@@ -68,9 +70,12 @@ class Effect:
             if self.standardized_mean_difference is not None:
                 parts.append(f"mean moved {self.standardized_mean_difference:+.2f} reference SDs")
             return f"{self.feature}: " + (", ".join(parts) or "moved")
-        new = f", {self.new_category_share:.0%} of rows in {len(self.new_categories)} new categories " \
-              f"({', '.join(self.new_categories[:3])}{'…' if len(self.new_categories) > 3 else ''})" \
-            if self.new_categories else ""
+        new = (
+            f", {self.new_category_share:.0%} of rows in {len(self.new_categories)} new categories "
+            f"({', '.join(self.new_categories[:3])}{'…' if len(self.new_categories) > 3 else ''})"
+            if self.new_categories
+            else ""
+        )
         return f"{self.feature}: distribution moved by {self.total_variation:.2f} (total variation){new}"
 
 
@@ -109,26 +114,44 @@ class DriftExplanation:
         return "\n".join(lines)
 
     def markdown(self) -> str:
-        lines = [f"**{self.headline}**", "", "| drifted feature | effect | drift score |", "| --- | --- | --- |"]
-        lines += [f"| {e.feature} | {e.describe().split(': ', 1)[1]} | {e.score:.3f} |" for e in self.effects]
+        lines = [
+            f"**{self.headline}**",
+            "",
+            "| drifted feature | effect | drift score |",
+            "| --- | --- | --- |",
+        ]
+        lines += [
+            f"| {e.feature} | {e.describe().split(': ', 1)[1]} | {e.score:.3f} |"
+            for e in self.effects
+        ]
         lines += ["", "Upstream evidence, ranked:", ""]
         lines += [f"{i}. {e.line()}" for i, e in enumerate(self.evidence, 1)] or ["_none found_"]
         if self.narrative:
-            lines += ["", f"_Drafted by {self.narrative_drafted_by}, not verified:_ {self.narrative}"]
+            lines += [
+                "",
+                f"_Drafted by {self.narrative_drafted_by}, not verified:_ {self.narrative}",
+            ]
         return "\n".join(lines)
 
 
 # --- effect sizes ---------------------------------------------------------------------------
 
-def effect_sizes(reference: pd.DataFrame, current: pd.DataFrame, columns: dict[str, dict],
-                 categorical: tuple[str, ...]) -> list[Effect]:
+
+def effect_sizes(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    columns: dict[str, dict],
+    categorical: tuple[str, ...],
+) -> list[Effect]:
     """Effects of the drifted columns (``columns``: Evidently's per-column results), largest first."""
     effects = []
     for name, result in columns.items():
         if not result.get("drifted") or name not in reference or name not in current:
             continue
         if name in categorical:
-            effects.append(_categorical_effect(name, result["score"], reference[name], current[name]))
+            effects.append(
+                _categorical_effect(name, result["score"], reference[name], current[name])
+            )
         else:
             effects.append(_numeric_effect(name, result["score"], reference[name], current[name]))
     return sorted(effects, key=lambda e: e.size, reverse=True)
@@ -143,7 +166,9 @@ def _numeric_effect(name: str, score: float, ref: pd.Series, cur: pd.Series) -> 
     smd = None
     if len(ref) > 1 and len(cur) and ref.std() > 0:
         smd = float((cur.mean() - ref.mean()) / ref.std())
-    return Effect(name, "numeric", float(score), median_ratio=ratio, standardized_mean_difference=smd)
+    return Effect(
+        name, "numeric", float(score), median_ratio=ratio, standardized_mean_difference=smd
+    )
 
 
 def _categorical_effect(name: str, score: float, ref: pd.Series, cur: pd.Series) -> Effect:
@@ -152,54 +177,87 @@ def _categorical_effect(name: str, score: float, ref: pd.Series, cur: pd.Series)
     keys = set(ref_share.index) | set(cur_share.index)
     tv = 0.5 * sum(abs(cur_share.get(k, 0.0) - ref_share.get(k, 0.0)) for k in keys)
     new = sorted(set(cur_share.index) - set(ref_share.index), key=lambda k: -cur_share[k])
-    return Effect(name, "categorical", float(score), total_variation=float(tv),
-                  new_category_share=float(cur_share[new].sum()) if new else 0.0, new_categories=list(new))
+    return Effect(
+        name,
+        "categorical",
+        float(score),
+        total_variation=float(tv),
+        new_category_share=float(cur_share[new].sum()) if new else 0.0,
+        new_categories=list(new),
+    )
 
 
 # --- evidence ---------------------------------------------------------------------------------
+
 
 def _days(first: dt.date, last: dt.date) -> list[str]:
     return [(first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
 def _has_table(conn: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-                             [schema, table]).fetchall())
+    return bool(
+        conn.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchall()
+    )
 
 
-def contract_evidence(conn: duckdb.DuckDBPyConnection, table: str, days: list[str]) -> list[Evidence]:
+def contract_evidence(
+    conn: duckdb.DuckDBPyConnection, table: str, days: list[str]
+) -> list[Evidence]:
     """Contract errors and semantic-drift warnings of the days' verdicts."""
     if not _has_table(conn, "platform", "batch_verdicts"):
         return []
-    rows = conn.execute("SELECT partition_key, passes, violations FROM platform.batch_verdicts "
-                        "WHERE table_name = ? AND list_contains(?, partition_key) ORDER BY partition_key",
-                        [table, days]).fetchall()
+    rows = conn.execute(
+        "SELECT partition_key, passes, violations FROM platform.batch_verdicts "
+        "WHERE table_name = ? AND list_contains(?, partition_key) ORDER BY partition_key",
+        [table, days],
+    ).fetchall()
     found = []
-    for day, passes, violations in rows:
+    for day, _passes, violations in rows:
         for v in json.loads(violations):
             verb = "warned about" if v.get("severity") == "warning" else "failed on"
-            found.append(Evidence("contract", day, f"the contract check {verb} {v['rule']} in "
-                                  f"{v.get('field') or '(table)'}: {_short(v.get('detail', ''))}",
-                                  column=v.get("field"), severity=v.get("severity")))
+            found.append(
+                Evidence(
+                    "contract",
+                    day,
+                    f"the contract check {verb} {v['rule']} in "
+                    f"{v.get('field') or '(table)'}: {_short(v.get('detail', ''))}",
+                    column=v.get("field"),
+                    severity=v.get("severity"),
+                )
+            )
     return found
 
 
-def quarantine_evidence(conn: duckdb.DuckDBPyConnection, table: str, days: list[str]) -> list[Evidence]:
+def quarantine_evidence(
+    conn: duckdb.DuckDBPyConnection, table: str, days: list[str]
+) -> list[Evidence]:
     if not _has_table(conn, "quarantine", "rows"):
         return []
-    rows = conn.execute("SELECT partition_key, count(*) FROM quarantine.rows WHERE table_name = ? "
-                        "AND list_contains(?, partition_key) GROUP BY 1 ORDER BY 1", [table, days]).fetchall()
-    return [Evidence("quarantine", day, f"{count} rows quarantined") for day, count in rows if count]
+    rows = conn.execute(
+        "SELECT partition_key, count(*) FROM quarantine.rows WHERE table_name = ? "
+        "AND list_contains(?, partition_key) GROUP BY 1 ORDER BY 1",
+        [table, days],
+    ).fetchall()
+    return [
+        Evidence("quarantine", day, f"{count} rows quarantined") for day, count in rows if count
+    ]
 
 
-def arrival_evidence(conn: duckdb.DuckDBPyConnection, table: str, days: list[str]) -> list[Evidence]:
+def arrival_evidence(
+    conn: duckdb.DuckDBPyConnection, table: str, days: list[str]
+) -> list[Evidence]:
     """Columns that arrived differently from the day before (``platform.batch_manifest``)."""
     if not _has_table(conn, "platform", "batch_manifest") or not days:
         return []
     before = (dt.date.fromisoformat(days[0]) - dt.timedelta(days=1)).isoformat()
-    rows = conn.execute("SELECT partition_key, columns, source FROM platform.batch_manifest WHERE table_name = ? "
-                        "AND list_contains(?, partition_key) ORDER BY partition_key",
-                        [table, [before, *days]]).fetchall()
+    rows = conn.execute(
+        "SELECT partition_key, columns, source FROM platform.batch_manifest WHERE table_name = ? "
+        "AND list_contains(?, partition_key) ORDER BY partition_key",
+        [table, [before, *days]],
+    ).fetchall()
     found = []
     previous = None
     for day, columns, source in rows:
@@ -207,18 +265,40 @@ def arrival_evidence(conn: duckdb.DuckDBPyConnection, table: str, days: list[str
         if previous is not None and day in days:
             prev_day, prev_cols, prev_source = previous
             for name in sorted(set(arrived) - set(prev_cols)):
-                found.append(Evidence("arrival", day, f"column {name} arrived, absent on {prev_day}", column=name))
+                found.append(
+                    Evidence(
+                        "arrival", day, f"column {name} arrived, absent on {prev_day}", column=name
+                    )
+                )
             for name in sorted(set(prev_cols) - set(arrived)):
-                found.append(Evidence("arrival", day, f"column {name} did not arrive (present on {prev_day})",
-                                      column=name))
+                found.append(
+                    Evidence(
+                        "arrival",
+                        day,
+                        f"column {name} did not arrive (present on {prev_day})",
+                        column=name,
+                    )
+                )
             for name in sorted(set(arrived) & set(prev_cols)):
                 a, b = arrived[name], prev_cols[name]
-                if (a.get("arrow_type"), a.get("stored_as")) != (b.get("arrow_type"), b.get("stored_as")):
-                    found.append(Evidence("arrival", day, f"column {name} arrived as {a.get('arrow_type')} "
-                                          f"(stored as {a.get('stored_as')}), was {b.get('arrow_type')} on "
-                                          f"{prev_day}", column=name))
+                if (a.get("arrow_type"), a.get("stored_as")) != (
+                    b.get("arrow_type"),
+                    b.get("stored_as"),
+                ):
+                    found.append(
+                        Evidence(
+                            "arrival",
+                            day,
+                            f"column {name} arrived as {a.get('arrow_type')} "
+                            f"(stored as {a.get('stored_as')}), was {b.get('arrow_type')} on "
+                            f"{prev_day}",
+                            column=name,
+                        )
+                    )
             if source != prev_source:
-                found.append(Evidence("arrival", day, f"the batch came from {source!r}, not {prev_source!r}"))
+                found.append(
+                    Evidence("arrival", day, f"the batch came from {source!r}, not {prev_source!r}")
+                )
         previous = (day, arrived, source)
     return found
 
@@ -241,18 +321,35 @@ def source_config_evidence(configs: dict[str, dict], days: list[str]) -> list[Ev
                 old, new = old or {}, new or {}
                 for column in sorted(set(old) | set(new)):
                     if old.get(column) != new.get(column):
-                        found.append(Evidence("source_config", day, f"ingestion setting {key}[{column}] changed "
-                                              f"from {old.get(column)!r} to {new.get(column)!r}", column=column))
+                        found.append(
+                            Evidence(
+                                "source_config",
+                                day,
+                                f"ingestion setting {key}[{column}] changed "
+                                f"from {old.get(column)!r} to {new.get(column)!r}",
+                                column=column,
+                            )
+                        )
                 continue
-            found.append(Evidence("source_config", day, f"ingestion setting {key} changed from {old!r} to {new!r}",
-                                  column=_config_column(key)))
+            found.append(
+                Evidence(
+                    "source_config",
+                    day,
+                    f"ingestion setting {key} changed from {old!r} to {new!r}",
+                    column=_config_column(key),
+                )
+            )
     return found
 
 
 def _config_column(key: str) -> str | None:
     # The bundled source's settings name the column they change.
-    return {"amount_unit": "amount_cents", "amount_scale": "amount_cents", "country_codes": "user_country",
-            "category_count": "merchant_category"}.get(key)
+    return {
+        "amount_unit": "amount_cents",
+        "amount_scale": "amount_cents",
+        "country_codes": "user_country",
+        "category_count": "merchant_category",
+    }.get(key)
 
 
 def promotion_evidence(history: list[dict], since: str | None) -> list[Evidence]:
@@ -264,8 +361,14 @@ def promotion_evidence(history: list[dict], since: str | None) -> list[Evidence]
         day = str(entry.get("at", ""))[:10] or None
         if since and day and day < since:
             continue
-        found.append(Evidence("promotion", day, f"model v{entry.get('to')} became champion ({entry['event']} "
-                                               f"from v{entry.get('from')}, by {entry.get('actor')})"))
+        found.append(
+            Evidence(
+                "promotion",
+                day,
+                f"model v{entry.get('to')} became champion ({entry['event']} "
+                f"from v{entry.get('from')}, by {entry.get('actor')})",
+            )
+        )
     return found
 
 
@@ -276,15 +379,20 @@ def _short(text: str, limit: int = 240) -> str:
 
 # --- ranking and the headline -------------------------------------------------------------------
 
+
 def rank(evidence: list[Evidence], effects: list[Effect], window_days: list[str]) -> list[Evidence]:
     """Score and sort the evidence (see the module docstring), most telling first."""
     drifted = [e.feature for e in effects]
     for item in evidence:
-        item.related_features = [f for f in drifted if item.column and item.column in FEATURE_SOURCE_COLUMNS.get(f, ())]
-        item.rank_score = (KIND_WEIGHT.get(item.kind, 0)
-                           + (10 if item.related_features else 0)
-                           + (3 if item.day in window_days else 0)
-                           + (1 if item.severity == "error" else 0))
+        item.related_features = [
+            f for f in drifted if item.column and item.column in FEATURE_SOURCE_COLUMNS.get(f, ())
+        ]
+        item.rank_score = (
+            KIND_WEIGHT.get(item.kind, 0)
+            + (10 if item.related_features else 0)
+            + (3 if item.day in window_days else 0)
+            + (1 if item.severity == "error" else 0)
+        )
     return sorted(evidence, key=lambda e: (-e.rank_score, e.day or "", e.detail))
 
 
@@ -292,8 +400,11 @@ def headline(effects: list[Effect], evidence: list[Evidence], window: tuple[str,
     if not effects:
         return f"no feature drifted in {window[0]} .. {window[1]}"
     top = effects[0]
-    moved = (f"moved ×{top.median_ratio:.3g} (median)" if top.median_ratio and abs(math.log10(top.median_ratio)) > 0.05
-             else top.describe().split(": ", 1)[1])
+    moved = (
+        f"moved ×{top.median_ratio:.3g} (median)"
+        if top.median_ratio and abs(math.log10(top.median_ratio)) > 0.05
+        else top.describe().split(": ", 1)[1]
+    )
     related = [e for e in evidence if top.feature in e.related_features]
     start = min((e.day for e in related if e.day), default=window[0])
     text = f"{top.feature} {moved} from {start}"
@@ -310,10 +421,20 @@ def _clause(evidence: Evidence) -> str:
     return evidence.detail[0].lower() + evidence.detail[1:] if evidence.detail else evidence.kind
 
 
-def explain(reference: pd.DataFrame, current: pd.DataFrame, drift_columns: dict[str, dict], drift_share: float,
-            window: tuple[str, str], conn: duckdb.DuckDBPyConnection, *, table: str, categorical: tuple[str, ...],
-            source_configs: dict[str, dict] | None = None, registry_history: list[dict] | None = None,
-            reference_end: str | None = None) -> DriftExplanation:
+def explain(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    drift_columns: dict[str, dict],
+    drift_share: float,
+    window: tuple[str, str],
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    table: str,
+    categorical: tuple[str, ...],
+    source_configs: dict[str, dict] | None = None,
+    registry_history: list[dict] | None = None,
+    reference_end: str | None = None,
+) -> DriftExplanation:
     """The explanation of a drift result (see the module docstring).
 
     Args:
@@ -327,9 +448,18 @@ def explain(reference: pd.DataFrame, current: pd.DataFrame, drift_columns: dict[
     first, last = dt.date.fromisoformat(window[0]), dt.date.fromisoformat(window[1])
     days = _days(first - dt.timedelta(days=LOOKBACK_DAYS), last)
     window_days = _days(first, last)
-    evidence = (contract_evidence(conn, table, days) + arrival_evidence(conn, table, days)
-                + source_config_evidence(source_configs or {}, days) + quarantine_evidence(conn, table, days)
-                + promotion_evidence(registry_history or [], reference_end or days[0]))
+    evidence = (
+        contract_evidence(conn, table, days)
+        + arrival_evidence(conn, table, days)
+        + source_config_evidence(source_configs or {}, days)
+        + quarantine_evidence(conn, table, days)
+        + promotion_evidence(registry_history or [], reference_end or days[0])
+    )
     ranked = rank(evidence, effects, window_days)
-    return DriftExplanation(window=window, drift_share=drift_share, effects=effects, evidence=ranked,
-                            headline=headline(effects, ranked, window))
+    return DriftExplanation(
+        window=window,
+        drift_share=drift_share,
+        effects=effects,
+        evidence=ranked,
+        headline=headline(effects, ranked, window),
+    )

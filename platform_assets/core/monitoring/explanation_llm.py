@@ -33,17 +33,29 @@ class DriftNarrative(BaseModel):
     narrative: str = Field(description="Two to four sentences explaining the drift from the facts.")
 
 
-def draft_narrative(client: ClaudeClient | None, explanation: DriftExplanation, log_conn: duckdb.DuckDBPyConnection,
-                    *, run_id: str | None = None, asset: str | None = "monitoring/feature_drift") -> DriftExplanation:
+def draft_narrative(
+    client: ClaudeClient | None,
+    explanation: DriftExplanation,
+    log_conn: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str | None = None,
+    asset: str | None = "monitoring/feature_drift",
+) -> DriftExplanation:
     """``explanation`` with Claude's narrative attached (unchanged when Claude is off or fails)."""
     if client is None or not client.enabled:
         return explanation
     facts = explanation.to_dict()
     facts.pop("narrative", None)
     facts.pop("narrative_drafted_by", None)
-    result = TASK.ask(client, log_conn, context="The drift facts follow, evidence ranked most telling first.",
-                      data=json.dumps(facts, default=str)[:MAX_FACTS_CHARS],
-                      output_model=DriftNarrative, run_id=run_id, asset=asset)
+    result = TASK.ask(
+        client,
+        log_conn,
+        context="The drift facts follow, evidence ranked most telling first.",
+        data=json.dumps(facts, default=str)[:MAX_FACTS_CHARS],
+        output_model=DriftNarrative,
+        run_id=run_id,
+        asset=asset,
+    )
     if result.ok:
         explanation.narrative = result.parsed.narrative
         explanation.narrative_drafted_by = f"claude ({client.model})"

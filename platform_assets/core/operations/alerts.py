@@ -49,8 +49,14 @@ CREATE TABLE IF NOT EXISTS platform.alerts (
 );
 """
 
-KINDS = ("blocking_check_failed", "promotion_blocked", "llm_regression", "triage_ticket", "training_anomaly",
-         "drift_retrain")
+KINDS = (
+    "blocking_check_failed",
+    "promotion_blocked",
+    "llm_regression",
+    "triage_ticket",
+    "training_anomaly",
+    "drift_retrain",
+)
 SEVERITIES = ("error", "warning", "info")
 SLACK_TIMEOUT_SECONDS = 10.0
 
@@ -78,22 +84,33 @@ class Alert:
         if self.kind not in KINDS:
             raise ValueError(f"unknown alert kind {self.kind!r}; known: {', '.join(KINDS)}")
         if self.severity not in SEVERITIES:
-            raise ValueError(f"unknown alert severity {self.severity!r}; known: {', '.join(SEVERITIES)}")
+            raise ValueError(
+                f"unknown alert severity {self.severity!r}; known: {', '.join(SEVERITIES)}"
+            )
         if not self.owner or not self.runbook:
             raise ValueError(f"alert {self.title!r} needs an owner and a runbook")
 
     def line(self) -> str:
         """The alert on one line, for a run log."""
         where = f" [{self.asset}]" if self.asset else ""
-        return (f"ALERT {self.severity.upper()} {self.kind}{where}: {self.title} — owner {self.owner}, "
-                f"runbook {self.runbook_url or self.runbook}")
+        return (
+            f"ALERT {self.severity.upper()} {self.kind}{where}: {self.title} — owner {self.owner}, "
+            f"runbook {self.runbook_url or self.runbook}"
+        )
 
     def slack_text(self) -> str:
         """The alert as a Slack message (mrkdwn)."""
-        link = f"<{self.runbook_url}|{self.runbook}>" if self.runbook_url.startswith("http") else (
-            self.runbook_url or self.runbook)
-        lines = [f"*[{self.severity.upper()}] {self.title}*", self.summary, f"owner: {self.owner}",
-                 f"runbook: {link}"]
+        link = (
+            f"<{self.runbook_url}|{self.runbook}>"
+            if self.runbook_url.startswith("http")
+            else (self.runbook_url or self.runbook)
+        )
+        lines = [
+            f"*[{self.severity.upper()}] {self.title}*",
+            self.summary,
+            f"owner: {self.owner}",
+            f"runbook: {link}",
+        ]
         if self.run_id:
             lines.append(f"run: {self.run_id}")
         return "\n".join(lines)
@@ -124,9 +141,23 @@ def record_alert(conn: duckdb.DuckDBPyConnection, alert: Alert) -> None:
         "INSERT INTO platform.alerts (alert_id, created_at, kind, severity, owner, title, summary, runbook, "
         "runbook_url, run_id, asset, details, delivered_to, delivery_errors) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [alert.alert_id, alert.created_at, alert.kind, alert.severity, alert.owner, alert.title, alert.summary,
-         alert.runbook, alert.runbook_url, alert.run_id, alert.asset, json.dumps(alert.details, default=str),
-         json.dumps(alert.delivered_to), json.dumps(alert.delivery_errors)])
+        [
+            alert.alert_id,
+            alert.created_at,
+            alert.kind,
+            alert.severity,
+            alert.owner,
+            alert.title,
+            alert.summary,
+            alert.runbook,
+            alert.runbook_url,
+            alert.run_id,
+            alert.asset,
+            json.dumps(alert.details, default=str),
+            json.dumps(alert.delivered_to),
+            json.dumps(alert.delivery_errors),
+        ],
+    )
 
 
 def post_to_slack(webhook_url: str, alert: Alert, timeout: float = SLACK_TIMEOUT_SECONDS) -> None:
@@ -136,14 +167,17 @@ def post_to_slack(webhook_url: str, alert: Alert, timeout: float = SLACK_TIMEOUT
         RuntimeError: the webhook did not answer 2xx, or could not be reached.
     """
     body = json.dumps({"text": alert.slack_text()}).encode()
-    request = urllib.request.Request(webhook_url, data=body, headers={"Content-Type": "application/json"},
-                                     method="POST")
+    request = urllib.request.Request(
+        webhook_url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             status = response.status
             answer = response.read(200).decode(errors="replace")
     except urllib.error.HTTPError as exc:
-        raise RuntimeError(f"Slack webhook answered {exc.code}: {exc.read(200).decode(errors='replace')}") from None
+        raise RuntimeError(
+            f"Slack webhook answered {exc.code}: {exc.read(200).decode(errors='replace')}"
+        ) from None
     except (urllib.error.URLError, OSError) as exc:
         raise RuntimeError(f"Slack webhook unreachable: {exc}") from None
     if not 200 <= status < 300:
@@ -152,12 +186,16 @@ def post_to_slack(webhook_url: str, alert: Alert, timeout: float = SLACK_TIMEOUT
 
 def read_alerts(conn: duckdb.DuckDBPyConnection, kind: str | None = None) -> list[dict]:
     """Recorded alerts, oldest first, JSON columns decoded ([] when none were ever recorded)."""
-    exists = conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = 'platform' "
-                          "AND table_name = 'alerts'").fetchall()
+    exists = conn.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = 'platform' "
+        "AND table_name = 'alerts'"
+    ).fetchall()
     if not exists:
         return []
     where, params = ("WHERE kind = ?", [kind]) if kind else ("", [])
-    cursor = conn.execute(f"SELECT * FROM platform.alerts {where} ORDER BY created_at, alert_id", params)
+    cursor = conn.execute(
+        f"SELECT * FROM platform.alerts {where} ORDER BY created_at, alert_id", params
+    )
     columns = [d[0] for d in cursor.description]
     out = []
     for row in cursor.fetchall():

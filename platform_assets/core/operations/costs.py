@@ -66,19 +66,36 @@ class RunCost:
         return self.compute_usd + self.llm_usd
 
     def to_dict(self) -> dict:
-        return {"run_id": self.run_id, "job_name": self.job_name, "day": self.day,
-                "compute_seconds": round(self.compute_seconds, 3), "compute_usd": self.compute_usd,
-                "llm_usd": self.llm_usd, "total_usd": self.total_usd, "prices": self.prices,
-                "assets": {name: {**asdict(cost), "total_usd": cost.total_usd}
-                           for name, cost in sorted(self.assets.items())}}
+        return {
+            "run_id": self.run_id,
+            "job_name": self.job_name,
+            "day": self.day,
+            "compute_seconds": round(self.compute_seconds, 3),
+            "compute_usd": self.compute_usd,
+            "llm_usd": self.llm_usd,
+            "total_usd": self.total_usd,
+            "prices": self.prices,
+            "assets": {
+                name: {**asdict(cost), "total_usd": cost.total_usd}
+                for name, cost in sorted(self.assets.items())
+            },
+        }
 
     def line(self) -> str:
-        return (f"${self.total_usd:.6f} (compute {self.compute_seconds:.1f} s of steps = ${self.compute_usd:.6f}; "
-                f"LLM ${self.llm_usd:.6f})")
+        return (
+            f"${self.total_usd:.6f} (compute {self.compute_seconds:.1f} s of steps = ${self.compute_usd:.6f}; "
+            f"LLM ${self.llm_usd:.6f})"
+        )
 
 
-def run_cost(run_id: str, job_name: str, started_at: float | None, steps: list[StepUsage],
-             llm_calls: list[tuple[str | None, float | None]], prices: ComputePrices) -> RunCost:
+def run_cost(
+    run_id: str,
+    job_name: str,
+    started_at: float | None,
+    steps: list[StepUsage],
+    llm_calls: list[tuple[str | None, float | None]],
+    prices: ComputePrices,
+) -> RunCost:
     """The cost of one run.
 
     Args:
@@ -100,15 +117,33 @@ def run_cost(run_id: str, job_name: str, started_at: float | None, steps: list[S
 
 def summarize(costs: list[RunCost]) -> dict:
     """Totals by asset and by day over several runs."""
-    by_asset: dict[str, dict] = defaultdict(lambda: {"runs": 0, "compute_seconds": 0.0, "compute_usd": 0.0,
-                                                     "llm_usd": 0.0, "total_usd": 0.0})
-    by_day: dict[str, dict] = defaultdict(lambda: {"runs": 0, "compute_seconds": 0.0, "compute_usd": 0.0,
-                                                   "llm_usd": 0.0, "total_usd": 0.0})
+    by_asset: dict[str, dict] = defaultdict(
+        lambda: {
+            "runs": 0,
+            "compute_seconds": 0.0,
+            "compute_usd": 0.0,
+            "llm_usd": 0.0,
+            "total_usd": 0.0,
+        }
+    )
+    by_day: dict[str, dict] = defaultdict(
+        lambda: {
+            "runs": 0,
+            "compute_seconds": 0.0,
+            "compute_usd": 0.0,
+            "llm_usd": 0.0,
+            "total_usd": 0.0,
+        }
+    )
     for run in costs:
         day = by_day[run.day]
         day["runs"] += 1
-        for name, value in (("compute_seconds", run.compute_seconds), ("compute_usd", run.compute_usd),
-                            ("llm_usd", run.llm_usd), ("total_usd", run.total_usd)):
+        for name, value in (
+            ("compute_seconds", run.compute_seconds),
+            ("compute_usd", run.compute_usd),
+            ("llm_usd", run.llm_usd),
+            ("total_usd", run.total_usd),
+        ):
             day[name] += value
         for asset in run.assets.values():
             entry = by_asset[asset.asset]
@@ -117,6 +152,9 @@ def summarize(costs: list[RunCost]) -> dict:
             entry["compute_usd"] += asset.compute_usd
             entry["llm_usd"] += asset.llm_usd
             entry["total_usd"] += asset.total_usd
-    return {"runs": len(costs), "total_usd": sum(r.total_usd for r in costs),
-            "by_asset": dict(sorted(by_asset.items(), key=lambda kv: -kv[1]["total_usd"])),
-            "by_day": dict(sorted(by_day.items()))}
+    return {
+        "runs": len(costs),
+        "total_usd": sum(r.total_usd for r in costs),
+        "by_asset": dict(sorted(by_asset.items(), key=lambda kv: -kv[1]["total_usd"])),
+        "by_day": dict(sorted(by_day.items())),
+    }

@@ -53,7 +53,9 @@ def _median(history: list[TrainingRun], name: str) -> float | None:
     return statistics.median(values) if values else None
 
 
-def find_anomalies(run: TrainingRun, history: list[TrainingRun], tolerances: Tolerances | None = None) -> list[str]:
+def find_anomalies(
+    run: TrainingRun, history: list[TrainingRun], tolerances: Tolerances | None = None
+) -> list[str]:
     """What is anomalous about ``run`` against ``history`` (empty: nothing, or too little history)."""
     tol = tolerances or Tolerances()
     if len(history) < tol.min_history:
@@ -62,34 +64,55 @@ def find_anomalies(run: TrainingRun, history: list[TrainingRun], tolerances: Tol
     for metric in ("auroc", "pr_auc"):
         value, median = getattr(run, metric), _median(history, metric)
         if value is not None and median is not None and median - value > tol.metric_drop:
-            found.append(f"{metric} {value:.4f} is {median - value:.4f} below the median {median:.4f} of the last "
-                         f"{len(history)} training runs (tolerance {tol.metric_drop})")
-    for name, label in (("train_rows", "training rows"), ("positive_rows", "positive (fraud) training rows")):
+            found.append(
+                f"{metric} {value:.4f} is {median - value:.4f} below the median {median:.4f} of the last "
+                f"{len(history)} training runs (tolerance {tol.metric_drop})"
+            )
+    for name, label in (
+        ("train_rows", "training rows"),
+        ("positive_rows", "positive (fraud) training rows"),
+    ):
         value, median = getattr(run, name), _median(history, name)
         if value is not None and median:
             ratio = value / median
             if not 1 / tol.rows_factor <= ratio <= tol.rows_factor:
-                found.append(f"{label} {value:.0f} are ×{ratio:.2f} the median {median:.0f} of the last "
-                             f"{len(history)} training runs (allowed ×{1 / tol.rows_factor:g}..×{tol.rows_factor:g})")
+                found.append(
+                    f"{label} {value:.0f} are ×{ratio:.2f} the median {median:.0f} of the last "
+                    f"{len(history)} training runs (allowed ×{1 / tol.rows_factor:g}..×{tol.rows_factor:g})"
+                )
     value, median = run.fit_seconds, _median(history, "fit_seconds")
     if value is not None and median and value > tol.fit_time_factor * median:
-        found.append(f"fitting took {value:.1f} s, ×{value / median:.1f} the median {median:.1f} s of the last "
-                     f"{len(history)} training runs (allowed ×{tol.fit_time_factor:g})")
+        found.append(
+            f"fitting took {value:.1f} s, ×{value / median:.1f} the median {median:.1f} s of the last "
+            f"{len(history)} training runs (allowed ×{tol.fit_time_factor:g})"
+        )
     return found
 
 
-def anomaly_ticket(conn: duckdb.DuckDBPyConnection, run: TrainingRun, job_name: str, anomalies: list[str],
-                   history: list[TrainingRun], allowlist: dict[str, Runbook]) -> Ticket:
+def anomaly_ticket(
+    conn: duckdb.DuckDBPyConnection,
+    run: TrainingRun,
+    job_name: str,
+    anomalies: list[str],
+    history: list[TrainingRun],
+    allowlist: dict[str, Runbook],
+) -> Ticket:
     """Write and return the ticket of an anomalous training run."""
     kinds = sorted({a.split(" ")[0] for a in anomalies})
     signature = hashlib.sha1(json.dumps([PATTERN, job_name, kinds]).encode()).hexdigest()[:16]
     runbook = allowlist.get(RUNBOOK)
     ticket = Ticket(
-        ticket_id=f"anomaly-{run.run_id}", run_id=run.run_id, job_name=job_name, pattern=PATTERN,
+        ticket_id=f"anomaly-{run.run_id}",
+        run_id=run.run_id,
+        job_name=job_name,
+        pattern=PATTERN,
         probable_cause="The training run succeeded, but its numbers are far from the model's own history.",
         evidence=[*anomalies, f"history: runs {', '.join(h.run_id[:8] for h in history[:10])}"],
         recommended_action=RUNBOOK if runbook else "escalate_to_on_call",
-        safe_to_automate=bool(runbook and runbook.runs_by_itself), signature=signature,
-        similar_runs=similar_failures(conn, signature, PATTERN, job_name, run.run_id), failed_steps=[])
+        safe_to_automate=bool(runbook and runbook.runs_by_itself),
+        signature=signature,
+        similar_runs=similar_failures(conn, signature, PATTERN, job_name, run.run_id),
+        failed_steps=[],
+    )
     write_ticket(conn, ticket)
     return ticket

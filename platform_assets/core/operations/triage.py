@@ -100,8 +100,10 @@ class Runbook:
         if not self.safe_to_automate:
             return "safe_to_automate: false"
         if not self.runs_by_itself:
-            return (f"marked safe_to_automate, but reviewed by {len(self.reviewers)} of the {REVIEWERS_NEEDED} "
-                    f"different reviewers the allow-list needs before it runs by itself")
+            return (
+                f"marked safe_to_automate, but reviewed by {len(self.reviewers)} of the {REVIEWERS_NEEDED} "
+                f"different reviewers the allow-list needs before it runs by itself"
+            )
         return ""
 
 
@@ -122,11 +124,20 @@ def load_allowlist(path: str | Path | None = None) -> dict[str, Runbook]:
         if missing:
             raise ValueError(f"{path}: runbooks[{i}] lacks {sorted(missing)}")
         if not isinstance(entry["safe_to_automate"], bool):
-            raise ValueError(f"{path}: runbooks[{i}] ({entry['name']}): safe_to_automate must be true or false")
-        runbooks[entry["name"]] = Runbook(entry["name"], entry["description"], entry["safe_to_automate"],
-                                          _reviews(path, i, entry), entry.get("doc"))
+            raise ValueError(
+                f"{path}: runbooks[{i}] ({entry['name']}): safe_to_automate must be true or false"
+            )
+        runbooks[entry["name"]] = Runbook(
+            entry["name"],
+            entry["description"],
+            entry["safe_to_automate"],
+            _reviews(path, i, entry),
+            entry.get("doc"),
+        )
     if FALLBACK_RUNBOOK not in runbooks:
-        raise ValueError(f"{path}: the allow-list must contain {FALLBACK_RUNBOOK!r}, the fallback for unknown failures")
+        raise ValueError(
+            f"{path}: the allow-list must contain {FALLBACK_RUNBOOK!r}, the fallback for unknown failures"
+        )
     return runbooks
 
 
@@ -134,7 +145,11 @@ def _reviews(path: Path, index: int, entry: dict) -> tuple[Review, ...]:
     reviews = []
     for j, review in enumerate(entry.get("reviews") or []):
         where = f"{path}: runbooks[{index}] ({entry['name']}) reviews[{j}]"
-        if not isinstance(review, dict) or not str(review.get("by") or "").strip() or not review.get("on"):
+        if (
+            not isinstance(review, dict)
+            or not str(review.get("by") or "").strip()
+            or not review.get("on")
+        ):
             raise ValueError(f"{where}: a review is {{by: NAME, on: YYYY-MM-DD}}")
         try:
             day = dt.date.fromisoformat(str(review["on"]))
@@ -162,27 +177,82 @@ class Pattern:
 
 # Order matters: the first pattern with a match wins (specific before generic).
 PATTERNS: tuple[Pattern, ...] = (
-    Pattern("duckdb_lock_contention", "Another process held the DuckDB warehouse's write lock.", "retry_run",
-            (r"Could not set lock on file", r"Conflicting lock is held", r"database is locked",
-             r"IO Error:.*lock")),
-    Pattern("contract_failure", "The batch broke its data contract, so the blocking check stopped the run.",
-            "inspect_quarantine",
-            (r"blocking asset check failed", r"contract_\w+", r"\bcontract\b.*\b(fail|violat)\w*",
-             r"quarantin\w+")),
-    Pattern("out_of_memory", "The step ran out of memory.", "increase_memory_or_sample",
-            (r"\bMemoryError\b", r"Unable to allocate", r"Out of Memory", r"\bOOM\b", r"Cannot allocate memory", r"killed by signal 9",
-             r"std::bad_alloc")),
-    Pattern("timeout", "A step or a call it made took longer than its time limit.", "retry_run",
-            (r"\bTimeoutError\b", r"timed out", r"deadline exceeded", r"ReadTimeout", r"exceeded.*timeout")),
-    Pattern("missing_upstream_partition", "An upstream table or partition the step reads has not been materialized.",
-            "backfill_upstream_partition",
-            (r"has not been materialized", r"does not exist: materialize", r"Table with name \S+ does not exist",
-             r"is empty: materialize", r"no feature rows", r"missing upstream partition",
-             r"partition \S+ (is )?missing")),
-    Pattern("bad_config", "The run config or a setting is invalid.", "fix_run_config",
-            (r"DagsterInvalidConfigError", r"Error \d+: .*config", r"pydantic.*ValidationError",
-             r"\bValidationError\b", r"must be (one of|between|'|\w+ or)", r"invalid (config|value|setting)",
-             r"Invalid config")),
+    Pattern(
+        "duckdb_lock_contention",
+        "Another process held the DuckDB warehouse's write lock.",
+        "retry_run",
+        (
+            r"Could not set lock on file",
+            r"Conflicting lock is held",
+            r"database is locked",
+            r"IO Error:.*lock",
+        ),
+    ),
+    Pattern(
+        "contract_failure",
+        "The batch broke its data contract, so the blocking check stopped the run.",
+        "inspect_quarantine",
+        (
+            r"blocking asset check failed",
+            r"contract_\w+",
+            r"\bcontract\b.*\b(fail|violat)\w*",
+            r"quarantin\w+",
+        ),
+    ),
+    Pattern(
+        "out_of_memory",
+        "The step ran out of memory.",
+        "increase_memory_or_sample",
+        (
+            r"\bMemoryError\b",
+            r"Unable to allocate",
+            r"Out of Memory",
+            r"\bOOM\b",
+            r"Cannot allocate memory",
+            r"killed by signal 9",
+            r"std::bad_alloc",
+        ),
+    ),
+    Pattern(
+        "timeout",
+        "A step or a call it made took longer than its time limit.",
+        "retry_run",
+        (
+            r"\bTimeoutError\b",
+            r"timed out",
+            r"deadline exceeded",
+            r"ReadTimeout",
+            r"exceeded.*timeout",
+        ),
+    ),
+    Pattern(
+        "missing_upstream_partition",
+        "An upstream table or partition the step reads has not been materialized.",
+        "backfill_upstream_partition",
+        (
+            r"has not been materialized",
+            r"does not exist: materialize",
+            r"Table with name \S+ does not exist",
+            r"is empty: materialize",
+            r"no feature rows",
+            r"missing upstream partition",
+            r"partition \S+ (is )?missing",
+        ),
+    ),
+    Pattern(
+        "bad_config",
+        "The run config or a setting is invalid.",
+        "fix_run_config",
+        (
+            r"DagsterInvalidConfigError",
+            r"Error \d+: .*config",
+            r"pydantic.*ValidationError",
+            r"\bValidationError\b",
+            r"must be (one of|between|'|\w+ or)",
+            r"invalid (config|value|setting)",
+            r"Invalid config",
+        ),
+    ),
 )
 UNKNOWN = Pattern("unknown", "No known failure pattern matched.", FALLBACK_RUNBOOK, ())
 
@@ -243,7 +313,9 @@ def classify(report: FailureReport) -> tuple[Pattern, list[str]]:
 def _evidence(report: FailureReport, matched: list[str]) -> list[str]:
     evidence = [f"matched: {m!r}" for m in matched[:5]]
     for step in report.failed_steps:
-        evidence.append(f"step {step.step_key} failed with {step.error_class}: {step.message.strip()[:500]}")
+        evidence.append(
+            f"step {step.step_key} failed with {step.error_class}: {step.message.strip()[:500]}"
+        )
         if step.stack:
             last = [line for line in step.stack.strip().splitlines() if line.strip()][-3:]
             evidence.append("stack (last lines): " + " | ".join(s.strip() for s in last)[:500])
@@ -257,20 +329,31 @@ def ensure_triage_tables(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(TRIAGE_DDL)
 
 
-def similar_failures(conn: duckdb.DuckDBPyConnection, signature: str, pattern: str, job_name: str,
-                     exclude_run: str, limit: int = 5) -> list[str]:
+def similar_failures(
+    conn: duckdb.DuckDBPyConnection,
+    signature: str,
+    pattern: str,
+    job_name: str,
+    exclude_run: str,
+    limit: int = 5,
+) -> list[str]:
     """Earlier runs with the same signature, then with the same pattern in the same job."""
     ensure_triage_tables(conn)
     rows = conn.execute(
         "SELECT run_id FROM platform.triage_tickets WHERE run_id <> ? AND "
         "(signature = ? OR (pattern = ? AND job_name = ?)) "
         "ORDER BY (signature = ?) DESC, created_at DESC LIMIT ?",
-        [exclude_run, signature, pattern, job_name, signature, limit]).fetchall()
+        [exclude_run, signature, pattern, job_name, signature, limit],
+    ).fetchall()
     return [r[0] for r in rows]
 
 
-def triage(report: FailureReport, conn: duckdb.DuckDBPyConnection, allowlist: dict[str, Runbook] | None = None,
-           drafter: Callable[[FailureReport, Ticket], dict] | None = None) -> Ticket:
+def triage(
+    report: FailureReport,
+    conn: duckdb.DuckDBPyConnection,
+    allowlist: dict[str, Runbook] | None = None,
+    drafter: Callable[[FailureReport, Ticket], dict] | None = None,
+) -> Ticket:
     """Classify ``report``, find similar past failures, write and return the ticket.
 
     A second triage of the same run replaces its ticket (one ticket per failed run).
@@ -280,14 +363,25 @@ def triage(report: FailureReport, conn: duckdb.DuckDBPyConnection, allowlist: di
     runbook = pattern.runbook if pattern.runbook in allowlist else FALLBACK_RUNBOOK
     steps = sorted(s.step_key for s in report.failed_steps)
     errors = sorted({s.error_class for s in report.failed_steps})
-    signature = hashlib.sha1(json.dumps([pattern.name, report.job_name, steps, errors]).encode()).hexdigest()[:16]
+    signature = hashlib.sha1(
+        json.dumps([pattern.name, report.job_name, steps, errors]).encode()
+    ).hexdigest()[:16]
     ensure_triage_tables(conn)
     ticket = Ticket(
-        ticket_id=f"triage-{report.run_id}", run_id=report.run_id, job_name=report.job_name, pattern=pattern.name,
-        probable_cause=pattern.probable_cause, evidence=_evidence(report, matched), recommended_action=runbook,
-        safe_to_automate=allowlist[runbook].runs_by_itself, signature=signature,
-        similar_runs=similar_failures(conn, signature, pattern.name, report.job_name, report.run_id),
-        failed_steps=steps)
+        ticket_id=f"triage-{report.run_id}",
+        run_id=report.run_id,
+        job_name=report.job_name,
+        pattern=pattern.name,
+        probable_cause=pattern.probable_cause,
+        evidence=_evidence(report, matched),
+        recommended_action=runbook,
+        safe_to_automate=allowlist[runbook].runs_by_itself,
+        signature=signature,
+        similar_runs=similar_failures(
+            conn, signature, pattern.name, report.job_name, report.run_id
+        ),
+        failed_steps=steps,
+    )
     if ticket.similar_runs:
         ticket.evidence.append(f"similar earlier failures: {', '.join(ticket.similar_runs)}")
     if drafter is not None:
@@ -304,9 +398,21 @@ def write_ticket(conn: duckdb.DuckDBPyConnection, ticket: Ticket) -> None:
         "INSERT INTO platform.triage_tickets (ticket_id, run_id, job_name, pattern, probable_cause, evidence, "
         "recommended_action, safe_to_automate, signature, similar_runs, failed_steps, drafted_by) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [ticket.ticket_id, ticket.run_id, ticket.job_name, ticket.pattern, ticket.probable_cause,
-         json.dumps(ticket.evidence), ticket.recommended_action, ticket.safe_to_automate, ticket.signature,
-         json.dumps(ticket.similar_runs), json.dumps(ticket.failed_steps), ticket.drafted_by])
+        [
+            ticket.ticket_id,
+            ticket.run_id,
+            ticket.job_name,
+            ticket.pattern,
+            ticket.probable_cause,
+            json.dumps(ticket.evidence),
+            ticket.recommended_action,
+            ticket.safe_to_automate,
+            ticket.signature,
+            json.dumps(ticket.similar_runs),
+            json.dumps(ticket.failed_steps),
+            ticket.drafted_by,
+        ],
+    )
 
 
 def _apply_draft(ticket: Ticket, drafted: dict, allowlist: dict[str, Runbook]) -> None:
@@ -317,13 +423,18 @@ def _apply_draft(ticket: Ticket, drafted: dict, allowlist: dict[str, Runbook]) -
     itself is the allow-list's ``safe_to_automate``, never the drafter's say.
     """
     if drafted.get("degraded"):
-        ticket.evidence.append(f"Claude could not write this ticket ({drafted['degraded']}); "
-                               f"the pattern library's ticket stands")
+        ticket.evidence.append(
+            f"Claude could not write this ticket ({drafted['degraded']}); "
+            f"the pattern library's ticket stands"
+        )
         return
     if not drafted.get("probable_cause"):
         return
-    ticket.evidence = [*(f"quoted by the drafter: {line}" for line in drafted.get("evidence", [])),
-                       f"pattern library: {ticket.pattern}: {ticket.probable_cause}", *ticket.evidence]
+    ticket.evidence = [
+        *(f"quoted by the drafter: {line}" for line in drafted.get("evidence", [])),
+        f"pattern library: {ticket.pattern}: {ticket.probable_cause}",
+        *ticket.evidence,
+    ]
     ticket.probable_cause = str(drafted["probable_cause"])
     ticket.drafted_by = str(drafted.get("drafted_by", "llm"))
     proposed = drafted.get("recommended_action")
@@ -331,19 +442,35 @@ def _apply_draft(ticket: Ticket, drafted: dict, allowlist: dict[str, Runbook]) -
         ticket.recommended_action = proposed
         ticket.safe_to_automate = allowlist[proposed].runs_by_itself
     elif proposed:
-        ticket.evidence.append(f"the drafter proposed {proposed!r}, which is not on the runbook allow-list: "
-                               f"ignored, {ticket.recommended_action!r} stands")
+        ticket.evidence.append(
+            f"the drafter proposed {proposed!r}, which is not on the runbook allow-list: "
+            f"ignored, {ticket.recommended_action!r} stands"
+        )
 
 
-def record_action(conn: duckdb.DuckDBPyConnection, ticket_id: str, runbook: str, status: str, detail: str,
-                  actor: str | None = None) -> None:
+def record_action(
+    conn: duckdb.DuckDBPyConnection,
+    ticket_id: str,
+    runbook: str,
+    status: str,
+    detail: str,
+    actor: str | None = None,
+) -> None:
     ensure_triage_tables(conn)
-    conn.execute("INSERT INTO platform.triage_actions (ticket_id, runbook, status, detail, actor) "
-                 "VALUES (?, ?, ?, ?, ?)", [ticket_id, runbook, status, detail, actor])
+    conn.execute(
+        "INSERT INTO platform.triage_actions (ticket_id, runbook, status, detail, actor) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [ticket_id, runbook, status, detail, actor],
+    )
 
 
-def run_safe_actions(ticket: Ticket, conn: duckdb.DuckDBPyConnection, allowlist: dict[str, Runbook],
-                     executors: dict[str, Callable[[Ticket], str]], runbooks: list[str] | None = None) -> list[dict]:
+def run_safe_actions(
+    ticket: Ticket,
+    conn: duckdb.DuckDBPyConnection,
+    allowlist: dict[str, Runbook],
+    executors: dict[str, Callable[[Ticket], str]],
+    runbooks: list[str] | None = None,
+) -> list[dict]:
     """Run each runbook (default: the ticket's recommendation) only when it runs by itself
     (allow-listed as safe to automate, approved by two different reviewers) and has an
     executor; a runbook that needs a person is recorded as ``needs_person``.
@@ -351,20 +478,36 @@ def run_safe_actions(ticket: Ticket, conn: duckdb.DuckDBPyConnection, allowlist:
     ``executors`` maps runbook names to callables returning a one-line description of what
     they did. Every decision is recorded in ``platform.triage_actions`` and returned.
     """
-    return [_run_one(name, ticket, conn, allowlist, executors) for name in (runbooks or [ticket.recommended_action])]
+    return [
+        _run_one(name, ticket, conn, allowlist, executors)
+        for name in (runbooks or [ticket.recommended_action])
+    ]
 
 
-def _run_one(name: str, ticket: Ticket, conn: duckdb.DuckDBPyConnection, allowlist: dict[str, Runbook],
-             executors: dict[str, Callable[[Ticket], str]]) -> dict:
+def _run_one(
+    name: str,
+    ticket: Ticket,
+    conn: duckdb.DuckDBPyConnection,
+    allowlist: dict[str, Runbook],
+    executors: dict[str, Callable[[Ticket], str]],
+) -> dict:
     runbook = allowlist.get(name)
     if runbook is None:
         status, detail = "refused", f"{name!r} is not on the runbook allow-list; nothing was run"
     elif not runbook.runs_by_itself:
-        status, detail = NEEDS_PERSON, (f"{name} needs a person ({runbook.why_a_person()}): {runbook.description} "
-                                        f"Record who ran it: platform-assets tickets approve {ticket.ticket_id} "
-                                        f"--by NAME")
+        status, detail = (
+            NEEDS_PERSON,
+            (
+                f"{name} needs a person ({runbook.why_a_person()}): {runbook.description} "
+                f"Record who ran it: platform-assets tickets approve {ticket.ticket_id} "
+                f"--by NAME"
+            ),
+        )
     elif name not in executors:
-        status, detail = "skipped", f"{name} is safe to automate but this deployment has no executor for it"
+        status, detail = (
+            "skipped",
+            f"{name} is safe to automate but this deployment has no executor for it",
+        )
     else:
         try:
             status, detail = "executed", executors[name](ticket)
@@ -376,15 +519,24 @@ def _run_one(name: str, ticket: Ticket, conn: duckdb.DuckDBPyConnection, allowli
 
 def _has_triage_tables(conn: duckdb.DuckDBPyConnection) -> bool:
     # Readers must work on a read-only connection, so they look instead of creating.
-    return len(conn.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = 'platform' "
-                            "AND table_name IN ('triage_tickets', 'triage_actions')").fetchall()) == 2
+    return (
+        len(
+            conn.execute(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = 'platform' "
+                "AND table_name IN ('triage_tickets', 'triage_actions')"
+            ).fetchall()
+        )
+        == 2
+    )
 
 
 def tickets(conn: duckdb.DuckDBPyConnection) -> list[dict]:
     """All tickets, newest first, JSON columns decoded."""
     if not _has_triage_tables(conn):
         return []
-    cursor = conn.execute("SELECT * FROM platform.triage_tickets ORDER BY created_at DESC, ticket_id")
+    cursor = conn.execute(
+        "SELECT * FROM platform.triage_tickets ORDER BY created_at DESC, ticket_id"
+    )
     columns = [d[0] for d in cursor.description]
     out = []
     for values in cursor.fetchall():
@@ -399,8 +551,9 @@ def actions(conn: duckdb.DuckDBPyConnection, ticket_id: str) -> list[dict]:
     """What was done about a ticket, oldest first: the sensor's actions and people's approvals."""
     if not _has_triage_tables(conn):
         return []
-    cursor = conn.execute("SELECT * FROM platform.triage_actions WHERE ticket_id = ? ORDER BY acted_at",
-                          [ticket_id])
+    cursor = conn.execute(
+        "SELECT * FROM platform.triage_actions WHERE ticket_id = ? ORDER BY acted_at", [ticket_id]
+    )
     columns = [d[0] for d in cursor.description]
     return [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
 
@@ -423,8 +576,12 @@ class TicketNotFound(KeyError):
     pass
 
 
-def approve(conn: duckdb.DuckDBPyConnection, ticket_id: str, by: str,
-            allowlist: dict[str, Runbook] | None = None) -> dict:
+def approve(
+    conn: duckdb.DuckDBPyConnection,
+    ticket_id: str,
+    by: str,
+    allowlist: dict[str, Runbook] | None = None,
+) -> dict:
     """Record that ``by`` approved and ran the ticket's recommended runbook.
 
     Raises:
@@ -440,9 +597,16 @@ def approve(conn: duckdb.DuckDBPyConnection, ticket_id: str, by: str,
     runbook = found[0]["recommended_action"]
     allowlist = allowlist if allowlist is not None else load_allowlist()
     if runbook not in allowlist:
-        raise ValueError(f"ticket {ticket_id} recommends {runbook!r}, which is not on the runbook allow-list; "
-                         f"nothing to approve")
+        raise ValueError(
+            f"ticket {ticket_id} recommends {runbook!r}, which is not on the runbook allow-list; "
+            f"nothing to approve"
+        )
     detail = f"{runbook} approved and run by {by}"
     record_action(conn, ticket_id, runbook, APPROVED, detail, actor=by)
-    return {"ticket_id": ticket_id, "runbook": runbook, "status": APPROVED, "detail": detail, "actor": by}
-
+    return {
+        "ticket_id": ticket_id,
+        "runbook": runbook,
+        "status": APPROVED,
+        "detail": detail,
+        "actor": by,
+    }

@@ -41,34 +41,61 @@ class TriageAnswer(BaseModel):
     recommended_action: str = Field(description="The name of one runbook from the allow-list.")
 
 
-def triage_drafter(client: ClaudeClient | None, log_conn: duckdb.DuckDBPyConnection,
-                   allowlist: dict[str, Runbook], *, run_id: str | None = None,
-                   asset: str | None = "triage_run_failures") -> Callable[[FailureReport, Ticket], dict] | None:
+def triage_drafter(
+    client: ClaudeClient | None,
+    log_conn: duckdb.DuckDBPyConnection,
+    allowlist: dict[str, Runbook],
+    *,
+    run_id: str | None = None,
+    asset: str | None = "triage_run_failures",
+) -> Callable[[FailureReport, Ticket], dict] | None:
     """The ``drafter`` for :func:`platform_assets.core.operations.triage.triage`, or None
     when Claude is off (the pattern library then writes the ticket alone)."""
     if client is None or not client.enabled:
         return None
-    runbooks = json.dumps([{"name": r.name, "description": r.description} for r in allowlist.values()], indent=1)
+    runbooks = json.dumps(
+        [{"name": r.name, "description": r.description} for r in allowlist.values()], indent=1
+    )
 
     def draft(report: FailureReport, ticket: Ticket) -> dict[str, Any]:
         evidence = {
             "job": report.job_name,
             "run_error": report.run_error[:2000],
-            "failed_steps": [{"step": s.step_key, "error": s.error_class, "message": s.message[:2000],
-                              "stack_tail": s.stack.strip().splitlines()[-8:], "logs_before": s.logs_before[-10:]}
-                             for s in report.failed_steps],
-            "pattern_library": {"pattern": ticket.pattern, "probable_cause": ticket.probable_cause,
-                                "runbook": ticket.recommended_action},
+            "failed_steps": [
+                {
+                    "step": s.step_key,
+                    "error": s.error_class,
+                    "message": s.message[:2000],
+                    "stack_tail": s.stack.strip().splitlines()[-8:],
+                    "logs_before": s.logs_before[-10:],
+                }
+                for s in report.failed_steps
+            ],
+            "pattern_library": {
+                "pattern": ticket.pattern,
+                "probable_cause": ticket.probable_cause,
+                "runbook": ticket.recommended_action,
+            },
             "similar_runs": ticket.similar_runs,
         }
         data = json.dumps(evidence, default=str)[:MAX_EVIDENCE_CHARS].replace("<", "\\u003c")
-        result = TASK.ask(client, log_conn, context=f"<runbook_allowlist>\n{runbooks}\n</runbook_allowlist>",
-                          data=f"<untrusted_failure_evidence>\n{data}\n</untrusted_failure_evidence>",
-                          output_model=TriageAnswer, run_id=run_id or report.run_id, asset=asset)
+        result = TASK.ask(
+            client,
+            log_conn,
+            context=f"<runbook_allowlist>\n{runbooks}\n</runbook_allowlist>",
+            data=f"<untrusted_failure_evidence>\n{data}\n</untrusted_failure_evidence>",
+            output_model=TriageAnswer,
+            run_id=run_id or report.run_id,
+            asset=asset,
+        )
         if not result.ok:
             return {"degraded": f"{result.outcome}: {result.reason}"}
         answer = result.parsed
-        return {"probable_cause": answer.probable_cause, "evidence": answer.evidence[:6],
-                "recommended_action": answer.recommended_action, "drafted_by": f"claude ({client.model})"}
+        return {
+            "probable_cause": answer.probable_cause,
+            "evidence": answer.evidence[:6],
+            "recommended_action": answer.recommended_action,
+            "drafted_by": f"claude ({client.model})",
+        }
 
     return draft

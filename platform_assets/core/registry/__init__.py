@@ -1,6 +1,12 @@
 """Model registry: versions with their facts, ``champion``/``challenger`` aliases, a gate, rollback."""
 
-from platform_assets.core.registry.gate import EvalCaseComparison, EvalCaseResult, GateDecision, GatePolicy, gate
+from platform_assets.core.registry.gate import (
+    EvalCaseComparison,
+    EvalCaseResult,
+    GateDecision,
+    GatePolicy,
+    gate,
+)
 from platform_assets.core.registry.registry import (
     CHALLENGER,
     CHAMPION,

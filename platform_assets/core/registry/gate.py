@@ -29,7 +29,9 @@ class GatePolicy:
     slice_metric: str = "auroc"
     slice_tolerance: float = 0.08
     min_slice_positives: int = 10
-    absolute_minimums: dict[str, float] = field(default_factory=lambda: {"auroc": 0.70, "pr_auc": 0.05})
+    absolute_minimums: dict[str, float] = field(
+        default_factory=lambda: {"auroc": 0.70, "pr_auc": 0.05}
+    )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,13 +58,19 @@ class EvalCaseComparison:
     cases: tuple[EvalCaseResult, ...]
 
     def to_dict(self) -> dict:
-        return {"champion_version": self.champion_version, "suite_fingerprint": self.suite_fingerprint,
-                "cases": [asdict(c) for c in self.cases]}
+        return {
+            "champion_version": self.champion_version,
+            "suite_fingerprint": self.suite_fingerprint,
+            "cases": [asdict(c) for c in self.cases],
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> EvalCaseComparison:
-        return cls(champion_version=data.get("champion_version"), suite_fingerprint=data.get("suite_fingerprint", ""),
-                   cases=tuple(EvalCaseResult(**c) for c in data.get("cases", [])))
+        return cls(
+            champion_version=data.get("champion_version"),
+            suite_fingerprint=data.get("suite_fingerprint", ""),
+            cases=tuple(EvalCaseResult(**c) for c in data.get("cases", [])),
+        )
 
     @property
     def regressions(self) -> list[EvalCaseResult]:
@@ -83,15 +91,24 @@ class GateDecision:
         return asdict(self)
 
     def markdown(self) -> str:
-        lines = [f"**{'PASS' if self.passed else 'BLOCKED'}**: challenger v{self.challenger_version} vs "
-                 f"champion {'v' + str(self.champion_version) if self.champion_version else '(none)'}", ""]
+        lines = [
+            f"**{'PASS' if self.passed else 'BLOCKED'}**: challenger v{self.challenger_version} vs "
+            f"champion {'v' + str(self.champion_version) if self.champion_version else '(none)'}",
+            "",
+        ]
         lines += [f"- {r}" for r in self.reasons]
         if self.comparisons:
-            lines += ["", "| check | challenger | champion | allowed | ok |", "| --- | --- | --- | --- | --- |"]
+            lines += [
+                "",
+                "| check | challenger | champion | allowed | ok |",
+                "| --- | --- | --- | --- | --- |",
+            ]
             for c in self.comparisons:
                 fmt = lambda v: "–" if v is None else f"{v:.4f}" if isinstance(v, float) else str(v)  # noqa: E731
-                lines.append(f"| {c['check']} | {fmt(c['challenger'])} | {fmt(c.get('champion'))} | "
-                             f"{c['allowed']} | {'✅' if c['ok'] else '❌'} |")
+                lines.append(
+                    f"| {c['check']} | {fmt(c['challenger'])} | {fmt(c.get('champion'))} | "
+                    f"{c['allowed']} | {'✅' if c['ok'] else '❌'} |"
+                )
         return "\n".join(lines)
 
 
@@ -104,9 +121,14 @@ def _slices(metrics: dict, policy: GatePolicy) -> dict[tuple[str, str], float]:
     return out
 
 
-def gate(challenger: dict, champion: dict | None, policy: GatePolicy | None = None,
-         challenger_version: int | None = None, champion_version: int | None = None,
-         eval_cases: EvalCaseComparison | None = None) -> GateDecision:
+def gate(
+    challenger: dict,
+    champion: dict | None,
+    policy: GatePolicy | None = None,
+    challenger_version: int | None = None,
+    champion_version: int | None = None,
+    eval_cases: EvalCaseComparison | None = None,
+) -> GateDecision:
     """Decide whether ``challenger`` may replace ``champion`` (evaluation dicts, same holdout),
     and, given ``eval_cases``, whether it fails an eval case the champion passes."""
     policy = policy or GatePolicy()
@@ -116,70 +138,132 @@ def gate(challenger: dict, champion: dict | None, policy: GatePolicy | None = No
     for metric, minimum in sorted(policy.absolute_minimums.items()):
         value = challenger.get(metric)
         ok = value is not None and value >= minimum
-        comparisons.append({"check": f"minimum {metric}", "challenger": value, "champion": None,
-                            "allowed": f"≥ {minimum}", "ok": ok})
+        comparisons.append(
+            {
+                "check": f"minimum {metric}",
+                "challenger": value,
+                "champion": None,
+                "allowed": f"≥ {minimum}",
+                "ok": ok,
+            }
+        )
         if not ok:
             passed = False
-            reasons.append(f"{metric} {value if value is None else round(value, 4)} is below the absolute "
-                           f"minimum {minimum}")
+            reasons.append(
+                f"{metric} {value if value is None else round(value, 4)} is below the absolute "
+                f"minimum {minimum}"
+            )
     if champion is None:
-        reasons.append("no champion yet: promoted on absolute minimums" if passed
-                       else "no champion yet, and the first model fails the absolute minimums")
+        reasons.append(
+            "no champion yet: promoted on absolute minimums"
+            if passed
+            else "no champion yet, and the first model fails the absolute minimums"
+        )
     else:
         name = policy.primary_metric
         ours, theirs = float(challenger[name]), float(champion[name])
         ok = ours >= theirs - policy.tolerance
-        comparisons.append({"check": name, "challenger": ours, "champion": theirs,
-                            "allowed": f"≥ champion − {policy.tolerance}", "ok": ok})
+        comparisons.append(
+            {
+                "check": name,
+                "challenger": ours,
+                "champion": theirs,
+                "allowed": f"≥ champion − {policy.tolerance}",
+                "ok": ok,
+            }
+        )
         if ok:
-            reasons.append(f"{name} {ours:.4f} vs champion {theirs:.4f} (Δ {ours - theirs:+.4f}), within "
-                           f"tolerance {policy.tolerance}")
+            reasons.append(
+                f"{name} {ours:.4f} vs champion {theirs:.4f} (Δ {ours - theirs:+.4f}), within "
+                f"tolerance {policy.tolerance}"
+            )
         else:
             passed = False
-            reasons.append(f"{name} {ours:.4f} is worse than champion {theirs:.4f} by {theirs - ours:.4f} "
-                           f"> tolerance {policy.tolerance}")
+            reasons.append(
+                f"{name} {ours:.4f} is worse than champion {theirs:.4f} by {theirs - ours:.4f} "
+                f"> tolerance {policy.tolerance}"
+            )
         ours_slices, their_slices = _slices(challenger, policy), _slices(champion, policy)
         regressed = []
         for key in sorted(set(ours_slices) & set(their_slices)):
             delta = ours_slices[key] - their_slices[key]
             ok = delta >= -policy.slice_tolerance
-            comparisons.append({"check": f"slice {key[0]}={key[1]} {policy.slice_metric}",
-                                "challenger": ours_slices[key], "champion": their_slices[key],
-                                "allowed": f"≥ champion − {policy.slice_tolerance}", "ok": ok})
+            comparisons.append(
+                {
+                    "check": f"slice {key[0]}={key[1]} {policy.slice_metric}",
+                    "challenger": ours_slices[key],
+                    "champion": their_slices[key],
+                    "allowed": f"≥ champion − {policy.slice_tolerance}",
+                    "ok": ok,
+                }
+            )
             if not ok:
                 regressed.append(f"{key[0]}={key[1]} ({delta:+.3f})")
         if regressed:
             passed = False
-            reasons.append(f"slices regress beyond {policy.slice_tolerance} {policy.slice_metric}: "
-                           + ", ".join(regressed))
+            reasons.append(
+                f"slices regress beyond {policy.slice_tolerance} {policy.slice_metric}: "
+                + ", ".join(regressed)
+            )
         else:
-            reasons.append(f"no slice regresses beyond {policy.slice_tolerance} {policy.slice_metric} "
-                           f"({len(set(ours_slices) & set(their_slices))} slices compared)")
-    if eval_cases is not None and not _judge_eval_cases(eval_cases, champion is not None, reasons, comparisons):
+            reasons.append(
+                f"no slice regresses beyond {policy.slice_tolerance} {policy.slice_metric} "
+                f"({len(set(ours_slices) & set(their_slices))} slices compared)"
+            )
+    if eval_cases is not None and not _judge_eval_cases(
+        eval_cases, champion is not None, reasons, comparisons
+    ):
         passed = False
-    return GateDecision(passed=passed, challenger_version=challenger_version, champion_version=champion_version,
-                        reasons=reasons, comparisons=comparisons, policy=policy.to_dict())
+    return GateDecision(
+        passed=passed,
+        challenger_version=challenger_version,
+        champion_version=champion_version,
+        reasons=reasons,
+        comparisons=comparisons,
+        policy=policy.to_dict(),
+    )
 
 
-def _judge_eval_cases(results: EvalCaseComparison, has_champion: bool, reasons: list[str],
-                      comparisons: list[dict]) -> bool:
+def _judge_eval_cases(
+    results: EvalCaseComparison, has_champion: bool, reasons: list[str], comparisons: list[dict]
+) -> bool:
     """Whether the eval suite lets the challenger through; adds its reasons and rows."""
     total = len(results.cases)
     ours = sum(1 for c in results.cases if c.challenger_passed)
     if not has_champion:
-        reasons.append(f"eval suite: {ours} of {total} approved cases pass (no champion to compare with: the suite "
-                       f"does not block the first model)")
+        reasons.append(
+            f"eval suite: {ours} of {total} approved cases pass (no champion to compare with: the suite "
+            f"does not block the first model)"
+        )
         return True
     theirs = sum(1 for c in results.cases if c.champion_passed)
     regressed = results.regressions
-    comparisons.append({"check": "eval cases passed", "challenger": ours, "champion": theirs,
-                        "allowed": "every case the champion passes", "ok": not regressed})
+    comparisons.append(
+        {
+            "check": "eval cases passed",
+            "challenger": ours,
+            "champion": theirs,
+            "allowed": "every case the champion passes",
+            "ok": not regressed,
+        }
+    )
     for case in regressed:
-        comparisons.append({"check": f"eval case {case.case} ({case.requirement})", "challenger": "fails",
-                            "champion": "passes", "allowed": "passes", "ok": False})
+        comparisons.append(
+            {
+                "check": f"eval case {case.case} ({case.requirement})",
+                "challenger": "fails",
+                "champion": "passes",
+                "allowed": "passes",
+                "ok": False,
+            }
+        )
     if regressed:
-        reasons.append(f"eval suite: the challenger fails {len(regressed)} case(s) the champion passes: "
-                       + "; ".join(f"{c.case} (requirement {c.requirement}): {c.detail}" for c in regressed))
+        reasons.append(
+            f"eval suite: the challenger fails {len(regressed)} case(s) the champion passes: "
+            + "; ".join(f"{c.case} (requirement {c.requirement}): {c.detail}" for c in regressed)
+        )
         return False
-    reasons.append(f"eval suite: no case the champion passes fails ({ours} of {total} pass, champion {theirs})")
+    reasons.append(
+        f"eval suite: no case the champion passes fails ({ours} of {total} pass, champion {theirs})"
+    )
     return True

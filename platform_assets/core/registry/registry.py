@@ -26,7 +26,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from platform_assets.core.registry.gate import EVAL_CASES_FILE, EvalCaseComparison, GateDecision, GatePolicy, gate
+from platform_assets.core.registry.gate import (
+    EVAL_CASES_FILE,
+    EvalCaseComparison,
+    GateDecision,
+    GatePolicy,
+    gate,
+)
 from platform_assets.core.registry.store import ArtifactStore
 
 CHAMPION = "champion"
@@ -104,13 +110,22 @@ class ModelRegistry:
         prefix = f"{self.model_name}/versions/"
         found = set()
         for key in self.store.list(prefix):
-            rest = key[len(prefix):]
+            rest = key[len(prefix) :]
             if rest.endswith("/version.json") and rest.startswith("v"):
                 found.add(int(rest.split("/")[0][1:]))
         return sorted(found)
 
-    def register(self, files: dict[str, bytes], *, config: dict, threshold: float, data_window: dict,
-                 metrics: dict, lineage: dict, extra: dict | None = None) -> ModelVersion:
+    def register(
+        self,
+        files: dict[str, bytes],
+        *,
+        config: dict,
+        threshold: float,
+        data_window: dict,
+        metrics: dict,
+        lineage: dict,
+        extra: dict | None = None,
+    ) -> ModelVersion:
         """Store a new version and make it the ``challenger``. Returns the version."""
         if ONNX_FILE not in files:
             raise RegistryError(f"a version needs {ONNX_FILE}; got files {sorted(files)}")
@@ -121,19 +136,31 @@ class ModelRegistry:
             self.store.put(self.file_key(version, name), data)
             manifest[name] = {"sha256": _sha256(data), "bytes": len(data)}
         record = {
-            "model_name": self.model_name, "version": version, "created_at": _now(),
-            "files": manifest, "config": config, "threshold": threshold, "data_window": data_window,
-            "metrics": metrics, "lineage": lineage, "attachments": {}, **(extra or {}),
+            "model_name": self.model_name,
+            "version": version,
+            "created_at": _now(),
+            "files": manifest,
+            "config": config,
+            "threshold": threshold,
+            "data_window": data_window,
+            "metrics": metrics,
+            "lineage": lineage,
+            "attachments": {},
+            **(extra or {}),
         }
-        self.store.put_text(self.file_key(version, "version.json"), json.dumps(record, indent=2, default=str))
+        self.store.put_text(
+            self.file_key(version, "version.json"), json.dumps(record, indent=2, default=str)
+        )
         self._move_alias(CHALLENGER, version, reason="registered", actor="registry")
         return ModelVersion(self.model_name, version, record)
 
     def get(self, version: int) -> ModelVersion:
         key = self.file_key(version, "version.json")
         if not self.store.exists(key):
-            raise RegistryError(f"{self.model_name} has no version {version} (looked for {self.store.uri(key)}); "
-                                f"versions: {self.versions()}")
+            raise RegistryError(
+                f"{self.model_name} has no version {version} (looked for {self.store.uri(key)}); "
+                f"versions: {self.versions()}"
+            )
         return ModelVersion(self.model_name, version, json.loads(self.store.get_text(key)))
 
     def attach(self, version: int, name: str, data: bytes) -> str:
@@ -143,7 +170,9 @@ class ModelRegistry:
             raise RegistryError(f"{name} is a model file of v{version} and cannot be replaced")
         uri = self.store.put(self.file_key(version, name), data)
         record.setdefault("attachments", {})[name] = {"sha256": _sha256(data), "bytes": len(data)}
-        self.store.put_text(self.file_key(version, "version.json"), json.dumps(record, indent=2, default=str))
+        self.store.put_text(
+            self.file_key(version, "version.json"), json.dumps(record, indent=2, default=str)
+        )
         return uri
 
     def read_file(self, version: int, name: str, verify: bool = True) -> bytes:
@@ -156,11 +185,14 @@ class ModelRegistry:
         try:
             data = self.store.get(key)
         except KeyError as exc:
-            raise CorruptModelError(f"{self.store.uri(key)} is missing: v{version} is incomplete") from exc
+            raise CorruptModelError(
+                f"{self.store.uri(key)} is missing: v{version} is incomplete"
+            ) from exc
         if verify and _sha256(data) != entry["sha256"]:
             raise CorruptModelError(
                 f"{self.store.uri(key)} does not match its recorded SHA-256 ({len(data)} bytes, expected "
-                f"{entry['bytes']}): the file is corrupted or was replaced; v{version} cannot serve")
+                f"{entry['bytes']}): the file is corrupted or was replaced; v{version} cannot serve"
+            )
         return data
 
     def verify(self, version: int) -> None:
@@ -226,25 +258,47 @@ class ModelRegistry:
         """(champion, challenger) as a comparison sees them: after a promotion the two aliases
         point at the same version, so the challenger's opponent is the champion it replaced."""
         champion, challenger = self.champion(), self.challenger()
-        if champion is not None and challenger is not None and champion.version == challenger.version:
-            replaced = [e["from"] for e in self.history() if e["alias"] == CHAMPION and e["event"] == "promote"
-                        and e["to"] == champion.version and e["from"] is not None]
+        if (
+            champion is not None
+            and challenger is not None
+            and champion.version == challenger.version
+        ):
+            replaced = [
+                e["from"]
+                for e in self.history()
+                if e["alias"] == CHAMPION
+                and e["event"] == "promote"
+                and e["to"] == champion.version
+                and e["from"] is not None
+            ]
             champion = self.get(replaced[-1]) if replaced else None
         return champion, challenger
 
-    def _move_alias(self, alias: str, version: int | None, *, reason: str, actor: str,
-                    event: str = "move") -> None:
+    def _move_alias(
+        self, alias: str, version: int | None, *, reason: str, actor: str, event: str = "move"
+    ) -> None:
         data = self._aliases()
         previous = data.get(alias)
         data[alias] = version
-        data.setdefault("history", []).append({"event": event, "alias": alias, "from": previous, "to": version,
-                                               "reason": reason, "actor": actor, "at": _now()})
+        data.setdefault("history", []).append(
+            {
+                "event": event,
+                "alias": alias,
+                "from": previous,
+                "to": version,
+                "reason": reason,
+                "actor": actor,
+                "at": _now(),
+            }
+        )
         self.store.put_text(self._aliases_key(), json.dumps(data, indent=2))
 
     # -- the eval suite's comparison --------------------------------------------------
     def attach_eval_cases(self, version: int, comparison: EvalCaseComparison) -> str:
         """Record the eval suite's run of ``version`` against its champion."""
-        return self.attach(version, EVAL_CASES_FILE, json.dumps(comparison.to_dict(), indent=2).encode())
+        return self.attach(
+            version, EVAL_CASES_FILE, json.dumps(comparison.to_dict(), indent=2).encode()
+        )
 
     def eval_cases(self, version: int) -> EvalCaseComparison | None:
         """The eval suite's recorded comparison of ``version`` with a champion, if any."""
@@ -253,9 +307,13 @@ class ModelRegistry:
         return EvalCaseComparison.from_dict(json.loads(self.read_file(version, EVAL_CASES_FILE)))
 
     # -- the gate, promotion and rollback ------------------------------------------------
-    def evaluate_gate(self, version: int, policy: GatePolicy | None = None,
-                      champion_metrics: dict | None = None,
-                      eval_cases: EvalCaseComparison | None = None) -> GateDecision:
+    def evaluate_gate(
+        self,
+        version: int,
+        policy: GatePolicy | None = None,
+        champion_metrics: dict | None = None,
+        eval_cases: EvalCaseComparison | None = None,
+    ) -> GateDecision:
         """The gate decision for ``version`` against the current champion.
 
         ``champion_metrics`` should be the champion re-evaluated on ``version``'s holdout;
@@ -273,8 +331,14 @@ class ModelRegistry:
             eval_cases = self.eval_cases(version)
         if eval_cases is not None and eval_cases.champion_version != champion_version:
             eval_cases = None  # run against another champion: not comparable
-        return gate(challenger.metrics, theirs, policy, challenger_version=version,
-                    champion_version=champion_version, eval_cases=eval_cases)
+        return gate(
+            challenger.metrics,
+            theirs,
+            policy,
+            challenger_version=version,
+            champion_version=champion_version,
+            eval_cases=eval_cases,
+        )
 
     def promote(self, version: int, decision: GateDecision, actor: str = "gate") -> ModelVersion:
         """Make ``version`` the champion. Needs a passing decision for that very version.
@@ -284,16 +348,27 @@ class ModelRegistry:
             CorruptModelError: a file of ``version`` is corrupted; the champion stays.
         """
         if decision.challenger_version != version:
-            raise PromotionBlockedError(f"the gate decision is for v{decision.challenger_version}, not v{version}")
+            raise PromotionBlockedError(
+                f"the gate decision is for v{decision.challenger_version}, not v{version}"
+            )
         if not decision.passed:
-            raise PromotionBlockedError(f"v{version} did not pass the gate: " + "; ".join(decision.reasons))
+            raise PromotionBlockedError(
+                f"v{version} did not pass the gate: " + "; ".join(decision.reasons)
+            )
         self.verify(version)
-        self._move_alias(CHAMPION, version, reason="; ".join(decision.reasons), actor=actor, event="promote")
+        self._move_alias(
+            CHAMPION, version, reason="; ".join(decision.reasons), actor=actor, event="promote"
+        )
         return self.get(version)
 
-    def promote_if_passes(self, version: int, policy: GatePolicy | None = None,
-                          champion_metrics: dict | None = None, actor: str = "gate",
-                          eval_cases: EvalCaseComparison | None = None) -> GateDecision:
+    def promote_if_passes(
+        self,
+        version: int,
+        policy: GatePolicy | None = None,
+        champion_metrics: dict | None = None,
+        actor: str = "gate",
+        eval_cases: EvalCaseComparison | None = None,
+    ) -> GateDecision:
         """Run the gate and promote on a pass; returns the decision either way."""
         decision = self.evaluate_gate(version, policy, champion_metrics, eval_cases)
         if decision.passed:
@@ -319,8 +394,10 @@ class ModelRegistry:
                 stack.pop()
         previous = stack[-2] if len(stack) >= 2 else None
         if previous is None:
-            raise RegistryError(f"{self.model_name} has no earlier champion to roll back to "
-                                f"(champion: {current if current is None else 'v' + str(current)})")
+            raise RegistryError(
+                f"{self.model_name} has no earlier champion to roll back to "
+                f"(champion: {current if current is None else 'v' + str(current)})"
+            )
         self.verify(previous)
         self._move_alias(CHAMPION, previous, reason=reason, actor=actor, event="rollback")
         return self.get(previous)

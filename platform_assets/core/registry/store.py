@@ -90,13 +90,21 @@ class LocalStore(ArtifactStore):
 class S3Store(ArtifactStore):
     """An S3 bucket (or any S3-compatible endpoint) under an optional key prefix."""
 
-    def __init__(self, bucket: str, prefix: str = "", client=None, endpoint_url: str | None = None,
-                 region_name: str | None = None):
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        client=None,
+        endpoint_url: str | None = None,
+        region_name: str | None = None,
+    ):
         import boto3
 
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        self.client = client or boto3.client("s3", endpoint_url=endpoint_url, region_name=region_name)
+        self.client = client or boto3.client(
+            "s3", endpoint_url=endpoint_url, region_name=region_name
+        )
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -125,8 +133,9 @@ class S3Store(ArtifactStore):
     def list(self, prefix: str) -> list[str]:
         strip = len(self.prefix) + 1 if self.prefix else 0
         keys = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
-                                                                          Prefix=self._key(prefix)):
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key(prefix)
+        ):
             keys.extend(obj["Key"][strip:] for obj in page.get("Contents", []))
         return sorted(keys)
 
@@ -139,5 +148,7 @@ def store_from_url(url: str | Path, endpoint_url: str | None = None) -> Artifact
     text = str(url)
     if text.startswith("s3://"):
         bucket, _, prefix = text[5:].partition("/")
-        return S3Store(bucket, prefix, endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3"))
+        return S3Store(
+            bucket, prefix, endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3")
+        )
     return LocalStore(text)

@@ -22,7 +22,22 @@ _EXPORTS = {
     "score": "scoring",
 }
 
-__all__ = sorted(_EXPORTS)
+# The same names as _EXPORTS, spelled out for linters and type checkers.
+__all__ = [
+    "InsufficientDataError",
+    "OnnxParityError",
+    "OnnxScorer",
+    "ParityReport",
+    "SingleClassError",
+    "TrainedModel",
+    "TrainingConfig",
+    "TrainingError",
+    "check_parity",
+    "export_onnx",
+    "score",
+    "split_by_time",
+    "train_model",
+]
 
 
 def __getattr__(name: str):

@@ -46,11 +46,18 @@ class Candidate:
 
         holdout = self.holdout()
         window = lambda key: tuple(dt.date.fromisoformat(d) for d in self.summary[key])  # noqa: E731
-        return TrainedModel(pipeline=self.pipeline, config=self.config, threshold=self.threshold,
-                            train_window=window("train_window"), holdout_window=window("holdout_window"),
-                            train_rows=self.summary["train_rows"],
-                            train_positive_rate=self.summary["train_positive_rate"], holdout=holdout,
-                            reference_sample=pd.DataFrame(), fit_seconds=self.summary.get("fit_seconds", 0.0))
+        return TrainedModel(
+            pipeline=self.pipeline,
+            config=self.config,
+            threshold=self.threshold,
+            train_window=window("train_window"),
+            holdout_window=window("holdout_window"),
+            train_rows=self.summary["train_rows"],
+            train_positive_rate=self.summary["train_positive_rate"],
+            holdout=holdout,
+            reference_sample=pd.DataFrame(),
+            fit_seconds=self.summary.get("fit_seconds", 0.0),
+        )
 
     def read_json(self, name: str) -> dict:
         return json.loads((self.path / name).read_text())
@@ -80,7 +87,13 @@ def load_candidate(path: str | Path) -> Candidate:
     path = Path(path)
     for name in ("model.joblib", "training.json", "holdout.parquet", "reference.parquet"):
         if not (path / name).is_file():
-            raise FileNotFoundError(f"candidate {path} lacks {name}: re-materialize model/fraud_model")
+            raise FileNotFoundError(
+                f"candidate {path} lacks {name}: re-materialize model/fraud_model"
+            )
     summary = json.loads((path / "training.json").read_text())
-    return Candidate(path=path, pipeline=joblib.load(path / "model.joblib"),
-                     config=TrainingConfig.from_dict(summary["config"]), summary=summary)
+    return Candidate(
+        path=path,
+        pipeline=joblib.load(path / "model.joblib"),
+        config=TrainingConfig.from_dict(summary["config"]),
+        summary=summary,
+    )

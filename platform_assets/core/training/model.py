@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+
 class TrainingError(ValueError):
     """The training data cannot produce a model; the message says why and what to do."""
 
@@ -78,14 +79,20 @@ class TrainingConfig:
 
     def __post_init__(self) -> None:
         if self.model_type not in ("hist_gradient_boosting", "logistic_regression"):
-            raise ValueError(f"model_type must be 'hist_gradient_boosting' or 'logistic_regression', "
-                             f"got {self.model_type!r}")
+            raise ValueError(
+                f"model_type must be 'hist_gradient_boosting' or 'logistic_regression', "
+                f"got {self.model_type!r}"
+            )
         unknown = sorted(set(self.features) - set(FEATURE_COLUMNS))
         if unknown:
-            raise ValueError(f"features {unknown} are not feature columns; choose from {list(FEATURE_COLUMNS)}")
+            raise ValueError(
+                f"features {unknown} are not feature columns; choose from {list(FEATURE_COLUMNS)}"
+            )
         if self.holdout_days < 1 or self.training_days <= self.holdout_days:
-            raise ValueError(f"need training_days > holdout_days >= 1, got {self.training_days} and "
-                             f"{self.holdout_days}")
+            raise ValueError(
+                f"need training_days > holdout_days >= 1, got {self.training_days} and "
+                f"{self.holdout_days}"
+            )
         if not 0 < self.alert_rate < 1:
             raise ValueError(f"alert_rate must be in (0, 1), got {self.alert_rate}")
 
@@ -154,7 +161,13 @@ def model_input(frame: pd.DataFrame, config: TrainingConfig) -> pd.DataFrame:
 
     data = {}
     for column in config.categorical_columns:
-        data[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str).to_numpy(object)
+        data[column] = (
+            frame[column]
+            .astype(object)
+            .where(frame[column].notna(), "")
+            .astype(str)
+            .to_numpy(object)
+        )
     for column in config.numeric_columns:
         data[column] = frame[column].to_numpy(dtype=np.float32)
     return pd.DataFrame(data, index=frame.index)
@@ -170,14 +183,21 @@ def build_pipeline(config: TrainingConfig):
 
     transformers = []
     if config.categorical_columns:
-        transformers.append(("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                             list(config.categorical_columns)))
+        transformers.append(
+            (
+                "categorical",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                list(config.categorical_columns),
+            )
+        )
     if config.numeric_columns:
         numeric = StandardScaler() if config.model_type == "logistic_regression" else "passthrough"
         transformers.append(("numeric", numeric, list(config.numeric_columns)))
     preprocess = ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0)
     if config.model_type == "logistic_regression":
-        estimator = LogisticRegression(C=config.logistic_c, max_iter=2_000, random_state=config.seed)
+        estimator = LogisticRegression(
+            C=config.logistic_c, max_iter=2_000, random_state=config.seed
+        )
     else:
         estimator = HistGradientBoostingClassifier(
             learning_rate=config.learning_rate,
@@ -201,18 +221,22 @@ def split_by_time(features: pd.DataFrame, holdout_days: int) -> tuple[pd.DataFra
         raise InsufficientDataError(
             f"the feature window holds {len(days)} day(s) ({_span(days)}), but holdout_days={holdout_days} "
             f"needs at least {holdout_days + 1}: materialize more features/transactions partitions or lower "
-            f"holdout_days")
+            f"holdout_days"
+        )
     cutoff = days[-holdout_days]
     dates = pd.to_datetime(features["partition_date"]).dt.date
-    return features[dates < cutoff].reset_index(drop=True), features[dates >= cutoff].reset_index(drop=True)
+    return features[dates < cutoff].reset_index(drop=True), features[dates >= cutoff].reset_index(
+        drop=True
+    )
 
 
 def _span(days) -> str:
     return f"{days[0]}..{days[-1]}" if days else "none"
 
 
-def train_model(features: pd.DataFrame, config: TrainingConfig | None = None,
-                reference_rows: int = 20_000) -> TrainedModel:
+def train_model(
+    features: pd.DataFrame, config: TrainingConfig | None = None, reference_rows: int = 20_000
+) -> TrainedModel:
     """Fit the pipeline on all but the last ``holdout_days`` days of ``features``.
 
     Args:
@@ -229,8 +253,12 @@ def train_model(features: pd.DataFrame, config: TrainingConfig | None = None,
 
     config = config or TrainingConfig()
     if features.empty:
-        raise InsufficientDataError("no feature rows in the training window: materialize features/transactions first")
-    missing = sorted((set(config.feature_columns) | {LABEL, "partition_date"}) - set(features.columns))
+        raise InsufficientDataError(
+            "no feature rows in the training window: materialize features/transactions first"
+        )
+    missing = sorted(
+        (set(config.feature_columns) | {LABEL, "partition_date"}) - set(features.columns)
+    )
     if missing:
         raise TrainingError(f"feature frame lacks columns {missing}: rebuild features/transactions")
     train, holdout = split_by_time(features, config.holdout_days)
@@ -239,11 +267,13 @@ def train_model(features: pd.DataFrame, config: TrainingConfig | None = None,
     if len(train) < config.min_train_rows:
         raise InsufficientDataError(
             f"{len(train)} training rows in {_span(train_days)}, fewer than min_train_rows="
-            f"{config.min_train_rows}: materialize more partitions or lower min_train_rows")
+            f"{config.min_train_rows}: materialize more partitions or lower min_train_rows"
+        )
     if len(holdout) < config.min_holdout_rows:
         raise InsufficientDataError(
             f"{len(holdout)} holdout rows in {_span(holdout_days)}, fewer than min_holdout_rows="
-            f"{config.min_holdout_rows}")
+            f"{config.min_holdout_rows}"
+        )
     labels = train[LABEL].astype(int).to_numpy()
     classes = np.unique(labels)
     if len(classes) < 2:
@@ -251,12 +281,14 @@ def train_model(features: pd.DataFrame, config: TrainingConfig | None = None,
         raise SingleClassError(
             f"every one of the {len(train)} training rows in {_span(train_days)} is {only} "
             f"(is_fraud={int(classes[0])}): a classifier needs both classes; check the label feed "
-            f"or widen training_days")
+            f"or widen training_days"
+        )
     positives = int(labels.sum())
     if positives < config.min_positive_rows:
         raise InsufficientDataError(
             f"only {positives} fraud rows in training window {_span(train_days)}, fewer than "
-            f"min_positive_rows={config.min_positive_rows}: widen training_days")
+            f"min_positive_rows={config.min_positive_rows}: widen training_days"
+        )
 
     fit_rows = train
     if config.max_train_rows is not None and len(train) > config.max_train_rows:
@@ -271,8 +303,11 @@ def train_model(features: pd.DataFrame, config: TrainingConfig | None = None,
         pipeline.fit(model_input(fit_rows, config), fit_rows[LABEL].astype(int).to_numpy())
         fit_seconds = time.perf_counter() - started
         # The threshold flags alert_rate of training traffic; 100k rows pin that quantile well.
-        threshold_rows = fit_rows if len(fit_rows) <= 100_000 else fit_rows.sample(n=100_000,
-                                                                                   random_state=config.seed)
+        threshold_rows = (
+            fit_rows
+            if len(fit_rows) <= 100_000
+            else fit_rows.sample(n=100_000, random_state=config.seed)
+        )
         train_scores = pipeline.predict_proba(model_input(threshold_rows, config))[:, 1]
     threshold = float(np.quantile(train_scores, 1.0 - config.alert_rate))
     reference = train.sample(n=min(reference_rows, len(train)), random_state=config.seed)

@@ -26,7 +26,8 @@ class OnnxParityError(RuntimeError):
         super().__init__(
             f"ONNX export disagrees with scikit-learn on {report.rows_over_tolerance} of {report.rows} holdout "
             f"rows: max |Δp| = {report.max_abs_diff:.3g} > tolerance {report.tolerance:g}. The export does "
-            f"not ship; check for unsupported converter options (e.g. native categorical_features)")
+            f"not ship; check for unsupported converter options (e.g. native categorical_features)"
+        )
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,9 @@ class ParityReport:
 def onnx_input_types(config: TrainingConfig) -> list:
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
-    return ([(c, StringTensorType([None, 1])) for c in config.categorical_columns]
-            + [(c, FloatTensorType([None, 1])) for c in config.numeric_columns])
+    return [(c, StringTensorType([None, 1])) for c in config.categorical_columns] + [
+        (c, FloatTensorType([None, 1])) for c in config.numeric_columns
+    ]
 
 
 def export_onnx(model: TrainedModel) -> bytes:
@@ -67,8 +69,13 @@ def export_onnx(model: TrainedModel) -> bytes:
     return onnx_model.SerializeToString()
 
 
-def check_parity(model: TrainedModel, onnx_bytes: bytes, frame: pd.DataFrame | None = None,
-                 tolerance: float = PARITY_TOLERANCE, raise_on_failure: bool = True) -> ParityReport:
+def check_parity(
+    model: TrainedModel,
+    onnx_bytes: bytes,
+    frame: pd.DataFrame | None = None,
+    tolerance: float = PARITY_TOLERANCE,
+    raise_on_failure: bool = True,
+) -> ParityReport:
     """Score ``frame`` (default: the holdout) with both and compare P(fraud) row by row.
 
     Raises:
@@ -83,8 +90,13 @@ def check_parity(model: TrainedModel, onnx_bytes: bytes, frame: pd.DataFrame | N
     max_diff = float(diff.max()) if diff.size else 0.0
     if np.isnan(diff).any():
         max_diff = float("inf")
-    report = ParityReport(rows=len(frame), max_abs_diff=max_diff, mean_abs_diff=float(np.nanmean(diff)) if diff.size else 0.0,
-                          rows_over_tolerance=int((~(diff <= tolerance)).sum()), tolerance=tolerance)
+    report = ParityReport(
+        rows=len(frame),
+        max_abs_diff=max_diff,
+        mean_abs_diff=float(np.nanmean(diff)) if diff.size else 0.0,
+        rows_over_tolerance=int((~(diff <= tolerance)).sum()),
+        tolerance=tolerance,
+    )
     if raise_on_failure and not report.passed:
         raise OnnxParityError(report)
     return report

@@ -39,8 +39,10 @@ class OnnxScorer:
             self.session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises several private exception types
             name = "in-memory model" if isinstance(model, bytes) else str(model)
-            raise ModelLoadError(f"onnxruntime cannot load {name}: {exc}. The file is corrupted or "
-                                 f"not an ONNX model; re-export it or restore it from the registry") from exc
+            raise ModelLoadError(
+                f"onnxruntime cannot load {name}: {exc}. The file is corrupted or "
+                f"not an ONNX model; re-export it or restore it from the registry"
+            ) from exc
         self.inputs = [(i.name, i.type) for i in self.session.get_inputs()]
         self._string_inputs = {name for name, kind in self.inputs if "string" in kind}
         outputs = [o.name for o in self.session.get_outputs()]
@@ -65,7 +67,9 @@ class OnnxScorer:
         for name in self.input_names:
             column = frame[name]
             if name in self._string_inputs:
-                values = column.astype(object).where(column.notna(), "").astype(str).to_numpy(object)
+                values = (
+                    column.astype(object).where(column.notna(), "").astype(str).to_numpy(object)
+                )
                 feed[name] = values.reshape(-1, 1)
             else:
                 feed[name] = column.to_numpy(dtype=np.float32).reshape(-1, 1)
@@ -84,7 +88,9 @@ class OnnxScorer:
             return np.zeros(0, dtype=np.float64)
         missing = [name for name in self.input_names if name not in frame.columns]
         if missing:
-            raise KeyError(f"rows lack model inputs {missing}; the model expects {self.input_names}")
+            raise KeyError(
+                f"rows lack model inputs {missing}; the model expects {self.input_names}"
+            )
         probabilities = self.session.run([self._output], self._feed_frame(frame))[0]
         return probabilities[:, 1].astype(np.float64)
 
@@ -107,6 +113,8 @@ def scorer_for(model: bytes | str | Path) -> OnnxScorer:
     return scorer
 
 
-def score(model: bytes | str | Path, rows: Mapping | Sequence[Mapping] | pd.DataFrame) -> float | np.ndarray:
+def score(
+    model: bytes | str | Path, rows: Mapping | Sequence[Mapping] | pd.DataFrame
+) -> float | np.ndarray:
     """P(fraud) for one row (a mapping → float) or many (list/DataFrame → array)."""
     return scorer_for(model).score(rows)

@@ -59,8 +59,14 @@ def _new_name(prefix: str) -> str:
     return f"{prefix}_{next(_counter)}"
 
 
-def _materialize(conn: duckdb.DuckDBPyConnection, select_sql: str, params: list | None,
-                 source: str, partition_key: str | None = None, hidden: tuple[str, ...] = ()) -> Batch:
+def _materialize(
+    conn: duckdb.DuckDBPyConnection,
+    select_sql: str,
+    params: list | None,
+    source: str,
+    partition_key: str | None = None,
+    hidden: tuple[str, ...] = (),
+) -> Batch:
     name = _new_name("batch")
     conn.execute(
         f"CREATE OR REPLACE TEMP TABLE {name} AS "
@@ -73,9 +79,12 @@ def _materialize(conn: duckdb.DuckDBPyConnection, select_sql: str, params: list 
 FILE_TYPES = {".parquet": "Parquet", ".csv": "CSV", ".jsonl": "JSON Lines", ".ndjson": "JSON Lines"}
 
 
-def batch_from_file(conn: duckdb.DuckDBPyConnection, path: str | Path,
-                    parsed_types: dict[str, TextParse | str] | None = None,
-                    nested: tuple[str, ...] | None = None) -> Batch:
+def batch_from_file(
+    conn: duckdb.DuckDBPyConnection,
+    path: str | Path,
+    parsed_types: dict[str, TextParse | str] | None = None,
+    nested: tuple[str, ...] | None = None,
+) -> Batch:
     """Load a CSV, JSON Lines or Parquet file as a batch.
 
     A text file (CSV, JSONL) is read as the contract says (``parsed_types``, see
@@ -98,7 +107,9 @@ def batch_from_file(conn: duckdb.DuckDBPyConnection, path: str | Path,
         raise BatchError(f"{path}: the file is empty (0 bytes); a batch needs a header and rows.")
     suffix = path.suffix.lower()
     if suffix not in FILE_TYPES:
-        raise BatchError(f"{path}: unsupported file type {suffix!r}; use .csv, .jsonl (.ndjson) or .parquet.")
+        raise BatchError(
+            f"{path}: unsupported file type {suffix!r}; use .csv, .jsonl (.ndjson) or .parquet."
+        )
     try:
         if suffix == ".parquet":
             return _parquet_in_place(conn, path)
@@ -108,8 +119,10 @@ def batch_from_file(conn: duckdb.DuckDBPyConnection, path: str | Path,
             text = read_jsonl_as_text(conn, path, nested)
         return _typed_text(conn, text.alias, text, parsed_types or {}, str(path))
     except (duckdb.Error, ValueError) as exc:
-        raise BatchError(f"{path}: cannot be read as {FILE_TYPES[suffix]}: {_reader_message(exc).rstrip('.')}. "
-                         f"The file may be truncated or of another format.") from None
+        raise BatchError(
+            f"{path}: cannot be read as {FILE_TYPES[suffix]}: {_reader_message(exc).rstrip('.')}. "
+            f"The file may be truncated or of another format."
+        ) from None
 
 
 def _literal_path(path: Path) -> str:
@@ -119,28 +132,50 @@ def _literal_path(path: Path) -> str:
 def _parquet_in_place(conn: duckdb.DuckDBPyConnection, path: Path) -> Batch:
     """A view over the Parquet file, its row number as ``__row``: no copy of the data."""
     source = f"read_parquet({_literal_path(path)}, file_row_number = true)"
-    names = [r[0] for r in conn.execute(f"DESCRIBE SELECT * FROM read_parquet({_literal_path(path)})").fetchall()]
+    names = [
+        r[0]
+        for r in conn.execute(
+            f"DESCRIBE SELECT * FROM read_parquet({_literal_path(path)})"
+        ).fetchall()
+    ]
     if "file_row_number" in names or ROW_COLUMN in names:  # the reader's own column names are taken
-        return _materialize(conn, f"SELECT * FROM read_parquet({_literal_path(path)})", None, str(path))
+        return _materialize(
+            conn, f"SELECT * FROM read_parquet({_literal_path(path)})", None, str(path)
+        )
     name = _new_name("batch_file")
-    conn.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT file_row_number + 1 AS {ROW_COLUMN}, "
-                 f"* EXCLUDE (file_row_number) FROM {source}")
+    conn.execute(
+        f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT file_row_number + 1 AS {ROW_COLUMN}, "
+        f"* EXCLUDE (file_row_number) FROM {source}"
+    )
     return _described(conn, name, str(path), owned=(name,))
 
 
-def _typed_text(conn: duckdb.DuckDBPyConnection, text_table: str, text: duckdb.DuckDBPyRelation,
-                parsed_types: dict[str, TextParse | str], source: str) -> Batch:
+def _typed_text(
+    conn: duckdb.DuckDBPyConnection,
+    text_table: str,
+    text: duckdb.DuckDBPyRelation,
+    parsed_types: dict[str, TextParse | str],
+    source: str,
+) -> Batch:
     """A view parsing the declared columns of a text temp table; a column with a value that
     does not parse stays text."""
     unparsable = unparsable_counts(text, parsed_types)
     name = _new_name("batch_text")
-    conn.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT rowid + 1 AS {ROW_COLUMN}, "
-                 f"{typed_projection(text.columns, parsed_types, unparsable)} FROM {text_table}")
+    conn.execute(
+        f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT rowid + 1 AS {ROW_COLUMN}, "
+        f"{typed_projection(text.columns, parsed_types, unparsable)} FROM {text_table}"
+    )
     return _described(conn, name, source, owned=(name, text_table))
 
 
-def _described(conn: duckdb.DuckDBPyConnection, name: str, source: str, owned: tuple[str, ...],
-               partition_key: str | None = None, hidden: tuple[str, ...] = ()) -> Batch:
+def _described(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    source: str,
+    owned: tuple[str, ...],
+    partition_key: str | None = None,
+    hidden: tuple[str, ...] = (),
+) -> Batch:
     described = conn.execute(f"DESCRIBE {name}").fetchall()
     columns = {r[0]: r[1] for r in described if r[0] != ROW_COLUMN and r[0] not in hidden}
     (row_count,) = fetch_row(conn, f"SELECT count(*) FROM {name}")
@@ -149,20 +184,30 @@ def _described(conn: duckdb.DuckDBPyConnection, name: str, source: str, owned: t
 
 def _reader_message(exc: Exception) -> str:
     """DuckDB's reader error, cut to what locates the problem (the line and the column count)."""
-    head = str(exc).strip().split("\n\n")[0]  # DuckDB's "Possible fixes" and settings follow a blank line
+    head = (
+        str(exc).strip().split("\n\n")[0]
+    )  # DuckDB's "Possible fixes" and settings follow a blank line
     lines = [line.strip() for line in head.splitlines() if line.strip()]
     if lines and lines[0].startswith("Invalid Input Error: "):
         lines[0] = lines[0].removeprefix("Invalid Input Error: ")
     return "; ".join(lines) or type(exc).__name__
 
 
-def batch_from_partition(conn: duckdb.DuckDBPyConnection, table: str, partition_key: str,
-                         schema: str = "raw", partition_column: str = "partition_date") -> Batch:
+def batch_from_partition(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    partition_key: str,
+    schema: str = "raw",
+    partition_column: str = "partition_date",
+) -> Batch:
     """One partition of a raw table, columns as the ingestion manifest says they arrived."""
     stored = table_columns(conn, schema, table)
     if not stored:
-        raise BatchError(f"{schema}.{table} does not exist yet: materialize the ingestion asset first.")
-    manifest = fetch_row(conn, 
+        raise BatchError(
+            f"{schema}.{table} does not exist yet: materialize the ingestion asset first."
+        )
+    manifest = fetch_row(
+        conn,
         "SELECT columns, row_count FROM platform.batch_manifest WHERE table_name = ? AND partition_key = ?",
         [table, partition_key],
     )
@@ -172,29 +217,46 @@ def batch_from_partition(conn: duckdb.DuckDBPyConnection, table: str, partition_
             f"{schema}/{table} for {partition_key} first."
         )
     arrivals = json.loads(manifest[0])
-    select = ", ".join(
-        f"{quote_ident(a['stored_as'])} AS {quote_ident(a['name'])}" for a in arrivals
-        if a["stored_as"] in stored
-    ) or "NULL AS __empty"
-    sql = (f"SELECT {select}, {quote_ident(partition_column)} FROM {schema}.{quote_ident(table)} "
-           f"WHERE {quote_ident(partition_column)} = ? ORDER BY rowid")
+    select = (
+        ", ".join(
+            f"{quote_ident(a['stored_as'])} AS {quote_ident(a['name'])}"
+            for a in arrivals
+            if a["stored_as"] in stored
+        )
+        or "NULL AS __empty"
+    )
+    sql = (
+        f"SELECT {select}, {quote_ident(partition_column)} FROM {schema}.{quote_ident(table)} "
+        f"WHERE {quote_ident(partition_column)} = ? ORDER BY rowid"
+    )
     # The partition column stays in the relation (SQL rules may use it) but is the
     # platform's, not the feed's, so the contract checks do not see it as a delivered column.
-    return _materialize(conn, sql, [partition_key], f"{schema}.{table} partition {partition_key}",
-                        partition_key, hidden=(partition_column,))
+    return _materialize(
+        conn,
+        sql,
+        [partition_key],
+        f"{schema}.{table} partition {partition_key}",
+        partition_key,
+        hidden=(partition_column,),
+    )
 
 
 def drop_batch(conn: duckdb.DuckDBPyConnection, batch: Batch) -> None:
     """Drop what holds the batch (its temp table, or its view and the text table under it)."""
-    kinds = dict(conn.execute("SELECT table_name, table_type FROM information_schema.tables "
-                              "WHERE table_schema = 'main' AND table_catalog = 'temp'").fetchall())
+    kinds = dict(
+        conn.execute(
+            "SELECT table_name, table_type FROM information_schema.tables "
+            "WHERE table_schema = 'main' AND table_catalog = 'temp'"
+        ).fetchall()
+    )
     for name in batch.owned or (batch.relation,):
         if name in kinds:
             conn.execute(f"DROP {'VIEW' if kinds[name] == 'VIEW' else 'TABLE'} {name}")
 
 
-def batch_from_sql(conn: duckdb.DuckDBPyConnection, select_sql: str, source: str,
-                   params: list | None = None) -> Batch:
+def batch_from_sql(
+    conn: duckdb.DuckDBPyConnection, select_sql: str, source: str, params: list | None = None
+) -> Batch:
     """Any ``SELECT`` as a batch (e.g. over an Arrow table the caller registered on ``conn``),
     through the same temp table with ``__row`` that files and partitions become.
 

@@ -38,13 +38,30 @@ import yaml
 from platform_assets.core.warehouse import TextParse
 from platform_assets.core.yaml_lines import line_index
 
-LOGICAL_TYPES = ("string", "integer", "number", "boolean", "date", "timestamp", "time", "object", "array",
-                 "map", "vector")
+LOGICAL_TYPES = (
+    "string",
+    "integer",
+    "number",
+    "boolean",
+    "date",
+    "timestamp",
+    "time",
+    "object",
+    "array",
+    "map",
+    "vector",
+)
 TEMPORAL_TYPES = ("date", "timestamp", "time")
 LIBRARY_METRICS = ("nullValues", "missingValues", "invalidValues", "duplicateValues", "rowCount")
 OPERATORS = (
-    "mustBe", "mustNotBe", "mustBeGreaterThan", "mustBeGreaterOrEqualTo",
-    "mustBeLessThan", "mustBeLessOrEqualTo", "mustBeBetween", "mustNotBeBetween",
+    "mustBe",
+    "mustNotBe",
+    "mustBeGreaterThan",
+    "mustBeGreaterOrEqualTo",
+    "mustBeLessThan",
+    "mustBeLessOrEqualTo",
+    "mustBeBetween",
+    "mustNotBeBetween",
 )
 SENSITIVE_CLASSIFICATIONS = ("pii", "restricted", "confidential", "sensitive", "secret")
 KNOWN_FORMATS = {
@@ -55,8 +72,17 @@ KNOWN_FORMATS = {
     "date": r"^\d{4}-\d{2}-\d{2}$",
 }
 # Severities as the platform acts on them; ODCS allows any word.
-SEVERITY_WORDS = {"error": "error", "critical": "error", "blocker": "error", "high": "error",
-                  "warning": "warning", "warn": "warning", "medium": "warning", "low": "warning", "info": "info"}
+SEVERITY_WORDS = {
+    "error": "error",
+    "critical": "error",
+    "blocker": "error",
+    "high": "error",
+    "warning": "warning",
+    "warn": "warning",
+    "medium": "warning",
+    "low": "warning",
+    "info": "info",
+}
 INVALID_ODCS = "invalid ODCS"
 NOT_CHECKABLE = "cannot be checked as written"
 # Options the checks run, per logicalType; any other option is named as not run.
@@ -81,8 +107,11 @@ class ContractError(ValueError):
         self.problems = problems
         self.kind = kind
         lines = "\n".join(f"  - {p}" for p in problems)
-        what = ("invalid data contract: not valid ODCS" if kind == INVALID_ODCS
-                else "valid ODCS, but this platform cannot check it as written")
+        what = (
+            "invalid data contract: not valid ODCS"
+            if kind == INVALID_ODCS
+            else "valid ODCS, but this platform cannot check it as written"
+        )
         super().__init__(f"{self.path}: {what} ({len(problems)} problem(s)):\n{lines}")
 
 
@@ -118,8 +147,12 @@ class QualityRule:
 
     def expectation(self) -> str:
         words = {
-            "mustBe": "=", "mustNotBe": "!=", "mustBeGreaterThan": ">", "mustBeGreaterOrEqualTo": ">=",
-            "mustBeLessThan": "<", "mustBeLessOrEqualTo": "<=",
+            "mustBe": "=",
+            "mustNotBe": "!=",
+            "mustBeGreaterThan": ">",
+            "mustBeGreaterOrEqualTo": ">=",
+            "mustBeLessThan": "<",
+            "mustBeLessOrEqualTo": "<=",
         }
         suffix = "%" if self.unit == "percent" else ""
         if self.operator == "mustBeBetween":
@@ -131,8 +164,13 @@ class QualityRule:
 
 # The DuckDB type each ODCS logicalType is stored and read as.
 LOGICAL_DUCKDB_TYPES = {
-    "string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN",
-    "date": "DATE", "timestamp": "TIMESTAMPTZ", "time": "TIME",
+    "string": "VARCHAR",
+    "integer": "BIGINT",
+    "number": "DOUBLE",
+    "boolean": "BOOLEAN",
+    "date": "DATE",
+    "timestamp": "TIMESTAMPTZ",
+    "time": "TIME",
 }
 
 
@@ -205,7 +243,9 @@ class Contract:
     columns: tuple[ColumnSpec, ...]
     quality: tuple[QualityRule, ...]
     raw: Any = field(repr=False, compare=False, default=None)
-    not_run: tuple[str, ...] = ()  # valid ODCS this platform does not check, each with its field and line
+    not_run: tuple[
+        str, ...
+    ] = ()  # valid ODCS this platform does not check, each with its field and line
     api_version: str = ""
     tables: tuple[str, ...] = ()  # every table the file describes, this one included
 
@@ -216,7 +256,9 @@ class Contract:
 
     def nested_columns(self) -> tuple[str, ...]:
         """Columns declared as objects, arrays, maps or vectors: a JSON reader keeps them as JSON."""
-        return tuple(c.name for c in self.columns if c.logical_type in ("object", "array", "map", "vector"))
+        return tuple(
+            c.name for c in self.columns if c.logical_type in ("object", "array", "map", "vector")
+        )
 
     def column(self, name: str) -> ColumnSpec | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -224,8 +266,12 @@ class Contract:
     @property
     def primary_key(self) -> tuple[str, ...]:
         keyed = [c for c in self.columns if c.primary_key]
-        return tuple(c.name for c in sorted(keyed, key=lambda c: (c.primary_key_position < 0,
-                                                                  c.primary_key_position)))
+        return tuple(
+            c.name
+            for c in sorted(
+                keyed, key=lambda c: (c.primary_key_position < 0, c.primary_key_position)
+            )
+        )
 
     @property
     def sensitive_columns(self) -> tuple[str, ...]:
@@ -265,10 +311,17 @@ def _read_document(path: Path) -> tuple[dict, dict[tuple, int]]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ContractError(path, [f"{where}not valid YAML: {getattr(exc, 'problem', exc)}"]) from None
+        raise ContractError(
+            path, [f"{where}not valid YAML: {getattr(exc, 'problem', exc)}"]
+        ) from None
     if not isinstance(document, dict):
-        raise ContractError(path, ["the file must hold a YAML mapping (an ODCS document), not "
-                                   f"{type(document).__name__}"])
+        raise ContractError(
+            path,
+            [
+                "the file must hold a YAML mapping (an ODCS document), not "
+                f"{type(document).__name__}"
+            ],
+        )
     return document, line_index(text)
 
 
@@ -289,8 +342,14 @@ def load_contract(path: str | Path, table: str | None = None) -> Contract:
     for contract in contracts:
         if table == contract.table or table in _names_of(contract):
             return contract
-    raise ContractError(path, [f"schema: no table {table!r}; the contract describes "
-                               f"{', '.join(c.table for c in contracts if c.table) or 'none'}"], NOT_CHECKABLE)
+    raise ContractError(
+        path,
+        [
+            f"schema: no table {table!r}; the contract describes "
+            f"{', '.join(c.table for c in contracts if c.table) or 'none'}"
+        ],
+        NOT_CHECKABLE,
+    )
 
 
 def _names_of(contract: Contract) -> set[str]:
@@ -301,7 +360,9 @@ def _names_of(contract: Contract) -> set[str]:
 def _schema_object(contract: Contract):
     if contract.raw is None or not contract.raw.schema_ or contract.table is None:
         return None
-    return next((o for o in contract.raw.schema_ if contract.table in (o.physicalName, o.name)), None)
+    return next(
+        (o for o in contract.raw.schema_ if contract.table in (o.physicalName, o.name)), None
+    )
 
 
 def load_contract_tables(path: str | Path) -> list[Contract]:
@@ -323,7 +384,9 @@ def _odcs_validator():
 
     import jsonschema
 
-    schema = json.loads(importlib.resources.files("open_data_contract_standard").joinpath("schema.json").read_text())
+    schema = json.loads(
+        importlib.resources.files("open_data_contract_standard").joinpath("schema.json").read_text()
+    )
     return jsonschema.Draft201909Validator(schema)
 
 
@@ -343,16 +406,22 @@ def odcs_schema_problems(document: dict, lines: dict[tuple, int]) -> list[str]:
         message, at_line = _schema_message(error, at)
         found.setdefault(at, []).append((message, at_line))
     problems = []
-    specific_at = [at for at, messages in found.items() if any(not _is_unknown_field(m) for m, _ in messages)]
-    for at, messages in sorted(found.items(), key=lambda kv: (_line_of(lines, kv[0]) or 0, str(kv[0]))):
+    specific_at = [
+        at for at, messages in found.items() if any(not _is_unknown_field(m) for m, _ in messages)
+    ]
+    for at, messages in sorted(
+        found.items(), key=lambda kv: (_line_of(lines, kv[0]) or 0, str(kv[0]))
+    ):
         # A rule that fails its own form also leaves its fields "unevaluated": that echo is noise.
-        echo = any(other[:len(at)] == at for other in specific_at)
+        echo = any(other[: len(at)] == at for other in specific_at)
         keep = [m for m in messages if not (echo and _is_unknown_field(m[0]))]
         if len(keep) > 1:  # "more than one form" says less than the field that is missing
             keep = [m for m in keep if not m[0].startswith("matches more than one")] or keep
         for message, at_line in dict.fromkeys(keep):
             line = _line_of(lines, at_line)
-            problems.append(f"{_location(at_line)}" + (f" (line {line})" if line else "") + f": {message}")
+            problems.append(
+                f"{_location(at_line)}" + (f" (line {line})" if line else "") + f": {message}"
+            )
     return problems
 
 
@@ -366,18 +435,25 @@ def _valid_under_each(error) -> bool:
 
 def _schema_message(error, at: tuple) -> tuple[str, tuple]:
     """A JSON schema error in the words of a contract author, and the path its line comes from."""
-    kind = {"properties": "property ", "quality": "quality "}.get(next(
-        (p for p in reversed(at) if isinstance(p, str)), ""), "")
+    kind = {"properties": "property ", "quality": "quality "}.get(
+        next((p for p in reversed(at) if isinstance(p, str)), ""), ""
+    )
     if error.validator in ("additionalProperties", "unevaluatedProperties"):
         keys = re.findall(r"'([^']+)'", error.message.split("(", 1)[-1])
-        where = at + (keys[0],) if keys else at
-        return (f"unknown {kind}field {keys[0]!r}" if len(keys) == 1
-                else f"unknown {kind}fields {', '.join(map(repr, keys))}"), where
+        where = (*at, keys[0]) if keys else at
+        return (
+            f"unknown {kind}field {keys[0]!r}"
+            if len(keys) == 1
+            else f"unknown {kind}fields {', '.join(map(repr, keys))}"
+        ), where
     if error.validator == "required":
         return f"{error.message.split(' is a required')[0]} is required here", at
     if error.validator == "enum":
         name = next((p for p in reversed(at) if isinstance(p, str)), "value")
-        return f"unknown {name} {error.instance!r}; use one of {', '.join(map(str, error.validator_value))}", at
+        return (
+            f"unknown {name} {error.instance!r}; use one of {', '.join(map(str, error.validator_value))}",
+            at,
+        )
     if error.validator == "minItems" and error.validator_value == 1:
         return "must not be empty", at
     if error.validator == "oneOf" and _valid_under_each(error):
@@ -388,7 +464,10 @@ def _schema_message(error, at: tuple) -> tuple[str, tuple]:
     if error.validator == "uniqueItems":
         return "lists the same value twice", at
     if error.validator == "not":
-        return "has a field that is not allowed here (e.g. 'from' on a property-level relationship)", at
+        return (
+            "has a field that is not allowed here (e.g. 'from' on a property-level relationship)",
+            at,
+        )
     return error.message, at
 
 
@@ -408,8 +487,9 @@ def _parse_model(path: Path, document: dict, lines: dict[tuple, int]):
             # pydantic appends union branch names (e.g. 'str', 'list[...]'); keep the document path.
             doc_loc = tuple(p for p in loc if isinstance(p, int) or p in _all_keys(document))
             line = _line_of(lines, doc_loc)
-            problems.append(f"{_location(doc_loc)}" + (f" (line {line})" if line else "")
-                            + f": {error['msg']}")
+            problems.append(
+                f"{_location(doc_loc)}" + (f" (line {line})" if line else "") + f": {error['msg']}"
+            )
         raise ContractError(path, problems, INVALID_ODCS) from None
 
 
@@ -459,7 +539,9 @@ def _lint(path: Path, model, lines: dict[tuple, int], document: dict) -> list[Co
     header_not_run = list(found.not_run)
     description = {}
     if model.description is not None:
-        description = {k: v for k, v in model.description.model_dump().items() if isinstance(v, str) and v}
+        description = {
+            k: v for k, v in model.description.model_dump().items() if isinstance(v, str) and v
+        }
     tables = tuple(obj.physicalName or obj.name for obj in model.schema_ or [])
     built: list[tuple[Any, list[ColumnSpec], tuple[QualityRule, ...], list[str]]] = []
     for i, obj in enumerate(model.schema_ or []):
@@ -468,16 +550,39 @@ def _lint(path: Path, model, lines: dict[tuple, int], document: dict) -> list[Co
         built.append((obj, columns, quality, list(found.not_run)))
     if found.problems:
         raise ContractError(path, found.problems, NOT_CHECKABLE)
-    common = dict(path=path, id=model.id, version=model.version, name=model.name, description=description,
-                  raw=model, api_version=str(model.apiVersion), tables=tables)
+    common = {
+        "path": path,
+        "id": model.id,
+        "version": model.version,
+        "name": model.name,
+        "description": description,
+        "raw": model,
+        "api_version": str(model.apiVersion),
+        "tables": tables,
+    }
     if not built:
-        return [Contract(table=None, columns=(), quality=(), not_run=tuple(header_not_run), **common)]
+        return [
+            Contract(table=None, columns=(), quality=(), not_run=tuple(header_not_run), **common)
+        ]
     contracts = []
     for obj, columns, quality, not_run in built:
-        also = ([f"schema: the contract describes {len(tables)} tables; a check covers one (--table NAME), the "
-                 f"others are not checked with it"] if len(tables) > 1 else [])
-        contracts.append(Contract(table=obj.physicalName or obj.name, columns=tuple(columns), quality=quality,
-                                  not_run=tuple(header_not_run + also + not_run), **common))
+        also = (
+            [
+                f"schema: the contract describes {len(tables)} tables; a check covers one (--table NAME), the "
+                f"others are not checked with it"
+            ]
+            if len(tables) > 1
+            else []
+        )
+        contracts.append(
+            Contract(
+                table=obj.physicalName or obj.name,
+                columns=tuple(columns),
+                quality=quality,
+                not_run=tuple(header_not_run + also + not_run),
+                **common,
+            )
+        )
     return contracts
 
 
@@ -488,28 +593,41 @@ def _lint_document_parts(model, found: _Findings) -> None:
         found.skip(("slaProperties",), f"service levels ({names}) are not checked by this platform")
 
 
-def _lint_table(obj, obj_loc: tuple, found: _Findings) -> tuple[list[ColumnSpec], tuple[QualityRule, ...]]:
+def _lint_table(
+    obj, obj_loc: tuple, found: _Findings
+) -> tuple[list[ColumnSpec], tuple[QualityRule, ...]]:
     """One schema object: its columns and table rules, with problems and parts not run noted."""
     columns: list[ColumnSpec] = []
     seen: set[str] = set()
     for i, prop in enumerate(obj.properties or []):
-        loc = obj_loc + ("properties", i)
+        loc = (*obj_loc, "properties", i)
         if (prop.semanticType or "column") != "column":
-            found.skip(loc + ("semanticType",), f"{prop.name!r} is a {prop.semanticType} (computed by "
-                                                f"transformLogic), not a column of the data: not checked")
+            found.skip(
+                (*loc, "semanticType"),
+                f"{prop.name!r} is a {prop.semanticType} (computed by "
+                f"transformLogic), not a column of the data: not checked",
+            )
             continue
         spec = _column_spec(prop, loc, found)
         if spec.name in seen:
-            found.problem(loc + ("name",), f"column {spec.name!r} is declared twice")
+            found.problem((*loc, "name"), f"column {spec.name!r} is declared twice")
         seen.add(spec.name)
         columns.append(spec)
     if not obj.properties:
-        found.skip(obj_loc, f"table {obj.physicalName or obj.name!r} lists no properties: no column is checked"
-                   + ("" if obj.quality else " (nothing to check)"))
+        found.skip(
+            obj_loc,
+            f"table {obj.physicalName or obj.name!r} lists no properties: no column is checked"
+            + ("" if obj.quality else " (nothing to check)"),
+        )
     if obj.relationships:
-        found.skip(obj_loc + ("relationships",), "relationships (foreign keys) are not checked by this platform")
+        found.skip(
+            (*obj_loc, "relationships"),
+            "relationships (foreign keys) are not checked by this platform",
+        )
     table_quality = list(_quality_rules(obj.quality, obj_loc, found, column=None))
-    for spec in columns:  # column-level SQL and rowCount rules are table rules with the column filled in
+    for (
+        spec
+    ) in columns:  # column-level SQL and rowCount rules are table rules with the column filled in
         table_quality += [q for q in spec.quality if q.kind == "sql" or q.metric == "rowCount"]
     columns = [_without_table_rules(spec) for spec in columns]
     return columns, tuple(table_quality)
@@ -535,8 +653,10 @@ def regex_problem(pattern: str) -> str | None:
             conn.execute("SELECT regexp_full_match('', ?)", [pattern])
         except duckdb.Error as exc:
             reason = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
-            return (f"the checks run in DuckDB, whose regular expressions (RE2) cannot run this one ({reason}); "
-                    f"lookarounds and back-references are not supported")
+            return (
+                f"the checks run in DuckDB, whose regular expressions (RE2) cannot run this one ({reason}); "
+                f"lookarounds and back-references are not supported"
+            )
     return None
 
 
@@ -544,10 +664,10 @@ def _column_spec(prop, loc: tuple, found: _Findings) -> ColumnSpec:
     """One property as a :class:`ColumnSpec`, after checking its type, options and rules."""
     logical = prop.logicalType
     options = dict(prop.logicalTypeOptions or {})
-    opt_loc = loc + ("logicalTypeOptions",)
+    opt_loc = (*loc, "logicalTypeOptions")
     pattern = options.get("pattern")
     if pattern is not None and (why := regex_problem(str(pattern))):
-        found.problem(opt_loc + ("pattern",), why)
+        found.problem((*opt_loc, "pattern"), why)
     fmt = options.get("format")
     strptime = None
     if fmt is not None:
@@ -555,38 +675,76 @@ def _column_spec(prop, loc: tuple, found: _Findings) -> ColumnSpec:
         if logical in TEMPORAL_TYPES:
             strptime = date_pattern_to_strptime(fmt)
             if strptime is None:
-                found.skip(opt_loc + ("format",), f"date pattern {fmt!r} has letters this platform cannot read "
-                                                  f"(it reads y M d H h m s S a E X x Z and quoted text): values are "
-                                                  f"read as ISO 8601 instead")
+                found.skip(
+                    (*opt_loc, "format"),
+                    f"date pattern {fmt!r} has letters this platform cannot read "
+                    f"(it reads y M d H h m s S a E X x Z and quoted text): values are "
+                    f"read as ISO 8601 instead",
+                )
         elif logical in (None, "string") and fmt not in KNOWN_FORMATS:
-            found.skip(opt_loc + ("format",), f"string format {fmt!r} is not checked (the checks know "
-                                              f"{', '.join(KNOWN_FORMATS)})")
+            found.skip(
+                (*opt_loc, "format"),
+                f"string format {fmt!r} is not checked (the checks know "
+                f"{', '.join(KNOWN_FORMATS)})",
+            )
         elif logical not in (None, "string"):
-            found.skip(opt_loc + ("format",), f"format {fmt!r} of {_a(logical)} column is not checked")
+            found.skip(
+                (*opt_loc, "format"), f"format {fmt!r} of {_a(logical)} column is not checked"
+            )
     for key in sorted(set(options) - RUN_OPTIONS.get(logical or "string", set()) - {"format"}):
-        found.skip(opt_loc + (key,), f"logicalTypeOptions.{key} of {_a(logical or 'untyped')} column is not "
-                                     f"checked by this platform")
+        found.skip(
+            (*opt_loc, key),
+            f"logicalTypeOptions.{key} of {_a(logical or 'untyped')} column is not "
+            f"checked by this platform",
+        )
     bounds = _bounds(options, logical, strptime, opt_loc, found)
-    lengths = {key: _whole_number(options.get(key), opt_loc + (key,), found)
-               for key in ("minLength", "maxLength", "minItems", "maxItems")}
-    if logical in ("object", "array", "map", "vector") and (prop.properties or prop.items or prop.map):
-        found.skip(loc, f"the contents of {logical} column {prop.name!r} (its nested properties, items or "
-                        f"map keys and values) are not checked; the column itself is")
+    lengths = {
+        key: _whole_number(options.get(key), (*opt_loc, key), found)
+        for key in ("minLength", "maxLength", "minItems", "maxItems")
+    }
+    if logical in ("object", "array", "map", "vector") and (
+        prop.properties or prop.items or prop.map
+    ):
+        found.skip(
+            loc,
+            f"the contents of {logical} column {prop.name!r} (its nested properties, items or "
+            f"map keys and values) are not checked; the column itself is",
+        )
     if prop.relationships:
-        found.skip(loc + ("relationships",), "relationships (foreign keys) are not checked by this platform")
+        found.skip(
+            (*loc, "relationships"),
+            "relationships (foreign keys) are not checked by this platform",
+        )
     enum_values = tuple(e.value for e in prop.enum) if prop.enum else None
-    quality = tuple(_quality_rules(prop.quality, loc, found, column=prop.physicalName or prop.name,
-                                   enum=enum_values))
+    quality = tuple(
+        _quality_rules(
+            prop.quality, loc, found, column=prop.physicalName or prop.name, enum=enum_values
+        )
+    )
     return ColumnSpec(
-        name=prop.physicalName or prop.name, location=_location(loc), logical_type=logical,
-        physical_type=prop.physicalType, required=bool(prop.required), unique=bool(prop.unique),
-        primary_key=bool(prop.primaryKey), pattern=pattern, minimum=bounds["minimum"],
-        maximum=bounds["maximum"], exclusive_minimum=bounds["exclusiveMinimum"],
+        name=prop.physicalName or prop.name,
+        location=_location(loc),
+        logical_type=logical,
+        physical_type=prop.physicalType,
+        required=bool(prop.required),
+        unique=bool(prop.unique),
+        primary_key=bool(prop.primaryKey),
+        pattern=pattern,
+        minimum=bounds["minimum"],
+        maximum=bounds["maximum"],
+        exclusive_minimum=bounds["exclusiveMinimum"],
         exclusive_maximum=bounds["exclusiveMaximum"],
-        min_length=lengths["minLength"], max_length=lengths["maxLength"],
-        format=fmt, enum=enum_values, classification=prop.classification,
-        description=prop.description, custom=_custom(prop.customProperties), quality=quality,
-        strptime=strptime, min_items=lengths["minItems"], max_items=lengths["maxItems"],
+        min_length=lengths["minLength"],
+        max_length=lengths["maxLength"],
+        format=fmt,
+        enum=enum_values,
+        classification=prop.classification,
+        description=prop.description,
+        custom=_custom(prop.customProperties),
+        quality=quality,
+        strptime=strptime,
+        min_items=lengths["minItems"],
+        max_items=lengths["maxItems"],
         primary_key_position=prop.primaryKeyPosition if prop.primaryKeyPosition is not None else -1,
     )
 
@@ -598,7 +756,12 @@ def _a(word: str) -> str:
 def _whole_number(value: Any, loc: tuple, found: _Findings) -> int | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or value != int(value)
+        or value < 0
+    ):
         found.problem(loc, f"must be a whole number of 0 or more, got {value!r}")
         return None
     return int(value)
@@ -607,8 +770,9 @@ def _whole_number(value: Any, loc: tuple, found: _Findings) -> int | None:
 BOUND_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
 
-def _bounds(options: dict, logical: str | None, strptime: str | None, opt_loc: tuple,
-            found: _Findings) -> dict[str, Any]:
+def _bounds(
+    options: dict, logical: str | None, strptime: str | None, opt_loc: tuple, found: _Findings
+) -> dict[str, Any]:
     """The bounds of a column: numbers, or for a date, timestamp or time column values of
     that type written in its format (or ISO 8601). A bound that is neither is a problem and
     reads as unset."""
@@ -619,10 +783,10 @@ def _bounds(options: dict, logical: str | None, strptime: str | None, opt_loc: t
             parsed = parse_temporal(value, logical, strptime)
             if parsed is None:
                 written = f"written {options.get('format')}" if strptime else "in ISO 8601"
-                found.problem(opt_loc + (key,), f"must be a {logical} {written}, got {value!r}")
+                found.problem((*opt_loc, key), f"must be a {logical} {written}, got {value!r}")
             value = parsed
         elif value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            found.problem(opt_loc + (key,), f"must be a number, got {value!r}")
+            found.problem((*opt_loc, key), f"must be a number, got {value!r}")
             value = None
         bounds[key] = value
     low = next((bounds[k] for k in ("minimum", "exclusiveMinimum") if bounds[k] is not None), None)
@@ -650,19 +814,31 @@ def parse_temporal(value: Any, logical: str, strptime: str | None) -> Any:
         conn.execute("SET TimeZone = 'UTC'")
         row = conn.execute(f"SELECT {parse.sql('$1')}", [value]).fetchall()
         if row[0][0] is None and strptime is not None:  # a bound may be written in ISO 8601 anyway
-            row = conn.execute(f"SELECT {TextParse(LOGICAL_DUCKDB_TYPES[logical]).sql('$1')}", [value]).fetchall()
+            row = conn.execute(
+                f"SELECT {TextParse(LOGICAL_DUCKDB_TYPES[logical]).sql('$1')}", [value]
+            ).fetchall()
     return row[0][0]
 
 
 # Java/Spark date pattern letters (what ODCS examples use) and their strptime equivalents,
 # by letter and run length.
 _PATTERN_LETTERS = {
-    "y": {1: "%Y", 2: "%y", 3: "%Y", 4: "%Y"}, "u": {1: "%Y", 2: "%y", 4: "%Y"},
-    "M": {1: "%-m", 2: "%m", 3: "%b", 4: "%B"}, "L": {1: "%-m", 2: "%m", 3: "%b", 4: "%B"},
-    "d": {1: "%-d", 2: "%d"}, "D": {1: "%-j", 3: "%j"},
-    "H": {1: "%-H", 2: "%H"}, "h": {1: "%-I", 2: "%I"}, "m": {1: "%-M", 2: "%M"}, "s": {1: "%-S", 2: "%S"},
-    "S": {3: "%g", 6: "%f", 9: "%n"}, "a": {1: "%p"}, "E": {3: "%a", 4: "%A"},
-    "X": {1: "%z", 2: "%z", 3: "%z"}, "x": {1: "%z", 2: "%z", 3: "%z"}, "Z": {1: "%z", 2: "%z", 3: "%z", 5: "%z"},
+    "y": {1: "%Y", 2: "%y", 3: "%Y", 4: "%Y"},
+    "u": {1: "%Y", 2: "%y", 4: "%Y"},
+    "M": {1: "%-m", 2: "%m", 3: "%b", 4: "%B"},
+    "L": {1: "%-m", 2: "%m", 3: "%b", 4: "%B"},
+    "d": {1: "%-d", 2: "%d"},
+    "D": {1: "%-j", 3: "%j"},
+    "H": {1: "%-H", 2: "%H"},
+    "h": {1: "%-I", 2: "%I"},
+    "m": {1: "%-M", 2: "%M"},
+    "s": {1: "%-S", 2: "%S"},
+    "S": {3: "%g", 6: "%f", 9: "%n"},
+    "a": {1: "%p"},
+    "E": {3: "%a", 4: "%A"},
+    "X": {1: "%z", 2: "%z", 3: "%z"},
+    "x": {1: "%z", 2: "%z", 3: "%z"},
+    "Z": {1: "%z", 2: "%z", 3: "%z", 5: "%z"},
 }
 
 
@@ -680,7 +856,7 @@ def date_pattern_to_strptime(pattern: str) -> str | None:
             end = pattern.find("'", i + 1)
             if end < 0:
                 return None
-            out.append(pattern[i + 1:end].replace("%", "%%") or "'")
+            out.append(pattern[i + 1 : end].replace("%", "%%") or "'")
             i = end + 1
         elif ch.isalpha():
             run = len(pattern) - i - len(pattern[i:].lstrip(ch))
@@ -695,38 +871,60 @@ def date_pattern_to_strptime(pattern: str) -> str | None:
     return "".join(out)
 
 
-def _quality_rules(entries, parent: tuple, found: _Findings, *, column: str | None,
-                   enum: tuple[Any, ...] | None = None):
+def _quality_rules(
+    entries,
+    parent: tuple,
+    found: _Findings,
+    *,
+    column: str | None,
+    enum: tuple[Any, ...] | None = None,
+):
     """The quality entries the platform runs, as :class:`QualityRule`; the others are named as not run."""
     for j, q in enumerate(entries or []):
-        loc = parent + ("quality", j)
+        loc = (*parent, "quality", j)
         kind = q.type or "library"
         if kind in ("custom", "text"):
             engine = f" (engine {q.engine})" if q.engine else ""
             what = q.description or q.name or ""
-            found.skip(loc + ("type",), f"quality rule of type {kind!r}{engine} is not run by this platform"
-                       + (f": {what.strip()[:80]}" if what else ""))
+            found.skip(
+                (*loc, "type"),
+                f"quality rule of type {kind!r}{engine} is not run by this platform"
+                + (f": {what.strip()[:80]}" if what else ""),
+            )
             continue
         ops = [op for op in OPERATORS if getattr(q, op) is not None]
         metric = q.metric or q.rule
         arguments = dict(q.arguments or {})
         if kind == "library":
             if metric not in LIBRARY_METRICS:
-                found.skip(loc + ("metric",), f"metric {metric!r} is not run (this platform runs "
-                                              f"{', '.join(LIBRARY_METRICS)})")
+                found.skip(
+                    (*loc, "metric"),
+                    f"metric {metric!r} is not run (this platform runs "
+                    f"{', '.join(LIBRARY_METRICS)})",
+                )
                 continue
             if metric != "rowCount" and column is None:
-                found.skip(loc + ("metric",), f"{metric} on a whole table names no column: not run "
-                                              f"(put it under the property it is about)")
+                found.skip(
+                    (*loc, "metric"),
+                    f"{metric} on a whole table names no column: not run "
+                    f"(put it under the property it is about)",
+                )
                 continue
-            if metric == "invalidValues" and not (arguments.get("validValues") or arguments.get("pattern")):
+            if metric == "invalidValues" and not (
+                arguments.get("validValues") or arguments.get("pattern")
+            ):
                 if not enum:
-                    found.skip(loc + ("arguments",), "invalidValues with no validValues, pattern or enum on its "
-                                                     "column has nothing to compare with: not run")
+                    found.skip(
+                        (*loc, "arguments"),
+                        "invalidValues with no validValues, pattern or enum on its "
+                        "column has nothing to compare with: not run",
+                    )
                     continue
                 arguments["validValues"] = list(enum)
-            if arguments.get("pattern") is not None and (why := regex_problem(str(arguments["pattern"]))):
-                found.problem(loc + ("arguments", "pattern"), why)
+            if arguments.get("pattern") is not None and (
+                why := regex_problem(str(arguments["pattern"]))
+            ):
+                found.problem((*loc, "arguments", "pattern"), why)
                 continue
         if not ops:
             found.skip(loc, "quality rule with no operator (mustBe, mustBeLessThan, …) is not run")
@@ -734,32 +932,54 @@ def _quality_rules(entries, parent: tuple, found: _Findings, *, column: str | No
         operator = ops[0]
         threshold = getattr(q, operator)
         if operator in ("mustBeBetween", "mustNotBeBetween"):
-            if not (isinstance(threshold, list) and len(threshold) == 2
-                    and all(isinstance(v, int | float) for v in threshold)):
-                found.problem(loc + (operator,), f"{operator} takes two numbers [low, high], got {threshold!r}")
+            if not (
+                isinstance(threshold, list)
+                and len(threshold) == 2
+                and all(isinstance(v, int | float) for v in threshold)
+            ):
+                found.problem(
+                    (*loc, operator),
+                    f"{operator} takes two numbers [low, high], got {threshold!r}",
+                )
                 continue
         elif isinstance(threshold, bool) or not isinstance(threshold, int | float):
-            found.problem(loc + (operator,), f"{operator} takes a number, got {threshold!r}")
+            found.problem((*loc, operator), f"{operator} takes a number, got {threshold!r}")
             continue
         unit = (q.unit or "rows").lower()
         if unit not in ("rows", "percent"):
-            found.skip(loc + ("unit",), f"unit {q.unit!r} is not run (this platform counts 'rows' or 'percent')")
+            found.skip(
+                (*loc, "unit"),
+                f"unit {q.unit!r} is not run (this platform counts 'rows' or 'percent')",
+            )
             continue
         severity = SEVERITY_WORDS.get((q.severity or "error").lower())
         if severity is None:
-            found.skip(loc + ("severity",), f"severity {q.severity!r} is not one this platform knows "
-                                            f"({', '.join(SEVERITY_WORDS)}): it is treated as error")
+            found.skip(
+                (*loc, "severity"),
+                f"severity {q.severity!r} is not one this platform knows "
+                f"({', '.join(SEVERITY_WORDS)}): it is treated as error",
+            )
             severity = "error"
         yield QualityRule(
-            location=_location(loc), kind=kind, metric=metric if kind == "library" else None, operator=operator,
-            threshold=threshold, unit=unit, arguments=arguments, query=q.query, severity=severity,
-            description=q.description, column=column,
+            location=_location(loc),
+            kind=kind,
+            metric=metric if kind == "library" else None,
+            operator=operator,
+            threshold=threshold,
+            unit=unit,
+            arguments=arguments,
+            query=q.query,
+            severity=severity,
+            description=q.description,
+            column=column,
         )
 
 
 def find_contract(contracts_dir: Path, table: str) -> Path:
     """The contract file governing ``table`` in a contracts folder."""
-    candidates = sorted(contracts_dir.glob("*.odcs.yaml")) + sorted(contracts_dir.glob("*.odcs.yml"))
+    candidates = sorted(contracts_dir.glob("*.odcs.yaml")) + sorted(
+        contracts_dir.glob("*.odcs.yml")
+    )
     for candidate in candidates:
         try:
             document = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}

@@ -36,15 +36,44 @@ from platform_assets.core.validation.contract import (
 from platform_assets.core.yaml_lines import line_index
 
 # How much protection a classification asks for; a lower level in the new contract is relaxed.
-CLASSIFICATION_LEVELS = {"public": 0, "internal": 1, "confidential": 2, "restricted": 2, "sensitive": 2,
-                         "pii": 3, "secret": 3}
+CLASSIFICATION_LEVELS = {
+    "public": 0,
+    "internal": 1,
+    "confidential": 2,
+    "restricted": 2,
+    "sensitive": 2,
+    "pii": 3,
+    "secret": 3,
+}
 # Narrowing: every value of the new type is a value of the old one, not the other way round.
-NARROWER = {("number", "integer"), ("string", "integer"), ("string", "number"), ("string", "boolean"),
-            ("string", "date"), ("string", "timestamp"), ("string", "time"), ("timestamp", "date")}
-DOCUMENTATION_KEYS = ("description", "businessName", "tags", "examples", "authoritativeDefinitions",
-                      "criticalDataElement", "transformLogic", "transformDescription", "transformSourceObjects",
-                      "synonyms", "customProperties", "encryptedName", "partitioned", "partitionKeyPosition",
-                      "primaryKeyPosition", "semanticType")
+NARROWER = {
+    ("number", "integer"),
+    ("string", "integer"),
+    ("string", "number"),
+    ("string", "boolean"),
+    ("string", "date"),
+    ("string", "timestamp"),
+    ("string", "time"),
+    ("timestamp", "date"),
+}
+DOCUMENTATION_KEYS = (
+    "description",
+    "businessName",
+    "tags",
+    "examples",
+    "authoritativeDefinitions",
+    "criticalDataElement",
+    "transformLogic",
+    "transformDescription",
+    "transformSourceObjects",
+    "synonyms",
+    "customProperties",
+    "encryptedName",
+    "partitioned",
+    "partitionKeyPosition",
+    "primaryKeyPosition",
+    "semanticType",
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +85,9 @@ class Change:
     change: str  # a short name: "column removed", "bounds tightened", ...
     breaking: bool
     detail: str
-    location: str = ""  # where to look: the field and line in the new file (the old one for removals)
+    location: str = (
+        ""  # where to look: the field and line in the new file (the old one for removals)
+    )
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,10 +116,14 @@ class ContractDiff:
         return not self.breaking or self.major_bumped
 
     def to_json(self) -> dict[str, Any]:
-        return {"old": {"file": self.old_path, "version": self.old_version},
-                "new": {"file": self.new_path, "version": self.new_version},
-                "changes": [c.to_dict() for c in self.changes], "breaking": len(self.breaking),
-                "major_bumped": self.major_bumped, "passes": self.passes}
+        return {
+            "old": {"file": self.old_path, "version": self.old_version},
+            "new": {"file": self.new_path, "version": self.new_version},
+            "changes": [c.to_dict() for c in self.changes],
+            "breaking": len(self.breaking),
+            "major_bumped": self.major_bumped,
+            "passes": self.passes,
+        }
 
 
 def _major(version: str | None) -> int | None:
@@ -96,7 +131,9 @@ def _major(version: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def diff_contracts(old_path: str | Path, new_path: str | Path, old_label: str | None = None) -> ContractDiff:
+def diff_contracts(
+    old_path: str | Path, new_path: str | Path, old_label: str | None = None
+) -> ContractDiff:
     """Compare two contract files.
 
     Raises:
@@ -104,19 +141,32 @@ def diff_contracts(old_path: str | Path, new_path: str | Path, old_label: str | 
     """
     old_tables, new_tables = load_contract_tables(old_path), load_contract_tables(new_path)
     old_first, new_first = old_tables[0], new_tables[0]
-    result = ContractDiff(old_label or str(old_path), str(new_path), old_first.version, new_first.version)
+    result = ContractDiff(
+        old_label or str(old_path), str(new_path), old_first.version, new_first.version
+    )
     where = _Where(Path(old_path), Path(new_path))
     old_by_table = {c.table: c for c in old_tables if c.table is not None}
     new_by_table = {c.table: c for c in new_tables if c.table is not None}
-    for table, old in old_by_table.items():
+    for table in old_by_table:
         if table not in new_by_table:
-            result.changes.append(Change(table, None, "table removed", True,
-                                         f"table {table} is no longer in the contract", where.old("schema")))
+            result.changes.append(
+                Change(
+                    table,
+                    None,
+                    "table removed",
+                    True,
+                    f"table {table} is no longer in the contract",
+                    where.old("schema"),
+                )
+            )
     for table, new in new_by_table.items():
         old = old_by_table.get(table)
         if old is None:
-            result.changes.append(Change(table, None, "table added", False, f"table {table} is new",
-                                         where.new("schema")))
+            result.changes.append(
+                Change(
+                    table, None, "table added", False, f"table {table} is new", where.new("schema")
+                )
+            )
             continue
         result.changes += _table_changes(old, new, where)
     return result
@@ -126,8 +176,10 @@ class _Where:
     """Field paths with their lines, in the new file (or the old one, for what was removed)."""
 
     def __init__(self, old: Path, new: Path):
-        self._lines = {"old": line_index(old.read_text(encoding="utf-8")),
-                       "new": line_index(new.read_text(encoding="utf-8"))}
+        self._lines = {
+            "old": line_index(old.read_text(encoding="utf-8")),
+            "new": line_index(new.read_text(encoding="utf-8")),
+        }
 
     def _at(self, side: str, location: str) -> str:
         path = tuple(int(p) if p.isdigit() else p for p in re.findall(r"[^.\[\]]+", location))
@@ -135,7 +187,11 @@ class _Where:
         while path and path not in lines:
             path = path[:-1]
         line = lines.get(path)
-        return location + (f" (line {line})" if line else "") + (" in the old file" if side == "old" else "")
+        return (
+            location
+            + (f" (line {line})" if line else "")
+            + (" in the old file" if side == "old" else "")
+        )
 
     def old(self, location: str) -> str:
         return self._at("old", location)
@@ -154,23 +210,53 @@ def _table_changes(old: Contract, new: Contract, where: _Where) -> list[Change]:
             continue
         if name in renamed:
             target = new_cols[renamed[name]]
-            changes.append(Change(table, name, "column renamed", True,
-                                  f"column {name} is now {target.name}: consumers reading {name} break",
-                                  where.new(target.location)))
+            changes.append(
+                Change(
+                    table,
+                    name,
+                    "column renamed",
+                    True,
+                    f"column {name} is now {target.name}: consumers reading {name} break",
+                    where.new(target.location),
+                )
+            )
         else:
-            changes.append(Change(table, name, "column removed", True,
-                                  f"column {name} is no longer in the contract", where.old(spec.location)))
+            changes.append(
+                Change(
+                    table,
+                    name,
+                    "column removed",
+                    True,
+                    f"column {name} is no longer in the contract",
+                    where.old(spec.location),
+                )
+            )
     targets = set(renamed.values())
     for name, spec in new_cols.items():
         if name in old_cols or name in targets:
             continue
         if spec.required or spec.primary_key:
-            changes.append(Change(table, name, "required column added", True,
-                                  f"column {name} is new and required: data without it now fails",
-                                  where.new(spec.location)))
+            changes.append(
+                Change(
+                    table,
+                    name,
+                    "required column added",
+                    True,
+                    f"column {name} is new and required: data without it now fails",
+                    where.new(spec.location),
+                )
+            )
         else:
-            changes.append(Change(table, name, "optional column added", False, f"column {name} is new and optional",
-                                  where.new(spec.location)))
+            changes.append(
+                Change(
+                    table,
+                    name,
+                    "optional column added",
+                    False,
+                    f"column {name} is new and optional",
+                    where.new(spec.location),
+                )
+            )
     for old_name, spec in old_cols.items():
         new_name = old_name if old_name in new_cols else renamed.get(old_name)
         if new_name is not None:
@@ -188,13 +274,19 @@ def _renames(old: Contract, new: Contract) -> dict[str, str]:
     renames = {}
     for spec in removed:
         stable = ids_old.get(spec.name)
-        match = next((a for a in added if stable is not None and ids_new.get(a.name) == stable), None)
+        match = next(
+            (a for a in added if stable is not None and ids_new.get(a.name) == stable), None
+        )
         if match is not None:
             renames[spec.name] = match.name
     # Without ids: the one added column of the same type at the same position, else the one
     # of the same type with a close name (currency -> currency_code).
     for gone in [c for c in removed if c.name not in renames]:
-        free = [c for c in added if c.name not in renames.values() and c.logical_type == gone.logical_type]
+        free = [
+            c
+            for c in added
+            if c.name not in renames.values() and c.logical_type == gone.logical_type
+        ]
         same_place = [c for c in free if _index(c) == _index(gone)]
         close = [c for c in free if difflib.SequenceMatcher(None, gone.name, c.name).ratio() >= 0.6]
         for candidates in (same_place, close):
@@ -235,14 +327,25 @@ def _column_changes(table: str, old: ColumnSpec, new: ColumnSpec, where: _Where)
 
     if old.logical_type != new.logical_type:
         narrowed = (old.logical_type, new.logical_type) in NARROWER
-        add("type narrowed" if narrowed else "type changed", True,
-            f"logicalType {old.logical_type} -> {new.logical_type}" + ("" if narrowed else
-                                                                       ": consumers read another type"),
-            "logicalType")
+        add(
+            "type narrowed" if narrowed else "type changed",
+            True,
+            f"logicalType {old.logical_type} -> {new.logical_type}"
+            + ("" if narrowed else ": consumers read another type"),
+            "logicalType",
+        )
     if (old.physical_type or "").upper() != (new.physical_type or "").upper() and old.physical_type:
-        add("physical type changed", True, f"physicalType {old.physical_type} -> {new.physical_type}",
-            "physicalType")
-    for flag, word in (("required", "required"), ("unique", "unique"), ("primary_key", "primaryKey")):
+        add(
+            "physical type changed",
+            True,
+            f"physicalType {old.physical_type} -> {new.physical_type}",
+            "physicalType",
+        )
+    for flag, word in (
+        ("required", "required"),
+        ("unique", "unique"),
+        ("primary_key", "primaryKey"),
+    ):
         before, after = getattr(old, flag), getattr(new, flag)
         if after and not before:
             add(f"{word} added", True, f"{word} added: data that passed may now fail", word)
@@ -250,24 +353,46 @@ def _column_changes(table: str, old: ColumnSpec, new: ColumnSpec, where: _Where)
             add(f"{word} removed", False, f"{word} removed (loosened)", word)
     changes += _value_set_change(table, new, old.enum, new.enum, "enum", where)
     if old.pattern != new.pattern:
-        add("pattern changed" if old.pattern and new.pattern else ("pattern added" if new.pattern else
-                                                                   "pattern removed"),
-            new.pattern is not None, f"pattern {old.pattern!r} -> {new.pattern!r}", "logicalTypeOptions.pattern")
+        add(
+            "pattern changed"
+            if old.pattern and new.pattern
+            else ("pattern added" if new.pattern else "pattern removed"),
+            new.pattern is not None,
+            f"pattern {old.pattern!r} -> {new.pattern!r}",
+            "logicalTypeOptions.pattern",
+        )
     if old.format != new.format:
-        add("format changed", new.format is not None, f"format {old.format!r} -> {new.format!r}",
-            "logicalTypeOptions.format")
-    for low, high, words in (("minimum", "maximum", "bounds"), ("exclusive_minimum", "exclusive_maximum", "bounds"),
-                             ("min_length", "max_length", "lengths"), ("min_items", "max_items", "item counts")):
+        add(
+            "format changed",
+            new.format is not None,
+            f"format {old.format!r} -> {new.format!r}",
+            "logicalTypeOptions.format",
+        )
+    for low, high, words in (
+        ("minimum", "maximum", "bounds"),
+        ("exclusive_minimum", "exclusive_maximum", "bounds"),
+        ("min_length", "max_length", "lengths"),
+        ("min_items", "max_items", "item counts"),
+    ):
         changes += _range_changes(table, old, new, low, high, words, where)
     old_level, new_level = _level(old.classification), _level(new.classification)
     if old.classification != new.classification:
         relaxed = new_level < old_level
-        add("classification relaxed" if relaxed else "classification changed", relaxed,
+        add(
+            "classification relaxed" if relaxed else "classification changed",
+            relaxed,
             f"classification {old.classification or 'none'} -> {new.classification or 'none'}"
-            + (": the data would be handled with less protection" if relaxed else ""), "classification")
+            + (": the data would be handled with less protection" if relaxed else ""),
+            "classification",
+        )
     if old.custom.get("unit") != new.custom.get("unit"):
-        add("unit changed", True, f"unit {old.custom.get('unit')} -> {new.custom.get('unit')}: values mean "
-                                  f"something else", "customProperties")
+        add(
+            "unit changed",
+            True,
+            f"unit {old.custom.get('unit')} -> {new.custom.get('unit')}: values mean "
+            f"something else",
+            "customProperties",
+        )
     if old.description != new.description:
         add("description changed", False, "description changed", "description")
     changes += _quality_changes(table, new, old.quality, new.quality, where)
@@ -278,31 +403,79 @@ def _level(classification: str | None) -> int:
     return CLASSIFICATION_LEVELS.get((classification or "").lower(), 1 if classification else 0)
 
 
-def _value_set_change(table: str, spec: ColumnSpec, before, after, word: str, where: _Where,
-                      location: str | None = None) -> list[Change]:
+def _value_set_change(
+    table: str,
+    spec: ColumnSpec,
+    before,
+    after,
+    word: str,
+    where: _Where,
+    location: str | None = None,
+) -> list[Change]:
     old_set = None if before is None else {str(v) for v in before}
     new_set = None if after is None else {str(v) for v in after}
     if old_set == new_set:
         return []
     loc = where.new(location or f"{spec.location}.{word}")
     if new_set is None:
-        return [Change(table, spec.name, f"{word} removed", False, f"{word} removed (any value allowed)", loc)]
+        return [
+            Change(
+                table,
+                spec.name,
+                f"{word} removed",
+                False,
+                f"{word} removed (any value allowed)",
+                loc,
+            )
+        ]
     if old_set is None:
-        return [Change(table, spec.name, f"{word} added", True,
-                       f"{word} added: only {', '.join(sorted(new_set))} allowed now", loc)]
+        return [
+            Change(
+                table,
+                spec.name,
+                f"{word} added",
+                True,
+                f"{word} added: only {', '.join(sorted(new_set))} allowed now",
+                loc,
+            )
+        ]
     if new_set < old_set:
-        return [Change(table, spec.name, f"{word} shrunk", True,
-                       f"{word} no longer allows {', '.join(sorted(old_set - new_set))}", loc)]
+        return [
+            Change(
+                table,
+                spec.name,
+                f"{word} shrunk",
+                True,
+                f"{word} no longer allows {', '.join(sorted(old_set - new_set))}",
+                loc,
+            )
+        ]
     if new_set > old_set:
-        return [Change(table, spec.name, f"{word} extended", False,
-                       f"{word} now also allows {', '.join(sorted(new_set - old_set))}", loc)]
-    return [Change(table, spec.name, f"{word} changed", True,
-                   f"{word} drops {', '.join(sorted(old_set - new_set))}, adds {', '.join(sorted(new_set - old_set))}",
-                   loc)]
+        return [
+            Change(
+                table,
+                spec.name,
+                f"{word} extended",
+                False,
+                f"{word} now also allows {', '.join(sorted(new_set - old_set))}",
+                loc,
+            )
+        ]
+    return [
+        Change(
+            table,
+            spec.name,
+            f"{word} changed",
+            True,
+            f"{word} drops {', '.join(sorted(old_set - new_set))}, adds {', '.join(sorted(new_set - old_set))}",
+            loc,
+        )
+    ]
 
 
-def _range_changes(table: str, old: ColumnSpec, new: ColumnSpec, low: str, high: str, words: str,
-                   where: _Where) -> list[Change]:
+def _range_changes(
+    table: str, old: ColumnSpec, new: ColumnSpec, low: str, high: str, words: str, where: _Where
+) -> list[Change]:
     changes = []
     for attr, tighter in ((low, lambda a, b: b > a), (high, lambda a, b: b < a)):
         before, after = getattr(old, attr), getattr(new, attr)
@@ -311,20 +484,45 @@ def _range_changes(table: str, old: ColumnSpec, new: ColumnSpec, low: str, high:
         key = _ODCS_NAMES[attr]
         loc = where.new(f"{new.location}.logicalTypeOptions.{key}")
         if after is None:
-            changes.append(Change(table, new.name, f"{words} widened", False, f"{key} {before} removed", loc))
+            changes.append(
+                Change(table, new.name, f"{words} widened", False, f"{key} {before} removed", loc)
+            )
         elif before is None or _incomparable(before, after):
-            changes.append(Change(table, new.name, f"{words} tightened", True, f"{key} {before} -> {after}", loc))
+            changes.append(
+                Change(
+                    table, new.name, f"{words} tightened", True, f"{key} {before} -> {after}", loc
+                )
+            )
         elif tighter(before, after):
-            changes.append(Change(table, new.name, f"{words} tightened", True,
-                                  f"{key} {before} -> {after}: data that passed may now fail", loc))
+            changes.append(
+                Change(
+                    table,
+                    new.name,
+                    f"{words} tightened",
+                    True,
+                    f"{key} {before} -> {after}: data that passed may now fail",
+                    loc,
+                )
+            )
         else:
-            changes.append(Change(table, new.name, f"{words} widened", False, f"{key} {before} -> {after}", loc))
+            changes.append(
+                Change(
+                    table, new.name, f"{words} widened", False, f"{key} {before} -> {after}", loc
+                )
+            )
     return changes
 
 
-_ODCS_NAMES = {"minimum": "minimum", "maximum": "maximum", "exclusive_minimum": "exclusiveMinimum",
-               "exclusive_maximum": "exclusiveMaximum", "min_length": "minLength", "max_length": "maxLength",
-               "min_items": "minItems", "max_items": "maxItems"}
+_ODCS_NAMES = {
+    "minimum": "minimum",
+    "maximum": "maximum",
+    "exclusive_minimum": "exclusiveMinimum",
+    "exclusive_maximum": "exclusiveMaximum",
+    "min_length": "minLength",
+    "max_length": "maxLength",
+    "min_items": "minItems",
+    "max_items": "maxItems",
+}
 
 
 def _incomparable(a: Any, b: Any) -> bool:
@@ -338,45 +536,101 @@ def _incomparable(a: Any, b: Any) -> bool:
 def _rule_key(rule: QualityRule, with_column: bool) -> tuple:
     """What identifies a rule across versions: its kind, metric or query (and, among a
     table's rules, the column a column-level SQL rule came from)."""
-    return (rule.column if with_column else None, rule.kind, rule.metric, rule.query.strip() if rule.query else None)
+    return (
+        rule.column if with_column else None,
+        rule.kind,
+        rule.metric,
+        rule.query.strip() if rule.query else None,
+    )
 
 
-def _quality_changes(table: str, spec: ColumnSpec | None, before: tuple[QualityRule, ...],
-                     after: tuple[QualityRule, ...], where: _Where) -> list[Change]:
+def _quality_changes(
+    table: str,
+    spec: ColumnSpec | None,
+    before: tuple[QualityRule, ...],
+    after: tuple[QualityRule, ...],
+    where: _Where,
+) -> list[Change]:
     column = spec.name if spec else None
     changes = []
     old_rules = {_rule_key(r, spec is None): r for r in before}
     new_rules = {_rule_key(r, spec is None): r for r in after}
     for key, rule in old_rules.items():
         if key not in new_rules:
-            changes.append(Change(table, column, "quality rule removed", False,
-                                  f"{_rule_name(rule)} removed (loosened)", where.old(rule.location)))
+            changes.append(
+                Change(
+                    table,
+                    column,
+                    "quality rule removed",
+                    False,
+                    f"{_rule_name(rule)} removed (loosened)",
+                    where.old(rule.location),
+                )
+            )
     for key, rule in new_rules.items():
         old_rule = old_rules.get(key)
         if old_rule is None:
-            changes.append(Change(table, column, "quality rule added", True,
-                                  f"{_rule_name(rule)} {rule.expectation()} added: data that passed may now fail",
-                                  where.new(rule.location)))
+            changes.append(
+                Change(
+                    table,
+                    column,
+                    "quality rule added",
+                    True,
+                    f"{_rule_name(rule)} {rule.expectation()} added: data that passed may now fail",
+                    where.new(rule.location),
+                )
+            )
             continue
-        if (old_rule.operator, old_rule.threshold, old_rule.unit) != (rule.operator, rule.threshold, rule.unit):
+        if (old_rule.operator, old_rule.threshold, old_rule.unit) != (
+            rule.operator,
+            rule.threshold,
+            rule.unit,
+        ):
             tighter = _threshold_tighter(old_rule, rule)
-            changes.append(Change(table, column, "quality threshold tightened" if tighter else
-                                  "quality threshold loosened", tighter,
-                                  f"{_rule_name(rule)}: {old_rule.expectation()} -> {rule.expectation()}",
-                                  where.new(rule.location)))
+            changes.append(
+                Change(
+                    table,
+                    column,
+                    "quality threshold tightened" if tighter else "quality threshold loosened",
+                    tighter,
+                    f"{_rule_name(rule)}: {old_rule.expectation()} -> {rule.expectation()}",
+                    where.new(rule.location),
+                )
+            )
         if old_rule.severity != rule.severity:
             raised = rule.severity == "error"
-            changes.append(Change(table, column, "severity raised" if raised else "severity lowered", raised,
-                                  f"{_rule_name(rule)}: severity {old_rule.severity} -> {rule.severity}",
-                                  where.new(rule.location)))
+            changes.append(
+                Change(
+                    table,
+                    column,
+                    "severity raised" if raised else "severity lowered",
+                    raised,
+                    f"{_rule_name(rule)}: severity {old_rule.severity} -> {rule.severity}",
+                    where.new(rule.location),
+                )
+            )
         if spec is not None and rule.metric == "invalidValues":
-            changes += _value_set_change(table, spec, old_rule.arguments.get("validValues"),
-                                         rule.arguments.get("validValues"), "validValues", where,
-                                         f"{rule.location}.arguments.validValues")
+            changes += _value_set_change(
+                table,
+                spec,
+                old_rule.arguments.get("validValues"),
+                rule.arguments.get("validValues"),
+                "validValues",
+                where,
+                f"{rule.location}.arguments.validValues",
+            )
             if old_rule.arguments.get("pattern") != rule.arguments.get("pattern"):
-                changes.append(Change(table, column, "pattern changed", True,
-                                      f"invalidValues pattern {old_rule.arguments.get('pattern')!r} -> "
-                                      f"{rule.arguments.get('pattern')!r}", where.new(rule.location)))
+                changes.append(
+                    Change(
+                        table,
+                        column,
+                        "pattern changed",
+                        True,
+                        f"invalidValues pattern {old_rule.arguments.get('pattern')!r} -> "
+                        f"{rule.arguments.get('pattern')!r}",
+                        where.new(rule.location),
+                    )
+                )
     return changes
 
 
@@ -410,15 +664,26 @@ def read_at_revision(path: Path, ref: str) -> tuple[str | None, str]:
     import subprocess
 
     path = Path(path).resolve()
-    top = subprocess.run(["git", "-C", str(path.parent), "rev-parse", "--show-toplevel"], capture_output=True,
-                         text=True)
+    top = subprocess.run(
+        ["git", "-C", str(path.parent), "rev-parse", "--show-toplevel"],
+        capture_output=True,
+        text=True,
+    )
     if top.returncode != 0:
-        raise ValueError(f"{path} is not in a git work tree: --against needs one ({top.stderr.strip()})")
+        raise ValueError(
+            f"{path} is not in a git work tree: --against needs one ({top.stderr.strip()})"
+        )
     relative = path.relative_to(Path(top.stdout.strip()).resolve()).as_posix()
-    verified = subprocess.run(["git", "-C", top.stdout.strip(), "rev-parse", "--verify", "--quiet",
-                               f"{ref}^{{commit}}"], capture_output=True, text=True)
+    verified = subprocess.run(
+        ["git", "-C", top.stdout.strip(), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+        capture_output=True,
+        text=True,
+    )
     if verified.returncode != 0:
         raise ValueError(f"{ref!r} is not a git revision of {top.stdout.strip()}")
-    shown = subprocess.run(["git", "-C", top.stdout.strip(), "show", f"{ref}:{relative}"], capture_output=True,
-                           text=True)
+    shown = subprocess.run(
+        ["git", "-C", top.stdout.strip(), "show", f"{ref}:{relative}"],
+        capture_output=True,
+        text=True,
+    )
     return (shown.stdout if shown.returncode == 0 else None), f"{ref}:{relative}"

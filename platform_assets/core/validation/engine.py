@@ -26,13 +26,18 @@ import duckdb
 
 from platform_assets.core.validation import semantic_drift
 from platform_assets.core.validation.batch import Batch
-from platform_assets.core.validation.contract import KNOWN_FORMATS, ColumnSpec, Contract, QualityRule
+from platform_assets.core.validation.contract import (
+    KNOWN_FORMATS,
+    ColumnSpec,
+    Contract,
+    QualityRule,
+)
 from platform_assets.core.validation.profile import (
     CATEGORICAL_MAX_DISTINCT,
     NUMERIC_FAMILIES,
+    SAMPLE_ROWS,
     BatchProfile,
     ColumnProfile,
-    SAMPLE_ROWS,
     apply_sample,
     jsonable,
     sample_profile_sql,
@@ -96,41 +101,66 @@ def _text(c: str) -> str:
     return f"CAST({c} AS VARCHAR)"
 
 
-def _constraint_rules(spec: ColumnSpec, c: str, fam: str, tolerates_nulls: bool) -> list[tuple[str, str, str]]:
+def _constraint_rules(
+    spec: ColumnSpec, c: str, fam: str, tolerates_nulls: bool
+) -> list[tuple[str, str, str]]:
     """(rule, predicate, expectation) for the column's strict constraints."""
     rules: list[tuple[str, str, str]] = []
     if spec.required and not tolerates_nulls:
         rules.append(("required", f"{c} IS NULL", "a value in every row"))
     numeric = fam in NUMERIC_FAMILIES
     if spec.pattern is not None:
-        rules.append(("pattern", f"{c} IS NOT NULL AND NOT regexp_full_match({_text(c)}, {_literal(spec.pattern)})",
-                      f"values matching {spec.pattern}"))
+        rules.append(
+            (
+                "pattern",
+                f"{c} IS NOT NULL AND NOT regexp_full_match({_text(c)}, {_literal(spec.pattern)})",
+                f"values matching {spec.pattern}",
+            )
+        )
     if spec.format in KNOWN_FORMATS and spec.logical_type in (None, "string"):
         regex = KNOWN_FORMATS[spec.format]
-        rules.append(("format", f"{c} IS NOT NULL AND NOT regexp_full_match({_text(c)}, {_literal(regex)})",
-                      f"{spec.format} values"))
+        rules.append(
+            (
+                "format",
+                f"{c} IS NOT NULL AND NOT regexp_full_match({_text(c)}, {_literal(regex)})",
+                f"{spec.format} values",
+            )
+        )
     if numeric or fam in TEMPORAL_FAMILIES:
         for rule, value, op, words in (
-            ("minimum", spec.minimum, "<", ">="), ("maximum", spec.maximum, ">", "<="),
+            ("minimum", spec.minimum, "<", ">="),
+            ("maximum", spec.maximum, ">", "<="),
             ("exclusiveMinimum", spec.exclusive_minimum, "<=", ">"),
             ("exclusiveMaximum", spec.exclusive_maximum, ">=", "<"),
         ):
             # A number bounds a numeric column, a date / timestamp / time a temporal one.
-            if value is not None and (fam in TEMPORAL_FAMILIES) == isinstance(value, dt.date | dt.time):
+            if value is not None and (fam in TEMPORAL_FAMILIES) == isinstance(
+                value, dt.date | dt.time
+            ):
                 rules.append((rule, f"{c} {op} {_literal(value)}", f"values {words} {value}"))
     if fam == "complex":
-        for rule, value, op, words in (("minItems", spec.min_items, "<", ">="), ("maxItems", spec.max_items, ">", "<=")):
+        for rule, value, op, words in (
+            ("minItems", spec.min_items, "<", ">="),
+            ("maxItems", spec.max_items, ">", "<="),
+        ):
             if value is not None:
                 rules.append((rule, f"len({c}) {op} {value}", f"{words} {value} items"))
-    for rule, value, op, words in (("minLength", spec.min_length, "<", ">="),
-                                   ("maxLength", spec.max_length, ">", "<=")):
+    for rule, value, op, words in (
+        ("minLength", spec.min_length, "<", ">="),
+        ("maxLength", spec.max_length, ">", "<="),
+    ):
         if value is not None:
             rules.append((rule, f"length({_text(c)}) {op} {value}", f"length {words} {value}"))
     if spec.enum:
         allowed = ", ".join(_literal(str(v)) for v in spec.enum)
-        rules.append(("enum", f"{c} IS NOT NULL AND {_text(c)} NOT IN ({allowed})",
-                      f"one of {len(spec.enum)} values ({', '.join(map(str, spec.enum[:6]))}"
-                      f"{', …' if len(spec.enum) > 6 else ''})"))
+        rules.append(
+            (
+                "enum",
+                f"{c} IS NOT NULL AND {_text(c)} NOT IN ({allowed})",
+                f"one of {len(spec.enum)} values ({', '.join(map(str, spec.enum[:6]))}"
+                f"{', …' if len(spec.enum) > 6 else ''})",
+            )
+        )
     return rules
 
 
@@ -180,8 +210,10 @@ def check_batch(
         A :class:`Verdict`; ``passes`` is false when any violation has severity ``error``.
     """
     rel = batch.relation
-    profiles = {name: ColumnProfile(name=name, duckdb_type=dtype, family=duckdb_family(dtype))
-                for name, dtype in batch.columns.items()}
+    profiles = {
+        name: ColumnProfile(name=name, duckdb_type=dtype, family=duckdb_family(dtype))
+        for name, dtype in batch.columns.items()
+    }
     # Distributions come from the sample, value counts of categorical columns included:
     # every decision on them is about shares (new categories above 0.5% of rows, renamed
     # columns), and the enum rules count offending rows exactly in the full scan.
@@ -193,21 +225,33 @@ def check_batch(
     row_count = int(results[("rows",)])
     _read_exact_profile(profiles, results, row_count)
 
-    column_violations, column_row_rules = _judge_column_rules(conn, rel, plan.rules, results, row_count)
+    column_violations, column_row_rules = _judge_column_rules(
+        conn, rel, plan.rules, results, row_count
+    )
     key_violations, key_row_rules = _judge_keys(conn, rel, contract, results)
-    violations = [*plan.violations, *column_violations, *key_violations,
-                  *_judge_table_rules(conn, contract, rel, row_count)]
+    violations = [
+        *plan.violations,
+        *column_violations,
+        *key_violations,
+        *_judge_table_rules(conn, contract, rel, row_count),
+    ]
     row_rules = column_row_rules + key_row_rules
 
-    profile = BatchProfile(row_count=row_count, columns=profiles, source=batch.source, sample_rows=sample_rows)
+    profile = BatchProfile(
+        row_count=row_count, columns=profiles, source=batch.source, sample_rows=sample_rows
+    )
     notes: list[str] = []
     if reference is None:
         notes.append(NO_REFERENCE_NOTE)
     else:
-        violations.extend(semantic_drift.compare(profile, reference, contract, batch, reference_label, violations))
+        violations.extend(
+            semantic_drift.compare(profile, reference, contract, batch, reference_label, violations)
+        )
     violations.extend(_unexpected_columns(batch, contract, violations))
     passes = not any(v.severity == "error" for v in violations)
-    return Verdict(passes, violations, profile, row_count, row_rules, reference_label, "rules", notes)
+    return Verdict(
+        passes, violations, profile, row_count, row_rules, reference_label, "rules", notes
+    )
 
 
 @dataclass(frozen=True)
@@ -227,7 +271,11 @@ class _ColumnRule:
 
     @property
     def key(self) -> tuple:
-        return (self.spec.name, self.rule if self.quality is None else self.quality.location, "fail")
+        return (
+            self.spec.name,
+            self.rule if self.quality is None else self.quality.location,
+            "fail",
+        )
 
 
 @dataclass
@@ -260,13 +308,20 @@ def _plan_scan(conn, batch: Batch, contract: Contract, profiles: dict[str, Colum
     return plan
 
 
-def _plan_column(conn, batch: Batch, spec: ColumnSpec, plan: _Plan, primary_key: tuple[str, ...] = ()) -> None:
+def _plan_column(
+    conn, batch: Batch, spec: ColumnSpec, plan: _Plan, primary_key: tuple[str, ...] = ()
+) -> None:
     """Add one contract column's rules to the scan, or the reason they cannot run."""
     if spec.name not in batch.columns:
         if spec.required:
-            plan.violations.append(Violation(spec.name, "required",
-                                             f"column {spec.name!r} is missing from the batch "
-                                             f"(it has: {', '.join(batch.columns) or 'no columns'})"))
+            plan.violations.append(
+                Violation(
+                    spec.name,
+                    "required",
+                    f"column {spec.name!r} is missing from the batch "
+                    f"(it has: {', '.join(batch.columns) or 'no columns'})",
+                )
+            )
         return
     c = quote_ident(spec.name)
     dtype = batch.columns[spec.name]
@@ -276,13 +331,22 @@ def _plan_column(conn, batch: Batch, spec: ColumnSpec, plan: _Plan, primary_key:
         if parse is not None:
             # Text where the contract declares another type: the values that do not parse
             # are counted (with an example) and are the rows the quarantine holds back.
-            checked = _ColumnRule(spec, "logicalType", f"{c} IS NOT NULL AND {parse.sql(c)} IS NULL",
-                                  f"{spec.type_words} values")
+            checked = _ColumnRule(
+                spec,
+                "logicalType",
+                f"{c} IS NOT NULL AND {parse.sql(c)} IS NULL",
+                f"{spec.type_words} values",
+            )
             plan.scan.add(checked.key, f"count(*) FILTER (WHERE {checked.predicate})")
             plan.rules.append(checked)
         else:
-            plan.violations.append(Violation(spec.name, "logicalType",
-                                             semantic_drift.describe_type_mismatch(conn, batch.relation, spec, dtype)))
+            plan.violations.append(
+                Violation(
+                    spec.name,
+                    "logicalType",
+                    semantic_drift.describe_type_mismatch(conn, batch.relation, spec, dtype),
+                )
+            )
         # Value rules on a column of the wrong type would only repeat the type error.
         return
     tolerates_nulls = any(q.metric in ("nullValues", "missingValues") for q in spec.quality)
@@ -311,8 +375,15 @@ def _repeats_sql(names: tuple[str, ...], hashed: bool) -> str:
     """
     cols = [quote_ident(n) for n in names]
     present = " AND ".join(f"{c} IS NOT NULL" for c in cols)
-    key = f"hash({', '.join(cols)})" if hashed else (
-        cols[0] if len(cols) == 1 else "struct_pack(" + ", ".join(f"{c} := {c}" for c in cols) + ")")
+    key = (
+        f"hash({', '.join(cols)})"
+        if hashed
+        else (
+            cols[0]
+            if len(cols) == 1
+            else "struct_pack(" + ", ".join(f"{c} := {c}" for c in cols) + ")"
+        )
+    )
     return f"count(*) FILTER (WHERE {present}) - count(DISTINCT {key}) FILTER (WHERE {present})"
 
 
@@ -324,7 +395,9 @@ def _exact_repeats(conn, relation: str, names: tuple[str, ...], hashed_count: in
     return int(exact)
 
 
-def _read_exact_profile(profiles: dict[str, ColumnProfile], results: dict[tuple, Any], row_count: int) -> None:
+def _read_exact_profile(
+    profiles: dict[str, ColumnProfile], results: dict[tuple, Any], row_count: int
+) -> None:
     """Fill the exact part of the profiles from the scan's results."""
     for name, col in profiles.items():
         col.count = int(results[(name, "count")])
@@ -334,8 +407,9 @@ def _read_exact_profile(profiles: dict[str, ColumnProfile], results: dict[tuple,
         col.max = jsonable(results.get((name, "max")))
 
 
-def _judge_column_rules(conn, rel: str, rules: list[_ColumnRule], results: dict[tuple, Any],
-                        row_count: int) -> tuple[list[Violation], list[RowRule]]:
+def _judge_column_rules(
+    conn, rel: str, rules: list[_ColumnRule], results: dict[tuple, Any], row_count: int
+) -> tuple[list[Violation], list[RowRule]]:
     """Violations of the column rules, and the row rules the quarantine applies."""
     violations: list[Violation] = []
     row_rules: list[RowRule] = []
@@ -345,19 +419,25 @@ def _judge_column_rules(conn, rel: str, rules: list[_ColumnRule], results: dict[
         if q is None:
             if rule == "logicalType":
                 non_null = int(results[(spec.name, "count")])
-                violations.append(_text_type_violation(conn, rel, spec, checked, failing, row_count, non_null))
+                violations.append(
+                    _text_type_violation(conn, rel, spec, checked, failing, row_count, non_null)
+                )
                 if failing:
                     row_rules.append(RowRule(spec.name, rule, predicate, "error"))
             elif failing:
                 example = _example(_first_failing_value(conn, rel, spec.name, predicate))
-                detail = (f"{failing} of {row_count} rows break {rule}: expected {checked.expectation}"
-                          + ("" if rule == "required" else f", e.g. {example}"))
+                detail = (
+                    f"{failing} of {row_count} rows break {rule}: expected {checked.expectation}"
+                    + ("" if rule == "required" else f", e.g. {example}")
+                )
                 violations.append(Violation(spec.name, rule, detail, failing_rows=failing))
                 row_rules.append(RowRule(spec.name, rule, predicate, "error"))
             continue
         if q.metric == "duplicateValues":
             failing = _exact_repeats(conn, rel, (spec.name,), failing)
-        example = _first_failing_value(conn, rel, spec.name, predicate) if failing and predicate else None
+        example = (
+            _first_failing_value(conn, rel, spec.name, predicate) if failing and predicate else None
+        )
         violation = _metric_violation(q, failing, example, spec.name, row_count)
         if violation:
             violations.append(violation)
@@ -367,8 +447,15 @@ def _judge_column_rules(conn, rel: str, rules: list[_ColumnRule], results: dict[
     return violations, row_rules
 
 
-def _text_type_violation(conn, rel: str, spec: ColumnSpec, checked: "_ColumnRule", failing: int,
-                         row_count: int, non_null: int) -> Violation:
+def _text_type_violation(
+    conn,
+    rel: str,
+    spec: ColumnSpec,
+    checked: _ColumnRule,
+    failing: int,
+    row_count: int,
+    non_null: int,
+) -> Violation:
     """A text column whose contract declares another type: the values that do not parse
     (count and an example), or, when every value parses, why the column is text at all."""
     why = semantic_drift.describe_type_mismatch(conn, rel, spec, "VARCHAR")
@@ -377,28 +464,45 @@ def _text_type_violation(conn, rel: str, spec: ColumnSpec, checked: "_ColumnRule
     example = _example(_first_failing_value(conn, rel, spec.name, checked.predicate))
     # The diagnosis helps where the values are a known encoding of the type (Yes/No flags).
     hint = why.split(": ", 1)[1] if "booleans sent as" in why and failing == non_null else ""
-    detail = (f"{failing} of {row_count} rows do not parse as {spec.type_words}, e.g. {example}; the column "
-              f"is kept as text" + (f" ({hint})" if hint else ""))
+    detail = (
+        f"{failing} of {row_count} rows do not parse as {spec.type_words}, e.g. {example}; the column "
+        f"is kept as text" + (f" ({hint})" if hint else "")
+    )
     return Violation(spec.name, "logicalType", detail, failing_rows=failing)
 
 
-def _judge_keys(conn, rel: str, contract: Contract,
-               results: dict[tuple, Any]) -> tuple[list[Violation], list[RowRule]]:
+def _judge_keys(
+    conn, rel: str, contract: Contract, results: dict[tuple, Any]
+) -> tuple[list[Violation], list[RowRule]]:
     """Violations of ``unique`` and ``primaryKey``, and the row rules that quarantine the repeats."""
     violations: list[Violation] = []
     row_rules: list[RowRule] = []
-    keys = [((spec.name,), "primaryKey" if spec.primary_key else "unique") for spec in contract.columns
-            if (spec.name, "unique", "fail") in results]
+    keys = [
+        ((spec.name,), "primaryKey" if spec.primary_key else "unique")
+        for spec in contract.columns
+        if (spec.name, "unique", "fail") in results
+    ]
     if (contract.primary_key, "unique", "fail") in results:
         keys.append((contract.primary_key, "primaryKey"))
     for names, rule in keys:
-        duplicates = _exact_repeats(conn, rel, names, int(results[(names[0] if len(names) == 1 else names,
-                                                                     "unique", "fail")]))
+        duplicates = _exact_repeats(
+            conn,
+            rel,
+            names,
+            int(results[(names[0] if len(names) == 1 else names, "unique", "fail")]),
+        )
         if duplicates:
             label = ", ".join(names)
             what = f"a {label} value" if len(names) == 1 else f"a ({label}) combination"
-            violations.append(Violation(label, rule, f"{duplicates} rows repeat {what} already in the batch: "
-                                                     f"expected every value once", failing_rows=duplicates))
+            violations.append(
+                Violation(
+                    label,
+                    rule,
+                    f"{duplicates} rows repeat {what} already in the batch: "
+                    f"expected every value once",
+                    failing_rows=duplicates,
+                )
+            )
             row_rules.append(RowRule(label, rule, _duplicate_predicate(names), "error"))
     return violations, row_rules
 
@@ -409,14 +513,23 @@ def _judge_table_rules(conn, contract: Contract, rel: str, row_count: int) -> li
     return [violation for violation in found if violation]
 
 
-def _unexpected_columns(batch: Batch, contract: Contract, violations: list[Violation]) -> list[Violation]:
+def _unexpected_columns(
+    batch: Batch, contract: Contract, violations: list[Violation]
+) -> list[Violation]:
     """Warnings for delivered columns the contract does not declare, except those already
     reported as a contract column renamed upstream."""
     renamed = {semantic_drift.renamed_from(v) for v in violations if v.rule == "renamed_column"}
-    return [Violation(name, "unexpected_column",
-                      f"column {name!r} is not in the contract {contract.id} "
-                      f"{contract.version}; it is kept but not checked", severity="warning")
-            for name in batch.columns if contract.column(name) is None and name not in renamed]
+    return [
+        Violation(
+            name,
+            "unexpected_column",
+            f"column {name!r} is not in the contract {contract.id} "
+            f"{contract.version}; it is kept but not checked",
+            severity="warning",
+        )
+        for name in batch.columns
+        if contract.column(name) is None and name not in renamed
+    ]
 
 
 def _duplicate_predicate(names: tuple[str, ...]) -> str:
@@ -440,7 +553,9 @@ def _first_failing_value(conn, relation: str, column: str, predicate: str) -> An
     return None if row is None else row[0]
 
 
-def _metric_violation(q: QualityRule, failing: int, example: Any, column: str, row_count: int) -> Violation | None:
+def _metric_violation(
+    q: QualityRule, failing: int, example: Any, column: str, row_count: int
+) -> Violation | None:
     value = _measured(q, failing, row_count)
     if q.holds(value):
         return None
@@ -457,25 +572,49 @@ def _table_rule_violation(conn, q: QualityRule, rel: str, row_count: int) -> Vio
     if q.metric == "rowCount":
         if q.holds(row_count):
             return None
-        return Violation(None, "rowCount", f"the batch has {row_count} rows; the contract requires "
-                                           f"{q.expectation()}", q.severity)
+        return Violation(
+            None,
+            "rowCount",
+            f"the batch has {row_count} rows; the contract requires {q.expectation()}",
+            q.severity,
+        )
     if q.kind == "sql":
         query = q.query.replace("${object}", rel).replace("{object}", rel)
         if q.column is not None:  # a column's SQL rule names its column as ${property}
-            query = query.replace("${property}", quote_ident(q.column)).replace("{property}", quote_ident(q.column))
+            query = query.replace("${property}", quote_ident(q.column)).replace(
+                "{property}", quote_ident(q.column)
+            )
         try:
             row = fetch_row(conn, query)
         except duckdb.Error as exc:
-            return Violation(None, "sql", f"{q.location}: the SQL rule could not run ({str(exc).splitlines()[0]}); "
-                                          f"query: {q.query}", q.severity)
-        if row is None or len(row) != 1 or not isinstance(row[0], int | float) or isinstance(row[0], bool):
-            return Violation(None, "sql", f"{q.location}: the SQL rule must return one number, got {row!r}",
-                             q.severity)
+            return Violation(
+                None,
+                "sql",
+                f"{q.location}: the SQL rule could not run ({str(exc).splitlines()[0]}); "
+                f"query: {q.query}",
+                q.severity,
+            )
+        if (
+            row is None
+            or len(row) != 1
+            or not isinstance(row[0], int | float)
+            or isinstance(row[0], bool)
+        ):
+            return Violation(
+                None,
+                "sql",
+                f"{q.location}: the SQL rule must return one number, got {row!r}",
+                q.severity,
+            )
         if q.holds(float(row[0])):
             return None
         label = q.description or q.query
-        return Violation(None, "sql", f"{label}: the query returned {row[0]}; the contract requires "
-                                      f"{q.expectation()}", q.severity)
+        return Violation(
+            None,
+            "sql",
+            f"{label}: the query returned {row[0]}; the contract requires {q.expectation()}",
+            q.severity,
+        )
     return None
 
 
@@ -488,7 +627,9 @@ def _sample_distributions(conn, batch: Batch, profiles: dict[str, ColumnProfile]
     return min(batch.row_count, SAMPLE_ROWS)
 
 
-def _sample_value_counts(conn, batch: Batch, profiles: dict[str, ColumnProfile], names: set[str]) -> None:
+def _sample_value_counts(
+    conn, batch: Batch, profiles: dict[str, ColumnProfile], names: set[str]
+) -> None:
     if not names:
         return
     ordered = sorted(names)
@@ -499,8 +640,9 @@ def _sample_value_counts(conn, batch: Batch, profiles: dict[str, ColumnProfile],
         profiles[name].distinct = len(profiles[name].values)
 
 
-def _categorical_columns(profiles: dict[str, ColumnProfile], contract: Contract,
-                         reference: BatchProfile | None) -> set[str]:
+def _categorical_columns(
+    profiles: dict[str, ColumnProfile], contract: Contract, reference: BatchProfile | None
+) -> set[str]:
     """Text and boolean columns whose exact value counts are worth keeping: few distinct
     values in the sample, an enum in the contract, or categorical in the reference."""
     chosen = set()
@@ -508,9 +650,16 @@ def _categorical_columns(profiles: dict[str, ColumnProfile], contract: Contract,
         if col.family not in ("text", "bool"):
             continue
         spec = contract.column(name)
-        was_categorical = reference is not None and name in reference.columns and \
-            reference.columns[name].is_categorical
-        wanted = col.distinct <= CATEGORICAL_MAX_DISTINCT or was_categorical or (spec is not None and spec.enum)
+        was_categorical = (
+            reference is not None
+            and name in reference.columns
+            and reference.columns[name].is_categorical
+        )
+        wanted = (
+            col.distinct <= CATEGORICAL_MAX_DISTINCT
+            or was_categorical
+            or (spec is not None and spec.enum)
+        )
         # A column that exploded into thousands of values is not worth a full histogram.
         if wanted and col.distinct <= 4 * CATEGORICAL_MAX_DISTINCT:
             chosen.add(name)

@@ -66,14 +66,21 @@ class BatchProfile:
     sample_rows: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"row_count": self.row_count, "source": self.source, "sample_rows": self.sample_rows,
-                "columns": {name: asdict(col) for name, col in self.columns.items()}}
+        return {
+            "row_count": self.row_count,
+            "source": self.source,
+            "sample_rows": self.sample_rows,
+            "columns": {name: asdict(col) for name, col in self.columns.items()},
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> BatchProfile:
-        return cls(row_count=data["row_count"], source=data.get("source", ""),
-                   sample_rows=data.get("sample_rows", 0),
-                   columns={name: ColumnProfile(**col) for name, col in data["columns"].items()})
+        return cls(
+            row_count=data["row_count"],
+            source=data.get("source", ""),
+            sample_rows=data.get("sample_rows", 0),
+            columns={name: ColumnProfile(**col) for name, col in data["columns"].items()},
+        )
 
 
 def shape_expression(column_sql: str) -> str:
@@ -84,14 +91,18 @@ def shape_expression(column_sql: str) -> str:
     shapes and every batch would look new. Width changes are seen through the lengths.
     """
     v = f"CAST({column_sql} AS VARCHAR)"
-    return ("concat("
-            f"CASE WHEN regexp_matches({v}, '[A-Z]') THEN 'A' ELSE '' END, "
-            f"CASE WHEN regexp_matches({v}, '[a-z]') THEN 'a' ELSE '' END, "
-            f"CASE WHEN regexp_matches({v}, '[0-9]') THEN '9' ELSE '' END, "
-            f"CASE WHEN regexp_matches({v}, '[^A-Za-z0-9]') THEN '_' ELSE '' END)")
+    return (
+        "concat("
+        f"CASE WHEN regexp_matches({v}, '[A-Z]') THEN 'A' ELSE '' END, "
+        f"CASE WHEN regexp_matches({v}, '[a-z]') THEN 'a' ELSE '' END, "
+        f"CASE WHEN regexp_matches({v}, '[0-9]') THEN '9' ELSE '' END, "
+        f"CASE WHEN regexp_matches({v}, '[^A-Za-z0-9]') THEN '_' ELSE '' END)"
+    )
 
 
-def sample_profile_sql(relation: str, columns: dict[str, str], row_count: int) -> tuple[str, list[tuple[str, str]]]:
+def sample_profile_sql(
+    relation: str, columns: dict[str, str], row_count: int
+) -> tuple[str, list[tuple[str, str]]]:
     """One query over a seeded reservoir sample; returns SQL and (column, stat) per output."""
     parts: list[str] = []
     keys: list[tuple[str, str]] = []
@@ -107,21 +118,37 @@ def sample_profile_sql(relation: str, columns: dict[str, str], row_count: int) -
         if fam in NUMERIC_FAMILIES:
             add(name, "quantiles", f"quantile_cont({c}, [0.1, 0.5, 0.9])")
             add(name, "mean", f"avg({c})")
-            add(name, "fractional_share", f"avg(CASE WHEN {c} IS NULL THEN NULL "
-                                          f"WHEN {c} <> floor({c}) THEN 1.0 ELSE 0.0 END)")
+            add(
+                name,
+                "fractional_share",
+                f"avg(CASE WHEN {c} IS NULL THEN NULL "
+                f"WHEN {c} <> floor({c}) THEN 1.0 ELSE 0.0 END)",
+            )
             if fam == "bigint":
-                add(name, "epoch_share", f"avg(CASE WHEN {c} IS NULL THEN NULL WHEN ({c} BETWEEN 946684800 "
-                                         f"AND 4102444800) OR ({c} BETWEEN 946684800000 AND 4102444800000) "
-                                         f"THEN 1.0 ELSE 0.0 END)")
+                add(
+                    name,
+                    "epoch_share",
+                    f"avg(CASE WHEN {c} IS NULL THEN NULL WHEN ({c} BETWEEN 946684800 "
+                    f"AND 4102444800) OR ({c} BETWEEN 946684800000 AND 4102444800000) "
+                    f"THEN 1.0 ELSE 0.0 END)",
+                )
         elif fam == "text":
             add(name, "min_length", f"min(length({c}))")
             add(name, "max_length", f"max(length({c}))")
             add(name, "shapes", f"histogram({shape_expression(c)})")
-            add(name, "numeric_text_share", f"avg(CASE WHEN {c} IS NULL THEN NULL WHEN "
-                                            f"TRY_CAST(trim({c}) AS DOUBLE) IS NOT NULL THEN 1.0 ELSE 0.0 END)")
+            add(
+                name,
+                "numeric_text_share",
+                f"avg(CASE WHEN {c} IS NULL THEN NULL WHEN "
+                f"TRY_CAST(trim({c}) AS DOUBLE) IS NOT NULL THEN 1.0 ELSE 0.0 END)",
+            )
             tokens = ", ".join(f"'{t}'" for t in BOOLEAN_TOKENS)
-            add(name, "boolean_token_share", f"avg(CASE WHEN {c} IS NULL THEN NULL WHEN "
-                                             f"lower(trim({c})) IN ({tokens}) THEN 1.0 ELSE 0.0 END)")
+            add(
+                name,
+                "boolean_token_share",
+                f"avg(CASE WHEN {c} IS NULL THEN NULL WHEN "
+                f"lower(trim({c})) IN ({tokens}) THEN 1.0 ELSE 0.0 END)",
+            )
     if not parts:
         return "", []
     sql = f"SELECT {', '.join(parts)} FROM ({sample_sql(relation, row_count)})"
@@ -142,7 +169,9 @@ def sample_sql(relation: str, row_count: int) -> str:
     return f"SELECT * FROM {relation} WHERE hash(__row) % {step} = 0"
 
 
-def apply_sample(profiles: dict[str, ColumnProfile], keys: list[tuple[str, str]], row: tuple) -> None:
+def apply_sample(
+    profiles: dict[str, ColumnProfile], keys: list[tuple[str, str]], row: tuple
+) -> None:
     for (name, stat), value in zip(keys, row, strict=True):
         col = profiles[name]
         if stat == "quantiles":
@@ -154,7 +183,11 @@ def apply_sample(profiles: dict[str, ColumnProfile], keys: list[tuple[str, str]]
                 top = sorted(value.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_SHAPES]
                 col.shapes = {shape: round(n / total, 4) for shape, n in top}
         elif value is not None:
-            setattr(col, stat, int(value) if stat in ("min_length", "max_length", "distinct") else float(value))
+            setattr(
+                col,
+                stat,
+                int(value) if stat in ("min_length", "max_length", "distinct") else float(value),
+            )
 
 
 def jsonable(value: Any) -> Any:

@@ -64,16 +64,27 @@ def reasons_sql(verdict: Verdict, batch_reasons: list[dict]) -> tuple[str, list[
     return reasons, flags
 
 
-def apply_verdict(conn: duckdb.DuckDBPyConnection, batch: Batch, contract: Contract, verdict: Verdict,
-                  table: str, partition_column: str = "partition_date") -> SplitResult:
+def apply_verdict(
+    conn: duckdb.DuckDBPyConnection,
+    batch: Batch,
+    contract: Contract,
+    verdict: Verdict,
+    table: str,
+    partition_column: str = "partition_date",
+) -> SplitResult:
     """Write the partition's validated and quarantined rows for ``verdict``; one transaction."""
     if batch.partition_key is None:
         raise ValueError("apply_verdict needs a batch read from a partition (batch.partition_key)")
     key = batch.partition_key
     target = f"validated.{quote_ident(table)}"
-    batch_reasons = [] if verdict.passes else [
-        {"field": v.field, "rule": v.rule, "detail": v.detail, "batch": True} for v in verdict.errors
-    ]
+    batch_reasons = (
+        []
+        if verdict.passes
+        else [
+            {"field": v.field, "rule": v.rule, "detail": v.detail, "batch": True}
+            for v in verdict.errors
+        ]
+    )
     reasons, flags = reasons_sql(verdict, batch_reasons)
     flag_names = [f.rsplit(" AS ", 1)[1] for f in flags]
     any_flag = " OR ".join(flag_names) or "FALSE"
@@ -83,20 +94,34 @@ def apply_verdict(conn: duckdb.DuckDBPyConnection, batch: Batch, contract: Contr
     conn.execute("BEGIN TRANSACTION")
     try:
         conn.execute("CREATE SCHEMA IF NOT EXISTS validated")
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {target} ({validated_columns_sql(contract, partition_column)})")
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {target} ({validated_columns_sql(contract, partition_column)})"
+        )
         conn.execute(f"DELETE FROM {target} WHERE {quote_ident(partition_column)} = ?", [key])
-        conn.execute("DELETE FROM quarantine.rows WHERE table_name = ? AND partition_key = ?", [table, key])
+        conn.execute(
+            "DELETE FROM quarantine.rows WHERE table_name = ? AND partition_key = ?", [table, key]
+        )
         select_flags = (", " + ", ".join(flags)) if flags else ""
-        conn.execute(f"CREATE OR REPLACE TEMP TABLE {flagged} AS SELECT *{select_flags} FROM {batch.relation}")
+        conn.execute(
+            f"CREATE OR REPLACE TEMP TABLE {flagged} AS SELECT *{select_flags} FROM {batch.relation}"
+        )
         if verdict.passes:
             casts = ", ".join(
                 f"CAST({quote_ident(c.name)} AS {stored_type(c)})"
-                if c.name in batch.columns else "NULL"
+                if c.name in batch.columns
+                else "NULL"
                 for c in contract.columns
             )
-            conn.execute(f"INSERT INTO {target} SELECT {casts}, CAST(? AS DATE) FROM {flagged} WHERE {keep} "
-                         f"ORDER BY {ROW_COLUMN}", [key])
-        row_json = "to_json(struct_pack(" + ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in data_columns) + "))"
+            conn.execute(
+                f"INSERT INTO {target} SELECT {casts}, CAST(? AS DATE) FROM {flagged} WHERE {keep} "
+                f"ORDER BY {ROW_COLUMN}",
+                [key],
+            )
+        row_json = (
+            "to_json(struct_pack("
+            + ", ".join(f"{quote_ident(c)} := {quote_ident(c)}" for c in data_columns)
+            + "))"
+        )
         conn.execute(
             f"INSERT INTO quarantine.rows (table_name, partition_key, row_number, row_data, reasons) "
             f"SELECT ?, ?, {ROW_COLUMN}, {row_json}, {reasons} FROM {flagged} WHERE NOT ({keep}) ORDER BY {ROW_COLUMN}",
@@ -107,17 +132,26 @@ def apply_verdict(conn: duckdb.DuckDBPyConnection, batch: Batch, contract: Contr
     except Exception:
         conn.execute("ROLLBACK")
         raise
-    (validated,) = fetch_row(conn, f"SELECT count(*) FROM {target} WHERE {quote_ident(partition_column)} = ?",
-                                [key])
-    (quarantined,) = fetch_row(conn, "SELECT count(*) FROM quarantine.rows WHERE table_name = ? AND partition_key = ?",
-                                  [table, key])
+    (validated,) = fetch_row(
+        conn, f"SELECT count(*) FROM {target} WHERE {quote_ident(partition_column)} = ?", [key]
+    )
+    (quarantined,) = fetch_row(
+        conn,
+        "SELECT count(*) FROM quarantine.rows WHERE table_name = ? AND partition_key = ?",
+        [table, key],
+    )
     return SplitResult(key, batch.row_count, int(validated), int(quarantined))
 
 
 # --- reading what is held back ---------------------------------------------------------
 
-def partition_counts(conn: duckdb.DuckDBPyConnection, table: str, partition_key: str | None = None,
-                     partition_column: str = "partition_date") -> list[dict[str, Any]]:
+
+def partition_counts(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    partition_key: str | None = None,
+    partition_column: str = "partition_date",
+) -> list[dict[str, Any]]:
     """Per ingested partition of ``table``: raw, validated and quarantined rows, and the
     verdict that decided it (its contract version). Only partitions holding quarantined
     rows, unless ``partition_key`` asks for one."""
@@ -132,22 +166,36 @@ def partition_counts(conn: duckdb.DuckDBPyConnection, table: str, partition_key:
         "LEFT JOIN platform.batch_verdicts v ON v.table_name = m.table_name AND v.partition_key = m.partition_key "
         "WHERE m.table_name = ? AND (? IS NULL OR m.partition_key = ?) AND (? IS NOT NULL OR q.held > 0) "
         "ORDER BY m.partition_key",
-        [table, table, partition_key, partition_key, partition_key]).fetchall()
-    return [{"partition": key, "raw": raw.get(key, 0), "validated": validated.get(key, 0), "quarantined": held,
-             "passes": passes, "contract": f"{cid} {version}" if cid else None, "checked_at": checked_at,
-             "reasons": reason_counts(conn, table, key)}
-            for key, held, passes, cid, version, checked_at in rows]
+        [table, table, partition_key, partition_key, partition_key],
+    ).fetchall()
+    return [
+        {
+            "partition": key,
+            "raw": raw.get(key, 0),
+            "validated": validated.get(key, 0),
+            "quarantined": held,
+            "passes": passes,
+            "contract": f"{cid} {version}" if cid else None,
+            "checked_at": checked_at,
+            "reasons": reason_counts(conn, table, key),
+        }
+        for key, held, passes, cid, version, checked_at in rows
+    ]
 
 
 def _counts_by_day(conn, schema: str, table: str, partition_column: str) -> dict[str, int]:
     if not table_columns(conn, schema, table):
         return {}
-    rows = conn.execute(f"SELECT CAST({quote_ident(partition_column)} AS VARCHAR), count(*) "
-                        f"FROM {schema}.{quote_ident(table)} GROUP BY 1").fetchall()
+    rows = conn.execute(
+        f"SELECT CAST({quote_ident(partition_column)} AS VARCHAR), count(*) "
+        f"FROM {schema}.{quote_ident(table)} GROUP BY 1"
+    ).fetchall()
     return dict(rows)
 
 
-def reason_counts(conn: duckdb.DuckDBPyConnection, table: str, partition_key: str) -> list[dict[str, Any]]:
+def reason_counts(
+    conn: duckdb.DuckDBPyConnection, table: str, partition_key: str
+) -> list[dict[str, Any]]:
     """How many held rows of a partition each reason holds back (a row may have several);
     ``batch`` reasons are the batch-level violations that held back a whole failed day."""
     rows = conn.execute(
@@ -155,15 +203,24 @@ def reason_counts(conn: duckdb.DuckDBPyConnection, table: str, partition_key: st
         "coalesce(CAST(json_extract(r, '$.batch') AS BOOLEAN), FALSE) AS batch, count(*) "
         "FROM quarantine.rows, unnest(CAST(reasons AS JSON[])) AS t(r) "
         "WHERE table_name = ? AND partition_key = ? GROUP BY ALL ORDER BY 4 DESC, 1, 2",
-        [table, partition_key]).fetchall()
-    return [{"field": f, "rule": rule, "batch": batch, "rows": int(n)} for f, rule, batch, n in rows]
+        [table, partition_key],
+    ).fetchall()
+    return [
+        {"field": f, "rule": rule, "batch": batch, "rows": int(n)} for f, rule, batch, n in rows
+    ]
 
 
-def held_rows(conn: duckdb.DuckDBPyConnection, table: str, partition_key: str,
-              limit: int | None = None) -> list[dict[str, Any]]:
+def held_rows(
+    conn: duckdb.DuckDBPyConnection, table: str, partition_key: str, limit: int | None = None
+) -> list[dict[str, Any]]:
     """The quarantined rows of a partition, in row order: row number, values, reasons."""
     rows = conn.execute(
         "SELECT row_number, CAST(row_data AS VARCHAR), CAST(reasons AS VARCHAR) FROM quarantine.rows "
-        "WHERE table_name = ? AND partition_key = ? ORDER BY row_number" + (" LIMIT ?" if limit is not None else ""),
-        [table, partition_key] + ([limit] if limit is not None else [])).fetchall()
-    return [{"row": int(n), "values": json.loads(data), "reasons": json.loads(reasons)} for n, data, reasons in rows]
+        "WHERE table_name = ? AND partition_key = ? ORDER BY row_number"
+        + (" LIMIT ?" if limit is not None else ""),
+        [table, partition_key] + ([limit] if limit is not None else []),
+    ).fetchall()
+    return [
+        {"row": int(n), "values": json.loads(data), "reasons": json.loads(reasons)}
+        for n, data, reasons in rows
+    ]

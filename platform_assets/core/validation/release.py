@@ -29,8 +29,16 @@ import duckdb
 from platform_assets.core.validation.batch import ROW_COLUMN, batch_from_partition, drop_batch
 from platform_assets.core.validation.contract import Contract
 from platform_assets.core.validation.engine import check_batch
-from platform_assets.core.validation.quarantine import reasons_sql, stored_type, validated_columns_sql
-from platform_assets.core.validation.service import StaleVerdictError, record_verdict, reference_profile
+from platform_assets.core.validation.quarantine import (
+    reasons_sql,
+    stored_type,
+    validated_columns_sql,
+)
+from platform_assets.core.validation.service import (
+    StaleVerdictError,
+    record_verdict,
+    reference_profile,
+)
 from platform_assets.core.warehouse import fetch_row, quote_ident, replace_row, table_columns
 
 RELEASES_DDL = """
@@ -67,8 +75,13 @@ class ReleaseResult:
         return asdict(self)
 
 
-def release_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, partition_key: str,
-                      table: str | None = None, partition_column: str = "partition_date") -> ReleaseResult:
+def release_partition(
+    conn: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    partition_key: str,
+    table: str | None = None,
+    partition_column: str = "partition_date",
+) -> ReleaseResult:
     """Re-check a day's quarantined rows against ``contract`` and release those that pass.
 
     Raises:
@@ -78,8 +91,11 @@ def release_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, parti
     """
     table = table or contract.table
     conn.execute(RELEASES_DDL)
-    (held,) = fetch_row(conn, "SELECT count(*) FROM quarantine.rows WHERE table_name = ? AND partition_key = ?",
-                        [table, partition_key])
+    (held,) = fetch_row(
+        conn,
+        "SELECT count(*) FROM quarantine.rows WHERE table_name = ? AND partition_key = ?",
+        [table, partition_key],
+    )
     result = ReleaseResult(table, partition_key, f"{contract.id} {contract.version}", int(held))
     batch = batch_from_partition(conn, table, partition_key, partition_column=partition_column)
     try:
@@ -90,9 +106,13 @@ def release_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, parti
             if not verdict.passes:
                 result.day_passes = False
                 result.still_held = result.held_before
-                result.failing_rules = [{"field": v.field, "rule": v.rule, "detail": v.detail} for v in verdict.errors]
+                result.failing_rules = [
+                    {"field": v.field, "rule": v.rule, "detail": v.detail} for v in verdict.errors
+                ]
             else:
-                _move(conn, batch, contract, verdict, table, partition_key, partition_column, result)
+                _move(
+                    conn, batch, contract, verdict, table, partition_key, partition_column, result
+                )
     finally:
         drop_batch(conn, batch)
     _count_after(conn, table, partition_key, partition_column, result)
@@ -100,17 +120,31 @@ def release_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, parti
 
 
 def _refuse_stale(conn, table: str, partition_key: str) -> None:
-    row = fetch_row(conn, "SELECT v.checked_at, m.loaded_at FROM platform.batch_verdicts v "
-                          "JOIN platform.batch_manifest m USING (table_name, partition_key) "
-                          "WHERE v.table_name = ? AND v.partition_key = ?", [table, partition_key])
+    row = fetch_row(
+        conn,
+        "SELECT v.checked_at, m.loaded_at FROM platform.batch_verdicts v "
+        "JOIN platform.batch_manifest m USING (table_name, partition_key) "
+        "WHERE v.table_name = ? AND v.partition_key = ?",
+        [table, partition_key],
+    )
     if row is not None and row[1] > row[0]:
-        raise StaleVerdictError(f"{table} partition {partition_key} was re-ingested at {row[1]} after its check at "
-                                f"{row[0]}: the rows held back are from an earlier delivery. Run its contract check "
-                                f"first (platform-assets checks run).")
+        raise StaleVerdictError(
+            f"{table} partition {partition_key} was re-ingested at {row[1]} after its check at "
+            f"{row[0]}: the rows held back are from an earlier delivery. Run its contract check "
+            f"first (platform-assets checks run)."
+        )
 
 
-def _move(conn, batch, contract: Contract, verdict, table: str, key: str, partition_column: str,
-          result: ReleaseResult) -> None:
+def _move(
+    conn,
+    batch,
+    contract: Contract,
+    verdict,
+    table: str,
+    key: str,
+    partition_column: str,
+    result: ReleaseResult,
+) -> None:
     """One transaction: held rows that pass go to validated; the others get their current reasons."""
     reasons, flags = reasons_sql(verdict, [])
     names = [f.rsplit(" AS ", 1)[1] for f in flags]
@@ -119,35 +153,67 @@ def _move(conn, batch, contract: Contract, verdict, table: str, key: str, partit
     target = f"validated.{quote_ident(table)}"
     casts = ", ".join(
         f"CAST({quote_ident(c.name)} AS {stored_type(c)})" if c.name in batch.columns else "NULL"
-        for c in contract.columns)
+        for c in contract.columns
+    )
     conn.execute("BEGIN TRANSACTION")
     try:
         # Flags over the whole day first (a repeated key is a repeat of a row that may be
         # validated), then only the held rows.
         select_flags = (", " + ", ".join(flags)) if flags else ""
-        conn.execute(f"CREATE OR REPLACE TEMP TABLE {flagged} AS SELECT * FROM ("
-                     f"SELECT *{select_flags} FROM {batch.relation}) WHERE {ROW_COLUMN} IN "
-                     f"(SELECT row_number FROM quarantine.rows WHERE table_name = ? AND partition_key = ?)",
-                     [table, key])
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {target} ({validated_columns_sql(contract, partition_column)})")
-        conn.execute(f"INSERT INTO {target} SELECT {casts}, CAST(? AS DATE) FROM {flagged} WHERE NOT ({fails}) "
-                     f"ORDER BY {ROW_COLUMN}", [key])
-        released = [int(n) for (n,) in conn.execute(
-            f"SELECT {ROW_COLUMN} FROM {flagged} WHERE NOT ({fails}) ORDER BY 1").fetchall()]
-        conn.execute(f"DELETE FROM quarantine.rows WHERE table_name = ? AND partition_key = ? AND row_number IN "
-                     f"(SELECT {ROW_COLUMN} FROM {flagged} WHERE NOT ({fails}))", [table, key])
-        conn.execute(f"UPDATE quarantine.rows SET reasons = f.__reasons FROM "
-                     f"(SELECT {ROW_COLUMN}, {reasons} AS __reasons FROM {flagged} WHERE {fails}) f "
-                     f"WHERE table_name = ? AND partition_key = ? AND row_number = f.{ROW_COLUMN}", [table, key])
+        conn.execute(
+            f"CREATE OR REPLACE TEMP TABLE {flagged} AS SELECT * FROM ("
+            f"SELECT *{select_flags} FROM {batch.relation}) WHERE {ROW_COLUMN} IN "
+            f"(SELECT row_number FROM quarantine.rows WHERE table_name = ? AND partition_key = ?)",
+            [table, key],
+        )
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {target} ({validated_columns_sql(contract, partition_column)})"
+        )
+        conn.execute(
+            f"INSERT INTO {target} SELECT {casts}, CAST(? AS DATE) FROM {flagged} WHERE NOT ({fails}) "
+            f"ORDER BY {ROW_COLUMN}",
+            [key],
+        )
+        released = [
+            int(n)
+            for (n,) in conn.execute(
+                f"SELECT {ROW_COLUMN} FROM {flagged} WHERE NOT ({fails}) ORDER BY 1"
+            ).fetchall()
+        ]
+        conn.execute(
+            f"DELETE FROM quarantine.rows WHERE table_name = ? AND partition_key = ? AND row_number IN "
+            f"(SELECT {ROW_COLUMN} FROM {flagged} WHERE NOT ({fails}))",
+            [table, key],
+        )
+        conn.execute(
+            f"UPDATE quarantine.rows SET reasons = f.__reasons FROM "
+            f"(SELECT {ROW_COLUMN}, {reasons} AS __reasons FROM {flagged} WHERE {fails}) f "
+            f"WHERE table_name = ? AND partition_key = ? AND row_number = f.{ROW_COLUMN}",
+            [table, key],
+        )
         result.released, result.still_held = len(released), result.held_before - len(released)
         if released:
-            conn.execute("INSERT INTO platform.quarantine_releases (table_name, partition_key, contract_id, "
-                         "contract_version, released_rows, still_held_rows, row_numbers) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         [table, key, contract.id, contract.version, result.released, result.still_held,
-                          json.dumps(released)])
+            conn.execute(
+                "INSERT INTO platform.quarantine_releases (table_name, partition_key, contract_id, "
+                "contract_version, released_rows, still_held_rows, row_numbers) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    table,
+                    key,
+                    contract.id,
+                    contract.version,
+                    result.released,
+                    result.still_held,
+                    json.dumps(released),
+                ],
+            )
             record_verdict(conn, table, key, contract, verdict)
-            replace_row(conn, "platform.accepted_profiles", {"table_name": table, "partition_key": key},
-                        {"profile": json.dumps(verdict.profile.to_json())}, now_columns=["accepted_at"])
+            replace_row(
+                conn,
+                "platform.accepted_profiles",
+                {"table_name": table, "partition_key": key},
+                {"profile": json.dumps(verdict.profile.to_json())},
+                now_columns=["accepted_at"],
+            )
         conn.execute(f"DROP TABLE {flagged}")
         conn.execute("COMMIT")
     except Exception:
@@ -159,21 +225,44 @@ def _count_after(conn, table: str, key: str, partition_column: str, result: Rele
     def count(schema: str) -> int:
         if not table_columns(conn, schema, table):
             return 0
-        return int(fetch_row(conn, f"SELECT count(*) FROM {schema}.{quote_ident(table)} "
-                                   f"WHERE {quote_ident(partition_column)} = ?", [key])[0])
+        return int(
+            fetch_row(
+                conn,
+                f"SELECT count(*) FROM {schema}.{quote_ident(table)} "
+                f"WHERE {quote_ident(partition_column)} = ?",
+                [key],
+            )[0]
+        )
 
     result.raw, result.validated = count("raw"), count("validated")
-    result.quarantined = int(fetch_row(conn, "SELECT count(*) FROM quarantine.rows WHERE table_name = ? "
-                                             "AND partition_key = ?", [table, key])[0])
+    result.quarantined = int(
+        fetch_row(
+            conn,
+            "SELECT count(*) FROM quarantine.rows WHERE table_name = ? AND partition_key = ?",
+            [table, key],
+        )[0]
+    )
 
 
-def releases(conn: duckdb.DuckDBPyConnection, table: str, partition_key: str | None = None) -> list[dict[str, Any]]:
+def releases(
+    conn: duckdb.DuckDBPyConnection, table: str, partition_key: str | None = None
+) -> list[dict[str, Any]]:
     """The releases recorded for a table (one partition's, or all), oldest first."""
     if not table_columns(conn, "platform", "quarantine_releases"):
         return []
-    rows = conn.execute("SELECT partition_key, contract_id, contract_version, released_rows, still_held_rows, "
-                        "CAST(released_at AS VARCHAR) FROM platform.quarantine_releases WHERE table_name = ? "
-                        "AND (? IS NULL OR partition_key = ?) ORDER BY released_at",
-                        [table, partition_key, partition_key]).fetchall()
-    return [{"partition": p, "contract": f"{cid} {version}", "released": int(n), "still_held": int(m),
-             "released_at": at} for p, cid, version, n, m, at in rows]
+    rows = conn.execute(
+        "SELECT partition_key, contract_id, contract_version, released_rows, still_held_rows, "
+        "CAST(released_at AS VARCHAR) FROM platform.quarantine_releases WHERE table_name = ? "
+        "AND (? IS NULL OR partition_key = ?) ORDER BY released_at",
+        [table, partition_key, partition_key],
+    ).fetchall()
+    return [
+        {
+            "partition": p,
+            "contract": f"{cid} {version}",
+            "released": int(n),
+            "still_held": int(m),
+            "released_at": at,
+        }
+        for p, cid, version, n, m, at in rows
+    ]

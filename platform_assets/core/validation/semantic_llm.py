@@ -60,15 +60,19 @@ TURNED_OFF_NOTE = "Claude turned off: the deterministic engine decided alone"
 class SemanticFinding(BaseModel):
     """One problem Claude found."""
 
-    field: str = Field(description="The column name, or \"(table)\" for the batch as a whole.")
+    field: str = Field(description='The column name, or "(table)" for the batch as a whole.')
     detail: str = Field(description="What was seen, what the contract expects, and the evidence.")
 
 
 class SemanticAnswer(BaseModel):
     """Claude's answer to the semantic contract check (the structured-output schema)."""
 
-    passes: bool = Field(description="False when at least one problem makes the batch unfit for the contract.")
-    violations: list[SemanticFinding] = Field(description="One entry per problem found; empty when none.")
+    passes: bool = Field(
+        description="False when at least one problem makes the batch unfit for the contract."
+    )
+    violations: list[SemanticFinding] = Field(
+        description="One entry per problem found; empty when none."
+    )
     summary: str = Field(description="One sentence on the batch as a whole.")
 
 
@@ -96,12 +100,23 @@ def contract_context(contract: Contract) -> str:
     """The contract as Claude reads it: stable for a contract version, so it is cached."""
     columns = []
     for spec in contract.columns:
-        column: dict[str, Any] = {"name": spec.name, "logicalType": spec.logical_type,
-                                  "required": spec.required, "description": spec.description}
-        for key, value in (("classification", spec.classification), ("unique", spec.unique or None),
-                           ("pattern", spec.pattern), ("minimum", spec.minimum), ("maximum", spec.maximum),
-                           ("minLength", spec.min_length), ("maxLength", spec.max_length),
-                           ("format", spec.format), ("enum", list(spec.enum) if spec.enum else None)):
+        column: dict[str, Any] = {
+            "name": spec.name,
+            "logicalType": spec.logical_type,
+            "required": spec.required,
+            "description": spec.description,
+        }
+        for key, value in (
+            ("classification", spec.classification),
+            ("unique", spec.unique or None),
+            ("pattern", spec.pattern),
+            ("minimum", spec.minimum),
+            ("maximum", spec.maximum),
+            ("minLength", spec.min_length),
+            ("maxLength", spec.max_length),
+            ("format", spec.format),
+            ("enum", list(spec.enum) if spec.enum else None),
+        ):
             if value is not None:
                 column[key] = value
         if spec.custom:
@@ -110,13 +125,18 @@ def contract_context(contract: Contract) -> str:
             column["quality"] = [_quality_text(q) for q in spec.quality]
         columns.append(column)
     document = {
-        "id": contract.id, "version": contract.version, "name": contract.name, "table": contract.table,
+        "id": contract.id,
+        "version": contract.version,
+        "name": contract.name,
+        "table": contract.table,
         "description": contract.description,
         "tableQuality": [_quality_text(q) for q in contract.quality],
         "columns": columns,
     }
-    return ("# The data contract of the table under review (ODCS v3, trusted: written by the data "
-            "owners)\n\n" + json.dumps(document, indent=1, sort_keys=True, default=str))
+    return (
+        "# The data contract of the table under review (ODCS v3, trusted: written by the data "
+        "owners)\n\n" + json.dumps(document, indent=1, sort_keys=True, default=str)
+    )
 
 
 def _quality_text(q: Any) -> str:
@@ -124,7 +144,9 @@ def _quality_text(q: Any) -> str:
     return f"{label} ({q.metric or q.kind}: {q.expectation()})"
 
 
-def withheld_columns(contract: Contract, columns: list[str] | tuple[str, ...] | dict) -> dict[str, str]:
+def withheld_columns(
+    contract: Contract, columns: list[str] | tuple[str, ...] | dict
+) -> dict[str, str]:
     """``{column: why}`` for every column whose values must not leave the process.
 
     A column is withheld when its contract classification is sensitive (``pii``,
@@ -143,7 +165,9 @@ def withheld_columns(contract: Contract, columns: list[str] | tuple[str, ...] | 
     return out
 
 
-def sample_rows(conn: duckdb.DuckDBPyConnection, batch: Batch, size: int = SAMPLE_ROWS) -> list[dict[str, Any]]:
+def sample_rows(
+    conn: duckdb.DuckDBPyConnection, batch: Batch, size: int = SAMPLE_ROWS
+) -> list[dict[str, Any]]:
     """A seeded reservoir sample of at most ``size`` rows, in batch order, long values cut."""
     if not batch.columns:
         return []
@@ -153,7 +177,10 @@ def sample_rows(conn: duckdb.DuckDBPyConnection, batch: Batch, size: int = SAMPL
         f"USING SAMPLE reservoir({int(size)} ROWS) REPEATABLE ({SAMPLE_SEED})) ORDER BY {ROW_COLUMN}"
     ).fetchall()
     names = list(batch.columns)
-    return [{name: _bounded(jsonable(value)) for name, value in zip(names, row, strict=True)} for row in rows]
+    return [
+        {name: _bounded(jsonable(value)) for name, value in zip(names, row, strict=True)}
+        for row in rows
+    ]
 
 
 def _bounded(value: Any) -> Any:
@@ -165,18 +192,23 @@ def _bounded(value: Any) -> Any:
 def _data_json(value: Any) -> str:
     # Compact, because this part is paid in full on every call (it is after the cache
     # breakpoint). "<" escaped as \u003c (still valid JSON): no value can close the block.
-    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str,
-                      ensure_ascii=False).replace("<", "\\u003c")
+    return json.dumps(
+        value, separators=(",", ":"), sort_keys=True, default=str, ensure_ascii=False
+    ).replace("<", "\\u003c")
 
 
 def _compact_profile(profile: dict[str, Any]) -> dict[str, Any]:
     """The profile without empty statistics (nulls, empty maps) and repeated names."""
-    columns = {name: {k: v for k, v in stats.items() if v not in (None, {}, []) and k != "name"}
-               for name, stats in profile.get("columns", {}).items()}
+    columns = {
+        name: {k: v for k, v in stats.items() if v not in (None, {}, []) and k != "name"}
+        for name, stats in profile.get("columns", {}).items()
+    }
     return {**profile, "columns": columns}
 
 
-def batch_message(conn: duckdb.DuckDBPyConnection, batch: Batch, contract: Contract, verdict: Verdict) -> str:
+def batch_message(
+    conn: duckdb.DuckDBPyConnection, batch: Batch, contract: Contract, verdict: Verdict
+) -> str:
     """The per-call user message: rules findings, the redacted profile and sample."""
     withheld = withheld_columns(contract, batch.columns)
     rows = redact_rows(sample_rows(conn, batch), withheld)
@@ -185,14 +217,25 @@ def batch_message(conn: duckdb.DuckDBPyConnection, batch: Batch, contract: Contr
         "rules_engine": {
             "passes": verdict.passes,
             # Rule details quote example values, which may be sensitive: names and counts only.
-            "violations": [{"field": v.field, "rule": v.rule, "severity": v.severity,
-                            "failing_rows": v.failing_rows} for v in verdict.violations],
+            "violations": [
+                {
+                    "field": v.field,
+                    "rule": v.rule,
+                    "severity": v.severity,
+                    "failing_rows": v.failing_rows,
+                }
+                for v in verdict.violations
+            ],
         },
         "withheld_columns": withheld,
         "profile": profile,
         # Rows as lists under one header: the column names once, not once per row.
-        "sample": {"rows_in_batch": batch.row_count, "rows_in_sample": len(rows),
-                   "columns": list(batch.columns), "rows": [list(r.values()) for r in rows]},
+        "sample": {
+            "rows_in_batch": batch.row_count,
+            "rows_in_sample": len(rows),
+            "columns": list(batch.columns),
+            "rows": [list(r.values()) for r in rows],
+        },
     }
     return (
         f"Review one batch of table `{contract.table}` against the contract above. The block "
@@ -212,28 +255,54 @@ def merge(verdict: Verdict, answer: SemanticAnswer, model: str) -> Verdict:
     still noted something; a failing answer without findings becomes one table-level error.
     """
     severity = "error" if not answer.passes else "warning"
-    added = [Violation(None if f.field in ("(table)", "", None) else f.field, "semantic",
-                       _cut(f.detail), severity=severity, source="claude")
-             for f in answer.violations[:MAX_CLAUDE_VIOLATIONS]]
+    added = [
+        Violation(
+            None if f.field in ("(table)", "", None) else f.field,
+            "semantic",
+            _cut(f.detail),
+            severity=severity,
+            source="claude",
+        )
+        for f in answer.violations[:MAX_CLAUDE_VIOLATIONS]
+    ]
     if not answer.passes and not added:
-        added.append(Violation(None, "semantic", _cut(f"Claude judged the batch unfit: {answer.summary}"),
-                               severity="error", source="claude"))
+        added.append(
+            Violation(
+                None,
+                "semantic",
+                _cut(f"Claude judged the batch unfit: {answer.summary}"),
+                severity="error",
+                source="claude",
+            )
+        )
     passes = verdict.passes and answer.passes
-    notes = list(verdict.notes) + [f"claude ({model}): {_cut(answer.summary)}"]
-    return replace(verdict, passes=passes, violations=list(verdict.violations) + added,
-                   decided_by="rules+claude", notes=notes)
+    notes = [*list(verdict.notes), f"claude ({model}): {_cut(answer.summary)}"]
+    return replace(
+        verdict,
+        passes=passes,
+        violations=list(verdict.violations) + added,
+        decided_by="rules+claude",
+        notes=notes,
+    )
 
 
 def degrade(verdict: Verdict, reason: str, *, degraded_blocks: bool = True) -> Verdict:
     """The rules' verdict, marked as decided without Claude because the Claude part failed."""
-    violation = Violation(None, "llm_degraded",
-                          f"the semantic check could not run: {reason}; the rules decided alone"
-                          + ("" if degraded_blocks else " (configured not to block)"),
-                          severity="error" if degraded_blocks else "warning", source="claude")
-    return replace(verdict, passes=verdict.passes and not degraded_blocks,
-                   violations=list(verdict.violations) + [violation],
-                   decided_by=f"rules (claude degraded: {reason})",
-                   notes=list(verdict.notes) + [f"claude degraded: {reason}"])
+    violation = Violation(
+        None,
+        "llm_degraded",
+        f"the semantic check could not run: {reason}; the rules decided alone"
+        + ("" if degraded_blocks else " (configured not to block)"),
+        severity="error" if degraded_blocks else "warning",
+        source="claude",
+    )
+    return replace(
+        verdict,
+        passes=verdict.passes and not degraded_blocks,
+        violations=[*list(verdict.violations), violation],
+        decided_by=f"rules (claude degraded: {reason})",
+        notes=[*list(verdict.notes), f"claude degraded: {reason}"],
+    )
 
 
 def _cut(text: str) -> str:
@@ -243,10 +312,18 @@ def _cut(text: str) -> str:
 # -- the check -------------------------------------------------------------------------
 
 
-def semantic_check(conn: duckdb.DuckDBPyConnection, batch: Batch, contract: Contract, verdict: Verdict,
-                   client: ClaudeClient | None, *, run_id: str | None = None, asset: str | None = None,
-                   degraded_blocks: bool = True,
-                   log_conn: duckdb.DuckDBPyConnection | None = None) -> SemanticCheckResult:
+def semantic_check(
+    conn: duckdb.DuckDBPyConnection,
+    batch: Batch,
+    contract: Contract,
+    verdict: Verdict,
+    client: ClaudeClient | None,
+    *,
+    run_id: str | None = None,
+    asset: str | None = None,
+    degraded_blocks: bool = True,
+    log_conn: duckdb.DuckDBPyConnection | None = None,
+) -> SemanticCheckResult:
     """Run the Claude part of the contract check and merge it with the rules' ``verdict``.
 
     Args:
@@ -259,26 +336,58 @@ def semantic_check(conn: duckdb.DuckDBPyConnection, batch: Batch, contract: Cont
     """
     if client is None or not client.enabled:
         note = TURNED_OFF_NOTE if client is None else NO_KEY_NOTE
-        return SemanticCheckResult(replace(verdict, decided_by="rules", notes=list(verdict.notes) + [note]),
-                                   outcome="disabled", model=None if client is None else client.model,
-                                   reason=note)
-    result = TASK.ask(client, log_conn if log_conn is not None else conn, context=contract_context(contract),
-                      data=batch_message(conn, batch, contract, verdict),
-                      output_model=SemanticAnswer, run_id=run_id, asset=asset)
+        return SemanticCheckResult(
+            replace(verdict, decided_by="rules", notes=[*list(verdict.notes), note]),
+            outcome="disabled",
+            model=None if client is None else client.model,
+            reason=note,
+        )
+    result = TASK.ask(
+        client,
+        log_conn if log_conn is not None else conn,
+        context=contract_context(contract),
+        data=batch_message(conn, batch, contract, verdict),
+        output_model=SemanticAnswer,
+        run_id=run_id,
+        asset=asset,
+    )
     if result.ok:
         merged = merge(verdict, result.parsed, client.model)
-        return SemanticCheckResult(merged, "ok", client.model, [result.record], answer=result.parsed)
+        return SemanticCheckResult(
+            merged, "ok", client.model, [result.record], answer=result.parsed
+        )
     reason = f"{result.outcome}: {result.reason}"
-    return SemanticCheckResult(degrade(verdict, reason, degraded_blocks=degraded_blocks), result.outcome,
-                               client.model, [result.record], reason=reason)
+    return SemanticCheckResult(
+        degrade(verdict, reason, degraded_blocks=degraded_blocks),
+        result.outcome,
+        client.model,
+        [result.record],
+        reason=reason,
+    )
 
 
-def llm_check(conn: duckdb.DuckDBPyConnection, batch: Batch, contract: Contract, verdict: Verdict,
-              client: ClaudeClient | None, *, run_id: str | None = None, asset: str | None = None,
-              degraded_blocks: bool = True) -> Verdict:
+def llm_check(
+    conn: duckdb.DuckDBPyConnection,
+    batch: Batch,
+    contract: Contract,
+    verdict: Verdict,
+    client: ClaudeClient | None,
+    *,
+    run_id: str | None = None,
+    asset: str | None = None,
+    degraded_blocks: bool = True,
+) -> Verdict:
     """The merged verdict of :func:`semantic_check` (rules + Claude)."""
-    return semantic_check(conn, batch, contract, verdict, client, run_id=run_id, asset=asset,
-                          degraded_blocks=degraded_blocks).verdict
+    return semantic_check(
+        conn,
+        batch,
+        contract,
+        verdict,
+        client,
+        run_id=run_id,
+        asset=asset,
+        degraded_blocks=degraded_blocks,
+    ).verdict
 
 
 def llm_summary(result: SemanticCheckResult) -> dict[str, Any]:
@@ -297,12 +406,27 @@ def llm_summary(result: SemanticCheckResult) -> dict[str, Any]:
     }
 
 
-def make_reviewer(client: ClaudeClient | None, *, run_id: str | None = None, asset: str | None = None,
-                  degraded_blocks: bool = True):
+def make_reviewer(
+    client: ClaudeClient | None,
+    *,
+    run_id: str | None = None,
+    asset: str | None = None,
+    degraded_blocks: bool = True,
+):
     """A reviewer for ``service.check_partition``: ``(conn, batch, contract, verdict) -> Verdict``."""
 
-    def review(conn: duckdb.DuckDBPyConnection, batch: Batch, contract: Contract, verdict: Verdict) -> Verdict:
-        return llm_check(conn, batch, contract, verdict, client, run_id=run_id, asset=asset,
-                         degraded_blocks=degraded_blocks)
+    def review(
+        conn: duckdb.DuckDBPyConnection, batch: Batch, contract: Contract, verdict: Verdict
+    ) -> Verdict:
+        return llm_check(
+            conn,
+            batch,
+            contract,
+            verdict,
+            client,
+            run_id=run_id,
+            asset=asset,
+            degraded_blocks=degraded_blocks,
+        )
 
     return review

@@ -43,8 +43,12 @@ class PartitionCheck:
     split: SplitResult | None  # set when the batch failed and was quarantined whole
 
 
-def reference_profile(conn: duckdb.DuckDBPyConnection, table: str, partition_key: str,
-                      major_version: int | None = None) -> tuple[BatchProfile | None, str | None]:
+def reference_profile(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    partition_key: str,
+    major_version: int | None = None,
+) -> tuple[BatchProfile | None, str | None]:
     """The last accepted profile before ``partition_key``, else the nearest one after it.
 
     With ``major_version``, only profiles accepted under that major version of the contract
@@ -67,8 +71,13 @@ def reference_profile(conn: duckdb.DuckDBPyConnection, table: str, partition_key
     return BatchProfile.from_json(json.loads(row[1])), f"accepted partition {row[0]}"
 
 
-def check_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, partition_key: str,
-                    reviewer: Reviewer | None = None, table: str | None = None) -> PartitionCheck:
+def check_partition(
+    conn: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    partition_key: str,
+    reviewer: Reviewer | None = None,
+    table: str | None = None,
+) -> PartitionCheck:
     table = table or contract.table
     batch = batch_from_partition(conn, table, partition_key)
     try:
@@ -83,8 +92,12 @@ def check_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, partiti
         drop_batch(conn, batch)
 
 
-def accept_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, partition_key: str,
-                     table: str | None = None) -> SplitResult:
+def accept_partition(
+    conn: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    partition_key: str,
+    table: str | None = None,
+) -> SplitResult:
     """Split a partition whose recorded verdict passed; store its profile as the next reference."""
     table = table or contract.table
     row = fetch_row(
@@ -95,7 +108,9 @@ def accept_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, partit
         [table, partition_key],
     )
     if row is None:
-        raise StaleVerdictError(f"{table} partition {partition_key} has no contract verdict: run its check first.")
+        raise StaleVerdictError(
+            f"{table} partition {partition_key} has no contract verdict: run its check first."
+        )
     passes, violations, profile, checked_at, loaded_at, row_rules = row
     if loaded_at > checked_at:
         raise StaleVerdictError(
@@ -103,7 +118,9 @@ def accept_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, partit
             "run the contract check again before validating."
         )
     if not passes:
-        raise StaleVerdictError(f"{table} partition {partition_key} failed its contract; its rows are in quarantine.")
+        raise StaleVerdictError(
+            f"{table} partition {partition_key} failed its contract; its rows are in quarantine."
+        )
     verdict = Verdict(
         passes=True,
         violations=[Violation(**v) for v in json.loads(violations)],
@@ -116,20 +133,40 @@ def accept_partition(conn: duckdb.DuckDBPyConnection, contract: Contract, partit
         split = apply_verdict(conn, batch, contract, verdict, table)
     finally:
         drop_batch(conn, batch)
-    replace_row(conn, "platform.accepted_profiles", {"table_name": table, "partition_key": partition_key},
-                {"profile": json.dumps(verdict.profile.to_json())}, now_columns=["accepted_at"])
+    replace_row(
+        conn,
+        "platform.accepted_profiles",
+        {"table_name": table, "partition_key": partition_key},
+        {"profile": json.dumps(verdict.profile.to_json())},
+        now_columns=["accepted_at"],
+    )
     return split
 
 
-def record_verdict(conn, table: str, partition_key: str, contract: Contract, verdict: Verdict) -> None:
+def record_verdict(
+    conn, table: str, partition_key: str, contract: Contract, verdict: Verdict
+) -> None:
     """Store the verdict that decided a partition, with the contract id and version that decided it."""
-    replace_row(conn, "platform.batch_verdicts", {"table_name": table, "partition_key": partition_key}, {
-        "contract_id": contract.id, "contract_version": contract.version, "passes": verdict.passes,
-        "row_count": verdict.row_count, "violations": json.dumps([v.to_dict() for v in verdict.violations]),
-        "profile": json.dumps(verdict.profile.to_json()), "reference_partition": verdict.reference,
-        "decided_by": verdict.decided_by, "row_rules": json.dumps([r.__dict__ for r in verdict.row_rules]),
-    }, now_columns=["checked_at"])
+    replace_row(
+        conn,
+        "platform.batch_verdicts",
+        {"table_name": table, "partition_key": partition_key},
+        {
+            "contract_id": contract.id,
+            "contract_version": contract.version,
+            "passes": verdict.passes,
+            "row_count": verdict.row_count,
+            "violations": json.dumps([v.to_dict() for v in verdict.violations]),
+            "profile": json.dumps(verdict.profile.to_json()),
+            "reference_partition": verdict.reference,
+            "decided_by": verdict.decided_by,
+            "row_rules": json.dumps([r.__dict__ for r in verdict.row_rules]),
+        },
+        now_columns=["checked_at"],
+    )
     if not verdict.passes:
         # A rejected batch must not stay the reference for later batches.
-        conn.execute("DELETE FROM platform.accepted_profiles WHERE table_name = ? AND partition_key = ?",
-                     [table, partition_key])
+        conn.execute(
+            "DELETE FROM platform.accepted_profiles WHERE table_name = ? AND partition_key = ?",
+            [table, partition_key],
+        )
