@@ -21,7 +21,7 @@ How the batch is built
 Run
     .venv/bin/python benchmarks/bench_contract_check.py                # 10M rows, ~2 min
     .venv/bin/python benchmarks/bench_contract_check.py --rows 2000000 # quicker
-    .venv/bin/python benchmarks/bench_contract_check.py --breakdown always   # + profile, ~2 min more
+    .venv/bin/python benchmarks/bench_contract_check.py --breakdown always # + profile, ~2 min more
 Writes benchmarks/results/contract_check.json.
 """
 
@@ -69,10 +69,10 @@ def build_batch(conn: duckdb.DuckDBPyConnection, rows: int):
         # tx_YYYYMMDD_NNNNNNNN: shift NNNNNNNN by k * chunk (stays 8 digits up to 10M rows/day;
         # beyond that, bump the date part instead).
         conn.execute(
-            f"INSERT INTO bench_source SELECT "
-            f"'tx_' || strftime(DATE '{DAY}' + INTERVAL ({k // 10}) DAY, '%Y%m%d') || '_' || "
-            f"lpad(CAST(CAST(split_part(transaction_id, '_', 3) AS BIGINT) + {(k % 10) * chunk} AS VARCHAR), 8, '0') "
-            f"AS transaction_id, {select_rest} FROM one_day LIMIT {take}"
+            f"INSERT INTO bench_source SELECT 'tx_' || strftime(DATE '{DAY}' + INTERVAL "
+            f"({k // 10}) DAY, '%Y%m%d') || '_' || lpad(CAST(CAST(split_part(transaction_id, '_', "
+            f"3) AS BIGINT) + {(k % 10) * chunk} AS VARCHAR), 8, '0') AS transaction_id, "
+            f"{select_rest} FROM one_day LIMIT {take}"
         )
     conn.unregister("one_day")
     batch = batch_from_sql(conn, "SELECT * FROM bench_source", f"benchmark {rows} rows")
@@ -286,20 +286,23 @@ def print_table(r: dict) -> None:
         f"duckdb {r['machine']['duckdb']} ({r['machine']['duckdb_threads']} threads)"
     )
     print(
-        f"  batch built in {r['build_batch_seconds']} s (generation of one day: {r['generate_seconds']} s)"
+        f"  batch built in {r['build_batch_seconds']} s (generation of one day: "
+        f"{r['generate_seconds']} s)"
     )
     print(f"  {'what':<44}{'median s':>10}{'ratio':>8}")
     print(f"  {'baseline: one aggregate scan':<44}{r['baseline_scan_seconds']:>10.3f}{1:>8.2f}")
     print(f"  {'check_batch (structure)':<44}{r['check_batch_seconds']:>10.3f}{r['ratio']:>8.2f}")
     print(
-        f"  {'check_batch + reference profile (drift)':<44}{r['check_batch_with_reference_seconds']:>10.3f}"
+        f"  {'check_batch + reference profile (drift)':<44}"
+        f"{r['check_batch_with_reference_seconds']:>10.3f}"
         f"{r['ratio_with_reference']:>8.2f}"
     )
     print(f"  aim: ratio <= 2.0 -> {'met' if r['ratio'] <= 2.0 else 'MISSED'}")
     b = r.get("breakdown")
     if b:
         print(
-            f"\n  breakdown of one check_batch ({b['one_check_batch_seconds']} s, {b['queries']} queries):"
+            f"\n  breakdown of one check_batch ({b['one_check_batch_seconds']} s, {b['queries']} "
+            "queries):"
         )
         for kind, seconds in b["per_query_kind_seconds"].items():
             print(f"    {kind:<42}{seconds:>10.3f}")

@@ -121,14 +121,16 @@ def peer_contract(data: Path) -> tuple[Path, list[str]]:
     table = document["schema"][0]
     if table.get("physicalName") and table["name"] != table["physicalName"]:
         changes.append(
-            f"schema[0].name {table['name']!r} -> {table['physicalName']!r} (it queries physicalName)"
+            f"schema[0].name {table['name']!r} -> {table['physicalName']!r} (it queries "
+            "physicalName)"
         )
         table["name"] = table["physicalName"]
     for prop in table["properties"]:
         if prop.get("physicalType") == "TIMESTAMP WITH TIME ZONE":
             prop["physicalType"] = "timestamp"
             changes.append(
-                f"{prop['name']}.physicalType 'TIMESTAMP WITH TIME ZONE' -> 'timestamp' (its vocabulary)"
+                f"{prop['name']}.physicalType 'TIMESTAMP WITH TIME ZONE' -> 'timestamp' (its "
+                "vocabulary)"
             )
     path = RESULTS / "file_check_datacontract.odcs.yaml"
     path.write_text(
@@ -262,7 +264,8 @@ def main(argv: list[str] | None = None) -> dict:
 def print_table(r: dict) -> None:
     print(
         f"\nfile check benchmark: {r['rows']:,} rows, Parquet {r['file_bytes'] / 2**20:.0f} MiB, "
-        f"{r['machine']['cpus']} cpus, load average {', '.join(f'{x:.1f}' for x in r['machine']['load_average'])}"
+        f"{r['machine']['cpus']} cpus, load average "
+        f"{', '.join(f'{x:.1f}' for x in r['machine']['load_average'])}"
     )
     print(f"  {'command':<36}{'median s':>10}{'peak memory':>14}{'exit':>8}")
     print(
@@ -282,8 +285,8 @@ def print_table(r: dict) -> None:
         f"(aim <= 1 GiB: {'met' if r['platform_peak_bytes'] <= GIB else 'MISSED'})"
     )
     print(
-        f"  platform verdict: passes={r['platform_passes']} rows={r['platform_rows']}; datacontract: "
-        f"{r['peer_result']} {r['peer_checks']}"
+        f"  platform verdict: passes={r['platform_passes']} rows={r['platform_rows']}; "
+        f"datacontract: {r['peer_result']} {r['peer_checks']}"
     )
     for change in r["peer_contract_changes"]:
         print(f"  peer contract: {change}")

@@ -156,8 +156,8 @@ def main(argv: list[str] | None = None) -> dict:
 
 def print_table(r: dict) -> None:
     print(
-        f"\ningestion benchmark: {r['rows']:,} rows ({r['arrow_mb']} MB Arrow), {r['machine']['cpus']} cpus, "
-        f"duckdb {r['machine']['duckdb']}"
+        f"\ningestion benchmark: {r['rows']:,} rows ({r['arrow_mb']} MB Arrow), "
+        f"{r['machine']['cpus']} cpus, duckdb {r['machine']['duckdb']}"
     )
     print(f"  {'what':<46}{'median s':>10}{'rows/s':>12}{'vs native':>11}")
     print(
@@ -165,7 +165,8 @@ def print_table(r: dict) -> None:
         f"{r['generate_rows_per_s']:>12,}{'':>11}"
     )
     print(
-        f"  {'DuckDB native CREATE TABLE AS (Arrow)':<46}{r['native_seconds']:>10.3f}{r['native_rows_per_s']:>12,}"
+        f"  {'DuckDB native CREATE TABLE AS (Arrow)':<46}{r['native_seconds']:>10.3f}"
+        f"{r['native_rows_per_s']:>12,}"
         f"{'100%':>11}"
     )
     print(

@@ -2,13 +2,15 @@
 
 1. Single-row scoring: ``platform_assets.core.training.scoring.score`` (ONNX Runtime, cached
    session) against scikit-learn ``predict_proba`` on a one-row DataFrame. Target ≥ 40×.
-2. FaultInjection: the sampled Evidently report (20k rows a side, as the ``monitoring/feature_drift``
+2. FaultInjection: the sampled Evidently report (20k rows a side, as the
+   ``monitoring/feature_drift``
    asset runs it) against Evidently on all rows (1M current vs 1M reference). Target ≥ 10×
    faster with the same verdict (same drifted columns, drift share within 0.1).
 3. The whole lifecycle on 1M validated rows (features → training → ONNX + parity →
    evaluation → registry + gate → model card → drift): target ≤ 60 s.
 
-Run: ``python benchmarks/bench_lifecycle.py [--rows-per-day 100000] [--days 10] [--threads 1] [--skip-full-drift]``.
+Run: ``python benchmarks/bench_lifecycle.py [--rows-per-day 100000] [--days 10] [--threads 1]
+[--skip-full-drift]``.
 
 ``--threads`` caps OpenMP/BLAS threads (scikit-learn's gradient boosting). On a shared or
 oversubscribed machine one thread is about twice as fast as the default, because spinning
@@ -52,7 +54,8 @@ class Stopwatch:
 
 
 def lifecycle(home: Path, days: list[dt.date], rows_per_day: int) -> tuple[dict, object, object]:
-    """The core lifecycle end to end; returns per-stage seconds, the trained model and the registry."""
+    """The core lifecycle end to end; returns per-stage seconds, the trained model and the
+    registry."""
     from platform_assets.core.evaluation import evaluate
     from platform_assets.core.model_card import build_model_card, render_markdown
     from platform_assets.core.monitoring import compute_drift
@@ -235,21 +238,25 @@ def main() -> None:
         print(f"  facts: {json.dumps(facts)}")
         scoring = bench_scoring(model, onnx_bytes)
         print(
-            f"single-row scoring: ONNX {scoring['onnx_p50_ms']:.3f} ms (p99 {scoring['onnx_p99_ms']:.3f}) vs "
-            f"sklearn {scoring['sklearn_p50_ms']:.3f} ms → {scoring['speedup']}× (target ≥ 40×)"
+            f"single-row scoring: ONNX {scoring['onnx_p50_ms']:.3f} ms (p99 "
+            f"{scoring['onnx_p99_ms']:.3f}) vs sklearn {scoring['sklearn_p50_ms']:.3f} ms → "
+            f"{scoring['speedup']}× (target ≥ 40×)"
         )
         if not args.skip_full_drift:
             drift = bench_drift(home, args.rows_per_day, args.days)
             print(
-                f"drift on {drift['rows_each_side']:,} rows a side: sampled {drift['sampled_seconds']} s vs full "
-                f"{drift['full_seconds']} s → {drift['speedup']}× (target ≥ 10×); drift share sampled "
-                f"{drift['sampled_drift_share']} vs full {drift['full_drift_share']}; same retrain verdict at "
-                f"{drift['threshold']}: {drift['same_verdict']}; same drifted columns: {drift['same_drifted_columns']}"
+                f"drift on {drift['rows_each_side']:,} rows a side: sampled "
+                f"{drift['sampled_seconds']} s vs full {drift['full_seconds']} s → "
+                f"{drift['speedup']}× (target ≥ 10×); drift share sampled "
+                f"{drift['sampled_drift_share']} vs full {drift['full_drift_share']}; same retrain "
+                f"verdict at {drift['threshold']}: {drift['same_verdict']}; same drifted columns: "
+                f"{drift['same_drifted_columns']}"
             )
             print(f"  drifted columns (full): {drift['full_drifted']}")
             if drift["differing_columns"]:
                 print(
-                    f"  columns judged differently (scores): {json.dumps(drift['differing_columns'])}"
+                    "  columns judged differently (scores): "
+                    f"{json.dumps(drift['differing_columns'])}"
                 )
 
 

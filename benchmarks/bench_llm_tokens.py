@@ -158,7 +158,8 @@ def main() -> int:
     for row in rows:
         print(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
     print(
-        f"\n({time.perf_counter() - started:.0f} s; tokens ≈ characters / 4, counted by the scripted server)"
+        f"\n({time.perf_counter() - started:.0f} s; tokens ≈ characters / 4, counted by the "
+        "scripted server)"
     )
     return 0
 

@@ -171,8 +171,8 @@ def backfill(env: dict[str, str], day: str) -> float:
 def worker(env: dict[str, str], days: list[str]) -> subprocess.Popen:
     """One worker: a shell loop of one-day backfills, as consecutive ECS tasks would run."""
     script = "; ".join(
-        f"{sys.executable} -m platform_assets.cli backfill --select raw/transactions --select validated/transactions "
-        f"--start {day} --end {day} >/dev/null 2>&1 || exit 1"
+        f"{sys.executable} -m platform_assets.cli backfill --select raw/transactions --select "
+        f"validated/transactions --start {day} --end {day} >/dev/null 2>&1 || exit 1"
         for day in days
     )
     return subprocess.Popen(

@@ -294,7 +294,9 @@ def describe_run(instance: dg.DagsterInstance, run_id: str) -> str:
 
 
 def waiting_for(instance: dg.DagsterInstance, run_id: str) -> dict[str, list[str]]:
-    """The pools in which a step of ``run_id`` waits for a slot, each with the runs holding its slots."""
+    """The pools in which a step of ``run_id`` waits for a slot, each with the runs holding its
+    slots.
+    """
     storage = instance.event_log_storage
     if not storage.supports_global_concurrency_limits:
         return {}
@@ -315,7 +317,8 @@ class RunStopped(RuntimeError):
 
 
 class GuardedRun:
-    """Context manager around one in-process execution of run ``run_id`` (signals: main thread only).
+    """Context manager around one in-process execution of run ``run_id`` (signals: main thread
+    only).
 
     A watcher thread learns of SIGINT/SIGTERM through ``signal.set_wakeup_fd`` (the Python
     handlers are Dagster's while it executes) and marks the run CANCELING with the signal's
@@ -325,7 +328,8 @@ class GuardedRun:
     through :data:`STOP_SIGNAL`. A run still going a second later otherwise lost the interrupt
     (Python drops an exception raised inside a garbage-collector callback, and a signal
     handler can run there): the watcher sends the signal again, every
-    :data:`RESIGNAL_SECONDS` until the run ends. Every :data:`POOL_CHECK_SECONDS` it looks for a step of the run
+    :data:`RESIGNAL_SECONDS` until the run ends. Every :data:`POOL_CHECK_SECONDS` it looks for a
+    step of the run
     waiting for a slot: it ends runs whose process died, names the live holders, and stops the
     run after ``pool_wait_seconds``. On exit the run is finished and holds no slot; a stopped
     run raises :class:`RunStopped`.
@@ -380,9 +384,13 @@ class GuardedRun:
         self._writer.close()
         # A finished run only gets its leftover slots freed; an unfinished one (an exception
         # escaped Dagster, e.g. a KeyboardInterrupt before it took over the signals) is ended.
-        early = f"The platform-assets process ended the run early ({exc_type.__name__ if exc_type else 'no end event'})."
+        early = (
+            "The platform-assets process ended the run early "
+            f"({exc_type.__name__ if exc_type else 'no end event'})."
+        )
         end_run(self.instance, self.run_id, self.stop_reason or early)
-        # (A repeated signal that lands just after Dagster handed the signals back is a KeyboardInterrupt.)
+        # (A repeated signal that lands just after Dagster handed the signals back is a
+        # KeyboardInterrupt.)
         if self.stop_reason and (
             exc_type is None
             or issubclass(exc_type, (DagsterExecutionInterruptedError, KeyboardInterrupt))
@@ -407,7 +415,8 @@ class GuardedRun:
         raise DagsterExecutionInterruptedError()
 
     def _watch(self) -> None:
-        # As Dagster's own cancellation thread does: an instance of its own, with its own connections.
+        # As Dagster's own cancellation thread does: an instance of its own, with its own
+        # connections.
         if not self.instance.is_persistent:
             return self._watch_with(self.instance)
         with dg.DagsterInstance.from_ref(self.instance.get_ref()) as instance:

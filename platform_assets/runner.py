@@ -295,10 +295,11 @@ def _fill_history(
     elsewhere = [d for d in unfinished if landed[d] != source]
     if elsewhere:
         raise HistoryError(
-            f"{', '.join(f'{d} (from {landed[d]})' for d in elsewhere)} landed but their features were never "
-            f"built, and this run's source is {source!r}: finish them with the source they landed from "
-            f"(platform-assets backfill {' '.join(f'--select {k}' for k in partitioned)} --start {elsewhere[0]} "
-            f"--end {elsewhere[-1]} --config <that source's config>)"
+            f"{', '.join(f'{d} (from {landed[d]})' for d in elsewhere)} landed but their features "
+            f"were never built, and this run's source is {source!r}: finish them with the source "
+            "they landed from (platform-assets backfill "
+            f"{' '.join(f'--select {k}' for k in partitioned)} --start {elsewhere[0]} --end "
+            f"{elsewhere[-1]} --config <that source's config>)"
         )
     missing_or_unfinished = sorted(set(missing) | set(unfinished))
     if not missing_or_unfinished:
@@ -306,10 +307,11 @@ def _fill_history(
     if missing and source != BUNDLED_SOURCE and not backfill_history:
         selection = " ".join(f"--select {key}" for key in partitioned)
         raise HistoryError(
-            f"the model trains on the {history_days} days before {day}, and {len(missing)} of them never landed "
-            f"from {source!r}: {', '.join(missing)}. Run again with --backfill-history to land them from "
-            f"{source!r} first, or land them yourself: platform-assets backfill {selection} --start {missing[0]} "
-            f"--end {missing[-1]} --config <your config>"
+            f"the model trains on the {history_days} days before {day}, and {len(missing)} of them "
+            f"never landed from {source!r}: {', '.join(missing)}. Run again with "
+            f"--backfill-history to land them from {source!r} first, or land them yourself: "
+            f"platform-assets backfill {selection} --start {missing[0]} --end {missing[-1]} "
+            "--config <your config>"
         )
     config = {"ops": {RAW_TRANSACTIONS_OP: {"config": source_config}}} if source_config else None
     for first, last in _contiguous_ranges(
@@ -408,7 +410,8 @@ def run_checks(
     selection = dg.AssetSelection.assets(*keys) | checks if materialize else checks
     if not checks.resolve_checks(graph):
         raise RunnerError(
-            f"the selected assets have no asset checks: {', '.join(k.to_user_string() for k in keys)}"
+            "the selected assets have no asset checks: "
+            f"{', '.join(k.to_user_string() for k in keys)}"
         )
     result = _execute(
         defs,

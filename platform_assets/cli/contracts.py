@@ -73,7 +73,8 @@ def contracts_check(
     if parsed.table is None:
         fail_usage(
             f"{contract}: the contract describes no table (no 'schema'): there is nothing to check "
-            f"{data} against. Add the table under 'schema', or check it with the contract that has it."
+            f"{data} against. Add the table under 'schema', or check it with the contract that has "
+            "it."
         )
     conn = warehouse.connect(":memory:")
     # Timestamps written without an offset are read as UTC, wherever the command runs; the
@@ -87,8 +88,8 @@ def contracts_check(
             shared = set(ref_batch.columns) & {c.name for c in parsed.columns}
             if ref_batch.row_count == 0:
                 fail_usage(
-                    f"{reference}: the reference has no rows; pass the last accepted batch, or leave out "
-                    f"--reference"
+                    f"{reference}: the reference has no rows; pass the last accepted batch, or "
+                    "leave out --reference"
                 )
             if shared:
                 reference_profile = check_batch(conn, ref_batch, parsed).profile
@@ -231,13 +232,16 @@ def _echo_lint(result: dict) -> None:
     if result["problems"]:
         click.echo(f"error: {result['message']}", err=True)
         return
-    head = f"{result['file']}: ok: valid ODCS {result['apiVersion']}, {result['id']} {result['version']}"
+    head = (
+        f"{result['file']}: ok: valid ODCS {result['apiVersion']}, {result['id']} "
+        f"{result['version']}"
+    )
     if not result["tables"]:
         click.echo(f"{head}: nothing to check (the contract describes no table)")
     for t in result["tables"]:
         click.echo(
-            f"{head}, table {t['table']}, {t['columns']} columns, {t['quality_rules']} quality rules, "
-            f"sensitive: {', '.join(t['sensitive']) or 'none'}"
+            f"{head}, table {t['table']}, {t['columns']} columns, {t['quality_rules']} quality "
+            f"rules, sensitive: {', '.join(t['sensitive']) or 'none'}"
         )
     if result["not_run"]:
         click.echo(f"  not run by this platform ({len(result['not_run'])}):")
@@ -316,14 +320,15 @@ def contracts_diff(files: tuple[Path, ...], ref: str | None, as_json: bool) -> N
         click.echo(json.dumps(result.to_json(), indent=2, default=str))
     else:
         click.echo(
-            f"{result.old_path} ({result.old_version}) -> {result.new_path} ({result.new_version}): "
-            f"{len(result.changes)} change(s), {len(result.breaking)} breaking"
+            f"{result.old_path} ({result.old_version}) -> {result.new_path} "
+            f"({result.new_version}): {len(result.changes)} change(s), {len(result.breaking)} "
+            "breaking"
         )
         for change in result.changes:
             where = ".".join(p for p in (change.table, change.column) if p) or "(contract)"
             click.echo(
-                f"  {'BREAKING' if change.breaking else 'ok      '}  {where}: {change.change}: {change.detail}"
-                + (f" [{change.location}]" if change.location else "")
+                f"  {'BREAKING' if change.breaking else 'ok      '}  {where}: {change.change}: "
+                f"{change.detail}" + (f" [{change.location}]" if change.location else "")
             )
         if result.breaking and result.major_bumped:
             click.echo(
@@ -332,8 +337,9 @@ def contracts_diff(files: tuple[Path, ...], ref: str | None, as_json: bool) -> N
             )
         elif result.breaking:
             click.echo(
-                f"FAIL: {len(result.breaking)} breaking change(s) and the major version did not go up "
-                f"({result.old_version} -> {result.new_version}): bump the major version or undo them"
+                f"FAIL: {len(result.breaking)} breaking change(s) and the major version did not go "
+                f"up ({result.old_version} -> {result.new_version}): bump the major version or "
+                "undo them"
             )
         else:
             click.echo("PASS: nothing breaks")

@@ -84,7 +84,8 @@ def costs(since_days: float, as_json: bool) -> None:
     )
     click.echo(
         f"  (step compute at {prices.vcpu:g} vCPU × ${prices.usd_per_vcpu_hour}/vCPU-hour + "
-        f"{prices.memory_gib:g} GiB × ${prices.usd_per_gib_hour}/GiB-hour, plus logged Claude calls)"
+        f"{prices.memory_gib:g} GiB × ${prices.usd_per_gib_hour}/GiB-hour, plus logged Claude "
+        "calls)"
     )
     if not runs:
         sys.exit(EXIT_OK)

@@ -144,7 +144,8 @@ def evals_draft(requirements: tuple[str, ...], wait_seconds: float, as_json: boo
         click.echo(f"note: {note}")
     for case in report.drafted:
         click.echo(
-            f"drafted {case.id} ({case.requirement or 'requirement not set'}, {case.kind}): {case.title}"
+            f"drafted {case.id} ({case.requirement or 'requirement not set'}, {case.kind}): "
+            f"{case.title}"
         )
     for skipped in report.skipped:
         click.echo(f"skipped: {skipped}")
@@ -192,8 +193,8 @@ def review_list(as_json: bool) -> None:
         return
     for row in rows:
         click.echo(
-            f"{row['id']}  [{row['requirement'] or 'requirement not set'}, {row['kind']}] {row['title']}\n"
-            f"    drafted by {row['drafted_by']}; {row['where']}"
+            f"{row['id']}  [{row['requirement'] or 'requirement not set'}, {row['kind']}] "
+            f"{row['title']}\n    drafted by {row['drafted_by']}; {row['where']}"
         )
 
 
@@ -201,7 +202,8 @@ def review_list(as_json: bool) -> None:
 @click.argument("case")
 @click.option("--reviewer", help="Who approves (default: git config user.name).")
 def review_approve(case: str, reviewer: str | None) -> None:
-    """Approve CASE: it enters the suite (evals/cases), tied to its requirement's text as it is now."""
+    """Approve CASE: it enters the suite (evals/cases), tied to its requirement's text as it is
+    now."""
     from platform_assets.core.eval_suite.review import ReviewError, approve
 
     settings = _settings()
@@ -221,7 +223,8 @@ def review_approve(case: str, reviewer: str | None) -> None:
 @click.option("--reason", required=True, help="Why: kept with the case so it is not drafted again.")
 @click.option("--reviewer", help="Who rejects (default: git config user.name).")
 def review_reject(case: str, reason: str, reviewer: str | None) -> None:
-    """Reject CASE with a reason; it stays in evals/cases as rejected so it is not proposed again."""
+    """Reject CASE with a reason; it stays in evals/cases as rejected so it is not proposed
+    again."""
     from platform_assets.core.eval_suite.review import ReviewError, reject
 
     settings = _settings()
@@ -264,9 +267,9 @@ def evals_coverage(as_json: bool, min_cases: int | None) -> None:
         click.echo(json.dumps(report.coverage_json(), indent=2))
     else:
         click.echo(
-            f"coverage {report.coverage:.0%}: {len(report.requirements) - len(report.uncovered)} of "
-            f"{len(report.requirements)} requirements have an approved case ({report.cases} approved, "
-            f"{report.drafted} drafted) in {settings.evals_dir}"
+            f"coverage {report.coverage:.0%}: {len(report.requirements) - len(report.uncovered)} "
+            f"of {len(report.requirements)} requirements have an approved case ({report.cases} "
+            f"approved, {report.drafted} drafted) in {settings.evals_dir}"
         )
         click.echo(report.coverage_markdown())
         for rid in report.uncovered:
@@ -336,13 +339,15 @@ def evals_run(alias: str, as_json: bool) -> None:
         rate = run.pass_rate(alias)
         click.echo(
             f"{version.id} ({alias}) on {run.holdout_rows} holdout rows: "
-            f"{sum(r['passed'] for r in run.requirement_summary(alias))} of {len(run.outcomes[alias])} "
-            f"approved cases pass" + ("" if rate is None else f" ({rate:.0%})")
+            f"{sum(r['passed'] for r in run.requirement_summary(alias))} of "
+            f"{len(run.outcomes[alias])} approved cases "
+            "pass" + ("" if rate is None else f" ({rate:.0%})")
         )
         for row in run.requirement_summary(alias):
             click.echo(f"  {row['id']}: {row['passed']}/{row['cases']}")
         for case in failed:
             click.echo(
-                f"FAIL {case['case']} ({case['requirement']}, {case['kind']}) {case['status']}: {case['detail']}"
+                f"FAIL {case['case']} ({case['requirement']}, {case['kind']}) {case['status']}: "
+                f"{case['detail']}"
             )
     sys.exit(EXIT_FAILED if failed else EXIT_OK)

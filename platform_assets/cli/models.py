@@ -77,8 +77,8 @@ def models_list(as_json: bool) -> None:
             click.echo(f"  CORRUPT: {row['integrity']}")
     if corrupt_champion:
         click.echo(
-            "the champion's files fail their checksum: roll back (platform-assets models rollback) or "
-            "promote another version",
+            "the champion's files fail their checksum: roll back (platform-assets models "
+            "rollback) or promote another version",
             err=True,
         )
     sys.exit(EXIT_FAILED if corrupt_champion else EXIT_OK)
@@ -203,6 +203,7 @@ def models_notes(version: str | None, as_json: bool) -> None:
     click.echo(json.dumps(notes, indent=2, default=str) if as_json else render_markdown(notes))
     if not stored:
         click.echo(
-            f"note: v{found.version} has no stored release notes; these were built now from the registry",
+            f"note: v{found.version} has no stored release notes; these were built now from the "
+            "registry",
             err=True,
         )

@@ -41,8 +41,8 @@ def _warehouse(read_only: bool):
     path = Settings.from_env().warehouse
     if not warehouse.exists(path):
         fail_usage(
-            f"no warehouse at {path}: nothing has been ingested yet (set PLATFORM_ASSETS_WAREHOUSE or "
-            f"PLATFORM_ASSETS_HOME, or run an ingestion first)"
+            f"no warehouse at {path}: nothing has been ingested yet (set PLATFORM_ASSETS_WAREHOUSE "
+            "or PLATFORM_ASSETS_HOME, or run an ingestion first)"
         )
     with warehouse.session(path, read_only=read_only) as conn:
         yield conn
@@ -60,8 +60,8 @@ def _known_partition(conn, table: str, partition: str) -> None:
         is None
     ):
         fail_usage(
-            f"partition {partition!r} of {table} was never ingested; `platform-assets quarantine list` "
-            f"shows the days holding rows"
+            f"partition {partition!r} of {table} was never ingested; `platform-assets quarantine "
+            "list` shows the days holding rows"
         )
 
 
@@ -77,7 +77,9 @@ def _reasons_text(reasons: list[dict]) -> str:
 @TABLE_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the partitions as JSON.")
 def quarantine_list(partition: str | None, table: str, as_json: bool) -> None:
-    """Partitions holding quarantined rows: raw, validated, quarantined, the deciding contract, the reasons."""
+    """Partitions holding quarantined rows: raw, validated, quarantined, the deciding contract, the
+    reasons.
+    """
     from platform_assets.core.validation.quarantine import partition_counts
     from platform_assets.core.validation.release import releases
 
@@ -144,7 +146,8 @@ def quarantine_show(partition: str, limit: int, table: str, as_json: bool) -> No
 @TABLE_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print what was released as JSON.")
 def quarantine_release(partition: str, table: str, as_json: bool) -> None:
-    """Re-check PARTITION against the current contract; move the held rows that now pass to validated.
+    """Re-check PARTITION against the current contract; move the held rows that now pass to
+    validated.
 
     Exits 0 when nothing is left held back, 1 when rows stay held because they (or the day)
     still fail the contract, 2 on a usage error.
@@ -173,9 +176,9 @@ def quarantine_release(partition: str, table: str, as_json: bool) -> None:
         click.echo(json.dumps(result.to_json(), indent=2, default=str))
     else:
         click.echo(
-            f"{partition}: re-checked against {result.contract}: {result.released} of {result.held_before} "
-            f"held rows released; raw {result.raw} = validated {result.validated} + quarantined "
-            f"{result.quarantined}"
+            f"{partition}: re-checked against {result.contract}: {result.released} of "
+            f"{result.held_before} held rows released; raw {result.raw} = validated "
+            f"{result.validated} + quarantined {result.quarantined}"
         )
         if not result.day_passes:
             click.echo("  the day still fails the current contract, so nothing moves:")
@@ -183,11 +186,12 @@ def quarantine_release(partition: str, table: str, as_json: bool) -> None:
                 click.echo(f"    {rule['field'] or '(table)'} · {rule['rule']}: {rule['detail']}")
         elif result.still_held:
             click.echo(
-                f"  {result.still_held} rows still break a row rule: `platform-assets quarantine show "
-                f"{partition}` lists them"
+                f"  {result.still_held} rows still break a row rule: `platform-assets quarantine "
+                f"show {partition}` lists them"
             )
         if result.released:
             click.echo(
-                f"  features derived from {partition} are not rebuilt by a release: materialize them again"
+                f"  features derived from {partition} are not rebuilt by a release: materialize "
+                "them again"
             )
     sys.exit(EXIT_FAILED if result.quarantined else EXIT_OK)

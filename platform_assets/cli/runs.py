@@ -34,14 +34,16 @@ def _run_or_usage(fn, *args, **kwargs):
         sys.exit(EXIT_INTERRUPTED)
 
 
-# The default is platform_assets.operations_runs.POOL_WAIT_SECONDS (not imported here: it loads Dagster).
+# The default is platform_assets.operations_runs.POOL_WAIT_SECONDS (not imported here: it loads
+# Dagster).
 _pool_timeout_option = click.option(
     "--pool-timeout",
     "pool_timeout",
     type=float,
     default=900.0,
     show_default=True,
-    help="Seconds a step may wait for a pool slot held by another live run before the run gives up.",
+    help="Seconds a step may wait for a pool slot held by another live run before the run gives "
+    "up.",
 )
 
 
@@ -73,7 +75,8 @@ def _print_run(summary, as_json: bool, instance=None) -> None:
     for check in summary.check_results:
         mark = "pass" if check["passed"] else "FAIL"
         click.echo(
-            f"  [{mark}] {check['asset']} · {check['check']}: {_shorten(check['description'] or '', 160)}"
+            f"  [{mark}] {check['asset']} · {check['check']}: "
+            f"{_shorten(check['description'] or '', 160)}"
         )
         for rule in check.get("failed_rules", [])[:FAILED_RULES_SHOWN]:
             rows = "" if rule["failing_rows"] is None else f", {rule['failing_rows']} rows"
@@ -83,7 +86,8 @@ def _print_run(summary, as_json: bool, instance=None) -> None:
             )
         if len(check.get("failed_rules", [])) > FAILED_RULES_SHOWN:
             click.echo(
-                f"      … {len(check['failed_rules']) - FAILED_RULES_SHOWN} more in the check's metadata"
+                f"      … {len(check['failed_rules']) - FAILED_RULES_SHOWN} more in the check's "
+                "metadata"
             )
     errors = {e["step"]: e["error"] for e in summary.step_errors}
     for step in summary.failed_steps:
@@ -307,7 +311,9 @@ def _print_costs(costs: list, run_id: str) -> None:
 
 
 def _print_partition_tables(warehouse_path: str, partition_key: str) -> None:
-    """Rows of the partition in each table of the warehouse that has a partition column, on one line."""
+    """Rows of the partition in each table of the warehouse that has a partition column, on one
+    line.
+    """
     import duckdb
 
     from platform_assets.core import warehouse
@@ -318,9 +324,8 @@ def _print_partition_tables(warehouse_path: str, partition_key: str) -> None:
         with warehouse.session(warehouse_path, read_only=True) as conn:
             tables = conn.execute(
                 "SELECT table_schema, table_name, column_name FROM information_schema.columns "
-                "WHERE column_name IN ('partition_date', 'partition_key') AND table_schema <> 'platform' "
-                "AND table_schema NOT LIKE '%\\_staging' ESCAPE '\\' "
-                "ORDER BY 1, 2"
+                "WHERE column_name IN ('partition_date', 'partition_key') AND table_schema <> "
+                "'platform' AND table_schema NOT LIKE '%\\_staging' ESCAPE '\\' ORDER BY 1, 2"
             ).fetchall()
             counts = []
             for schema, table, column in tables:
@@ -384,8 +389,9 @@ def backfill_command(
             )
         else:
             click.echo(
-                f"submitted backfill {result.backfill_id} of {', '.join(result.selection)} {start}..{end} "
-                f"({len(result.partitions)} partitions) to {url}: {result.backfill_url}"
+                f"submitted backfill {result.backfill_id} of {', '.join(result.selection)} "
+                f"{start}..{end} ({len(result.partitions)} partitions) to {url}: "
+                f"{result.backfill_url}"
             )
         sys.exit(EXIT_OK)
     if as_json:
@@ -403,8 +409,8 @@ def backfill_command(
         )
     else:
         click.echo(
-            f"backfill {', '.join(result.selection)} {start}..{end}: {len(result.partitions)} partitions in "
-            f"{len(result.runs)} run(s)"
+            f"backfill {', '.join(result.selection)} {start}..{end}: {len(result.partitions)} "
+            f"partitions in {len(result.runs)} run(s)"
         )
         for summary in result.runs:
             _print_run(summary, False)

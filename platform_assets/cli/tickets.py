@@ -1,4 +1,5 @@
-"""Triage tickets from the shell: ``tickets list``, ``tickets show ID``, ``tickets approve ID --by NAME``.
+"""Triage tickets from the shell: ``tickets list``, ``tickets show ID``, ``tickets approve ID --by
+NAME``.
 
 A ticket is written for every failed run (and every training run with anomalous metrics).
 Its recommended runbook runs by itself only when the allow-list says so (``safe_to_automate``
@@ -95,7 +96,8 @@ def tickets_show(ticket_id: str, as_json: bool) -> None:
         sys.exit(EXIT_OK)
     click.echo(f"{t['ticket_id']} [{t['status']}]: run {t['run_id']} of {t['job_name']}")
     click.echo(
-        f"pattern: {t['pattern']}{' (drafted by ' + t['drafted_by'] + ')' if t.get('drafted_by') else ''}"
+        "pattern: "
+        f"{t['pattern']}{' (drafted by ' + t['drafted_by'] + ')' if t.get('drafted_by') else ''}"
     )
     click.echo(f"probable cause: {t['probable_cause']}")
     click.echo(
@@ -117,7 +119,8 @@ def tickets_show(ticket_id: str, as_json: bool) -> None:
         )
     if t["status"] == "needs_person":
         click.echo(
-            f'\nonce you have run it: platform-assets tickets approve {t["ticket_id"]} --by "<your name>"'
+            f'\nonce you have run it: platform-assets tickets approve {t["ticket_id"]} --by "<your '
+            'name>"'
         )
     sys.exit(EXIT_OK)
 

@@ -48,7 +48,10 @@ class MaintenanceReport:
 
     def summary(self) -> str:
         if self.kind == "duckdb":
-            return f"{self.warehouse}: checkpointed ({self.file_bytes_before} -> {self.file_bytes_after} bytes)"
+            return (
+                f"{self.warehouse}: checkpointed ({self.file_bytes_before} -> "
+                f"{self.file_bytes_after} bytes)"
+            )
         return (
             f"{self.warehouse}: {self.files_merged} files merged into {self.files_written}, "
             f"{self.snapshots_expired} snapshots older than {self.retention_days:g} days expired, "

@@ -4,41 +4,56 @@ Every path has an embedded default under one data directory, ``PLATFORM_ASSETS_H
 (default: ``.platform_assets`` in the working directory), so the platform runs on a laptop
 with no configuration. Production overrides individual paths.
 
-| variable | default | what it is |
-| --- | --- | --- |
-| ``PLATFORM_ASSETS_HOME`` | ``./.platform_assets`` | the data directory |
-| ``PLATFORM_ASSETS_WAREHOUSE`` | ``$HOME/warehouse.duckdb`` | the DuckDB file |
-| ``PLATFORM_ASSETS_CONTRACTS_DIR`` | ``./contracts`` if present, else the bundled copy | ODCS contracts |
-| ``PLATFORM_ASSETS_EVALS_DIR`` | ``./evals`` if present, else the bundled copy | the eval suite: ``requirements/*.md``, ``cases/*.yaml`` |
-| ``PLATFORM_ASSETS_LANDING_URL`` | ``$HOME/landing`` | landing folder, local path or ``s3://`` URL |
-| ``PLATFORM_ASSETS_ROWS_PER_PARTITION`` | ``20000`` | rows per day of the bundled source |
-| ``PLATFORM_ASSETS_REGISTRY_URL`` | ``$HOME/artifacts/registry`` | model registry, local path or ``s3://`` URL |
-| ``PLATFORM_ASSETS_DRIFT_THRESHOLD`` | ``0.3`` | drift share at which the drift sensor asks for a retrain |
-| ``PLATFORM_ASSETS_DRIFT_COOLDOWN_HOURS`` | ``24`` | quiet time after a drift-triggered retrain |
-| ``PLATFORM_ASSETS_RETRAIN_CRON`` | ``0 0 * * 1`` | the scheduled retrain's cadence (UTC) |
-| ``PLATFORM_ASSETS_SLACK_WEBHOOK_URL`` | unset (alerts stay local) | a Slack incoming webhook every alert is also posted to |
-| ``PLATFORM_ASSETS_RUNBOOK_BASE_URL`` | ``./runbooks`` (the bundled copy) | where alerts link runbooks: a folder, or e.g. the repository's ``…/blob/main/runbooks`` |
-| ``PLATFORM_ASSETS_PRICE_VCPU_HOUR`` | ``0.04048`` | USD per vCPU-hour of step compute (AWS Fargate, Linux/x86, us-east-1) |
-| ``PLATFORM_ASSETS_PRICE_GIB_HOUR`` | ``0.004445`` | USD per GiB-hour of step memory (same source) |
-| ``PLATFORM_ASSETS_STEP_VCPU`` | ``1`` | vCPUs a step is billed for |
-| ``PLATFORM_ASSETS_STEP_MEMORY_GIB`` | ``2`` | GiB a step is billed for |
-| ``ANTHROPIC_API_KEY`` | unset (Claude off) | turns Claude on |
-| ``ANTHROPIC_BASE_URL`` | the SDK's | another Messages API endpoint (a proxy, a test server) |
-| ``PLATFORM_CLAUDE_MODEL`` | ``claude-sonnet-4-6`` | the model every Claude task uses |
-| ``PLATFORM_CLAUDE_USE_BEDROCK`` | unset | ``1``/``true``: reach Claude through Amazon Bedrock |
-| ``AWS_REGION``, else ``AWS_DEFAULT_REGION`` | unset | Bedrock's region; the S3 region in production |
+- ``PLATFORM_ASSETS_HOME`` (default: ``./.platform_assets``): the data directory
+- ``PLATFORM_ASSETS_WAREHOUSE`` (default: ``$HOME/warehouse.duckdb``): the DuckDB file
+- ``PLATFORM_ASSETS_CONTRACTS_DIR`` (default: ``./contracts`` if present, else the bundled copy):
+  ODCS contracts
+- ``PLATFORM_ASSETS_EVALS_DIR`` (default: ``./evals`` if present, else the bundled copy): the eval
+  suite: ``requirements/*.md``, ``cases/*.yaml``
+- ``PLATFORM_ASSETS_LANDING_URL`` (default: ``$HOME/landing``): landing folder, local path or
+  ``s3://`` URL
+- ``PLATFORM_ASSETS_ROWS_PER_PARTITION`` (default: ``20000``): rows per day of the bundled source
+- ``PLATFORM_ASSETS_REGISTRY_URL`` (default: ``$HOME/artifacts/registry``): model registry, local
+  path or ``s3://`` URL
+- ``PLATFORM_ASSETS_DRIFT_THRESHOLD`` (default: ``0.3``): drift share at which the drift sensor
+  asks for a retrain
+- ``PLATFORM_ASSETS_DRIFT_COOLDOWN_HOURS`` (default: ``24``): quiet time after a drift-triggered
+  retrain
+- ``PLATFORM_ASSETS_RETRAIN_CRON`` (default: ``0 0 * * 1``): the scheduled retrain's cadence (UTC)
+- ``PLATFORM_ASSETS_SLACK_WEBHOOK_URL`` (default: unset (alerts stay local)): a Slack incoming
+  webhook every alert is also posted to
+- ``PLATFORM_ASSETS_RUNBOOK_BASE_URL`` (default: ``./runbooks`` (the bundled copy)): where alerts
+  link runbooks: a folder, or e.g. the repository's ``…/blob/main/runbooks``
+- ``PLATFORM_ASSETS_PRICE_VCPU_HOUR`` (default: ``0.04048``): USD per vCPU-hour of step compute
+  (AWS Fargate, Linux/x86, us-east-1)
+- ``PLATFORM_ASSETS_PRICE_GIB_HOUR`` (default: ``0.004445``): USD per GiB-hour of step memory (same
+  source)
+- ``PLATFORM_ASSETS_STEP_VCPU`` (default: ``1``): vCPUs a step is billed for
+- ``PLATFORM_ASSETS_STEP_MEMORY_GIB`` (default: ``2``): GiB a step is billed for
+- ``ANTHROPIC_API_KEY`` (default: unset (Claude off)): turns Claude on
+- ``ANTHROPIC_BASE_URL`` (default: the SDK's): another Messages API endpoint (a proxy, a test
+  server)
+- ``PLATFORM_CLAUDE_MODEL`` (default: ``claude-sonnet-4-6``): the model every Claude task uses
+- ``PLATFORM_CLAUDE_USE_BEDROCK`` (default: unset): ``1``/``true``: reach Claude through Amazon
+  Bedrock
+- ``AWS_REGION``, else ``AWS_DEFAULT_REGION`` (default: unset): Bedrock's region; the S3 region in
+  production
 
 **The production profile** (``PLATFORM_ASSETS_PROFILE=production``; the default profile,
 ``local``, is everything above and nothing below). Same code, other places:
 
-| variable | default | what it is |
-| --- | --- | --- |
-| ``PLATFORM_ASSETS_PROFILE`` | ``local`` | ``local`` (one DuckDB file) or ``production`` |
-| ``PLATFORM_ASSETS_PG_URL`` | required | ``postgresql://user:password@host:5432/db``: Dagster's run, event and schedule storage (``deploy/dagster.yaml``) and the warehouse's DuckLake catalog |
-| ``PLATFORM_ASSETS_S3_URL`` | required | ``s3://bucket/prefix``: warehouse data (``<url>/warehouse/``, Parquet), model registry (``<url>/registry``), artifacts (``<url>/artifacts``), compute logs (``<url>/compute_logs``) |
-| ``PLATFORM_ASSETS_LAKE_SCHEMA`` | ``platform_assets_lake`` | the Postgres schema that holds the DuckLake catalog |
-| ``AWS_ENDPOINT_URL`` | unset (AWS) | another S3 endpoint: MinIO, a test server |
-| ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN`` | the AWS chain | read by boto3's credential chain (an ECS task role works), never here |
+- ``PLATFORM_ASSETS_PROFILE`` (default: ``local``): ``local`` (one DuckDB file) or ``production``
+- ``PLATFORM_ASSETS_PG_URL`` (required): ``postgresql://user:password@host:5432/db``:
+  Dagster's run, event and schedule storage (``deploy/dagster.yaml``) and the warehouse's DuckLake
+  catalog
+- ``PLATFORM_ASSETS_S3_URL`` (required): ``s3://bucket/prefix``: warehouse data
+  (``<url>/warehouse/``, Parquet), model registry (``<url>/registry``), artifacts
+  (``<url>/artifacts``), compute logs (``<url>/compute_logs``)
+- ``PLATFORM_ASSETS_LAKE_SCHEMA`` (default: ``platform_assets_lake``): the Postgres schema that
+  holds the DuckLake catalog
+- ``AWS_ENDPOINT_URL`` (default: unset (AWS)): another S3 endpoint: MinIO, a test server
+- ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN`` (default: the AWS chain):
+  read by boto3's credential chain (an ECS task role works), never here
 
 In production ``PLATFORM_ASSETS_REGISTRY_URL`` defaults to ``<s3 url>/registry`` and the
 landing folder to ``<s3 url>/landing``; both can still be set. A production profile without
@@ -75,7 +90,8 @@ LAKE_PREFIX = "ducklake:"
 
 DEFAULT_DRIFT_THRESHOLD = 0.3
 DEFAULT_DRIFT_COOLDOWN_HOURS = 24.0
-# Weekly, Mondays 00:00 UTC: the Monday ingestion at 00:30 then satisfies "deps updated since the tick".
+# Weekly, Mondays 00:00 UTC: the Monday ingestion at 00:30 then satisfies "deps updated since the
+# tick".
 DEFAULT_RETRAIN_CRON = "0 0 * * 1"
 # AWS Fargate on-demand, Linux/x86, us-east-1, per second with a one-minute minimum
 # (https://aws.amazon.com/fargate/pricing/, read 2026-11): $0.04048 per vCPU-hour and

@@ -166,7 +166,8 @@ def replace_row(
     try:
         conn.execute(f"DELETE FROM {table} WHERE {where}", list(key.values()))
         conn.execute(
-            f"INSERT INTO {table} ({', '.join(quote_ident(c) for c in columns)}) VALUES ({placeholders})",
+            f"INSERT INTO {table} ({', '.join(quote_ident(c) for c in columns)}) VALUES "
+            f"({placeholders})",
             list(row.values()),
         )
         if own:
@@ -243,8 +244,9 @@ def extension_directory(target: Path) -> Path:
             )
         if shipped is None:
             raise RuntimeError(
-                f"the DuckLake warehouse needs the {package.replace('_', '-')}=={duckdb.__version__} "
-                f"package (duckdb {duckdb.__version__}); install the project from requirements.lock"
+                "the DuckLake warehouse needs the "
+                f"{package.replace('_', '-')}=={duckdb.__version__} package (duckdb "
+                f"{duckdb.__version__}); install the project from requirements.lock"
             )
         link = folder / f"{file_name}.duckdb_extension"
         if not (link.is_symlink() and os.readlink(link) == str(shipped)):
@@ -446,7 +448,8 @@ class LakeConnection:
                 if not is_lake_conflict(exc) or attempt == _LAKE_ATTEMPTS - 1:
                     raise
                 _log.warning(
-                    "DuckLake commit conflict, replaying the transaction (%d statements, attempt %d): %s",
+                    "DuckLake commit conflict, replaying the transaction (%d statements, attempt "
+                    "%d): %s",
                     len(statements),
                     attempt + 2,
                     _first_line(exc),
@@ -563,7 +566,9 @@ class TextParse:
     strptime: str | None = None
 
     def sql(self, text_sql: str) -> str:
-        """SQL giving the parsed value of the text expression ``text_sql``, NULL where it does not parse."""
+        """SQL giving the parsed value of the text expression ``text_sql``, NULL where it does not
+        parse.
+        """
         v = f"trim({text_sql})"
         if self.duckdb_type == "BOOLEAN":
             cases = " ".join(f"WHEN '{k}' THEN {str(b).upper()}" for k, b in BOOLEAN_TEXT.items())
@@ -576,7 +581,10 @@ class TextParse:
         shape = _TEXT_SHAPES.get(self.duckdb_type)
         if shape is None:
             return f"TRY_CAST({v} AS {self.duckdb_type})"
-        return f"(CASE WHEN regexp_full_match({v}, '{shape}') THEN TRY_CAST({v} AS {self.duckdb_type}) END)"
+        return (
+            f"(CASE WHEN regexp_full_match({v}, '{shape}') THEN TRY_CAST({v} AS "
+            f"{self.duckdb_type}) END)"
+        )
 
 
 def _as_parse(declared: TextParse | str) -> TextParse:

@@ -3,14 +3,18 @@
 With the daemon running (``platform-assets dev``, or a deployment), the
 ``platform_automation`` sensor (on by default) evaluates these conditions every 30 seconds:
 
-| asset | runs | condition |
-| --- | --- | --- |
-| ``raw/transactions`` | each UTC day at 00:30, for the day that just closed; and, on a fresh home, the last complete day at once | :func:`daily_ingestion` |
-| ``validated/transactions``, ``features/transactions`` | in the same run as the day's ingestion, after its blocking contract check | :func:`after_upstream` |
-| ``monitoring/feature_drift`` | on the tick after features (or a new champion) updated | :func:`after_upstream_finished` |
-| ``model/fraud_model`` | weekly (``PLATFORM_ASSETS_RETRAIN_CRON``, default Mondays 00:00 UTC, so the day's features are in), and whenever ``drift_retraining_sensor`` asks | :func:`on_retrain_cadence` |
-| the rest of the model lifecycle | in the same run as the model, each after its blocking checks | :func:`after_upstream` |
-| ``llm_observability`` | hourly | :func:`hourly` |
+- ``raw/transactions``: each UTC day at 00:30, for the day that just closed; and, on a fresh home,
+  the last complete day at once (:func:`daily_ingestion`)
+- ``validated/transactions``, ``features/transactions``: in the same run as the day's ingestion,
+  after its blocking contract check (:func:`after_upstream`)
+- ``monitoring/feature_drift``: on the tick after features (or a new champion) updated
+  (:func:`after_upstream_finished`)
+- ``model/fraud_model``: weekly (``PLATFORM_ASSETS_RETRAIN_CRON``, default Mondays 00:00 UTC, so
+  the day's features are in), and whenever ``drift_retraining_sensor`` asks
+  (:func:`on_retrain_cadence`)
+- the rest of the model lifecycle: in the same run as the model, each after its blocking checks
+  (:func:`after_upstream`)
+- ``llm_observability``: hourly (:func:`hourly`)
 
 Checks have no condition of their own: Dagster runs an asset's checks in the run that
 materializes it, and a failed blocking check stops what is downstream in that run (which
@@ -150,8 +154,9 @@ def automation() -> dg.Definitions:
                 default_status=dg.DefaultSensorStatus.RUNNING,
                 minimum_interval_seconds=30,
                 tags=owner_tags(OPERATIONS),
-                description="Evaluates every asset's automation condition: daily ingestion, validation and "
-                "features; drift after features; weekly retraining; hourly LLM observability.",
+                description="Evaluates every asset's automation condition: daily ingestion, "
+                "validation and features; drift after features; weekly retraining; hourly LLM "
+                "observability.",
             ),
         ]
     )

@@ -97,8 +97,8 @@ def record_run_cost(instance: dg.DagsterInstance, cost: RunCost) -> None:
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     owners=owners(OPERATIONS),
-    description="Records each finished run's estimated cost (step compute at Fargate prices plus its Claude "
-    "calls) on the run and on the assets it touched.",
+    description="Records each finished run's estimated cost (step compute at Fargate prices plus "
+    "its Claude calls) on the run and on the assets it touched.",
 )
 def record_run_costs(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     since = float(context.cursor) if context.cursor else None

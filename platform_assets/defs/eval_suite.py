@@ -180,7 +180,8 @@ def eval_suite(
         passed=not review.stale,
         severity=dg.AssetCheckSeverity.WARN,
         description="; ".join(f"{s.case}: {'; '.join(s.reasons)}" for s in review.stale)
-        or f"no case is stale (reviewed within {review.stale_after_days} days, requirement unchanged)",
+        or f"no case is stale (reviewed within {review.stale_after_days} days, requirement "
+        "unchanged)",
         metadata={"stale_cases": len(review.stale)},
     )
     return dg.MaterializeResult(
@@ -419,8 +420,8 @@ eval_rot_review_job = dg.define_asset_job(
     EVAL_ROT_REVIEW_JOB,
     selection=dg.AssetSelection.assets(EVAL_REQUIREMENTS, EVAL_SUITE_CASES),
     owners=owners(EVAL_SUITE),
-    description="The eval suite's review: coverage, duplicates, and rot (cases not reviewed for 90 days or whose "
-    "requirement changed).",
+    description="The eval suite's review: coverage, duplicates, and rot (cases not reviewed for "
+    "90 days or whose requirement changed).",
 )
 
 quarterly_rot_review = dg.ScheduleDefinition(
@@ -430,5 +431,6 @@ quarterly_rot_review = dg.ScheduleDefinition(
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
     owners=owners(EVAL_SUITE),
-    description="Each quarter, the suite's rot review: stale cases show as a failing eval_suite_rot check.",
+    description="Each quarter, the suite's rot review: stale cases show as a failing "
+    "eval_suite_rot check.",
 )

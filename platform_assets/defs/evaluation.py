@@ -282,7 +282,8 @@ def model_card(
     card = card_for_version(
         models, version, drift={"drift_share": drift.get("drift_share")} if drift else None
     )
-    # Facts come from the artifacts; Claude (when a key is set) only drafts prose, marked as drafted.
+    # Facts come from the artifacts; Claude (when a key is set) only drafts prose, marked as
+    # drafted.
     with warehouse.get_connection() as conn:
         card = draft_card_prose(
             claude.get_client(),

@@ -91,9 +91,9 @@ class RawTranslator(DagsterDltTranslator):
             automation_condition=daily_ingestion(),
             kinds={"dlt", "duckdb"},
             description=(
-                f"Raw {data.resource.name} as delivered, one daily partition per load. Columns whose type "
-                f"changed land as dlt variants (<column>__v_<type>); platform.batch_manifest says what "
-                f"arrived."
+                f"Raw {data.resource.name} as delivered, one daily partition per load. Columns "
+                "whose type changed land as dlt variants (<column>__v_<type>); "
+                "platform.batch_manifest says what arrived."
             ),
         )
 

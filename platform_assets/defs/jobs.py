@@ -14,5 +14,6 @@ platform_main_job = dg.define_asset_job(
     selection=MAIN_SELECTION,
     partitions_def=daily_partitions,
     owners=owners(OPERATIONS),
-    description="Every asset of one day: ingest, check, validate or quarantine, and the lifecycle downstream.",
+    description="Every asset of one day: ingest, check, validate or quarantine, and the lifecycle "
+    "downstream.",
 )

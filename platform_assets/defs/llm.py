@@ -71,8 +71,8 @@ def llm_observability(warehouse: WarehouseResource) -> dg.MaterializeResult:
     asset=LLM_OBSERVABILITY,
     name=LLM_REGRESSION_CHECK,
     metadata=owner_metadata(OPERATIONS),
-    description="WARNs when, for a task and model, the cache-hit rate fell by more than 10 points or the "
-    "cost per successful task rose above 1.5x, against the previous 24 hours.",
+    description="WARNs when, for a task and model, the cache-hit rate fell by more than 10 points "
+    "or the cost per successful task rose above 1.5x, against the previous 24 hours.",
 )
 def llm_observability_regressions(
     context, warehouse: WarehouseResource, notifier: NotifierResource

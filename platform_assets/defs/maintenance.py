@@ -51,7 +51,8 @@ def maintain_warehouse(
 @dg.job(
     name=MAINTENANCE_JOB,
     owners=owners(OPERATIONS),
-    description="Warehouse housekeeping: on the DuckLake, file merges, snapshot expiry and file cleanup.",
+    description="Warehouse housekeeping: on the DuckLake, file merges, snapshot expiry and file "
+    "cleanup.",
 )
 def warehouse_maintenance():
     maintain_warehouse()

@@ -187,7 +187,8 @@ retrain_fraud_model = dg.define_asset_job(
     RETRAIN_JOB,
     selection=MODEL_LIFECYCLE,
     owners=owners(TRAINING),
-    description="Retrain the fraud model on the newest features, evaluate it, gate it, document it.",
+    description="Retrain the fraud model on the newest features, evaluate it, gate it, document "
+    "it.",
 )
 
 
@@ -247,7 +248,8 @@ def drift_retrain_alert(request: dg.RunRequest, threshold: float) -> Alert:
         kind="drift_retrain",
         severity="warning",
         owner=owners(MONITORING)[0],
-        title=f"feature drift {float(request.tags[DRIFT_SHARE_TAG]):.2f} ≥ {threshold:.2f}: one retrain requested",
+        title=f"feature drift {float(request.tags[DRIFT_SHARE_TAG]):.2f} ≥ {threshold:.2f}: one "
+        "retrain requested",
         summary=explanation,
         runbook="review_drift_retrain",
         asset=FEATURE_DRIFT.to_user_string(),
@@ -261,7 +263,9 @@ def build_drift_sensor(
     cooldown_seconds: float | None = None,
     job=retrain_fraud_model,
 ) -> dg.SensorDefinition:
-    """The drift sensor; ``threshold``/``cooldown_seconds`` default to the environment at evaluation."""
+    """The drift sensor; ``threshold``/``cooldown_seconds`` default to the environment at
+    evaluation.
+    """
 
     @dg.sensor(
         name=name,
@@ -269,7 +273,8 @@ def build_drift_sensor(
         minimum_interval_seconds=300,
         default_status=dg.DefaultSensorStatus.RUNNING,
         owners=owners(MONITORING),
-        description="Requests a retrain when feature drift crosses the threshold, at most once per cooldown.",
+        description="Requests a retrain when feature drift crosses the threshold, at most once "
+        "per cooldown.",
     )
     def _sensor(context: dg.SensorEvaluationContext, notifier: NotifierResource):
         env_threshold, env_cooldown = _settings_from_env()

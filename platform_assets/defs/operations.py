@@ -1,4 +1,5 @@
-"""Operations: ``triage_run_failures``, a run-failure sensor that turns each failed run into a ticket,
+"""Operations: ``triage_run_failures``, a run-failure sensor that turns each failed run into a
+ticket,
 and ``triage_training_anomalies``, which does the same for a training run that succeeded with
 metrics far from the model's history.
 
@@ -168,7 +169,8 @@ def build_triage_sensor(
             return f"requested one new run of {report.job_name}"
 
         with warehouse.get_connection() as conn:
-            # With a key, Claude writes the ticket from the same evidence; the allow-list still rules.
+            # With a key, Claude writes the ticket from the same evidence; the allow-list still
+            # rules.
             drafter = triage_drafter(claude.get_client(), conn, allowlist)
             ticket = triage(report, conn, allowlist, drafter=drafter)
             actions = run_safe_actions(

@@ -108,7 +108,8 @@ def fraud_model(
         days = feature_partitions(conn)
         if not days:
             raise dg.Failure(
-                description="features.transactions is empty: materialize features/transactions first"
+                description="features.transactions is empty: materialize features/transactions "
+                "first"
             )
         end = days[-1]
         start = end - dt.timedelta(days=training_config.training_days - 1)
@@ -214,8 +215,8 @@ def onnx_parity(
         f"ONNX and scikit-learn agree on all {report.rows} holdout rows: max |Δp| "
         f"{report.max_abs_diff:.2g} ≤ {report.tolerance:g}"
         if report.passed
-        else f"max |Δp| {report.max_abs_diff:.3g} > {report.tolerance:g} on {report.rows_over_tolerance} rows: "
-        f"the export does not ship"
+        else f"max |Δp| {report.max_abs_diff:.3g} > {report.tolerance:g} on "
+        f"{report.rows_over_tolerance} rows: the export does not ship"
     )
     if not report.passed:
         alert(description)

@@ -79,8 +79,9 @@ def failed_rules(checks: dict[str, PartitionCheck]) -> list[dict]:
     partitions_def=daily_partitions,
     pool=WAREHOUSE_POOL,
     metadata=owner_metadata(VALIDATION),
-    description="The batch honours contracts/fct_transactions.odcs.yaml: structure, quality metrics, and no "
-    "semantic drift against the last accepted batch. A failing batch is quarantined whole.",
+    description="The batch honours contracts/fct_transactions.odcs.yaml: structure, quality "
+    "metrics, and no semantic drift against the last accepted batch. A failing batch is "
+    "quarantined whole.",
 )
 def contract_fct_transactions(
     context: dg.AssetCheckExecutionContext,
@@ -97,7 +98,8 @@ def contract_fct_transactions(
         for key in context.partition_keys:
             checks[key] = check_partition(conn, contract, key, reviewer=reviewer)
         failed = [k for k, c in checks.items() if not c.verdict.passes]
-        # A failed day's earlier validated rows are gone (quarantined); so must be what was derived from them.
+        # A failed day's earlier validated rows are gone (quarantined); so must be what was derived
+        # from them.
         withdrawn = withdraw_feature_partitions(conn, failed)
         if failed:
             rules = failed_rules({k: checks[k] for k in failed})
@@ -106,7 +108,8 @@ def contract_fct_transactions(
                     kind="blocking_check_failed",
                     severity="error",
                     owner=owners(VALIDATION)[0],
-                    title=f"{CONTRACT_CHECK} blocked {', '.join(failed)}: the batch broke {contract.id} {contract.version}",
+                    title=f"{CONTRACT_CHECK} blocked {', '.join(failed)}: the batch broke "
+                    f"{contract.id} {contract.version}",
                     summary="; ".join(f"{r['field'] or '(table)'} · {r['rule']}" for r in rules[:5])
                     + " — the batch is in quarantine.rows; nothing downstream was built from it",
                     runbook="inspect_quarantine",
@@ -126,8 +129,8 @@ def contract_fct_transactions(
         verdict = check.verdict
         state = "passes" if verdict.passes else "FAILS"
         header = (
-            f"### {key}: {state} ({verdict.row_count} rows, decided by {verdict.decided_by} under contract "
-            f"{contract.id} {contract.version})"
+            f"### {key}: {state} ({verdict.row_count} rows, decided by {verdict.decided_by} under "
+            f"contract {contract.id} {contract.version})"
         )
         quarantined = (
             f"\n\n{check.split.quarantined_rows} rows quarantined in quarantine.rows."
@@ -141,8 +144,8 @@ def contract_fct_transactions(
         passed=not failed,
         severity=dg.AssetCheckSeverity.ERROR,
         description=(
-            f"{len(failed)} of {len(checks)} partition(s) violate {contract.id} {contract.version}: "
-            f"{', '.join(failed)}"
+            f"{len(failed)} of {len(checks)} partition(s) violate {contract.id} "
+            f"{contract.version}: {', '.join(failed)}"
             if failed
             else f"{len(checks)} partition(s) honour {contract.id}"
         ),
@@ -223,5 +226,6 @@ ingest_and_validate_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(RAW_TRANSACTIONS, VALIDATED_TRANSACTIONS),
     partitions_def=daily_partitions,
     owners=owners(VALIDATION),
-    description="Land a day of transactions, check it against its contract, validate or quarantine it.",
+    description="Land a day of transactions, check it against its contract, validate or "
+    "quarantine it.",
 )

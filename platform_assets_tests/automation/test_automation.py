@@ -37,7 +37,8 @@ def test_two_days_of_automation_request_the_right_runs(platform_home):
     assert history.success
     defs = load_definitions()
 
-    # Sunday 2026-03-01, the sensor's first tick: the last complete day is caught up, whole chain in one run.
+    # Sunday 2026-03-01, the sensor's first tick: the last complete day is caught up, whole chain in
+    # one run.
     first = tick(defs, instance, utc("2026-03-01 00:40"))
     assert first.requested == {"2026-02-28": DAILY_CHAIN}
     [run] = execute_requested(defs, instance, first)

@@ -76,8 +76,8 @@ def test_shifted_days_cause_exactly_one_explained_retrain_and_no_loop(platform_h
     headline = measured["drift_headline"].value
     # Prices ×3 against the champion's training sample (other days, a 50-cent floor): about ×3.
     assert re.match(
-        r"amount_usd moved ×(2\.[6-9]|3(\.[0-4])?) \(median\) from 2026-03-02, the day the contract "
-        r"check warned about distribution_shift in amount_cents",
+        r"amount_usd moved ×(2\.[6-9]|3(\.[0-4])?) \(median\) from 2026-03-02, the day the "
+        r"contract check warned about distribution_shift in amount_cents",
         headline,
     ), headline
     explanation = measured["explanation_json"].value

@@ -35,7 +35,8 @@ _LOCAL = ("127.0.0.1", "::1", "localhost", "0.0.0.0", None)
 
 def _record(event, target):
     with open(_log, "a") as handle:
-        handle.write(json.dumps({"pid": os.getpid(), "event": event, "target": repr(target)}) + "\\n")
+        line = {"pid": os.getpid(), "event": event, "target": repr(target)}
+        handle.write(json.dumps(line) + "\\n")
 
 def _hook(event, args):
     if event == "socket.getaddrinfo" and args[0] not in _LOCAL:
@@ -66,7 +67,10 @@ def _attempts(log: Path) -> list[dict]:
 
 def test_the_audit_hook_sees_an_outbound_lookup(tmp_path):
     env, log = _audited_env(tmp_path)
-    code = "import socket\ntry:\n    socket.getaddrinfo('example.invalid', 443)\nexcept OSError:\n    pass"
+    code = (
+        "import socket\ntry:\n    socket.getaddrinfo('example.invalid', 443)\nexcept "
+        "OSError:\n    pass"
+    )
     subprocess.run([sys.executable, "-c", code], env=env, timeout=60, check=True)
     assert [a["target"] for a in _attempts(log)] == ["('example.invalid', 443)"]
 
@@ -146,7 +150,8 @@ def test_dev_serves_the_ui_without_the_venv_on_path_and_takes_a_backfill(tmp_pat
             f"{status} {locals().get('last_error', '')}\n{server.log_tail()}"
         )
         runs = server.graphql(
-            f'{{ runsOrError(filter: {{tags: [{{key: "dagster/backfill", value: "{submitted.backfill_id}"}}]}}) '
+            '{ runsOrError(filter: {tags: [{key: "dagster/backfill", '
+            f'value: "{submitted.backfill_id}"}}]}}) '
             "{ ... on Runs { results { status tags { key value } } } } }"
         )["runsOrError"]["results"]
         assert runs and all(r["status"] == "SUCCESS" for r in runs)

@@ -281,8 +281,9 @@ def test_backfill_url_submits_to_a_deployment_and_runs_nothing_here(home):
         )
         assert result.returncode == 0, result.stdout + result.stderr
         assert result.stdout.strip() == (
-            f"submitted backfill abcdefgh of raw/transactions, validated/transactions 2026-11-01..2026-11-03 "
-            f"(3 partitions) to {dagster_webserver.base_url}: {dagster_webserver.base_url}/runs/b/abcdefgh"
+            "submitted backfill abcdefgh of raw/transactions, validated/transactions "
+            f"2026-11-01..2026-11-03 (3 partitions) to {dagster_webserver.base_url}: "
+            f"{dagster_webserver.base_url}/runs/b/abcdefgh"
         )
         (request,) = dagster_webserver.posts
         assert (

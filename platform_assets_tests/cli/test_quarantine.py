@@ -176,10 +176,10 @@ def test_rows_that_still_break_a_row_rule_stay_with_their_current_reasons(home: 
         home,
         ("version: 1.0.0", "version: 2.0.0"),
         (
-            "        description: Card holder's country, ISO 3166-1 alpha-2 code (two capital letters, e.g. "
-            "US, GB).\n        required: true\n",
-            "        description: Card holder's country, ISO 3166-1 alpha-2 code (two capital letters, e.g. "
-            "US, GB).\n        required: false\n",
+            "        description: Card holder's country, ISO 3166-1 alpha-2 code (two capital "
+            "letters, e.g. US, GB).\n        required: true\n",
+            "        description: Card holder's country, ISO 3166-1 alpha-2 code (two capital "
+            "letters, e.g. US, GB).\n        required: false\n",
         ),
     )
     released = _cli(home, "release", TOLERATED_DAY)

@@ -28,7 +28,9 @@ from platform_assets_tests.support.scripted_server import ScriptedServer
 def cli(
     home: Path, evals: Path, *args: str, cwd: Path | None = None, **env: str
 ) -> subprocess.CompletedProcess:
-    """The CLI in a child process on ``home`` and the suite ``evals``, without the developer's settings."""
+    """The CLI in a child process on ``home`` and the suite ``evals``, without the developer's
+    settings.
+    """
     environment = {
         k: v
         for k, v in subprocess_env().items()
@@ -175,7 +177,8 @@ def test_the_whole_flow_offline_then_with_a_key(tmp_path: Path):
     assert notes.returncode == 0 and notes.stdout.startswith("# Release notes: fraud_model:v1")
     assert "24 of 24 approved cases pass (no champion before)" in notes.stdout
 
-    # A day whose user_id column was renamed upstream is quarantined; the rules draft a case from it.
+    # A day whose user_id column was renamed upstream is quarantined; the rules draft a case from
+    # it.
     config = tmp_path / "rename.yaml"
     config.write_text("ops:\n  raw_transactions:\n    config:\n      rename: {user_id: customer}\n")
     checks = cli(

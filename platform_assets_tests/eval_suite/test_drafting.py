@@ -282,7 +282,8 @@ def test_claude_drafts_through_one_message_batch_logged_at_half_price(
     assert any("slice_metric.metric" in s for s in report.skipped)
     assert any("duplicates an existing case" in s for s in report.skipped)
     assert any("batch request errored" in s for s in report.skipped)
-    # Every request is a governance row, at the Batches API's half price; the shared prefix is cached.
+    # Every request is a governance row, at the Batches API's half price; the shared prefix is
+    # cached.
     calls = {c.request_id: c for c in read_calls(conn, run_id="run-1")}
     assert set(calls) == {r["custom_id"] for r in requests} and {
         c.task for c in calls.values()

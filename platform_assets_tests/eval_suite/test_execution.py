@@ -56,7 +56,8 @@ def test_a_risky_scenario_is_held_and_a_routine_one_approved(runner, model):
     )
     assert risky.status == "passed" and "1 of 1 rows get hold" in risky.detail
     assert routine.status == "passed"
-    # The same grocery purchase expected to be held fails, with the row and its score as the example.
+    # The same grocery purchase expected to be held fails, with the row and its score as the
+    # example.
     wrong = runner.run(
         case(
             "scenario",
@@ -216,7 +217,8 @@ def test_latency_is_measured_against_its_budget(runner, model):
             "rejected: amount_cents/logicalType, amount_cents/unit_change",
         ),
         ({"expect": {"verdict": "pass"}}, "passed", "the contract passes the batch"),
-        # One cent more on every amount is invisible to the contract: a case demanding a rejection fails.
+        # One cent more on every amount is invisible to the contract: a case demanding a rejection
+        # fails.
         (
             {
                 "mutation": {

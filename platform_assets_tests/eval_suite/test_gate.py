@@ -46,14 +46,15 @@ def test_the_gate_blocks_a_case_the_champion_passes_and_names_case_and_requireme
     )
     assert not blocked.passed
     assert (
-        "eval suite: the challenger fails 1 case(s) the champion passes: grocery (requirement fraud_scoring#3): "
-        "false_positive_rate 0.02 (≤ 0.005)"
+        "eval suite: the challenger fails 1 case(s) the champion passes: grocery (requirement "
+        "fraud_scoring#3): false_positive_rate 0.02 (≤ 0.005)"
     ) in blocked.reasons
     assert (
         "| eval case grocery (fraud_scoring#3) | fails | passes | passes | ❌ |"
         in blocked.markdown()
     )
-    # Failing what the champion fails too is no regression; without a champion the suite only reports.
+    # Failing what the champion fails too is no regression; without a champion the suite only
+    # reports.
     same = comparison(1, ("recall", "fraud_scoring#2", False, False, ""))
     assert gate(CHAMPION, CHAMPION, eval_cases=same).passed
     first = gate(
@@ -167,8 +168,8 @@ def test_a_challenger_that_breaks_a_requirement_is_blocked_by_the_gate(
         assert not run.success and not check.passed
         assert "pr_auc" in check.description and "within tolerance" in check.description
         assert (
-            f"eval suite: the challenger fails 1 case(s) the champion passes: {BROKEN} (requirement "
-            f"fraud_scoring#2)" in check.description
+            f"eval suite: the challenger fails 1 case(s) the champion passes: {BROKEN} "
+            "(requirement fraud_scoring#2)" in check.description
         )
         assert check.metadata["eval_cases_regressed"].value == 1
         recorded = registry.eval_cases(version)
@@ -178,7 +179,8 @@ def test_a_challenger_that_breaks_a_requirement_is_blocked_by_the_gate(
         third_results["regressions_vs_champion"].value == 1
         and third_results["champion_version"].value == 1
     )
-    # A blocked challenger gets no card and no release notes; the champion's notes record its suite run.
+    # A blocked challenger gets no card and no release notes; the champion's notes record its suite
+    # run.
     assert not third.asset_materializations_for_node("model__release_notes")
     notes = json.loads(registry.read_file(1, "release_notes.json"))
     assert notes["eval_cases"]["cases"] == 24

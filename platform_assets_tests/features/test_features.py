@@ -24,8 +24,8 @@ def conn():
 
 def _insert_tx(conn, tx_id, ts, user="u_999999", amount=10_000, fraud=False, category="travel"):
     conn.execute(
-        "INSERT INTO validated.transactions VALUES (?, ?, ?, 'US', 'm_00001', ?, ?, 'USD', false, 'd_1', ?, "
-        "CAST(timezone('UTC', CAST(? AS TIMESTAMPTZ)) AS DATE))",
+        "INSERT INTO validated.transactions VALUES (?, ?, ?, 'US', 'm_00001', ?, ?, 'USD', false, "
+        "'d_1', ?, CAST(timezone('UTC', CAST(? AS TIMESTAMPTZ)) AS DATE))",
         [tx_id, ts, user, category, amount, fraud, ts],
     )
 

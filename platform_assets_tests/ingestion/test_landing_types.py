@@ -91,8 +91,8 @@ def test_a_value_that_does_not_parse_lands_as_text_and_its_rows_are_named(
         flagged = conn.execute(
             "SELECT row_number FROM quarantine.rows, unnest(CAST(reasons AS JSON[])) AS r(reason) "
             "WHERE partition_key = ? AND json_extract_string(reason, '$.rule') = 'logicalType' "
-            "AND json_extract_string(reason, '$.field') = 'amount_cents' AND json_extract(reason, '$.batch') IS NULL "
-            "ORDER BY row_number",
+            "AND json_extract_string(reason, '$.field') = 'amount_cents' AND json_extract(reason, "
+            "'$.batch') IS NULL ORDER BY row_number",
             [DAY],
         ).fetchall()
         quarantined = conn.execute(

@@ -61,8 +61,8 @@ def test_type_change_lands_in_a_variant_column_without_loss(paths):
         stored = [
             r[0]
             for r in conn.execute(
-                "SELECT amount_cents__v_double FROM raw.transactions WHERE partition_date = '2026-11-02' "
-                "ORDER BY transaction_id"
+                "SELECT amount_cents__v_double FROM raw.transactions WHERE partition_date = "
+                "'2026-11-02' ORDER BY transaction_id"
             ).fetchall()
         ]
         old = conn.execute(

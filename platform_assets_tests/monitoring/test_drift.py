@@ -1,4 +1,5 @@
-"""FaultInjection on real features with Evidently, the drift asset, and the drift sensor's cooldown."""
+"""FaultInjection on real features with Evidently, the drift asset, and the drift sensor's
+cooldown."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from platform_assets_tests.support.models import identity_onnx
 
 HEALTHY = day_range("2026-01-01", 9)
 DRIFTED = day_range("2026-01-10", 1)
-# Amounts arrive in dollars (rounded to whole units by the BIGINT column) and the taxonomy grows to 47 values:
+# Amounts arrive in dollars (rounded to whole units by the BIGINT column) and the taxonomy grows to
+# 47 values:
 # drift that passes a type check but moves many features.
 BROKEN_FEED = FaultInjection(amount_unit="dollars", category_count=47)
 

@@ -53,15 +53,16 @@ def conn(tmp_path):
 
         def verdict(day, violations, passes=True):
             conn.execute(
-                "INSERT INTO platform.batch_verdicts (table_name, partition_key, contract_id, passes, row_count, "
-                "violations, profile, decided_by) VALUES ('transactions', ?, 'c', ?, 10, ?, '{}', 'rules')",
+                "INSERT INTO platform.batch_verdicts (table_name, partition_key, contract_id, "
+                "passes, row_count, violations, profile, decided_by) VALUES ('transactions', ?, "
+                "'c', ?, 10, ?, '{}', 'rules')",
                 [day, passes, json.dumps(violations)],
             )
 
         def manifest(day, columns):
             conn.execute(
-                "INSERT INTO platform.batch_manifest (table_name, partition_key, row_count, columns, source) "
-                "VALUES ('transactions', ?, 10, ?, 'bundled')",
+                "INSERT INTO platform.batch_manifest (table_name, partition_key, row_count, "
+                "columns, source) VALUES ('transactions', ?, 10, ?, 'bundled')",
                 [day, json.dumps(columns)],
             )
 
@@ -92,8 +93,8 @@ def conn(tmp_path):
             manifest(day, COLUMNS)
         manifest("2026-11-18", [{**COLUMNS[0], "arrow_type": "double", "family": "double"}])
         conn.execute(
-            "INSERT INTO quarantine.rows (table_name, partition_key, row_number, row_data, reasons) "
-            "VALUES ('transactions', '2026-11-18', 1, '{}', '[]')"
+            "INSERT INTO quarantine.rows (table_name, partition_key, row_number, row_data, "
+            "reasons) VALUES ('transactions', '2026-11-18', 1, '{}', '[]')"
         )
         yield conn
 
@@ -131,7 +132,8 @@ def test_effects_evidence_and_headline(conn):
     assert amount.feature == "amount_usd" and 80 < amount.median_ratio < 125
     assert category.feature == "merchant_category" and category.new_categories == ["florists"]
     assert 0.25 < category.total_variation < 0.42 and 0.25 < category.new_category_share < 0.42
-    # Evidence about amount_cents (the source of amount_usd) first, on the drifted day; unrelated last.
+    # Evidence about amount_cents (the source of amount_usd) first, on the drifted day; unrelated
+    # last.
     kinds = [(e.kind, e.day, e.column) for e in explanation.evidence]
     assert kinds[:3] == [
         ("contract", "2026-11-18", "amount_cents"),

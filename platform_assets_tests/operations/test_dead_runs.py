@@ -54,7 +54,8 @@ with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
     run = instance.add_run(dg.DagsterRun(job_name="holder", run_id=make_new_run_id(),
                                          status=dg.DagsterRunStatus.STARTED, tags=owner_tags()))
     instance.event_log_storage.initialize_concurrency_limit_to_default("duckdb_warehouse")
-    assert instance.event_log_storage.claim_concurrency_slot("duckdb_warehouse", run.run_id, "holding").is_claimed
+    storage = instance.event_log_storage
+    assert storage.claim_concurrency_slot("duckdb_warehouse", run.run_id, "holding").is_claimed
     print(run.run_id, flush=True)
     time.sleep(600)
 """
@@ -76,7 +77,9 @@ STARTED: list[subprocess.Popen] = []
 def start_cli(
     home: Path, name: str, *args: str, env: dict[str, str] | None = None
 ) -> subprocess.Popen:
-    """``platform-assets ARGS`` in the background; its stdout and stderr go to ``home/NAME.out|err``."""
+    """``platform-assets ARGS`` in the background; its stdout and stderr go to
+    ``home/NAME.out|err``.
+    """
     process = subprocess.Popen(
         [*CLI, *args],
         env={**cli_env(home), **(env or {})},
@@ -114,7 +117,8 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, interva
 
 
 def prepare_dagster_home(home: Path) -> Path:
-    """``home/dagster_home`` with the project's dagster.yaml, as ``runner.get_instance`` makes it."""
+    """``home/dagster_home`` with the project's dagster.yaml, as ``runner.get_instance`` makes
+    it."""
     dagster_home = home / "dagster_home"
     dagster_home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(bundled_dagster_yaml(), dagster_home / "dagster.yaml")

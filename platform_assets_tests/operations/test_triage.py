@@ -124,7 +124,8 @@ def test_failures_become_tickets_with_the_right_runbook(
     assert statuses["collect_diagnostics"] == "executed"
     assert (tmp_path / "artifacts" / "triage" / f"{ticket['run_id']}.json").is_file()
     if runbook == "retry_run":
-        # Safe, but this job is not one the sensor may launch: recorded as failed, nothing requested.
+        # Safe, but this job is not one the sensor may launch: recorded as failed, nothing
+        # requested.
         assert statuses["retry_run"] == "failed" and isinstance(outcome, dg.SkipReason)
     else:
         assert statuses[runbook] == "needs_person" and isinstance(outcome, dg.SkipReason)
@@ -212,7 +213,8 @@ def test_allowlist_without_a_runbook_falls_back_to_escalation(env, locked_duckdb
     _, resources, instance = env
     allowlist = tmp_path / "allowlist.yaml"
     allowlist.write_text(
-        "runbooks:\n  - name: escalate_to_on_call\n    description: page\n    safe_to_automate: false\n"
+        "runbooks:\n  - name: escalate_to_on_call\n    description: page\n    safe_to_automate: "
+        "false\n"
     )
     job = failing_job("lock_again", lambda: _cause_lock(locked_duckdb))
     sensor = build_triage_sensor(request_jobs=[job], allowlist_path=str(allowlist))

@@ -20,11 +20,13 @@ def postgres():
     bin_dir = postgres_bin_dir()
     if bin_dir is None:
         pytest.skip(
-            "PostgreSQL is not installed (no initdb/pg_ctl; .ci/run installs Debian's postgresql package)"
+            "PostgreSQL is not installed (no initdb/pg_ctl; .ci/run installs Debian's postgresql "
+            "package)"
         )
     if os.geteuid() == 0 and shutil.which("runuser") is None:
         pytest.skip(
-            "running as root, and runuser (needed to start PostgreSQL as the postgres user) is missing"
+            "running as root, and runuser (needed to start PostgreSQL as the postgres user) is "
+            "missing"
         )
     server = PostgresServer(bin_dir).start()
     yield server

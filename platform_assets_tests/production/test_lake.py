@@ -44,7 +44,8 @@ def test_the_platforms_names_live_in_the_lake(production, lake):
     catalog = {
         name
         for (name,) in production.pg(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'platform_assets_lake'"
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+            "'platform_assets_lake'"
         )
     }
     assert {"ducklake_snapshot", "ducklake_table", "ducklake_data_file"} <= catalog
@@ -80,8 +81,8 @@ def test_a_local_file_is_not_a_lake(tmp_path):
         with pytest.raises(Exception, match=r"PRIMARY KEY|[Cc]onstraint"):
             # The local file keeps the platform's keys.
             conn.execute(
-                "INSERT INTO platform.batch_manifest (table_name, partition_key, row_count, columns, source) "
-                "VALUES ('t', 'd', 1, '[]', 's'), ('t', 'd', 2, '[]', 's')"
+                "INSERT INTO platform.batch_manifest (table_name, partition_key, row_count, "
+                "columns, source) VALUES ('t', 'd', 1, '[]', 's'), ('t', 'd', 2, '[]', 's')"
             )
     assert warehouse.exists(tmp_path / "w.duckdb")
 

@@ -39,7 +39,8 @@ def _collide(production, start) -> list[BaseException]:
                 other.cursor() as cursor
             ):  # psycopg2 opens a transaction: the row stays uncommitted
                 cursor.execute(
-                    'INSERT INTO concurrency_limits (concurrency_key, "limit", using_default_limit) '
+                    "INSERT INTO concurrency_limits "
+                    '(concurrency_key, "limit", using_default_limit) '
                     "VALUES (%s, 8, true)",
                     [POOL],
                 )
@@ -92,7 +93,9 @@ def test_a_worker_that_loses_the_race_takes_the_winners_limit(production, caplog
 
 
 def test_dagsters_own_first_claim_fails_the_loser(production):
-    """What ensure_pool_limits is for (when Dagster fixes this, the test says so and the guard can go)."""
+    """What ensure_pool_limits is for (when Dagster fixes this, the test says so and the guard can
+    go).
+    """
     errors = _collide(
         production,
         lambda instance: instance.event_log_storage.initialize_concurrency_limit_to_default(POOL),

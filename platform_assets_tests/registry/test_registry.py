@@ -1,4 +1,5 @@
-"""The registry on a local folder and on a real (moto) S3 server, and the champion/challenger gate."""
+"""The registry on a local folder and on a real (moto) S3 server, and the champion/challenger
+gate."""
 
 from __future__ import annotations
 

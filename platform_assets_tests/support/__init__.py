@@ -8,7 +8,8 @@ reaches into a private function of ``platform_assets``.
 - ``batches``: contract-check batches from Arrow tables.
 - ``scripted_server``: a loopback Anthropic Messages API replaying a script.
 - ``models``: a tiny real ONNX model for the registry.
-- ``evals``: a copy of the shipped eval suite, hand-written requirements and cases, Claude's drafting
+- ``evals``: a copy of the shipped eval suite, hand-written requirements and cases, Claude's
+  drafting
   answers, a small real fraud model as ONNX.
 - ``dagster``: offline Dagster resources and event lookups.
 - ``triage``: failing jobs and the triage sensor run over their failures.

@@ -34,7 +34,8 @@ def utc(text: str) -> dt.datetime:
 def tick(
     defs: dg.Definitions, instance: dg.DagsterInstance, when: dt.datetime, cursor=None
 ) -> Tick:
-    """Evaluate the code location's automation conditions at ``when`` (Dagster's own test helper)."""
+    """Evaluate the code location's automation conditions at ``when`` (Dagster's own test
+    helper)."""
     result = dg.evaluate_automation_conditions(
         defs=defs, instance=instance, evaluation_time=when, cursor=cursor
     )

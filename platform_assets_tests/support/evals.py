@@ -17,7 +17,9 @@ SHIPPED_EVALS = REPO / "evals"
 
 
 def copy_shipped_suite(target: Path) -> Path:
-    """The repository's ``evals/`` folder copied to ``target`` (approvals there leave the repo alone)."""
+    """The repository's ``evals/`` folder copied to ``target`` (approvals there leave the repo
+    alone).
+    """
     shutil.copytree(SHIPPED_EVALS, target)
     return target
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 
 def identity_onnx(tag: str = "") -> bytes:
-    """An ONNX model that returns its one float input; ``tag`` (its doc string) makes the bytes differ."""
+    """An ONNX model that returns its one float input; ``tag`` (its doc string) makes the bytes
+    differ.
+    """
     from onnx import TensorProto, helper
 
     value = helper.make_tensor_value_info

@@ -69,7 +69,8 @@ class ProductionStack:
         return self.moto.keys(self.bucket, f"{S3_PREFIX}/{folder}")
 
     def start_cli(self, *args: str, home: Path | None = None) -> subprocess.Popen:
-        """``platform-assets <args>`` in its own process, as an operator (or an ECS task) runs it."""
+        """``platform-assets <args>`` in its own process, as an operator (or an ECS task) runs
+        it."""
         env = subprocess_env(
             {
                 **self.env,

@@ -1,6 +1,8 @@
-"""The code location loads with the lifecycle's assets, checks, sensors and jobs, grouped as designed.
+"""The code location loads with the lifecycle's assets, checks, sensors and jobs, grouped as
+designed.
 
-That loading imports no heavy library is checked once, in ``platform_assets_tests/test_definitions.py``.
+That loading imports no heavy library is checked once, in
+``platform_assets_tests/test_definitions.py``.
 """
 
 from __future__ import annotations

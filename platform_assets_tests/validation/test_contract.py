@@ -73,7 +73,8 @@ def test_bundled_contract_loads(contract):
             lambda d: d["schema"][0]["properties"][0].update(
                 logicalTypeOptions={"pattern": "^(?!x)o_[0-9]+$"}
             ),
-            "schema[0].properties[0].logicalTypeOptions.pattern (line 14): the checks run in DuckDB",
+            "schema[0].properties[0].logicalTypeOptions.pattern (line 14): the checks run in "
+            "DuckDB",
         ),
         (
             lambda d: d["schema"][0]["properties"][1].update(
@@ -91,7 +92,8 @@ def test_bundled_contract_loads(contract):
             lambda d: d["schema"][0]["properties"][1].update(
                 logicalType="date", logicalTypeOptions={"minimum": "2020-13-45"}
             ),
-            "schema[0].properties[1].logicalTypeOptions.minimum (line 16): must be a date in ISO 8601, got '2020-13-45'",
+            "schema[0].properties[1].logicalTypeOptions.minimum (line 16): must be a date in ISO "
+            "8601, got '2020-13-45'",
         ),
         (
             lambda d: d["schema"][0]["properties"][1].update(

@@ -280,7 +280,8 @@ class Case(_Strict):
     def _requirement_id(cls, value: str | None) -> str | None:
         if value is not None and not is_requirement_id(value):
             raise ValueError(
-                f"{value!r} is not a requirement id; write <document>#<number>, e.g. fraud_scoring#3"
+                f"{value!r} is not a requirement id; write <document>#<number>, e.g. "
+                "fraud_scoring#3"
             )
         return value
 
@@ -372,7 +373,8 @@ def parse_case(text: str, path: str | Path, *, check_id: bool = True) -> Case:
     """A case from YAML ``text``; ``path`` names it in errors (and its stem must be the id).
 
     Raises:
-        CaseError: not YAML, not a mapping, or not the schema (each problem with its field and line).
+        CaseError: not YAML, not a mapping, or not the schema (each problem with its field and
+        line).
     """
     path = Path(path)
     try:

@@ -117,7 +117,8 @@ def shared_context(
             f"<drafted_cases_awaiting_review>\n{json.dumps(drafted, indent=1, default=str)}\n"
             f"</drafted_cases_awaiting_review>",
             f"<rejected_cases>\n{json.dumps(rejected, indent=1, default=str)}\n</rejected_cases>",
-            f"<holdout_columns>\n{json.dumps(holdout_columns, indent=1, default=str)}\n</holdout_columns>",
+            f"<holdout_columns>\n{json.dumps(holdout_columns, indent=1, default=str)}\n"
+            "</holdout_columns>",
             f"<untrusted_regressions>\n{untrusted}\n</untrusted_regressions>",
         ]
     )
@@ -141,7 +142,9 @@ def submit(
     context: str,
     prompt: Prompt,
 ) -> tuple[str, dict[str, str]]:
-    """Submit one Message Batch, a request per requirement; returns ``(batch id, {custom_id: requirement id})``."""
+    """Submit one Message Batch, a request per requirement; returns ``(batch id, {custom_id:
+    requirement id})``.
+    """
     requests, owners = {}, {}
     for index, requirement in enumerate(requirements):
         custom_id = f"req-{index:03d}-{requirement.id.replace('#', '-')}"[:64]
@@ -285,7 +288,8 @@ def draft_with_claude(
     if results is None:
         report.pending = True
         report.notes.append(
-            f"Message Batch {state['batch_id']} is still processing; the next drafting pass collects it"
+            f"Message Batch {state['batch_id']} is still processing; the next drafting pass "
+            "collects it"
         )
         return report
     state_path.unlink(missing_ok=True)

@@ -188,8 +188,8 @@ class SuiteRunner:
             held = scores >= model.threshold
             meets = held if expect.decision == "hold" else ~held
             wanted = (
-                f"{expect.decision} (P(fraud) {'≥' if expect.decision == 'hold' else '<'} threshold "
-                f"{model.threshold:.4f})"
+                f"{expect.decision} (P(fraud) {'≥' if expect.decision == 'hold' else '<'} "
+                f"threshold {model.threshold:.4f})"
             )
         else:
             low, high = expect.score_between
@@ -271,9 +271,9 @@ class SuiteRunner:
             (low, n_low), (high, n_high) = measured[worst], measured[best]
             gap = high - low
             summary = (
-                f"largest {name} gap {gap:.4f} between {spec.group_by}={best} ({high:.4f}, n={n_high}) and "
-                f"{worst} ({low:.4f}, n={n_low}) over {len(measured)} groups with {spec.min_support}+ "
-                f"{denominator} rows"
+                f"largest {name} gap {gap:.4f} between {spec.group_by}={best} ({high:.4f}, "
+                f"n={n_high}) and {worst} ({low:.4f}, n={n_low}) over {len(measured)} groups with "
+                f"{spec.min_support}+ {denominator} rows"
             )
             judged = gap
             if spec.confidence is not None and name != "auroc" and name != "pr_auc":
@@ -400,7 +400,8 @@ class SuiteRunner:
             )
             return (
                 "failed",
-                f"rejected, but not for the expected reason: missing {wanted}; got {_violations(verdict)}",
+                f"rejected, but not for the expected reason: missing {wanted}; got "
+                f"{_violations(verdict)}",
             )
         return "passed", f"rejected: {_violations(verdict)}"
 

@@ -8,7 +8,8 @@ champion, on the challenger's holdout (the same rows for both, as the metrics ga
 - :func:`suite_run_for_gate`: what the promotion gate uses: the candidate's recorded run
   when it is for this suite and this champion, else a new run (a retrain job that did not
   materialize ``evals/results`` still goes through the suite);
-- :func:`SuiteRun.comparison`: the gate's input, :class:`~platform_assets.core.registry.EvalCaseComparison`.
+- :func:`SuiteRun.comparison`: the gate's input,
+  :class:`~platform_assets.core.registry.EvalCaseComparison`.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ SOURCES = ("quarantine", "blocked_promotion", "triage_ticket", "failed_case")
 @dataclass(frozen=True)
 class Regression:
     source: str  # one of SOURCES
-    ref: str  # where it was recorded: "transactions 2026-11-07", "fraud_model:v2", a ticket or case id
+    # where it was recorded: "transactions 2026-11-07", "fraud_model:v2", a ticket or case id
+    ref: str
     summary: str
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -63,8 +64,8 @@ def quarantined_batches(conn: duckdb.DuckDBPyConnection, limit: int = 50) -> lis
                 found[key] = Regression(
                     "quarantine",
                     f"{table} {partition}",
-                    f"{table} partition {partition} was rejected: {violation.get('field') or '(table)'} broke "
-                    f"{violation.get('rule')}",
+                    f"{table} partition {partition} was rejected: "
+                    f"{violation.get('field') or '(table)'} broke {violation.get('rule')}",
                     {
                         "table": table,
                         "partition": partition,
@@ -147,9 +148,8 @@ def failed_cases(registry: ModelRegistry, limit: int = 20) -> list[Regression]:
                     Regression(
                         "failed_case",
                         result.case,
-                        f"fraud_model:v{number} failed case {result.case} ({result.requirement}): {result.detail}"[
-                            :400
-                        ],
+                        f"fraud_model:v{number} failed case {result.case} ({result.requirement}): "
+                        f"{result.detail}"[:400],
                         {
                             "version": number,
                             "case": result.case,

@@ -46,8 +46,8 @@ def locate(
     if not found:
         drafted = ", ".join(c.id for c in suite.drafted) or "none"
         raise ReviewError(
-            f"no case {case_id!r} in {cases_folder} or the drafts inbox {drafts_dir}; drafts waiting "
-            f"for review: {drafted}"
+            f"no case {case_id!r} in {cases_folder} or the drafts inbox {drafts_dir}; drafts "
+            f"waiting for review: {drafted}"
         )
     if len(found) > 1:
         raise ReviewError(
@@ -78,16 +78,16 @@ def approve(
     if requirement is None:
         known = ", ".join(r.id for r in suite.requirements) or "none"
         raise ReviewError(
-            f"{found.path}: requirement {case.requirement} is not in {Path(evals_dir) / 'requirements'} "
-            f"(requirements: {known})"
+            f"{found.path}: requirement {case.requirement} is not in "
+            f"{Path(evals_dir) / 'requirements'} (requirements: {known})"
         )
     twins = [
         c.id for c in suite.approved if c.id != case.id and c.fingerprint() == case.fingerprint()
     ]
     if twins:
         raise ReviewError(
-            f"{found.path}: the case tests exactly what approved case {twins[0]} tests; reject it as a "
-            f"duplicate or change what it checks"
+            f"{found.path}: the case tests exactly what approved case {twins[0]} tests; reject it "
+            "as a duplicate or change what it checks"
         )
     approved = Case.model_validate(
         {

@@ -154,7 +154,10 @@ def _contract_mutation(regression: Regression) -> tuple[dict, str] | None:
         else:
             return None
         quoted = '"' + column.replace('"', '""') + '"'
-        sql = f"SELECT * REPLACE (CASE WHEN __n <= 5 THEN {literal} ELSE {quoted} END AS {quoted}) FROM batch"
+        sql = (
+            f"SELECT * REPLACE (CASE WHEN __n <= 5 THEN {literal} ELSE {quoted} END AS "
+            f"{quoted}) FROM batch"
+        )
         return {"sql": sql}, f"the recorded value {value} in {column}"
     return None
 
@@ -218,7 +221,10 @@ def _blocked_drafts(
                 "min": floor,
                 "min_support": 10,
             }
-            title = f"{match.group('metric')} on {match.group('column')}={match.group('value')} stays ≥ {floor}"
+            title = (
+                f"{match.group('metric')} on {match.group('column')}={match.group('value')} "
+                f"stays ≥ {floor}"
+            )
         elif name in ("pr_auc", "auroc", "precision", "recall"):
             spec = {"metric": name, "min": floor, "min_support": 10}
             title = f"{name} on the holdout stays ≥ {floor}"

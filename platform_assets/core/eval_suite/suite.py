@@ -212,7 +212,8 @@ def _stale_cases(suite: Suite, today: dt.date, stale_after_days: int) -> list[St
         age = (today - case.reviewed_at).days
         if age > stale_after_days:
             reasons.append(
-                f"not reviewed for {age} days (since {case.reviewed_at}; stale after {stale_after_days})"
+                f"not reviewed for {age} days (since {case.reviewed_at}; stale after "
+                f"{stale_after_days})"
             )
         if reasons:
             found.append(StaleCase(case.id, case.requirement, reasons))

@@ -54,7 +54,8 @@ def comparison_markdown(candidate: dict, champion: dict | None) -> str:
     for column, gap in candidate.get("slice_gaps", {}).items():
         if gap.get("gap") is not None:
             lines.append(
-                f"| largest AUROC gap by {column} | {gap['gap']:.3f} ({gap['worst']} vs {gap['best']}) | |"
+                f"| largest AUROC gap by {column} | {gap['gap']:.3f} ({gap['worst']} vs "
+                f"{gap['best']}) | |"
             )
     return "\n".join(lines)
 
@@ -97,7 +98,8 @@ def shadow_compare(
         "| --- | --- | --- |",
         f"| version | v{champion.version} | v{challenger.version} |",
         f"| flagged | {int(flag_champion.sum())} | {int(flag_challenger.sum())} |",
-        f"| frauds caught | {int((flag_champion & labels).sum())} | {int((flag_challenger & labels).sum())} |",
+        f"| frauds caught | {int((flag_champion & labels).sum())} | "
+        f"{int((flag_challenger & labels).sum())} |",
         f"| mean P(fraud) | {p_champion.mean():.4f} | {p_challenger.mean():.4f} |",
     ]
     return ShadowComparison(

@@ -43,8 +43,8 @@ def load_validated_days(
         try:
             conn.execute("DELETE FROM validated.transactions WHERE partition_date = ?", [day])
             conn.execute(
-                "INSERT INTO validated.transactions BY NAME "
-                "SELECT *, CAST(timezone('UTC', event_ts) AS DATE) AS partition_date FROM generated_batch"
+                "INSERT INTO validated.transactions BY NAME SELECT *, CAST(timezone('UTC', "
+                "event_ts) AS DATE) AS partition_date FROM generated_batch"
             )
         finally:
             conn.unregister("generated_batch")

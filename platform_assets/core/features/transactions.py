@@ -32,12 +32,12 @@ Table ``features.transactions``:
 | ``card_present`` | INTEGER | 1 when chip or tap at a terminal |
 | ``has_device_fingerprint`` | INTEGER | 1 when the device was fingerprinted (online) |
 | ``is_foreign_currency`` | INTEGER | 1 when the currency is not the user's country's currency |
-| ``user_txn_count_1h`` / ``_24h`` / ``_7d`` | INTEGER | the user's prior transactions in the window |
+| ``user_txn_count_1h`` / ``_24h`` / ``_7d`` | INTEGER | the user's prior transactions (window) |
 | ``user_amount_sum_24h`` | DOUBLE | USD the user spent in the prior 24 h |
 | ``user_amount_mean_7d`` | DOUBLE | the user's mean prior amount over 7 d, 0 when none |
 | ``amount_vs_user_mean_7d`` | DOUBLE | ``amount_usd / user_amount_mean_7d``, 1 when no history |
 | ``seconds_since_prev_txn`` | DOUBLE | since the user's previous transaction, capped at 7 d |
-| ``category_fraud_rate_prior`` | DOUBLE | smoothed fraud rate of the category over the 28 prior days |
+| ``category_fraud_rate_prior`` | DOUBLE | the category's smoothed fraud rate, 28 prior days |
 | ``is_fraud`` | INTEGER | the label (0/1) |
 """
 
@@ -157,7 +157,8 @@ def _currency_values() -> str:
 FEATURE_SQL = f"""
 WITH window_rows AS (
     SELECT * FROM {SOURCE_TABLE}
-    WHERE partition_date BETWEEN CAST($start AS DATE) - INTERVAL {HISTORY_DAYS} DAY AND CAST($end AS DATE)
+    WHERE partition_date
+        BETWEEN CAST($start AS DATE) - INTERVAL {HISTORY_DAYS} DAY AND CAST($end AS DATE)
 ),
 user_windows AS (
     SELECT
@@ -165,25 +166,33 @@ user_windows AS (
         currency, card_present, device_fingerprint, is_fraud,
         amount_cents / 100.0 AS amount_usd,
         count(*) OVER (PARTITION BY user_id ORDER BY event_ts
-            RANGE BETWEEN INTERVAL 1 HOUR PRECEDING AND CURRENT ROW EXCLUDE GROUP) AS user_txn_count_1h,
+            RANGE BETWEEN INTERVAL 1 HOUR PRECEDING AND CURRENT ROW
+            EXCLUDE GROUP) AS user_txn_count_1h,
         count(*) OVER (PARTITION BY user_id ORDER BY event_ts
-            RANGE BETWEEN INTERVAL 24 HOUR PRECEDING AND CURRENT ROW EXCLUDE GROUP) AS user_txn_count_24h,
+            RANGE BETWEEN INTERVAL 24 HOUR PRECEDING AND CURRENT ROW
+            EXCLUDE GROUP) AS user_txn_count_24h,
         count(*) OVER (PARTITION BY user_id ORDER BY event_ts
-            RANGE BETWEEN INTERVAL 7 DAY PRECEDING AND CURRENT ROW EXCLUDE GROUP) AS user_txn_count_7d,
+            RANGE BETWEEN INTERVAL 7 DAY PRECEDING AND CURRENT ROW
+            EXCLUDE GROUP) AS user_txn_count_7d,
         sum(amount_cents / 100.0) OVER (PARTITION BY user_id ORDER BY event_ts
-            RANGE BETWEEN INTERVAL 24 HOUR PRECEDING AND CURRENT ROW EXCLUDE GROUP) AS user_amount_sum_24h,
+            RANGE BETWEEN INTERVAL 24 HOUR PRECEDING AND CURRENT ROW
+            EXCLUDE GROUP) AS user_amount_sum_24h,
         avg(amount_cents / 100.0) OVER (PARTITION BY user_id ORDER BY event_ts
-            RANGE BETWEEN INTERVAL 7 DAY PRECEDING AND CURRENT ROW EXCLUDE GROUP) AS user_amount_mean_7d,
+            RANGE BETWEEN INTERVAL 7 DAY PRECEDING AND CURRENT ROW
+            EXCLUDE GROUP) AS user_amount_mean_7d,
         max(event_ts) OVER (PARTITION BY user_id ORDER BY event_ts
             RANGE BETWEEN INTERVAL 7 DAY PRECEDING AND CURRENT ROW EXCLUDE GROUP) AS prev_event_ts
     FROM window_rows
 ),
 target_days AS (
     SELECT CAST(d AS DATE) AS day
-    FROM range(CAST($start AS TIMESTAMP), CAST($end AS TIMESTAMP) + INTERVAL 1 DAY, INTERVAL 1 DAY) t(d)
+    FROM range(
+        CAST($start AS TIMESTAMP), CAST($end AS TIMESTAMP) + INTERVAL 1 DAY, INTERVAL 1 DAY
+    ) t(d)
 ),
 daily_labels AS (
-    SELECT partition_date, merchant_category, count(*) AS n, sum(CAST(is_fraud AS INTEGER)) AS frauds
+    SELECT partition_date, merchant_category, count(*) AS n,
+        sum(CAST(is_fraud AS INTEGER)) AS frauds
     FROM {SOURCE_TABLE}
     WHERE partition_date >= CAST($start AS DATE) - INTERVAL {LABEL_HISTORY_DAYS} DAY
       AND partition_date < CAST($end AS DATE)
@@ -215,7 +224,8 @@ SELECT
     CAST(hour(timezone('UTC', u.event_ts)) < 5 AS INTEGER) AS is_night,
     CAST(u.card_present AS INTEGER) AS card_present,
     CAST(u.device_fingerprint IS NOT NULL AS INTEGER) AS has_device_fingerprint,
-    CAST(h.currency IS NOT NULL AND u.currency IS DISTINCT FROM h.currency AS INTEGER) AS is_foreign_currency,
+    CAST(h.currency IS NOT NULL AND u.currency IS DISTINCT FROM h.currency AS INTEGER)
+        AS is_foreign_currency,
     CAST(u.user_txn_count_1h AS INTEGER) AS user_txn_count_1h,
     CAST(u.user_txn_count_24h AS INTEGER) AS user_txn_count_24h,
     CAST(u.user_txn_count_7d AS INTEGER) AS user_txn_count_7d,
@@ -238,7 +248,9 @@ WHERE u.partition_date BETWEEN CAST($start AS DATE) AND CAST($end AS DATE)
 
 
 def ensure_feature_table(conn: duckdb.DuckDBPyConnection) -> None:
-    """Create ``features.transactions`` when missing (a no-op on a read-only connection that has it)."""
+    """Create ``features.transactions`` when missing (a no-op on a read-only connection that has
+    it).
+    """
     exists = conn.execute(
         "SELECT count(*) FROM information_schema.tables "
         "WHERE table_schema = 'features' AND table_name = 'transactions'"
@@ -275,8 +287,8 @@ def build_feature_partitions(
     ).fetchall()[0][0]
     if not exists:
         raise LookupError(
-            f"{SOURCE_TABLE} does not exist: materialize validated/transactions for {start}..{end} before "
-            f"their features"
+            f"{SOURCE_TABLE} does not exist: materialize validated/transactions for {start}..{end} "
+            "before their features"
         )
     ensure_feature_table(conn)
     conn.execute("BEGIN TRANSACTION")
@@ -288,8 +300,8 @@ def build_feature_partitions(
             f"INSERT INTO {FEATURE_TABLE} BY NAME ({FEATURE_SQL})", {"start": start, "end": end}
         )
         rows = conn.execute(
-            f"SELECT partition_date, count(*) FROM {FEATURE_TABLE} WHERE partition_date BETWEEN ? AND ? "
-            f"GROUP BY 1",
+            f"SELECT partition_date, count(*) FROM {FEATURE_TABLE} WHERE partition_date BETWEEN ? "
+            "AND ? GROUP BY 1",
             [start, end],
         ).fetchall()
         conn.execute("COMMIT")

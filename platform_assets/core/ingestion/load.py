@@ -144,8 +144,8 @@ class LandingFolderReader:
                 return self._read_text(handle, name, suffix)
         except (pa.ArrowInvalid, OSError, ValueError, duckdb.Error) as exc:
             raise IngestionError(
-                f"{name}: cannot be read as {suffix[1:].upper()} ({exc}). The file may be truncated "
-                f"or of another format; nothing from this partition was loaded."
+                f"{name}: cannot be read as {suffix[1:].upper()} ({exc}). The file may be "
+                "truncated or of another format; nothing from this partition was loaded."
             ) from exc
 
     def _read_text(self, handle, name: str, suffix: str) -> pa.Table:
@@ -286,8 +286,9 @@ def prepare_batch(
     """Harmonise types and add the partition column; the manifest says what arrived."""
     if PARTITION_COLUMN in table.column_names:
         raise IngestionError(
-            f"Partition {partition_key}: the batch already has a column named {PARTITION_COLUMN!r}, "
-            "which the platform reserves for the partition key. Rename it at the source."
+            f"Partition {partition_key}: the batch already has a column named "
+            f"{PARTITION_COLUMN!r}, which the platform reserves for the partition key. Rename it "
+            "at the source."
         )
     table, arrivals = harmonize(table, stored_types)
     date_value = parse_partition_key(partition_key)
@@ -435,7 +436,8 @@ def lake_destination(warehouse_name: str):
             done = replaced.setdefault((load_id, name), set())
             values = (
                 conn.execute(
-                    f"SELECT DISTINCT {', '.join(quote_ident(k) for k in keys)} FROM read_parquet(?)",
+                    f"SELECT DISTINCT {', '.join(quote_ident(k) for k in keys)} FROM "
+                    "read_parquet(?)",
                     [file],
                 ).fetchall()
                 if replace
@@ -449,7 +451,8 @@ def lake_destination(warehouse_name: str):
                 )
                 for column, column_type in new_columns if stored else []:
                     conn.execute(
-                        f"ALTER TABLE {target} ADD COLUMN IF NOT EXISTS {quote_ident(column)} {column_type}"
+                        f"ALTER TABLE {target} ADD COLUMN IF NOT EXISTS {quote_ident(column)} "
+                        f"{column_type}"
                     )
                 # A partition split over several files of one load is replaced once, by the first.
                 for value in [v for v in values if v not in done]:
@@ -498,9 +501,9 @@ def refuse_other_source(conn, table_name: str, partition_keys: Sequence[str], so
     if others:
         listed = ", ".join(f"{key} (from {landed})" for key, landed in sorted(others.items()))
         raise IngestionError(
-            f"raw.{table_name}: {listed} landed from another source than this run's ({source!r}); loading "
-            f"would replace that data. Run with the source it landed from, or set "
-            f"`replace_other_source: true` in the raw_transactions config to replace it on purpose."
+            f"raw.{table_name}: {listed} landed from another source than this run's ({source!r}); "
+            "loading would replace that data. Run with the source it landed from, or set "
+            "`replace_other_source: true` in the raw_transactions config to replace it on purpose."
         )
 
 

@@ -187,8 +187,9 @@ def observability(
     for task, model, calls, ok, cache, tools, p50, p99, refused, degraded, cost in rows:
         outcomes = dict(
             conn.execute(
-                f"SELECT outcome, count(*) FROM platform.llm_calls {where + (' AND' if where else 'WHERE')} "
-                f"task = ? AND model = ? GROUP BY outcome ORDER BY outcome",
+                "SELECT outcome, count(*) FROM platform.llm_calls "
+                f"{where + (' AND' if where else 'WHERE')} task = ? AND model = ? GROUP BY outcome "
+                "ORDER BY outcome",
                 [*params, task, model],
             ).fetchall()
         )
@@ -269,8 +270,9 @@ class Regression:
                 f"changes between calls"
             )
         return (
-            f"{self.task} on {self.model}: cost per successful task rose from {_usd(self.previous)} "
-            f"to {_usd(self.current)}; look at the degraded rate and token counts"
+            f"{self.task} on {self.model}: cost per successful task rose from "
+            f"{_usd(self.previous)} to {_usd(self.current)}; look at the degraded rate and token "
+            "counts"
         )
 
 

@@ -5,7 +5,8 @@ Claude names the withheld columns as ``{column: why}`` (validation withholds the
 contract classifies as sensitive, and undeclared ones: see
 :func:`platform_assets.core.validation.semantic_llm.withheld_columns`).
 
-A withheld value becomes ``«redacted #<tag>»`` (the reason is listed once per column) where the tag is an HMAC of
+A withheld value becomes ``«redacted #<tag>»`` (the reason is listed once per column) where the tag
+is an HMAC of
 the value under a random key drawn once per process. Equal values get equal tags within a
 process, so "the same user appears in 20 of 20 sample rows" stays visible, but the tag
 cannot be reversed by hashing candidate values (a plain sha256 of ``u_000123`` could be,

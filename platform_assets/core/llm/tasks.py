@@ -29,7 +29,8 @@ T = TypeVar("T", bound="BaseModel")
 
 @dataclass(frozen=True)
 class ClaudeTask:
-    """``name`` is the task in ``platform.llm_calls``; the prompt is ``prompts_dir/<prompt_name>.md``
+    """``name`` is the task in ``platform.llm_calls``; the prompt is
+    ``prompts_dir/<prompt_name>.md``
     (``prompt_name`` defaults to ``name``)."""
 
     name: str
@@ -51,7 +52,8 @@ class ClaudeTask:
         run_id: str | None = None,
         asset: str | None = None,
     ) -> StructuredResult[T]:
-        """One structured call with this task's prompt, recorded in ``log_conn``'s governance log."""
+        """One structured call with this task's prompt, recorded in ``log_conn``'s governance
+        log."""
         result = client.structured(
             task=self.name,
             prompt=self.prompt,

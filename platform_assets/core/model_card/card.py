@@ -27,11 +27,13 @@ OUT_OF_SCOPE = [
     "Scoring after the feature definitions change without retraining.",
 ]
 BASE_LIMITATIONS = [
-    "Labels (is_fraud) arrive with the data; in production, chargebacks arrive weeks late, so recent "
-    "windows under-count fraud.",
-    "Trained on the bundled synthetic card-transaction source; rates and patterns may not match a real portfolio.",
+    "Labels (is_fraud) arrive with the data; in production, chargebacks arrive weeks late, so "
+    "recent windows under-count fraud.",
+    "Trained on the bundled synthetic card-transaction source; rates and patterns may not match a "
+    "real portfolio.",
     "Slice metrics with fewer than 10 fraud cases are reported but not used to block promotion.",
-    "The operating threshold flags a fixed share of training transactions; it is not cost-optimised.",
+    "The operating threshold flags a fixed share of training transactions; it is not "
+    "cost-optimised.",
 ]
 HEADLINE = HEADLINE_METRICS
 POINT_METRICS = {"precision", "recall", "auroc", "pr_auc"}  # shown as percentage points
@@ -203,8 +205,8 @@ def render_markdown(card: dict) -> str:
     lines = [
         f"# Model card: {m['id']}",
         "",
-        f"Status: **{m['status']}** · type: {m['model_type']} · threshold: {format_value(m['threshold'])} · "
-        f"created {m['created_at']}",
+        f"Status: **{m['status']}** · type: {m['model_type']} · threshold: "
+        f"{format_value(m['threshold'])} · created {m['created_at']}",
         "",
         "## Intended use",
         "",
@@ -242,8 +244,9 @@ def render_markdown(card: dict) -> str:
     ]
     for column, gap in ev["slice_parity"].items():
         lines.append(
-            f"| {column} | {format_value(gap.get('gap'))} | {gap.get('worst', '–')} ({format_value(gap.get('worst_value'))}) | "
-            f"{gap.get('best', '–')} ({format_value(gap.get('best_value'))}) | {gap.get('measured_slices')} |"
+            f"| {column} | {format_value(gap.get('gap'))} | {gap.get('worst', '–')} "
+            f"({format_value(gap.get('worst_value'))}) | {gap.get('best', '–')} "
+            f"({format_value(gap.get('best_value'))}) | {gap.get('measured_slices')} |"
         )
     if ev.get("onnx_parity"):
         lines += [
@@ -261,7 +264,8 @@ def render_markdown(card: dict) -> str:
         )
         lines += ["", "| metric | previous | current | change |", "| --- | --- | --- | --- |"]
         lines += [
-            f"| {k} | {format_value(v['previous'])} | {format_value(v['current'])} | {v['text'].split(' ', 1)[1]} |"
+            f"| {k} | {format_value(v['previous'])} | {format_value(v['current'])} | "
+            f"{v['text'].split(' ', 1)[1]} |"
             for k, v in drift["metrics"].items()
         ]
     if card.get("data_drift"):

@@ -211,15 +211,16 @@ def render_markdown(notes: dict) -> str:
     ]
     if previous is not None:
         lines += [
-            f"Before: v{previous['version']} as recorded on its own holdout (the gate compared both on this "
-            f"version's holdout: see the reasons above).",
+            f"Before: v{previous['version']} as recorded on its own holdout (the gate compared "
+            "both on this version's holdout: see the reasons above).",
             "",
         ]
     lines += ["| metric | before | after | change |", "| --- | --- | --- | --- |"]
     for name, m in notes["metrics"].items():
         change = m.get("text", "").split(" ", 1)[1] if m.get("text") else "–"
         lines.append(
-            f"| {name} | {format_value(m.get('previous'))} | {format_value(m.get('current'))} | {change} |"
+            f"| {name} | {format_value(m.get('previous'))} | {format_value(m.get('current'))} | "
+            f"{change} |"
         )
     cases = notes["eval_cases"]
     lines += ["", "## Eval cases", ""]
@@ -232,7 +233,8 @@ def render_markdown(notes: dict) -> str:
             else "(no champion before)"
         )
         lines.append(
-            f"{cases['passed']} of {cases['cases']} approved cases pass {against}, suite {cases['suite']}."
+            f"{cases['passed']} of {cases['cases']} approved cases pass {against}, suite "
+            f"{cases['suite']}."
         )
         for title, key in (
             ("Newly passing", "newly_passing"),

@@ -3,13 +3,13 @@ evidence the platform already holds for the same days, ranked by rules.
 
 Evidence, from the warehouse and from what the Dagster layer passes in:
 
-| kind | from | what it says |
-| --- | --- | --- |
-| ``contract`` | ``platform.batch_verdicts`` | a contract error, or a semantic-drift warning (unit change, distribution shift, new categories) |
-| ``quarantine`` | ``quarantine.rows`` | rows quarantined on a day |
-| ``arrival`` | ``platform.batch_manifest`` | a column that arrived differently than the day before (new, missing, another type, another source) |
-| ``source_config`` | the ingestion run's config, per day | the source or its settings changed |
-| ``promotion`` | the registry's alias history | a model version promoted in between |
+- ``contract`` (from ``platform.batch_verdicts``): a contract error, or a semantic-drift warning
+  (unit change, distribution shift, new categories)
+- ``quarantine`` (from ``quarantine.rows``): rows quarantined on a day
+- ``arrival`` (from ``platform.batch_manifest``): a column that arrived differently than the day
+  before (new, missing, another type, another source)
+- ``source_config`` (from the ingestion run's config, per day): the source or its settings changed
+- ``promotion`` (from the registry's alias history): a model version promoted in between
 
 Ranking: evidence about a source column of a drifted feature comes first, then evidence on
 the drifted days themselves, then by kind (contract, arrival, source change, quarantine,
@@ -76,7 +76,10 @@ class Effect:
             if self.new_categories
             else ""
         )
-        return f"{self.feature}: distribution moved by {self.total_variation:.2f} (total variation){new}"
+        return (
+            f"{self.feature}: distribution moved by {self.total_variation:.2f} (total "
+            f"variation){new}"
+        )
 
 
 @dataclass
@@ -143,7 +146,8 @@ def effect_sizes(
     columns: dict[str, dict],
     categorical: tuple[str, ...],
 ) -> list[Effect]:
-    """Effects of the drifted columns (``columns``: Evidently's per-column results), largest first."""
+    """Effects of the drifted columns (``columns``: Evidently's per-column results), largest
+    first."""
     effects = []
     for name, result in columns.items():
         if not result.get("drifted") or name not in reference or name not in current:

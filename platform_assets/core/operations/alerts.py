@@ -3,14 +3,18 @@
 Every alert carries its **owner** (``team:...``, from the stage that raised it) and a
 **runbook** (a Markdown file in ``runbooks/``, listed in ``runbooks/allowlist.yaml``):
 
-| kind | raised by | runbook |
-| --- | --- | --- |
-| ``blocking_check_failed`` | a blocking asset check that fails (contract, ONNX parity) | the check's own |
-| ``promotion_blocked`` | the ``promotion_gate`` check blocking a challenger | ``review_blocked_promotion`` |
-| ``llm_regression`` | the LLM observability check finding a regression | ``review_llm_regression`` |
-| ``triage_ticket`` | the triage of a failed run | the ticket's recommended runbook |
-| ``training_anomaly`` | a training run that succeeded with anomalous metrics | ``review_training_anomaly`` |
-| ``drift_retrain`` | the drift sensor requesting a retrain | ``review_drift_retrain`` |
+- ``blocking_check_failed``: raised by a blocking asset check that fails (contract, ONNX parity);
+  runbook: the check's own
+- ``promotion_blocked``: raised by the ``promotion_gate`` check blocking a challenger; runbook:
+  ``review_blocked_promotion``
+- ``llm_regression``: raised by the LLM observability check finding a regression; runbook:
+  ``review_llm_regression``
+- ``triage_ticket``: raised by the triage of a failed run; runbook: the ticket's recommended
+  runbook
+- ``training_anomaly``: raised by a training run that succeeded with anomalous metrics; runbook:
+  ``review_training_anomaly``
+- ``drift_retrain``: raised by the drift sensor requesting a retrain; runbook:
+  ``review_drift_retrain``
 
 Where an alert goes is the caller's choice of sinks: :func:`record_alert` (the local sink,
 ``platform.alerts``) always, and :func:`post_to_slack` when a Slack incoming webhook is
@@ -138,8 +142,8 @@ def record_alert(conn: duckdb.DuckDBPyConnection, alert: Alert) -> None:
     ensure_alert_table(conn)
     conn.execute("DELETE FROM platform.alerts WHERE alert_id = ?", [alert.alert_id])
     conn.execute(
-        "INSERT INTO platform.alerts (alert_id, created_at, kind, severity, owner, title, summary, runbook, "
-        "runbook_url, run_id, asset, details, delivered_to, delivery_errors) "
+        "INSERT INTO platform.alerts (alert_id, created_at, kind, severity, owner, title, "
+        "summary, runbook, runbook_url, run_id, asset, details, delivered_to, delivery_errors) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             alert.alert_id,

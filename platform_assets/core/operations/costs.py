@@ -83,8 +83,8 @@ class RunCost:
 
     def line(self) -> str:
         return (
-            f"${self.total_usd:.6f} (compute {self.compute_seconds:.1f} s of steps = ${self.compute_usd:.6f}; "
-            f"LLM ${self.llm_usd:.6f})"
+            f"${self.total_usd:.6f} (compute {self.compute_seconds:.1f} s of steps = "
+            f"${self.compute_usd:.6f}; LLM ${self.llm_usd:.6f})"
         )
 
 

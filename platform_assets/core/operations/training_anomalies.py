@@ -56,7 +56,8 @@ def _median(history: list[TrainingRun], name: str) -> float | None:
 def find_anomalies(
     run: TrainingRun, history: list[TrainingRun], tolerances: Tolerances | None = None
 ) -> list[str]:
-    """What is anomalous about ``run`` against ``history`` (empty: nothing, or too little history)."""
+    """What is anomalous about ``run`` against ``history`` (empty: nothing, or too little
+    history)."""
     tol = tolerances or Tolerances()
     if len(history) < tol.min_history:
         return []
@@ -65,8 +66,8 @@ def find_anomalies(
         value, median = getattr(run, metric), _median(history, metric)
         if value is not None and median is not None and median - value > tol.metric_drop:
             found.append(
-                f"{metric} {value:.4f} is {median - value:.4f} below the median {median:.4f} of the last "
-                f"{len(history)} training runs (tolerance {tol.metric_drop})"
+                f"{metric} {value:.4f} is {median - value:.4f} below the median {median:.4f} of "
+                f"the last {len(history)} training runs (tolerance {tol.metric_drop})"
             )
     for name, label in (
         ("train_rows", "training rows"),
@@ -78,13 +79,14 @@ def find_anomalies(
             if not 1 / tol.rows_factor <= ratio <= tol.rows_factor:
                 found.append(
                     f"{label} {value:.0f} are ×{ratio:.2f} the median {median:.0f} of the last "
-                    f"{len(history)} training runs (allowed ×{1 / tol.rows_factor:g}..×{tol.rows_factor:g})"
+                    f"{len(history)} training runs (allowed "
+                    f"×{1 / tol.rows_factor:g}..×{tol.rows_factor:g})"
                 )
     value, median = run.fit_seconds, _median(history, "fit_seconds")
     if value is not None and median and value > tol.fit_time_factor * median:
         found.append(
-            f"fitting took {value:.1f} s, ×{value / median:.1f} the median {median:.1f} s of the last "
-            f"{len(history)} training runs (allowed ×{tol.fit_time_factor:g})"
+            f"fitting took {value:.1f} s, ×{value / median:.1f} the median {median:.1f} s of the "
+            f"last {len(history)} training runs (allowed ×{tol.fit_time_factor:g})"
         )
     return found
 
@@ -106,7 +108,8 @@ def anomaly_ticket(
         run_id=run.run_id,
         job_name=job_name,
         pattern=PATTERN,
-        probable_cause="The training run succeeded, but its numbers are far from the model's own history.",
+        probable_cause="The training run succeeded, but its numbers are far from the model's own "
+        "history.",
         evidence=[*anomalies, f"history: runs {', '.join(h.run_id[:8] for h in history[:10])}"],
         recommended_action=RUNBOOK if runbook else "escalate_to_on_call",
         safe_to_automate=bool(runbook and runbook.runs_by_itself),

@@ -101,8 +101,9 @@ class Runbook:
             return "safe_to_automate: false"
         if not self.runs_by_itself:
             return (
-                f"marked safe_to_automate, but reviewed by {len(self.reviewers)} of the {REVIEWERS_NEEDED} "
-                f"different reviewers the allow-list needs before it runs by itself"
+                f"marked safe_to_automate, but reviewed by {len(self.reviewers)} of the "
+                f"{REVIEWERS_NEEDED} different reviewers the allow-list needs before it runs by "
+                "itself"
             )
         return ""
 
@@ -115,7 +116,9 @@ def default_allowlist_path() -> Path:
 
 
 def load_allowlist(path: str | Path | None = None) -> dict[str, Runbook]:
-    """The allow-listed runbooks by name. Raises ValueError naming the file and entry when malformed."""
+    """The allow-listed runbooks by name. Raises ValueError naming the file and entry when
+    malformed.
+    """
     path = Path(path) if path else default_allowlist_path()
     data = yaml.safe_load(path.read_text()) or {}
     runbooks = {}
@@ -136,7 +139,8 @@ def load_allowlist(path: str | Path | None = None) -> dict[str, Runbook]:
         )
     if FALLBACK_RUNBOOK not in runbooks:
         raise ValueError(
-            f"{path}: the allow-list must contain {FALLBACK_RUNBOOK!r}, the fallback for unknown failures"
+            f"{path}: the allow-list must contain {FALLBACK_RUNBOOK!r}, the fallback for unknown "
+            "failures"
         )
     return runbooks
 
@@ -395,9 +399,9 @@ def write_ticket(conn: duckdb.DuckDBPyConnection, ticket: Ticket) -> None:
     ensure_triage_tables(conn)
     conn.execute("DELETE FROM platform.triage_tickets WHERE ticket_id = ?", [ticket.ticket_id])
     conn.execute(
-        "INSERT INTO platform.triage_tickets (ticket_id, run_id, job_name, pattern, probable_cause, evidence, "
-        "recommended_action, safe_to_automate, signature, similar_runs, failed_steps, drafted_by) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO platform.triage_tickets (ticket_id, run_id, job_name, pattern, "
+        "probable_cause, evidence, recommended_action, safe_to_automate, signature, similar_runs, "
+        "failed_steps, drafted_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             ticket.ticket_id,
             ticket.run_id,

@@ -1,4 +1,5 @@
-"""Model registry: versions with their facts, ``champion``/``challenger`` aliases, a gate, rollback."""
+"""Model registry: versions with their facts, ``champion``/``challenger`` aliases, a gate,
+rollback."""
 
 from platform_assets.core.registry.gate import (
     EvalCaseComparison,

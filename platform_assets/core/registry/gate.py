@@ -232,8 +232,8 @@ def _judge_eval_cases(
     ours = sum(1 for c in results.cases if c.challenger_passed)
     if not has_champion:
         reasons.append(
-            f"eval suite: {ours} of {total} approved cases pass (no champion to compare with: the suite "
-            f"does not block the first model)"
+            f"eval suite: {ours} of {total} approved cases pass (no champion to compare with: the "
+            "suite does not block the first model)"
         )
         return True
     theirs = sum(1 for c in results.cases if c.champion_passed)

@@ -2,7 +2,8 @@
 
 Layout under the store (one folder per model name)::
 
-    fraud_model/versions/v0001/version.json     facts: config, data window, metrics, lineage, checksums
+    fraud_model/versions/v0001/version.json     facts: config, data window, metrics, lineage,
+    checksums
     fraud_model/versions/v0001/model.onnx       (and model.joblib, reference.parquet, cards …)
     fraud_model/aliases.json                    {"champion": 1, "challenger": 2, "history": [...]}
 
@@ -190,8 +191,9 @@ class ModelRegistry:
             ) from exc
         if verify and _sha256(data) != entry["sha256"]:
             raise CorruptModelError(
-                f"{self.store.uri(key)} does not match its recorded SHA-256 ({len(data)} bytes, expected "
-                f"{entry['bytes']}): the file is corrupted or was replaced; v{version} cannot serve"
+                f"{self.store.uri(key)} does not match its recorded SHA-256 ({len(data)} bytes, "
+                f"expected {entry['bytes']}): the file is corrupted or was replaced; v{version} "
+                "cannot serve"
             )
         return data
 

@@ -41,7 +41,8 @@ class ArtifactStore(ABC):
 
 
 class LocalStore(ArtifactStore):
-    """A folder. Writes go to a temporary file renamed into place, so readers never see half a file."""
+    """A folder. Writes go to a temporary file renamed into place, so readers never see half a
+    file."""
 
     def __init__(self, root: str | Path):
         self.root = Path(root).expanduser().resolve()

@@ -219,9 +219,9 @@ def split_by_time(features: pd.DataFrame, holdout_days: int) -> tuple[pd.DataFra
     days = sorted(pd.to_datetime(features["partition_date"]).dt.date.unique())
     if len(days) <= holdout_days:
         raise InsufficientDataError(
-            f"the feature window holds {len(days)} day(s) ({_span(days)}), but holdout_days={holdout_days} "
-            f"needs at least {holdout_days + 1}: materialize more features/transactions partitions or lower "
-            f"holdout_days"
+            f"the feature window holds {len(days)} day(s) ({_span(days)}), but "
+            f"holdout_days={holdout_days} needs at least {holdout_days + 1}: materialize more "
+            "features/transactions partitions or lower holdout_days"
         )
     cutoff = days[-holdout_days]
     dates = pd.to_datetime(features["partition_date"]).dt.date

@@ -24,9 +24,10 @@ class OnnxParityError(RuntimeError):
     def __init__(self, report: ParityReport):
         self.report = report
         super().__init__(
-            f"ONNX export disagrees with scikit-learn on {report.rows_over_tolerance} of {report.rows} holdout "
-            f"rows: max |Δp| = {report.max_abs_diff:.3g} > tolerance {report.tolerance:g}. The export does "
-            f"not ship; check for unsupported converter options (e.g. native categorical_features)"
+            f"ONNX export disagrees with scikit-learn on {report.rows_over_tolerance} of "
+            f"{report.rows} holdout rows: max |Δp| = {report.max_abs_diff:.3g} > tolerance "
+            f"{report.tolerance:g}. The export does not ship; check for unsupported converter "
+            "options (e.g. native categorical_features)"
         )
 
 

@@ -208,7 +208,8 @@ def batch_from_partition(
         )
     manifest = fetch_row(
         conn,
-        "SELECT columns, row_count FROM platform.batch_manifest WHERE table_name = ? AND partition_key = ?",
+        "SELECT columns, row_count FROM platform.batch_manifest WHERE table_name = ? AND "
+        "partition_key = ?",
         [table, partition_key],
     )
     if manifest is None:

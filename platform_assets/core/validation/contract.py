@@ -255,7 +255,8 @@ class Contract:
         return {c.name: c.text_parse for c in self.columns if c.text_parse is not None}
 
     def nested_columns(self) -> tuple[str, ...]:
-        """Columns declared as objects, arrays, maps or vectors: a JSON reader keeps them as JSON."""
+        """Columns declared as objects, arrays, maps or vectors: a JSON reader keeps them as
+        JSON."""
         return tuple(
             c.name for c in self.columns if c.logical_type in ("object", "array", "map", "vector")
         )
@@ -391,7 +392,8 @@ def _odcs_validator():
 
 
 def odcs_schema_problems(document: dict, lines: dict[tuple, int]) -> list[str]:
-    """What breaks the ODCS JSON schema, one line per problem: field path, YAML line, what is wrong."""
+    """What breaks the ODCS JSON schema, one line per problem: field path, YAML line, what is
+    wrong."""
     from jsonschema.exceptions import best_match
 
     found: dict[tuple, list[tuple[str, tuple]]] = {}
@@ -451,7 +453,8 @@ def _schema_message(error, at: tuple) -> tuple[str, tuple]:
     if error.validator == "enum":
         name = next((p for p in reversed(at) if isinstance(p, str)), "value")
         return (
-            f"unknown {name} {error.instance!r}; use one of {', '.join(map(str, error.validator_value))}",
+            f"unknown {name} {error.instance!r}; use one of "
+            f"{', '.join(map(str, error.validator_value))}",
             at,
         )
     if error.validator == "minItems" and error.validator_value == 1:
@@ -568,8 +571,8 @@ def _lint(path: Path, model, lines: dict[tuple, int], document: dict) -> list[Co
     for obj, columns, quality, not_run in built:
         also = (
             [
-                f"schema: the contract describes {len(tables)} tables; a check covers one (--table NAME), the "
-                f"others are not checked with it"
+                f"schema: the contract describes {len(tables)} tables; a check covers one (--table "
+                "NAME), the others are not checked with it"
             ]
             if len(tables) > 1
             else []
@@ -587,7 +590,8 @@ def _lint(path: Path, model, lines: dict[tuple, int], document: dict) -> list[Co
 
 
 def _lint_document_parts(model, found: _Findings) -> None:
-    """Parts of the document outside the tables that describe something checkable but are not run."""
+    """Parts of the document outside the tables that describe something checkable but are not
+    run."""
     if model.slaProperties:
         names = ", ".join(sorted({str(s.property) for s in model.slaProperties if s.property}))
         found.skip(("slaProperties",), f"service levels ({names}) are not checked by this platform")
@@ -654,8 +658,8 @@ def regex_problem(pattern: str) -> str | None:
         except duckdb.Error as exc:
             reason = str(exc).splitlines()[0].removeprefix("Invalid Input Error: ")
             return (
-                f"the checks run in DuckDB, whose regular expressions (RE2) cannot run this one ({reason}); "
-                f"lookarounds and back-references are not supported"
+                "the checks run in DuckDB, whose regular expressions (RE2) cannot run this one "
+                f"({reason}); lookarounds and back-references are not supported"
             )
     return None
 
@@ -879,7 +883,9 @@ def _quality_rules(
     column: str | None,
     enum: tuple[Any, ...] | None = None,
 ):
-    """The quality entries the platform runs, as :class:`QualityRule`; the others are named as not run."""
+    """The quality entries the platform runs, as :class:`QualityRule`; the others are named as not
+    run.
+    """
     for j, q in enumerate(entries or []):
         loc = (*parent, "quality", j)
         kind = q.type or "library"

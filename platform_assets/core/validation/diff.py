@@ -467,7 +467,8 @@ def _value_set_change(
             spec.name,
             f"{word} changed",
             True,
-            f"{word} drops {', '.join(sorted(old_set - new_set))}, adds {', '.join(sorted(new_set - old_set))}",
+            f"{word} drops {', '.join(sorted(old_set - new_set))}, adds "
+            f"{', '.join(sorted(new_set - old_set))}",
             loc,
         )
     ]

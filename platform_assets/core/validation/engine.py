@@ -176,7 +176,10 @@ def _metric_predicate(rule: QualityRule, c: str) -> str | None:
         if rule.arguments.get("validValues"):
             listed = ", ".join(_literal(str(v)) for v in rule.arguments["validValues"])
             return f"({c} IS NOT NULL AND {_text(c)} NOT IN ({listed}))"
-        return f"({c} IS NOT NULL AND NOT regexp_full_match({_text(c)}, {_literal(rule.arguments['pattern'])}))"
+        return (
+            f"({c} IS NOT NULL AND NOT regexp_full_match({_text(c)}, "
+            f"{_literal(rule.arguments['pattern'])}))"
+        )
     return None
 
 
@@ -465,8 +468,8 @@ def _text_type_violation(
     # The diagnosis helps where the values are a known encoding of the type (Yes/No flags).
     hint = why.split(": ", 1)[1] if "booleans sent as" in why and failing == non_null else ""
     detail = (
-        f"{failing} of {row_count} rows do not parse as {spec.type_words}, e.g. {example}; the column "
-        f"is kept as text" + (f" ({hint})" if hint else "")
+        f"{failing} of {row_count} rows do not parse as {spec.type_words}, e.g. {example}; the "
+        "column is kept as text" + (f" ({hint})" if hint else "")
     )
     return Violation(spec.name, "logicalType", detail, failing_rows=failing)
 
@@ -474,7 +477,8 @@ def _text_type_violation(
 def _judge_keys(
     conn, rel: str, contract: Contract, results: dict[tuple, Any]
 ) -> tuple[list[Violation], list[RowRule]]:
-    """Violations of ``unique`` and ``primaryKey``, and the row rules that quarantine the repeats."""
+    """Violations of ``unique`` and ``primaryKey``, and the row rules that quarantine the
+    repeats."""
     violations: list[Violation] = []
     row_rules: list[RowRule] = []
     keys = [
@@ -533,7 +537,8 @@ def _unexpected_columns(
 
 
 def _duplicate_predicate(names: tuple[str, ...]) -> str:
-    """True for every occurrence of a key (one column or several) after its first (by row position)."""
+    """True for every occurrence of a key (one column or several) after its first (by row
+    position)."""
     cols = [quote_ident(n) for n in names]
     present = " AND ".join(f"{c} IS NOT NULL" for c in cols)
     return f"({present} AND row_number() OVER (PARTITION BY {', '.join(cols)} ORDER BY __row) > 1)"
@@ -560,7 +565,10 @@ def _metric_violation(
     if q.holds(value):
         return None
     unit = "%" if q.unit == "percent" else " rows"
-    detail = f"{q.metric} is {value}{unit} ({failing} of {row_count} rows); the contract requires {q.expectation()}"
+    detail = (
+        f"{q.metric} is {value}{unit} ({failing} of {row_count} rows); "
+        f"the contract requires {q.expectation()}"
+    )
     if example is not None:
         detail += f", e.g. {_example(example)}"
     if q.metric == "invalidValues" and q.arguments.get("validValues"):

@@ -35,7 +35,9 @@ class SplitResult:
 
 
 def stored_type(spec) -> str:
-    """The type a contract column is stored as in ``validated``: its physicalType, else its logicalType's."""
+    """The type a contract column is stored as in ``validated``: its physicalType, else its
+    logicalType's.
+    """
     return spec.physical_type or LOGICAL_DUCKDB_TYPES.get(spec.logical_type or "string", "VARCHAR")
 
 
@@ -95,7 +97,8 @@ def apply_verdict(
     try:
         conn.execute("CREATE SCHEMA IF NOT EXISTS validated")
         conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {target} ({validated_columns_sql(contract, partition_column)})"
+            f"CREATE TABLE IF NOT EXISTS {target} "
+            f"({validated_columns_sql(contract, partition_column)})"
         )
         conn.execute(f"DELETE FROM {target} WHERE {quote_ident(partition_column)} = ?", [key])
         conn.execute(
@@ -103,7 +106,8 @@ def apply_verdict(
         )
         select_flags = (", " + ", ".join(flags)) if flags else ""
         conn.execute(
-            f"CREATE OR REPLACE TEMP TABLE {flagged} AS SELECT *{select_flags} FROM {batch.relation}"
+            f"CREATE OR REPLACE TEMP TABLE {flagged} AS SELECT *{select_flags} FROM "
+            f"{batch.relation}"
         )
         if verdict.passes:
             casts = ", ".join(
@@ -123,8 +127,9 @@ def apply_verdict(
             + "))"
         )
         conn.execute(
-            f"INSERT INTO quarantine.rows (table_name, partition_key, row_number, row_data, reasons) "
-            f"SELECT ?, ?, {ROW_COLUMN}, {row_json}, {reasons} FROM {flagged} WHERE NOT ({keep}) ORDER BY {ROW_COLUMN}",
+            "INSERT INTO quarantine.rows (table_name, partition_key, row_number, row_data, "
+            f"reasons) SELECT ?, ?, {ROW_COLUMN}, {row_json}, {reasons} FROM {flagged} WHERE NOT "
+            f"({keep}) ORDER BY {ROW_COLUMN}",
             [table, key],
         )
         conn.execute(f"DROP TABLE {flagged}")
@@ -158,14 +163,13 @@ def partition_counts(
     raw = _counts_by_day(conn, "raw", table, partition_column)
     validated = _counts_by_day(conn, "validated", table, partition_column)
     rows = conn.execute(
-        "SELECT m.partition_key, coalesce(q.held, 0), v.passes, v.contract_id, v.contract_version, "
-        "CAST(v.checked_at AS VARCHAR) "
-        "FROM platform.batch_manifest m "
-        "LEFT JOIN (SELECT partition_key, count(*) AS held FROM quarantine.rows WHERE table_name = ? "
-        "           GROUP BY partition_key) q USING (partition_key) "
-        "LEFT JOIN platform.batch_verdicts v ON v.table_name = m.table_name AND v.partition_key = m.partition_key "
-        "WHERE m.table_name = ? AND (? IS NULL OR m.partition_key = ?) AND (? IS NOT NULL OR q.held > 0) "
-        "ORDER BY m.partition_key",
+        "SELECT m.partition_key, coalesce(q.held, 0), v.passes, v.contract_id, "
+        "v.contract_version, CAST(v.checked_at AS VARCHAR) FROM platform.batch_manifest m LEFT "
+        "JOIN (SELECT partition_key, count(*) AS held FROM quarantine.rows WHERE table_name = ?   "
+        "         GROUP BY partition_key) q USING (partition_key) LEFT JOIN "
+        "platform.batch_verdicts v ON v.table_name = m.table_name AND v.partition_key = "
+        "m.partition_key WHERE m.table_name = ? AND (? IS NULL OR m.partition_key = ?) AND (? IS "
+        "NOT NULL OR q.held > 0) ORDER BY m.partition_key",
         [table, table, partition_key, partition_key, partition_key],
     ).fetchall()
     return [
@@ -215,8 +219,8 @@ def held_rows(
 ) -> list[dict[str, Any]]:
     """The quarantined rows of a partition, in row order: row number, values, reasons."""
     rows = conn.execute(
-        "SELECT row_number, CAST(row_data AS VARCHAR), CAST(reasons AS VARCHAR) FROM quarantine.rows "
-        "WHERE table_name = ? AND partition_key = ? ORDER BY row_number"
+        "SELECT row_number, CAST(row_data AS VARCHAR), CAST(reasons AS VARCHAR) FROM "
+        "quarantine.rows WHERE table_name = ? AND partition_key = ? ORDER BY row_number"
         + (" LIMIT ?" if limit is not None else ""),
         [table, partition_key] + ([limit] if limit is not None else []),
     ).fetchall()

@@ -9,7 +9,8 @@ validated. Then:
 - it passes: each quarantined row that breaks no row-level rule of severity ``error`` moves
   to ``validated`` (typed as the contract says); the others stay, their reasons replaced by
   the current ones. Semantic drift compares with days accepted under the same major version
-(see ``service.reference_profile``). The new verdict is recorded with the contract version that decided it,
+(see ``service.reference_profile``). The new verdict is recorded with the contract version that
+decided it,
   the day's profile becomes an accepted reference, and the release is logged in
   ``platform.quarantine_releases``.
 
@@ -145,7 +146,8 @@ def _move(
     partition_column: str,
     result: ReleaseResult,
 ) -> None:
-    """One transaction: held rows that pass go to validated; the others get their current reasons."""
+    """One transaction: held rows that pass go to validated; the others get their current
+    reasons."""
     reasons, flags = reasons_sql(verdict, [])
     names = [f.rsplit(" AS ", 1)[1] for f in flags]
     fails = " OR ".join(names) or "FALSE"
@@ -167,11 +169,12 @@ def _move(
             [table, key],
         )
         conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {target} ({validated_columns_sql(contract, partition_column)})"
+            f"CREATE TABLE IF NOT EXISTS {target} "
+            f"({validated_columns_sql(contract, partition_column)})"
         )
         conn.execute(
-            f"INSERT INTO {target} SELECT {casts}, CAST(? AS DATE) FROM {flagged} WHERE NOT ({fails}) "
-            f"ORDER BY {ROW_COLUMN}",
+            f"INSERT INTO {target} SELECT {casts}, CAST(? AS DATE) FROM {flagged} WHERE NOT "
+            f"({fails}) ORDER BY {ROW_COLUMN}",
             [key],
         )
         released = [
@@ -181,8 +184,8 @@ def _move(
             ).fetchall()
         ]
         conn.execute(
-            f"DELETE FROM quarantine.rows WHERE table_name = ? AND partition_key = ? AND row_number IN "
-            f"(SELECT {ROW_COLUMN} FROM {flagged} WHERE NOT ({fails}))",
+            "DELETE FROM quarantine.rows WHERE table_name = ? AND partition_key = ? AND "
+            f"row_number IN (SELECT {ROW_COLUMN} FROM {flagged} WHERE NOT ({fails}))",
             [table, key],
         )
         conn.execute(
@@ -194,8 +197,9 @@ def _move(
         result.released, result.still_held = len(released), result.held_before - len(released)
         if released:
             conn.execute(
-                "INSERT INTO platform.quarantine_releases (table_name, partition_key, contract_id, "
-                "contract_version, released_rows, still_held_rows, row_numbers) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO platform.quarantine_releases (table_name, partition_key, "
+                "contract_id, contract_version, released_rows, still_held_rows, row_numbers) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
                     table,
                     key,

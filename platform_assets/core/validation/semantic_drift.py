@@ -42,12 +42,18 @@ def describe_type_mismatch(conn, relation: str, spec: ColumnSpec, dtype: str) ->
     if upper == "VARCHAR" and expected in ("integer", "number"):
         share, example = fetch_row(
             conn,
-            f"SELECT avg(CASE WHEN TRY_CAST(trim({c}) AS DOUBLE) IS NOT NULL THEN 1.0 ELSE 0.0 END), "
-            f"any_value({c}) FROM {relation} WHERE {c} IS NOT NULL",
+            f"SELECT avg(CASE WHEN TRY_CAST(trim({c}) AS DOUBLE) IS NOT NULL THEN 1.0 ELSE 0.0 "
+            f"END), any_value({c}) FROM {relation} WHERE {c} IS NOT NULL",
         )
         if share is not None and share >= 0.95:
-            return f"{base}: {share:.0%} of values are numbers written as text (e.g. {example!r}): numbers sent as text"
-        return f"{base}: only {0 if share is None else share:.0%} of values parse as numbers (e.g. {example!r})"
+            return (
+                f"{base}: {share:.0%} of values are numbers written as text (e.g. "
+                f"{example!r}): numbers sent as text"
+            )
+        return (
+            f"{base}: only {0 if share is None else share:.0%} of values parse as numbers "
+            f"(e.g. {example!r})"
+        )
     if upper == "VARCHAR" and expected == "boolean":
         values = [
             v
@@ -57,7 +63,10 @@ def describe_type_mismatch(conn, relation: str, spec: ColumnSpec, dtype: str) ->
         ]
         tokens = {"y", "n", "yes", "no", "t", "f", "true", "false", "0", "1"}
         if values and all(str(v).strip().lower() in tokens for v in values):
-            return f"{base}: values are text flags {values}: booleans sent as {'/'.join(map(str, values))}"
+            return (
+                f"{base}: values are text flags {values}: booleans sent as "
+                f"{'/'.join(map(str, values))}"
+            )
         return f"{base}: values such as {values[:3]} are not booleans"
     if expected in ("timestamp", "date") and upper in ("BIGINT", "INTEGER", "HUGEINT", "DOUBLE"):
         lo, hi = fetch_row(conn, f"SELECT min({c}), max({c}) FROM {relation}")
@@ -81,7 +90,10 @@ def describe_type_mismatch(conn, relation: str, spec: ColumnSpec, dtype: str) ->
             else ""
         )
         if share:
-            return f"{base}: {share:.0%} of values are fractional (e.g. {example}), expected whole numbers{hint}"
+            return (
+                f"{base}: {share:.0%} of values are fractional (e.g. {example}), expected "
+                f"whole numbers{hint}"
+            )
         return f"{base}: values are whole but typed {dtype}"
     if expected in ("timestamp", "date") and upper == "VARCHAR":
         share, example = fetch_row(
@@ -89,7 +101,10 @@ def describe_type_mismatch(conn, relation: str, spec: ColumnSpec, dtype: str) ->
             f"SELECT avg(CASE WHEN TRY_CAST({c} AS TIMESTAMP) IS NOT NULL THEN 1.0 ELSE 0.0 END), "
             f"any_value({c}) FROM {relation} WHERE {c} IS NOT NULL",
         )
-        return f"{base}: {0 if share is None else share:.0%} of values parse as timestamps (e.g. {example!r}): dates sent as text"
+        return (
+            f"{base}: {0 if share is None else share:.0%} of values parse as timestamps (e.g. "
+            f"{example!r}): dates sent as text"
+        )
     return base
 
 
@@ -223,8 +238,8 @@ def _scale_drift(
         Violation(
             spec.name,
             "distribution_shift",
-            f"values moved by {shown} ({summary}), unevenly across quantiles or not by a unit factor: "
-            f"a natural shift, worth a look{against}",
+            f"values moved by {shown} ({summary}), unevenly across quantiles or not by a unit "
+            f"factor: a natural shift, worth a look{against}",
             "warning",
         )
     ]
@@ -293,8 +308,8 @@ def _category_drift(
         Violation(
             name,
             "category_set",
-            f"{len(cur.values)} distinct values, the reference had {len(ref.values)}: {len(new)} new "
-            f"(e.g. {', '.join(map(repr, _top(new, 4)))}) on {share:.1%} of rows{against}",
+            f"{len(cur.values)} distinct values, the reference had {len(ref.values)}: {len(new)} "
+            f"new (e.g. {', '.join(map(repr, _top(new, 4)))}) on {share:.1%} of rows{against}",
             failing_rows=sum(new.values()),
         )
     ]

@@ -173,8 +173,8 @@ def sample_rows(
         return []
     select = ", ".join(quote_ident(c) for c in batch.columns)
     rows = conn.execute(
-        f"SELECT {select} FROM (SELECT * FROM {batch.relation} "
-        f"USING SAMPLE reservoir({int(size)} ROWS) REPEATABLE ({SAMPLE_SEED})) ORDER BY {ROW_COLUMN}"
+        f"SELECT {select} FROM (SELECT * FROM {batch.relation} USING SAMPLE reservoir({int(size)} "
+        f"ROWS) REPEATABLE ({SAMPLE_SEED})) ORDER BY {ROW_COLUMN}"
     ).fetchall()
     names = list(batch.columns)
     return [
@@ -413,7 +413,8 @@ def make_reviewer(
     asset: str | None = None,
     degraded_blocks: bool = True,
 ):
-    """A reviewer for ``service.check_partition``: ``(conn, batch, contract, verdict) -> Verdict``."""
+    """A reviewer for ``service.check_partition``: ``(conn, batch, contract, verdict) ->
+    Verdict``."""
 
     def review(
         conn: duckdb.DuckDBPyConnection, batch: Batch, contract: Contract, verdict: Verdict

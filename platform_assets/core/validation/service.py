@@ -57,13 +57,12 @@ def reference_profile(
     """
     row = fetch_row(
         conn,
-        "SELECT a.partition_key, a.profile FROM platform.accepted_profiles a "
-        "LEFT JOIN platform.batch_verdicts v USING (table_name, partition_key) "
-        "WHERE a.table_name = ? AND a.partition_key <> ? "
-        "AND (CAST(? AS INTEGER) IS NULL OR TRY_CAST(regexp_extract(v.contract_version, '^\\s*v?(\\d+)', 1) "
-        "AS INTEGER) = ?) "
-        "ORDER BY (a.partition_key > ?), CASE WHEN a.partition_key < ? THEN a.partition_key END DESC, a.partition_key "
-        "LIMIT 1",
+        "SELECT a.partition_key, a.profile FROM platform.accepted_profiles a LEFT JOIN "
+        "platform.batch_verdicts v USING (table_name, partition_key) WHERE a.table_name = ? AND "
+        "a.partition_key <> ? AND (CAST(? AS INTEGER) IS NULL OR "
+        "TRY_CAST(regexp_extract(v.contract_version, '^\\s*v?(\\d+)', 1) AS INTEGER) = ?) ORDER "
+        "BY (a.partition_key > ?), CASE WHEN a.partition_key < ? THEN a.partition_key END DESC, "
+        "a.partition_key LIMIT 1",
         [table, partition_key, major_version, major_version, partition_key, partition_key],
     )
     if row is None:
@@ -102,9 +101,9 @@ def accept_partition(
     table = table or contract.table
     row = fetch_row(
         conn,
-        "SELECT v.passes, v.violations, v.profile, v.checked_at, m.loaded_at, v.row_rules "
-        "FROM platform.batch_verdicts v JOIN platform.batch_manifest m USING (table_name, partition_key) "
-        "WHERE v.table_name = ? AND v.partition_key = ?",
+        "SELECT v.passes, v.violations, v.profile, v.checked_at, m.loaded_at, v.row_rules FROM "
+        "platform.batch_verdicts v JOIN platform.batch_manifest m USING (table_name, "
+        "partition_key) WHERE v.table_name = ? AND v.partition_key = ?",
         [table, partition_key],
     )
     if row is None:
@@ -114,8 +113,8 @@ def accept_partition(
     passes, violations, profile, checked_at, loaded_at, row_rules = row
     if loaded_at > checked_at:
         raise StaleVerdictError(
-            f"{table} partition {partition_key} was re-ingested at {loaded_at} after its check at {checked_at}: "
-            "run the contract check again before validating."
+            f"{table} partition {partition_key} was re-ingested at {loaded_at} after its check at "
+            f"{checked_at}: run the contract check again before validating."
         )
     if not passes:
         raise StaleVerdictError(
@@ -146,7 +145,8 @@ def accept_partition(
 def record_verdict(
     conn, table: str, partition_key: str, contract: Contract, verdict: Verdict
 ) -> None:
-    """Store the verdict that decided a partition, with the contract id and version that decided it."""
+    """Store the verdict that decided a partition, with the contract id and version that decided
+    it."""
     replace_row(
         conn,
         "platform.batch_verdicts",
