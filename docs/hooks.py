@@ -1,34 +1,37 @@
 """MkDocs hooks: pages that are generated, so that nothing is written twice.
 
-- ``configuration.md``'s ``<!-- settings-table -->`` marker becomes the environment tables of
-  ``platform_assets/core/settings.py`` (its module docstring, the one place they are kept).
+- ``configuration.md``'s ``<!-- settings-table -->`` and ``<!-- settings-table-production -->``
+  markers become the environment tables of ``platform_assets/core/settings.py`` (rendered
+  from its ``VARIABLES``, the one place they are declared).
 - ``README.md``, ``ARCHITECTURE.md`` and ``CONTRIBUTING.md`` at the repository root are
   published as ``index.md``, ``architecture.md`` and ``contributing.md``.
 """
 
 from __future__ import annotations
 
-import ast
 import re
+import sys
 from pathlib import Path
 
 from mkdocs.structure.files import File, Files
 
 ROOT = Path(__file__).resolve().parent.parent
-SETTINGS = ROOT / "platform_assets" / "core" / "settings.py"
 PUBLISHED = {
     "README.md": "index.md",
     "ARCHITECTURE.md": "architecture.md",
     "CONTRIBUTING.md": "contributing.md",
 }
-MARKER = "<!-- settings-table -->"
+MARKERS = {"<!-- settings-table -->": "any", "<!-- settings-table-production -->": "production"}
 
 
-def settings_tables() -> str:
-    """The tables of ``core/settings.py``'s docstring, in Markdown (reST ``x`` → `x`)."""
-    docstring = ast.get_docstring(ast.parse(SETTINGS.read_text())) or ""
-    docstring = re.sub(r":\w+:`([^`]+)`", r"`\1`", docstring)
-    return re.sub(r"``([^`]+)``", r"`\1`", docstring)
+def _variables_markdown(profile: str) -> str:
+    # core/settings.py imports nothing but the standard library: safe to import in a build.
+    sys.path.insert(0, str(ROOT))
+    try:
+        from platform_assets.core.settings import variables_markdown
+    finally:
+        sys.path.remove(str(ROOT))
+    return variables_markdown(profile)
 
 
 def _relink(markdown: str) -> str:
@@ -56,8 +59,9 @@ def on_files(files: Files, config) -> Files:
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:
-    if MARKER in markdown:
-        markdown = markdown.replace(MARKER, settings_tables())
+    for marker, profile in MARKERS.items():
+        if marker in markdown:
+            markdown = markdown.replace(marker, _variables_markdown(profile))
     if page.file.src_uri in PUBLISHED.values():
         markdown = _relink(markdown)
     return markdown

@@ -1,5 +1,5 @@
-"""The environment table in ``core/settings.py``'s docstring is the documentation's (the docs
-site renders it), so it must name exactly the variables the module reads."""
+"""The environment table the documentation shows is rendered from ``core/settings.py``'s
+``VARIABLES``, so that declaration must name exactly the variables the module reads."""
 
 from __future__ import annotations
 
@@ -9,41 +9,44 @@ from pathlib import Path
 
 import platform_assets.core.settings as settings_module
 
-# Documented in the table for operators, but read by boto3's credential chain, not by the module.
-READ_BY_BOTO3 = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
 VARIABLE = re.compile(r"^(?:PLATFORM_ASSETS|PLATFORM_CLAUDE|ANTHROPIC|AWS)_[A-Z0-9_]+$")
 
 
 def _read_variables() -> set[str]:
-    """Every variable name spelled as a string in the module's code (not its docstrings)."""
+    """Every variable name spelled as a string in the module's code, outside ``VARIABLES``
+    (the declaration itself) and outside docstrings."""
     tree = ast.parse(Path(settings_module.__file__).read_text())
-    docstrings = {
-        id(node.body[0].value)
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
-        and node.body
-        and isinstance(node.body[0], ast.Expr)
-        and isinstance(node.body[0].value, ast.Constant)
-    }
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                skipped.add(id(first.value))
+        if isinstance(node, ast.AnnAssign | ast.Assign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == "VARIABLES" for t in targets):
+                skipped.update(id(n) for n in ast.walk(node))
     return {
         node.value
         for node in ast.walk(tree)
         if isinstance(node, ast.Constant)
         and isinstance(node.value, str)
-        and id(node) not in docstrings
+        and id(node) not in skipped
         and VARIABLE.match(node.value)
     }
 
 
-def _documented_variables() -> set[str]:
-    doc = settings_module.__doc__ or ""
-    rows = [line for line in doc.splitlines() if line.startswith("| ``")]
-    first_cells = [row.split("|")[1] for row in rows]
-    return {name for cell in first_cells for name in re.findall(r"``([A-Z0-9_]+)``", cell)}
-
-
-def test_every_variable_read_is_in_the_table_and_every_row_is_read() -> None:
-    read, documented = _read_variables(), _documented_variables()
+def test_every_variable_read_is_declared_and_every_declared_one_is_read() -> None:
+    read = _read_variables()
+    declared = {variable.name for variable in settings_module.VARIABLES}
     assert read, "found no variable names in core/settings.py: the pattern is wrong"
-    assert read - documented == set(), "read but not in the settings docstring's table"
-    assert documented - read - READ_BY_BOTO3 == set(), "in the table but never read"
+    assert read - declared == set(), "read but not declared in VARIABLES"
+    assert declared - read - settings_module.READ_BY_BOTO3 == set(), "declared but never read"
+    assert len(declared) == len(settings_module.VARIABLES), "a variable is declared twice"
+
+
+def test_the_documentation_table_lists_every_variable_once() -> None:
+    tables = settings_module.variables_markdown() + settings_module.variables_markdown("production")
+    for variable in settings_module.VARIABLES:
+        assert tables.count(f"| `{variable.name}` |") == 1, variable.name
+    assert "(a secret: never printed)" in settings_module.variables_markdown("production")

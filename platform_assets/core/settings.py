@@ -2,65 +2,17 @@
 
 Every path has an embedded default under one data directory, ``PLATFORM_ASSETS_HOME``
 (default: ``.platform_assets`` in the working directory), so the platform runs on a laptop
-with no configuration. Production overrides individual paths.
+with no configuration. Production (``PLATFORM_ASSETS_PROFILE=production``) overrides
+individual paths: in production ``PLATFORM_ASSETS_REGISTRY_URL`` defaults to
+``<s3 url>/registry`` and the landing folder to ``<s3 url>/landing``; both can still be set.
+A production profile without its two required variables is an error at load time that names
+them.
 
-- ``PLATFORM_ASSETS_HOME`` (default: ``./.platform_assets``): the data directory
-- ``PLATFORM_ASSETS_WAREHOUSE`` (default: ``$HOME/warehouse.duckdb``): the DuckDB file
-- ``PLATFORM_ASSETS_CONTRACTS_DIR`` (default: ``./contracts`` if present, else the bundled copy):
-  ODCS contracts
-- ``PLATFORM_ASSETS_EVALS_DIR`` (default: ``./evals`` if present, else the bundled copy): the eval
-  suite: ``requirements/*.md``, ``cases/*.yaml``
-- ``PLATFORM_ASSETS_LANDING_URL`` (default: ``$HOME/landing``): landing folder, local path or
-  ``s3://`` URL
-- ``PLATFORM_ASSETS_ROWS_PER_PARTITION`` (default: ``20000``): rows per day of the bundled source
-- ``PLATFORM_ASSETS_REGISTRY_URL`` (default: ``$HOME/artifacts/registry``): model registry, local
-  path or ``s3://`` URL
-- ``PLATFORM_ASSETS_DRIFT_THRESHOLD`` (default: ``0.3``): drift share at which the drift sensor
-  asks for a retrain
-- ``PLATFORM_ASSETS_DRIFT_COOLDOWN_HOURS`` (default: ``24``): quiet time after a drift-triggered
-  retrain
-- ``PLATFORM_ASSETS_RETRAIN_CRON`` (default: ``0 0 * * 1``): the scheduled retrain's cadence (UTC)
-- ``PLATFORM_ASSETS_SLACK_WEBHOOK_URL`` (default: unset (alerts stay local)): a Slack incoming
-  webhook every alert is also posted to
-- ``PLATFORM_ASSETS_RUNBOOK_BASE_URL`` (default: ``./runbooks`` (the bundled copy)): where alerts
-  link runbooks: a folder, or e.g. the repository's ``…/blob/main/runbooks``
-- ``PLATFORM_ASSETS_PRICE_VCPU_HOUR`` (default: ``0.04048``): USD per vCPU-hour of step compute
-  (AWS Fargate, Linux/x86, us-east-1)
-- ``PLATFORM_ASSETS_PRICE_GIB_HOUR`` (default: ``0.004445``): USD per GiB-hour of step memory (same
-  source)
-- ``PLATFORM_ASSETS_STEP_VCPU`` (default: ``1``): vCPUs a step is billed for
-- ``PLATFORM_ASSETS_STEP_MEMORY_GIB`` (default: ``2``): GiB a step is billed for
-- ``ANTHROPIC_API_KEY`` (default: unset (Claude off)): turns Claude on
-- ``ANTHROPIC_BASE_URL`` (default: the SDK's): another Messages API endpoint (a proxy, a test
-  server)
-- ``PLATFORM_CLAUDE_MODEL`` (default: ``claude-sonnet-4-6``): the model every Claude task uses
-- ``PLATFORM_CLAUDE_USE_BEDROCK`` (default: unset): ``1``/``true``: reach Claude through Amazon
-  Bedrock
-- ``AWS_REGION``, else ``AWS_DEFAULT_REGION`` (default: unset): Bedrock's region; the S3 region in
-  production
-
-**The production profile** (``PLATFORM_ASSETS_PROFILE=production``; the default profile,
-``local``, is everything above and nothing below). Same code, other places:
-
-- ``PLATFORM_ASSETS_PROFILE`` (default: ``local``): ``local`` (one DuckDB file) or ``production``
-- ``PLATFORM_ASSETS_PG_URL`` (required): ``postgresql://user:password@host:5432/db``:
-  Dagster's run, event and schedule storage (``deploy/dagster.yaml``) and the warehouse's DuckLake
-  catalog
-- ``PLATFORM_ASSETS_S3_URL`` (required): ``s3://bucket/prefix``: warehouse data
-  (``<url>/warehouse/``, Parquet), model registry (``<url>/registry``), artifacts
-  (``<url>/artifacts``), compute logs (``<url>/compute_logs``)
-- ``PLATFORM_ASSETS_LAKE_SCHEMA`` (default: ``platform_assets_lake``): the Postgres schema that
-  holds the DuckLake catalog
-- ``AWS_ENDPOINT_URL`` (default: unset (AWS)): another S3 endpoint: MinIO, a test server
-- ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN`` (default: the AWS chain):
-  read by boto3's credential chain (an ECS task role works), never here
-
-In production ``PLATFORM_ASSETS_REGISTRY_URL`` defaults to ``<s3 url>/registry`` and the
-landing folder to ``<s3 url>/landing``; both can still be set. A production profile without
-its two required variables is an error at load time that names them.
-
-This is the only module that reads these variables; everything else takes a
-:class:`Settings` (or :class:`ClaudeSettings`).
+Every variable is declared once, in :data:`VARIABLES` (name, default, meaning, profile,
+whether it holds a secret); the documentation's table is rendered from it
+(:func:`variables_markdown`), and a test holds it to the names this module reads. This is
+the only module that reads these variables; everything else takes a :class:`Settings` (or
+:class:`ClaudeSettings`).
 """
 
 from __future__ import annotations
@@ -71,6 +23,160 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable the platform reads: what the documentation's table says."""
+
+    name: str
+    default: str
+    meaning: str
+    profile: str = "any"  # "any", or "production" for the production profile's own
+    secret: bool = False  # its value is redacted from everything the platform prints or sends
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("PLATFORM_ASSETS_HOME", "`./.platform_assets`", "the data directory"),
+    Variable("PLATFORM_ASSETS_WAREHOUSE", "`$HOME/warehouse.duckdb`", "the DuckDB file"),
+    Variable(
+        "PLATFORM_ASSETS_CONTRACTS_DIR",
+        "`./contracts` if present, else the bundled copy",
+        "ODCS contracts",
+    ),
+    Variable(
+        "PLATFORM_ASSETS_EVALS_DIR",
+        "`./evals` if present, else the bundled copy",
+        "the eval suite: `requirements/*.md`, `cases/*.yaml`",
+    ),
+    Variable(
+        "PLATFORM_ASSETS_LANDING_URL",
+        "`$HOME/landing`",
+        "landing folder, local path or `s3://` URL",
+    ),
+    Variable("PLATFORM_ASSETS_ROWS_PER_PARTITION", "`20000`", "rows per day of the bundled source"),
+    Variable(
+        "PLATFORM_ASSETS_REGISTRY_URL",
+        "`$HOME/artifacts/registry`",
+        "model registry, local path or `s3://` URL",
+    ),
+    Variable(
+        "PLATFORM_ASSETS_DRIFT_THRESHOLD",
+        "`0.3`",
+        "drift share at which the drift sensor asks for a retrain",
+    ),
+    Variable(
+        "PLATFORM_ASSETS_DRIFT_COOLDOWN_HOURS", "`24`", "quiet time after a drift-triggered retrain"
+    ),
+    Variable(
+        "PLATFORM_ASSETS_RETRAIN_CRON",
+        "`0 0 * * 1`",
+        "the scheduled retrain's cadence (UTC); not a cron string: the code location does not "
+        "load, naming the variable",
+    ),
+    Variable(
+        "PLATFORM_ASSETS_SLACK_WEBHOOK_URL",
+        "unset (alerts stay local)",
+        "a Slack incoming webhook every alert is also posted to",
+        secret=True,
+    ),
+    Variable(
+        "PLATFORM_ASSETS_RUNBOOK_BASE_URL",
+        "`./runbooks` (the bundled copy)",
+        "where alerts link runbooks: a folder, or e.g. the repository's `…/blob/main/runbooks`",
+    ),
+    Variable(
+        "PLATFORM_ASSETS_PRICE_VCPU_HOUR",
+        "`0.04048`",
+        "USD per vCPU-hour of step compute (AWS Fargate, Linux/x86, us-east-1)",
+    ),
+    Variable(
+        "PLATFORM_ASSETS_PRICE_GIB_HOUR",
+        "`0.004445`",
+        "USD per GiB-hour of step memory (same source)",
+    ),
+    Variable("PLATFORM_ASSETS_STEP_VCPU", "`1`", "vCPUs a step is billed for"),
+    Variable("PLATFORM_ASSETS_STEP_MEMORY_GIB", "`2`", "GiB a step is billed for"),
+    Variable("ANTHROPIC_API_KEY", "unset (Claude off)", "turns Claude on", secret=True),
+    Variable(
+        "ANTHROPIC_BASE_URL", "the SDK's", "another Messages API endpoint (a proxy, a test server)"
+    ),
+    Variable("PLATFORM_CLAUDE_MODEL", "`claude-sonnet-4-6`", "the model every Claude task uses"),
+    Variable(
+        "PLATFORM_CLAUDE_USE_BEDROCK", "unset", "`1`/`true`: reach Claude through Amazon Bedrock"
+    ),
+    Variable("AWS_REGION", "unset", "Bedrock's region; the S3 region in production"),
+    Variable("AWS_DEFAULT_REGION", "unset", "read when `AWS_REGION` is unset"),
+    Variable(
+        "PLATFORM_ASSETS_PROFILE",
+        "`local`",
+        "`local` (one DuckDB file) or `production` (the variables below)",
+    ),
+    Variable(
+        "PLATFORM_ASSETS_PG_URL",
+        "required",
+        "`postgresql://user:password@host:5432/db`: Dagster's run, event and schedule storage "
+        "(`deploy/dagster.yaml`) and the warehouse's DuckLake catalog",
+        profile="production",
+        secret=True,
+    ),
+    Variable(
+        "PLATFORM_ASSETS_S3_URL",
+        "required",
+        "`s3://bucket/prefix`: warehouse data (`<url>/warehouse/`, Parquet), model registry "
+        "(`<url>/registry`), artifacts (`<url>/artifacts`), compute logs (`<url>/compute_logs`)",
+        profile="production",
+    ),
+    Variable(
+        "PLATFORM_ASSETS_LAKE_SCHEMA",
+        "`platform_assets_lake`",
+        "the Postgres schema that holds the DuckLake catalog",
+        profile="production",
+    ),
+    Variable(
+        "AWS_ENDPOINT_URL",
+        "unset (AWS)",
+        "another S3 endpoint: MinIO, a test server",
+        profile="production",
+    ),
+    Variable(
+        "AWS_ACCESS_KEY_ID",
+        "the AWS chain",
+        "read by boto3's credential chain (an ECS task role needs none), never by the platform",
+        profile="production",
+    ),
+    Variable(
+        "AWS_SECRET_ACCESS_KEY",
+        "the AWS chain",
+        "read by boto3's credential chain, never by the platform",
+        profile="production",
+        secret=True,
+    ),
+    Variable(
+        "AWS_SESSION_TOKEN",
+        "the AWS chain",
+        "read by boto3's credential chain, never by the platform",
+        profile="production",
+        secret=True,
+    ),
+)
+#: Declared for operators, but read by boto3's credential chain rather than by this module.
+READ_BY_BOTO3 = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"})
+
+
+def secret_variables() -> tuple[str, ...]:
+    """The names of the variables whose values must never leave the process in text."""
+    return tuple(variable.name for variable in VARIABLES if variable.secret)
+
+
+def variables_markdown(profile: str = "any") -> str:
+    """The documentation's table of the variables of one profile (``any`` or ``production``)."""
+    rows = ["| variable | default | what it is |", "| --- | --- | --- |"]
+    for v in VARIABLES:
+        if v.profile == profile:
+            secret = " (a secret: never printed)" if v.secret else ""
+            rows.append(f"| `{v.name}` | {v.default} | {v.meaning}{secret} |")
+    return "\n".join(rows)
 
 
 def _bundled(name: str) -> Path:
