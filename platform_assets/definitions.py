@@ -1,8 +1,11 @@
-"""The code location: everything under ``platform_assets/defs`` (see ``[tool.dg]``)."""
+"""The code location: everything under ``platform_assets/defs`` (see ``[tool.dg]``), with the
+policies of ``defs/policies.py`` (owners, Markdown descriptions) applied once over it."""
 
 from pathlib import Path
 
 import dagster as dg
+
+from platform_assets.defs.policies import apply_policies
 
 _PACKAGE = Path(__file__).resolve().parent
 
@@ -16,4 +19,4 @@ def _project_root() -> Path:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.load_from_defs_folder(path_within_project=_project_root())
+    return apply_policies(dg.load_from_defs_folder(path_within_project=_project_root()))

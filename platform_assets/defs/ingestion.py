@@ -92,8 +92,8 @@ class RawTranslator(DagsterDltTranslator):
             kinds={"dlt", "duckdb"},
             description=(
                 f"Raw {data.resource.name} as delivered, one daily partition per load. Columns "
-                "whose type changed land as dlt variants (<column>__v_<type>); "
-                "platform.batch_manifest says what arrived."
+                "whose type changed land as dlt variants (`<column>__v_<type>`); "
+                "`platform.batch_manifest` says what arrived."
             ),
         )
 
