@@ -58,11 +58,15 @@ def _ingest(tmp_path: Path, contract) -> None:
     ingest(reader, [DAY], tmp_path / "w.duckdb", tmp_path / "dlt")
 
 
+def _one(conn, sql: str, params: list | None = None):
+    row = warehouse.fetch_row(conn, sql, params or [])
+    assert row is not None
+    return row[0]
+
+
 def _raw_rows(tmp_path: Path) -> int:
     with warehouse.session(tmp_path / "w.duckdb", read_only=True) as conn:
-        (rows,) = warehouse.fetch_row(
-            conn, "SELECT count(*) FROM raw.transactions WHERE partition_date = ?", [DAY]
-        )
+        rows = _one(conn, "SELECT count(*) FROM raw.transactions WHERE partition_date = ?", [DAY])
     return int(rows)
 
 
@@ -103,9 +107,7 @@ def test_a_value_that_does_not_parse_in_one_csv_of_the_day_lands_as_text(tmp_pat
     assert _raw_rows(tmp_path) == 120
     with warehouse.session(tmp_path / "w.duckdb", read_only=True) as conn:
         stored = warehouse.table_columns(conn, "raw", "transactions")
-        (held,) = warehouse.fetch_row(
-            conn, "SELECT count(*) FROM raw.transactions WHERE amount_cents = '12,50 EUR'"
-        )
+        held = _one(conn, "SELECT count(*) FROM raw.transactions WHERE amount_cents = '12,50 EUR'")
     assert stored["amount_cents"] == "VARCHAR" and held == 1
 
 
@@ -118,7 +120,7 @@ def test_marker_files_are_skipped_and_listed_in_the_manifest(tmp_path: Path, con
     _ingest(tmp_path, contract)
     assert _raw_rows(tmp_path) == 120
     with warehouse.session(tmp_path / "w.duckdb", read_only=True) as conn:
-        (skipped,) = warehouse.fetch_row(
+        skipped = _one(
             conn,
             "SELECT CAST(skipped_files AS VARCHAR) FROM platform.batch_manifest "
             "WHERE partition_key = ?",

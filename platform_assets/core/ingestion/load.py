@@ -36,6 +36,7 @@ import duckdb
 import pyarrow as pa
 
 from platform_assets.core.ingestion.bundled import FaultInjection, generate_transactions
+from platform_assets.core.validation.quarantine import invalidate_partitions
 from platform_assets.core.warehouse import (
     TextParse,
     cast_text_columns,
@@ -62,7 +63,8 @@ class IngestionError(ValueError):
 class BatchReader(Protocol):
     """Where daily batches come from. ``read`` returns one partition as an Arrow table."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def read(self, partition_key: str) -> pa.Table: ...
 
@@ -584,11 +586,14 @@ def refuse_other_source(conn, table_name: str, partition_keys: Sequence[str], so
 
 
 def record_manifests(conn, table_name: str, manifests: Iterable[BatchManifest]) -> None:
-    """Write the manifests; clear the raw rows of partitions that arrived empty.
+    """Write the manifests; clear the raw rows of partitions that arrived empty; invalidate
+    the validated and quarantined rows of every landed day until it is checked again.
 
     dlt skips an empty batch entirely, so without this a re-delivered empty day would leave
     the old day's rows in place.
     """
+    manifests = list(manifests)
+    invalidate_partitions(conn, table_name, [m.partition_key for m in manifests])
     raw_columns = table_columns(conn, RAW_SCHEMA, table_name)
     if "skipped_files" not in table_columns(conn, "platform", "batch_manifest"):
         # A warehouse made before the manifest listed skipped marker files.

@@ -1,0 +1,197 @@
+"""Inputs and environments a command cannot use end in one line on stderr naming the file or
+setting and what to do, with exit 2 (130 for a signal): never a traceback. Each case is a
+real file, a real signal or a real full disk (a tmpfs mounted for the test)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from platform_assets_tests.support.environment import subprocess_env
+from platform_assets_tests.support.paths import CONTRACT_PATH, REPO
+
+
+def _env(home: Path, **more: str) -> dict[str, str]:
+    # Only this home: none of the developer's platform settings or Dagster instance.
+    env = {
+        k: v
+        for k, v in subprocess_env().items()
+        if not k.startswith("PLATFORM_ASSETS_") and k != "DAGSTER_HOME"
+    }
+    return env | {"PLATFORM_ASSETS_HOME": str(home), "RUNTIME__LOG_LEVEL": "ERROR", **more}
+
+
+def _cli(home: Path, *args, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "platform_assets.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=_env(home, **env),
+        timeout=600,
+    )
+
+
+def _one_line(result: subprocess.CompletedProcess, code: int = 2) -> str:
+    assert result.returncode == code, result.stdout + result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr[-3000:]
+    return lines[0]
+
+
+@pytest.fixture
+def parquet(tmp_path: Path) -> Path:
+    path = tmp_path / "batch.parquet"
+    pq.write_table(pa.table({"transaction_id": ["t1"], "amount_cents": [120]}), path)
+    return path
+
+
+def test_swapped_contracts_check_arguments_say_so(tmp_path: Path, parquet: Path):
+    line = _one_line(_cli(tmp_path, "contracts", "check", parquet, CONTRACT_PATH))
+    assert str(parquet) in line and "did you swap them?" in line, line
+    csv = tmp_path / "batch.csv"
+    csv.write_text("transaction_id\nt1\n")
+    line = _one_line(_cli(tmp_path, "contracts", "check", csv, CONTRACT_PATH))
+    assert "is data, not a contract" in line and "did you swap them?" in line, line
+
+
+def test_lint_of_a_parquet_file_is_not_a_contract(tmp_path: Path, parquet: Path):
+    line = _one_line(_cli(tmp_path, "contracts", "lint", parquet))
+    assert str(parquet) in line and "not a contract" in line, line
+    renamed = tmp_path / "contract.yaml"  # the bytes, not the name, give it away
+    shutil.copyfile(parquet, renamed)
+    line = _one_line(_cli(tmp_path, "contracts", "lint", renamed))
+    assert str(renamed) in line and "Parquet file is data" in line, line
+
+
+def test_a_csv_header_over_128_kib_is_named(tmp_path: Path):
+    data = tmp_path / "wide.csv"
+    data.write_text("a" * 140_000 + ",b\n1,2\n")
+    line = _one_line(_cli(tmp_path, "contracts", "check", CONTRACT_PATH, data))
+    assert str(data) in line and "header line" in line and "128 KiB" in line, line
+
+
+def test_a_huge_csv_field_error_is_short_and_echoes_no_value(tmp_path: Path):
+    data = tmp_path / "huge.csv"
+    with data.open("w") as handle:
+        handle.write("transaction_id,user_id,amount_cents\nt1,alice@example.com,100\n")
+        handle.write('t2,bob.secret@example.com,"' + "x" * 3_000_000 + '",extra\n')
+    line = _one_line(_cli(tmp_path, "contracts", "check", CONTRACT_PATH, data))
+    assert str(data) in line and "Line: 3" in line, line
+    assert len(line) < 600 and "bob.secret" not in line and "xxxxxxxx" not in line, line
+
+
+def test_a_corrupted_warehouse_file_is_named(tmp_path: Path):
+    (tmp_path / "warehouse.duckdb").write_bytes(os.urandom(20_000))
+    line = _one_line(_cli(tmp_path, "quarantine", "list"))
+    assert str(tmp_path / "warehouse.duckdb") in line and "not a DuckDB database" in line, line
+    assert "PLATFORM_ASSETS_WAREHOUSE" in line
+
+
+def test_hand_broken_registry_json_is_named(tmp_path: Path):
+    model = tmp_path / "artifacts" / "registry" / "fraud_model"
+    (model / "versions" / "v0001").mkdir(parents=True)
+    (model / "aliases.json").write_text('{"champion": 1,')
+    line = _one_line(_cli(tmp_path, "models", "list"))
+    assert str(model / "aliases.json") in line and "not valid JSON" in line, line
+    (model / "aliases.json").write_text('{"champion": 1, "challenger": null, "history": []}')
+    (model / "versions" / "v0001" / "version.json").write_text("[1, 2")
+    line = _one_line(_cli(tmp_path, "models", "list"))
+    assert str(model / "versions" / "v0001" / "version.json") in line, line
+
+
+@pytest.mark.parametrize(
+    "args", [("models", "list"), ("tickets", "list"), ("quarantine", "list"), ("costs",)]
+)
+def test_platform_assets_home_pointing_at_a_file(tmp_path: Path, args):
+    home = tmp_path / "home.txt"
+    home.write_text("not a directory")
+    line = _one_line(_cli(home, *args))
+    assert f"PLATFORM_ASSETS_HOME='{home}' is a file, not a directory" in line, line
+
+
+def test_sigterm_on_contracts_lint_is_a_clean_exit(tmp_path: Path):
+    fifo = tmp_path / "contract.yaml"
+    os.mkfifo(fifo)  # lint blocks opening it: the signal arrives mid-command
+    process = subprocess.Popen(
+        [sys.executable, "-m", "platform_assets.cli", "contracts", "lint", str(fifo)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=_env(tmp_path),
+    )
+    time.sleep(8)  # past the imports
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    result = subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    assert _one_line(result, code=130) == "interrupted"
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path):
+    """A 4 MiB tmpfs for ``PLATFORM_ASSETS_HOME`` (so the Dagster instance's SQLite), with
+    the instance created and then every free byte taken."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root")
+    mount = tmp_path / f"full-{uuid.uuid4().hex[:8]}"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        warehouse = tmp_path / "warehouse.duckdb"  # not on the full disk: the instance is
+        env = _env(mount, PLATFORM_ASSETS_WAREHOUSE=str(warehouse))
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from platform_assets.runner import get_instance; get_instance().get_runs()",
+            ],
+            check=True,
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+        )
+        assert (mount / "dagster_home").is_dir()
+        with open(mount / "filler", "wb") as filler:
+            try:
+                while True:
+                    filler.write(b"\0" * 65536)
+                    filler.flush()
+            except OSError:
+                pass
+        yield mount, warehouse
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_under_the_instance_is_named(full_disk):
+    mount, warehouse = full_disk
+    result = _cli(
+        mount,
+        "checks",
+        "run",
+        "--select",
+        "raw/transactions",
+        "--partition",
+        "2026-11-04",
+        "--materialize",
+        PLATFORM_ASSETS_WAREHOUSE=str(warehouse),
+        PLATFORM_ASSETS_ROWS_PER_PARTITION="100",
+    )
+    line = _one_line(result)
+    assert f"DAGSTER_HOME={mount / 'dagster_home'}" in line and "free space" in line, line
