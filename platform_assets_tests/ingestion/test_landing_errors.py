@@ -185,3 +185,32 @@ def test_zero_rows_per_partition_is_refused_naming_the_setting(tmp_path: Path):
     )
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "warehouse.duckdb").exists()  # nothing ran
+
+
+@pytest.mark.slow
+def test_a_run_summary_names_the_clash_and_echoes_no_row(tmp_path: Path):
+    """In a run the step's summary is the innermost error: the platform's line, never the
+    reader's (ArrowTypeError naming nothing, or DuckDB's error echoing the row)."""
+    folder = tmp_path / "landing" / "transactions" / f"partition_date={DAY}"
+    folder.mkdir(parents=True)
+    pq.write_table(generate_transactions(DAY, 100), folder / "a.parquet")
+    second = generate_transactions(DAY, 10)
+    amounts = pa.array([str(v) for v in second["amount_cents"].to_pylist()])
+    pq.write_table(_with_column(second, "amount_cents", amounts), folder / "b.parquet")
+    config = tmp_path / "landing.yaml"
+    config.write_text("ops:\n  raw_transactions:\n    config:\n      source: landing\n")
+    args = ["checks", "run", "--select", "raw/transactions", "--partition", DAY, "--materialize"]
+    result = platform_assets(tmp_path, *args, "--config", config)
+    assert result.returncode == 1, result.stdout + result.stderr[-2000:]
+    (summary,) = [line for line in result.stdout.splitlines() if "failed step:" in line]
+    assert "IngestionError: Files in" in summary and "'amount_cents'" in summary, summary
+
+    for name in ("a.parquet", "b.parquet"):
+        (folder / name).unlink()
+    _huge_field_csv(folder / "part-0.csv")
+    result = platform_assets(tmp_path, *args, "--config", config)
+    assert result.returncode == 1, result.stdout + result.stderr[-2000:]
+    (summary,) = [line for line in result.stdout.splitlines() if "failed step:" in line]
+    assert "part-0.csv: cannot be read as CSV" in summary, summary
+    assert "bob.secret" not in result.stdout + result.stderr
+    assert "xxxxxxxx" not in result.stdout + result.stderr

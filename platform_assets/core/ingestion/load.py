@@ -138,7 +138,8 @@ class LandingFolderReader:
             )
         with duckdb.connect() as conn:
             conn.execute("SET TimeZone = 'UTC'")
-            parts = [(item["file_url"], self._read_file(conn, item)) for item in items]
+            # Named relative to the folder, which the messages name once.
+            parts = [(item["file_name"], self._read_file(conn, item)) for item in items]
             # The text files of a day are parsed together, so a value that does not parse in
             # one file leaves the column text for the whole day (and the check names its rows)
             # instead of making the day's files disagree on the column's type.
@@ -189,7 +190,7 @@ class LandingFolderReader:
                 f"{name}: cannot be read as {suffix[1:].upper()} ({reader_error_excerpt(exc)}). "
                 f"The file may be truncated or of another format; nothing from this partition "
                 f"was loaded."
-            ) from exc
+            ) from None  # the reader's own error echoes the row's values: never pass it on
 
 
 SKIPPED_FILES_KEY = b"platform_assets.skipped_files"
@@ -213,7 +214,7 @@ def _concat(tables: list[pa.Table], named: list[tuple[str, pa.Table]], folder: s
                 f"Files in {folder}/ do not share one set of column types ({exc}); nothing from "
                 f"this partition was loaded."
             )
-        ) from exc
+        ) from None  # the message says it all; a run's summary shows the innermost error
 
 
 def _type_clash(named: list[tuple[str, pa.Table]], folder: str) -> str | None:
