@@ -85,13 +85,12 @@ def _one(exc: BaseException) -> str | None:
     if isinstance(exc, SettingsError | RegistryError):
         # A RegistryError no command answered itself: the registry or a request cannot work.
         return text
-    if isinstance(exc, duckdb.Error) and (
-        "not a valid DuckDB database file" in text or "Corrupt database file" in text
-    ):
+    if isinstance(exc, duckdb.Error) and any(p in text for p in _DUCKDB_CORRUPT):
         return (
-            f"the warehouse cannot be opened: {text.splitlines()[0]}. It is not a DuckDB database "
-            f"(corrupted, truncated or another kind of file): restore it from a backup, or move it "
-            f"away and land the data again (PLATFORM_ASSETS_WAREHOUSE says which file is used)"
+            f"{_warehouse_file(text)}: the warehouse cannot be read "
+            f"({text.splitlines()[0].removeprefix('IO Error: ')}): the file is corrupted, "
+            f"truncated or not a DuckDB database: restore it from a backup, or move it away and "
+            f"land the data again (PLATFORM_ASSETS_WAREHOUSE names the file)"
         )
     if _disk_full(exc):
         where = getattr(exc, "filename", None) or _dagster_home()
@@ -123,6 +122,28 @@ def _one(exc: BaseException) -> str | None:
             f"and the network, then run the command again; nothing was changed"
         )
     return None
+
+
+_DUCKDB_CORRUPT = (
+    "not a valid DuckDB database file",
+    "Corrupt database file",
+    "Could not read enough bytes from file",
+)
+
+
+def _warehouse_file(text: str) -> str:
+    """The file DuckDB's message names, else the warehouse the settings name."""
+    import re
+
+    quoted = re.search(r'file "([^"]+)"', text)
+    if quoted:
+        return quoted.group(1)
+    try:
+        from platform_assets.core.settings import Settings
+
+        return str(Settings.from_env().warehouse)
+    except ValueError:
+        return "the warehouse file"
 
 
 _SQLITE_CANNOT_WRITE = (

@@ -92,11 +92,33 @@ def test_a_huge_csv_field_error_is_short_and_echoes_no_value(tmp_path: Path):
     assert len(line) < 600 and "bob.secret" not in line and "xxxxxxxx" not in line, line
 
 
-def test_a_corrupted_warehouse_file_is_named(tmp_path: Path):
-    (tmp_path / "warehouse.duckdb").write_bytes(os.urandom(20_000))
+def _damage(path: Path, how: str) -> None:
+    import duckdb
+
+    if how == "not duckdb":
+        path.write_bytes(os.urandom(20_000))
+        return
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("CREATE SCHEMA platform")
+        conn.execute(
+            "CREATE TABLE platform.batch_manifest AS "
+            "SELECT range AS i, repeat('x', 100) AS s FROM range(200000)"
+        )
+    size = path.stat().st_size
+    with path.open("r+b") as handle:
+        if how == "truncated":
+            handle.truncate(size // 2)
+        else:  # blocks overwritten: DuckDB's checksums catch it
+            handle.seek(4096)
+            handle.write(os.urandom(8192))
+
+
+@pytest.mark.parametrize("how", ["not duckdb", "truncated", "overwritten"])
+def test_a_corrupted_warehouse_file_is_named(tmp_path: Path, how: str):
+    _damage(tmp_path / "warehouse.duckdb", how)
     line = _one_line(_cli(tmp_path, "quarantine", "list"))
-    assert str(tmp_path / "warehouse.duckdb") in line and "not a DuckDB database" in line, line
-    assert "PLATFORM_ASSETS_WAREHOUSE" in line
+    assert line.startswith(f"error: {tmp_path / 'warehouse.duckdb'}: the warehouse cannot be read")
+    assert "restore it from a backup" in line and "PLATFORM_ASSETS_WAREHOUSE" in line, line
 
 
 def test_hand_broken_registry_json_is_named(tmp_path: Path):
