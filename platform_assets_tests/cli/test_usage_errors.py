@@ -145,7 +145,7 @@ def test_platform_assets_home_pointing_at_a_file(tmp_path: Path, args):
 
 def test_sigterm_on_contracts_lint_is_a_clean_exit(tmp_path: Path):
     fifo = tmp_path / "contract.yaml"
-    os.mkfifo(fifo)  # lint blocks opening it: the signal arrives mid-command
+    os.mkfifo(fifo)  # lint blocks reading it: the signal arrives mid-command
     process = subprocess.Popen(
         [sys.executable, "-m", "platform_assets.cli", "contracts", "lint", str(fifo)],
         stdout=subprocess.PIPE,
@@ -154,9 +154,22 @@ def test_sigterm_on_contracts_lint_is_a_clean_exit(tmp_path: Path):
         cwd=REPO,
         env=_env(tmp_path),
     )
-    time.sleep(8)  # past the imports
-    process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=60)
+    # A writer can open the FIFO without blocking only once the command has it open to read:
+    # then the command is past its imports, waiting in read(), when the signal comes.
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline, process.poll()
+            time.sleep(0.1)
+    try:
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        os.close(writer)
     result = subprocess.CompletedProcess(process.args, process.returncode, out, err)
     assert _one_line(result, code=130) == "interrupted"
 
