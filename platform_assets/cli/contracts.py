@@ -27,7 +27,8 @@ def _claude_client(no_llm: bool):
     return client if client.enabled else None
 
 
-DATA_SUFFIXES = (".csv", ".parquet", ".jsonl", ".ndjson", ".json", ".gz", ".zip")
+# Not .json: JSON is YAML, and a contract may be written in it.
+DATA_SUFFIXES = (".csv", ".parquet", ".jsonl", ".ndjson", ".gz", ".zip")
 CONTRACT_SUFFIXES = (".yaml", ".yml")
 
 
