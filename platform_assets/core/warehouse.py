@@ -588,7 +588,7 @@ def reader_error_excerpt(exc: BaseException, limit: int = 200) -> str:
     """A reader's error cut to what locates the problem: DuckDB's "Possible fixes" and settings
     dropped, its ``Original Line:`` (the row's values, PII included) left out, each remaining
     line at most ``limit`` characters."""
-    head = str(exc).strip().split("\n\n")[0]
+    head = str(exc).strip().split("\n\n")[0].split("\nPossible fixes:")[0]
     lines = [
         line.strip()
         for line in head.splitlines()
