@@ -188,6 +188,14 @@ def _execute(
     Raises :class:`~platform_assets.operations_runs.RunStopped` when SIGINT/SIGTERM or a too
     long wait for a pool slot ended the run.
     """
+    from platform_assets.core.ingestion.load import IngestionError, check_rows_per_partition
+
+    rows = _source_config(run_config).get("rows_per_partition")
+    if rows is not None:
+        try:
+            check_rows_per_partition(rows, f"ops:{RAW_TRANSACTIONS_OP}:config:rows_per_partition")
+        except IngestionError as exc:
+            raise RunnerError(f"invalid run config: {exc}") from None
     instance = instance or get_instance()
     reap_dead_runs(instance)
     tags = {**(tags or {}), **owner_tags()}

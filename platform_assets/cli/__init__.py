@@ -21,9 +21,10 @@ from pathlib import Path
 import click
 
 from platform_assets.cli import contracts, costs, evals, models, quarantine, runs, tickets
+from platform_assets.cli.common import PlatformGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=PlatformGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="platform_assets")
 def main() -> None:
     """platform_assets: an ML platform shipped as a Dagster code location.

@@ -27,6 +27,49 @@ def _claude_client(no_llm: bool):
     return client if client.enabled else None
 
 
+# Not .json: JSON is YAML, and a contract may be written in it.
+DATA_SUFFIXES = (".csv", ".parquet", ".jsonl", ".ndjson", ".gz", ".zip")
+CONTRACT_SUFFIXES = (".yaml", ".yml")
+
+
+def _not_a_contract(path: Path) -> str | None:
+    """Why ``path`` cannot be a contract, before the YAML parser sees it: a data file (by its
+    name, or Parquet's magic bytes), or bytes that are not UTF-8 text. ``None`` when it may be."""
+    import codecs
+
+    if path.suffix.lower() in DATA_SUFFIXES:
+        return (
+            f"{path}: a {path.suffix} file is data, not a contract; a contract is ODCS YAML (.yaml)"
+        )
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(64 * 1024)
+    except OSError:
+        return None  # the loader says what is wrong with the path
+    if head.startswith(b"PAR1"):
+        return f"{path}: a Parquet file is data, not a contract; a contract is ODCS YAML (.yaml)"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        return (
+            f"{path}: not a contract: byte {exc.start} is not UTF-8 text (a binary or data file?); "
+            f"a contract is ODCS YAML (.yaml) in UTF-8"
+        )
+    return None
+
+
+def _refuse_non_contract(contract: Path, data: Path) -> None:
+    problem = _not_a_contract(contract)
+    if problem is None:
+        return
+    if data.suffix.lower() in CONTRACT_SUFFIXES:
+        problem += (
+            f"; the arguments are CONTRACT then DATA, did you swap them? "
+            f"(platform-assets contracts check {data} {contract})"
+        )
+    fail_usage(problem)
+
+
 @contracts.command("check")
 @click.argument("contract", type=click.Path(path_type=Path))
 @click.argument("data", type=click.Path(path_type=Path))
@@ -66,6 +109,7 @@ def contracts_check(
     from platform_assets.core.validation.contract import ContractError, load_contract
     from platform_assets.core.validation.engine import NO_REFERENCE_NOTE, check_batch
 
+    _refuse_non_contract(contract, data)
     try:
         parsed = load_contract(contract, table)
     except ContractError as exc:
@@ -190,6 +234,18 @@ def _lint_one(path: Path) -> dict:
         load_contract_tables,
     )
 
+    problem = _not_a_contract(path)
+    if problem is not None:
+        return {
+            "file": str(path),
+            "valid_odcs": False,
+            "checkable": False,
+            "verdict": "not a contract",
+            "problems": [problem],
+            "message": problem,
+            "not_run": [],
+            "tables": [],
+        }
     try:
         tables = load_contract_tables(path)
     except ContractError as exc:

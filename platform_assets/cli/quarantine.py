@@ -89,23 +89,46 @@ def quarantine_list(partition: str | None, table: str, as_json: bool) -> None:
         days = partition_counts(conn, table, partition)
         for day in days:
             day["released"] = sum(r["released"] for r in releases(conn, table, day["partition"]))
+    broken = [d for d in days if not d["invariant_holds"] and not d["stale"]]
     if as_json:
         click.echo(json.dumps(days, indent=2, default=str))
-        sys.exit(EXIT_OK)
+        sys.exit(EXIT_FAILED if broken else EXIT_OK)
     if not days:
         click.echo(f"{table}: no quarantined rows")
     for day in days:
-        verdict = (
-            "no verdict" if day["passes"] is None else ("passed" if day["passes"] else "FAILED")
-        )
-        click.echo(
-            f"{day['partition']}: raw {day['raw']} = validated {day['validated']} + quarantined "
-            f"{day['quarantined']}; {verdict} under {day['contract'] or 'no contract yet'}"
-            + (f"; {day['released']} released so far" if day["released"] else "")
-        )
+        click.echo(_day_line(day, table))
         if day["reasons"]:
             click.echo(f"  reasons (rows): {_reasons_text(day['reasons'])}")
-    sys.exit(EXIT_OK)
+    # A day whose counts do not add up, though nothing landed since its check, is damage.
+    sys.exit(EXIT_FAILED if broken else EXIT_OK)
+
+
+def _day_line(day: dict, table: str) -> str:
+    """One day's counts as the tables have them, and whether they are a current verdict."""
+    counts = (
+        f"raw {day['raw']} {'=' if day['invariant_holds'] else '!='} validated "
+        f"{day['validated']} + quarantined {day['quarantined']}"
+    )
+    if day["stale"]:
+        when = (
+            f"landed again at {day['loaded_at']} after its check at {day['checked_at']}"
+            if day["checked_at"]
+            else f"landed at {day['loaded_at']} and never checked"
+        )
+        return (
+            f"{day['partition']}: {counts}; STALE: {when}, so it has no current verdict until "
+            f"its contract check on raw/{table} and validated/{table} run again for the day"
+        )
+    verdict = "no verdict" if day["passes"] is None else ("passed" if day["passes"] else "FAILED")
+    line = f"{day['partition']}: {counts}; {verdict} under {day['contract'] or 'no contract yet'}"
+    if day.get("released"):
+        line += f"; {day['released']} released so far"
+    if not day["invariant_holds"]:
+        line += (
+            f"; the invariant raw = validated + quarantined does NOT hold: rows of {table} were "
+            f"changed outside the platform; run the day's contract check and validation again"
+        )
+    return line
 
 
 @quarantine.command("show")

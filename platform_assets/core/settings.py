@@ -245,6 +245,22 @@ class SettingsError(ValueError):
     """The environment asks for something that cannot work; the message names the variable."""
 
 
+def _positive_int(env: Mapping[str, str], variable: str, default: int) -> int:
+    text = env.get(variable, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise SettingsError(
+            f"{variable}={text!r}: expected a positive integer (default {default}); unset it for "
+            f"the default"
+        )
+    return value
+
+
 def retrain_cron_from_env(environ: Mapping[str, str] | None = None) -> str:
     """``PLATFORM_ASSETS_RETRAIN_CRON``, or weekly. Read alone (not through ``Settings``) by the
     automation conditions, which are built when the code location loads."""
@@ -333,6 +349,11 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         home = Path(env.get("PLATFORM_ASSETS_HOME", ".platform_assets")).expanduser().resolve()
+        if home.exists() and not home.is_dir():
+            raise SettingsError(
+                f"PLATFORM_ASSETS_HOME={str(home)!r} is a file, not a directory: point it at a "
+                f"directory (created when missing) for the platform's data"
+            )
         contracts_default = (
             Path("contracts") if Path("contracts").is_dir() else _bundled("contracts")
         )
@@ -377,7 +398,7 @@ class Settings:
                 env.get("PLATFORM_ASSETS_CONTRACTS_DIR", contracts_default)
             ).resolve(),
             landing_url=env.get("PLATFORM_ASSETS_LANDING_URL", landing_default),
-            rows_per_partition=int(env.get("PLATFORM_ASSETS_ROWS_PER_PARTITION", "20000")),
+            rows_per_partition=_positive_int(env, "PLATFORM_ASSETS_ROWS_PER_PARTITION", 20000),
             registry_url=env.get("PLATFORM_ASSETS_REGISTRY_URL") or registry_default,
             drift_threshold=float(
                 env.get("PLATFORM_ASSETS_DRIFT_THRESHOLD", DEFAULT_DRIFT_THRESHOLD)

@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS platform.batch_manifest (
     columns JSON NOT NULL,
     source VARCHAR NOT NULL,
     loaded_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    skipped_files JSON,
     PRIMARY KEY (table_name, partition_key)
 );
 CREATE TABLE IF NOT EXISTS platform.batch_verdicts (
@@ -591,6 +592,22 @@ def _as_parse(declared: TextParse | str) -> TextParse:
     return declared if isinstance(declared, TextParse) else TextParse(declared)
 
 
+def reader_error_excerpt(exc: BaseException, limit: int = 200) -> str:
+    """A reader's error cut to what locates the problem: DuckDB's "Possible fixes" and settings
+    dropped, its ``Original Line:`` (the row's values, PII included) left out, each remaining
+    line at most ``limit`` characters."""
+    head = str(exc).strip().split("\n\n")[0].split("\nPossible fixes:")[0]
+    lines = [
+        line.strip()
+        for line in head.splitlines()
+        if line.strip() and not line.strip().startswith("Original Line:")
+    ]
+    if lines and lines[0].startswith("Invalid Input Error: "):
+        lines[0] = lines[0].removeprefix("Invalid Input Error: ")
+    cut = [line if len(line) <= limit else line[:limit] + "…" for line in lines]
+    return "; ".join(cut) or type(exc).__name__
+
+
 def read_csv_as_text(conn: duckdb.DuckDBPyConnection, source, name: str) -> duckdb.DuckDBPyRelation:
     """A CSV file (a path, or a binary file object) as a temp table of text columns, exactly
     as written: no type is guessed (``Yes`` stays ``Yes``, ``00123`` stays ``00123``), an
@@ -630,13 +647,21 @@ def csv_text_relation(
     import csv
     import io
 
-    if isinstance(source, str | Path):
-        with open(source, newline="", encoding="utf-8-sig") as handle:
-            header = next(csv.reader(handle), None)
-    else:
-        data = source.read()
-        header = next(csv.reader(io.StringIO(data.decode("utf-8-sig", errors="replace"))), None)
-        source = io.BytesIO(data)
+    try:
+        if isinstance(source, str | Path):
+            with open(source, newline="", encoding="utf-8-sig") as handle:
+                header = next(csv.reader(handle), None)
+        else:
+            data = source.read()
+            text = io.StringIO(data.decode("utf-8-sig", errors="replace"))
+            header = next(csv.reader(text), None)
+            source = io.BytesIO(data)
+    except csv.Error as exc:
+        limit = csv.field_size_limit()
+        raise ValueError(
+            f"{name}: the header line cannot be read ({exc}): a column name over "
+            f"{limit // 1024} KiB is not a header; check the file is CSV with a header line"
+        ) from None
     if not header:
         raise ValueError(f"{name}: no header line")
     return conn.read_csv(

@@ -21,6 +21,7 @@ from platform_assets.core.ingestion.load import (
     BundledReader,
     LandingFolderReader,
     build_pipeline,
+    check_rows_per_partition,
     record_manifests,
     refuse_other_source,
     stored_column_types,
@@ -77,7 +78,12 @@ class IngestionConfig(dg.Config):
             duplicate_share=self.duplicate_share,
             amount_scale=self.amount_scale,
         )
-        return BundledReader(self.rows_per_partition or platform.rows_per_partition, faults)
+        if self.rows_per_partition is None:
+            return BundledReader(platform.rows_per_partition, faults)
+        rows = check_rows_per_partition(
+            self.rows_per_partition, f"ops:{RAW_TRANSACTIONS_OP}:config:rows_per_partition"
+        )
+        return BundledReader(rows, faults)
 
 
 class RawTranslator(DagsterDltTranslator):

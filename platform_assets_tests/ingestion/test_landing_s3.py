@@ -76,3 +76,18 @@ def test_s3_missing_partition_is_a_clear_error(s3, tmp_path: Path):
             tmp_path / "w.duckdb",
             tmp_path / "dlt",
         )
+
+
+def test_s3_marker_files_are_skipped_and_listed(s3, tmp_path: Path):
+    prefix = "feeds/transactions/partition_date=2026-11-07"
+    _put(s3, f"{prefix}/part-0.parquet", generate_transactions("2026-11-07", 200))
+    s3.put_object(Bucket="landing", Key=f"{prefix}/_SUCCESS", Body=b"")
+    s3.put_object(Bucket="landing", Key=f"{prefix}/.DS_Store", Body=b"\x00\x00\x00\x01Bud1")
+    (manifest,) = ingest(
+        LandingFolderReader("s3://landing/feeds"),
+        ["2026-11-07"],
+        tmp_path / "w.duckdb",
+        tmp_path / "dlt",
+    )
+    assert manifest.row_count == 200
+    assert sorted(manifest.skipped_files) == [".DS_Store", "_SUCCESS"]

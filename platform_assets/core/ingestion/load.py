@@ -36,6 +36,7 @@ import duckdb
 import pyarrow as pa
 
 from platform_assets.core.ingestion.bundled import FaultInjection, generate_transactions
+from platform_assets.core.validation.quarantine import invalidate_partitions
 from platform_assets.core.warehouse import (
     TextParse,
     cast_text_columns,
@@ -43,6 +44,7 @@ from platform_assets.core.warehouse import (
     quote_ident,
     read_csv_as_text,
     read_jsonl_as_text,
+    reader_error_excerpt,
     replace_row,
     table_columns,
 )
@@ -61,9 +63,22 @@ class IngestionError(ValueError):
 class BatchReader(Protocol):
     """Where daily batches come from. ``read`` returns one partition as an Arrow table."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def read(self, partition_key: str) -> pa.Table: ...
+
+
+def check_rows_per_partition(value: object, where: str) -> int:
+    """``value`` when it is a positive whole number of rows, else an :class:`IngestionError`
+    naming ``where`` it was set (0 used to mean "the default" without saying so). For run
+    config and settings; ``BundledReader(0)`` itself is an empty day, on purpose."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise IngestionError(
+            f"{where}: {value!r} is not a positive integer; the bundled source's rows a day must "
+            f"be 1 or more (leave it out for the default)."
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -86,7 +101,10 @@ class LandingFolderReader:
 
     Layout: ``<url>/<table>/partition_date=<YYYY-MM-DD>/*.{csv,parquet,jsonl}``. Files are
     listed with dlt's filesystem source (so S3 credentials come from dlt's usual config or
-    the AWS environment variables). Every file of a partition must share one set of columns.
+    the AWS environment variables). Marker and hidden files (``_SUCCESS``, ``.DS_Store``:
+    any name starting with ``_`` or ``.``) are skipped, and the manifest lists them. The files
+    of a partition must agree on each column's type: two that do not (``int64`` in one,
+    ``string`` in another) fail the partition naming both files, and nothing is replaced.
 
     CSV and JSONL keep their values: every field is read as the text it is (JSONL objects
     and arrays stay JSON), then the columns in ``parsed_types`` (``{column: TextParse}``,
@@ -109,21 +127,40 @@ class LandingFolderReader:
         listing = filesystem(
             bucket_url=self.url, file_glob=f"{self.table}/{PARTITION_COLUMN}={partition_key}/*"
         )
-        items = sorted(listing, key=lambda item: item["file_name"])
+        listed = sorted(listing, key=lambda item: item["file_name"])
+        skipped = [item["file_name"] for item in listed if is_marker_file(item["file_name"])]
+        items = [item for item in listed if not is_marker_file(item["file_name"])]
         if not items:
+            only = f" (only markers, skipped: {', '.join(skipped)})" if skipped else ""
             raise IngestionError(
-                f"No files for partition {partition_key} in {folder}/. Put CSV, Parquet or JSONL "
-                f"files there, or materialize a partition that has landed."
+                f"No files for partition {partition_key} in {folder}/{only}. Put CSV, Parquet or "
+                f"JSONL files there, or materialize a partition that has landed."
             )
-        tables = [self._read_file(item) for item in items]
-        try:
-            return pa.concat_tables(tables, promote_options="permissive")
-        except pa.ArrowInvalid as exc:
-            raise IngestionError(
-                f"Files in {folder}/ do not share one set of column types: {exc}"
-            ) from exc
+        with duckdb.connect() as conn:
+            conn.execute("SET TimeZone = 'UTC'")
+            # Named relative to the folder, which the messages name once.
+            parts = [(item["file_name"], self._read_file(conn, item)) for item in items]
+            # The text files of a day are parsed together, so a value that does not parse in
+            # one file leaves the column text for the whole day (and the check names its rows)
+            # instead of making the day's files disagree on the column's type.
+            text_parts = [(name, t) for name, (is_text, t) in parts if is_text]
+            tables = [(name, t) for name, (is_text, t) in parts if not is_text]
+            if text_parts:
+                text = _concat([t for _, t in text_parts], text_parts, folder)
+                typed, _ = cast_text_columns(conn, conn.from_arrow(text), self.parsed_types)
+                label = (
+                    text_parts[0][0]
+                    if len(text_parts) == 1
+                    else f"the text files ({', '.join(n for n, _ in text_parts)})"
+                )
+                tables.insert(0, (label, typed.to_arrow_table()))
+        day = _concat([t for _, t in tables], tables, folder)
+        return day.replace_schema_metadata(
+            {**(day.schema.metadata or {}), SKIPPED_FILES_KEY: json.dumps(skipped).encode()}
+        )
 
-    def _read_file(self, item) -> pa.Table:
+    def _read_file(self, conn: duckdb.DuckDBPyConnection, item) -> tuple[bool, pa.Table]:
+        """``(is_text, table)``: a Parquet file with its types, a CSV or JSONL file as text."""
         import pyarrow.parquet as pq
 
         name = item["file_url"]
@@ -131,7 +168,8 @@ class LandingFolderReader:
         if suffix not in SUPPORTED_LANDING_FORMATS:
             raise IngestionError(
                 f"{name}: unsupported file type {suffix!r}; the landing folder takes "
-                f"{', '.join(SUPPORTED_LANDING_FORMATS)}."
+                f"{', '.join(SUPPORTED_LANDING_FORMATS)} (marker and hidden files, named _* or .*, "
+                f"are skipped)."
             )
         if item.get("size_in_bytes") == 0:
             raise IngestionError(
@@ -140,25 +178,66 @@ class LandingFolderReader:
         try:
             with item.open() as handle:
                 if suffix == ".parquet":
-                    return pq.read_table(handle)
-                return self._read_text(handle, name, suffix)
+                    return False, pq.read_table(handle)
+                text = (
+                    read_csv_as_text(conn, handle, name)
+                    if suffix == ".csv"
+                    else read_jsonl_as_text(conn, handle)
+                )
+                return True, text.to_arrow_table()
         except (pa.ArrowInvalid, OSError, ValueError, duckdb.Error) as exc:
             raise IngestionError(
-                f"{name}: cannot be read as {suffix[1:].upper()} ({exc}). The file may be "
-                "truncated or of another format; nothing from this partition was loaded."
-            ) from exc
+                f"{name}: cannot be read as {suffix[1:].upper()} ({reader_error_excerpt(exc)}). "
+                f"The file may be truncated or of another format; nothing from this partition "
+                f"was loaded."
+            ) from None  # the reader's own error echoes the row's values: never pass it on
 
-    def _read_text(self, handle, name: str, suffix: str) -> pa.Table:
-        """A CSV or JSONL file as written, then the contract's declared types parsed."""
-        with duckdb.connect() as conn:
-            conn.execute("SET TimeZone = 'UTC'")
-            text = (
-                read_csv_as_text(conn, handle, name)
-                if suffix == ".csv"
-                else read_jsonl_as_text(conn, handle)
+
+SKIPPED_FILES_KEY = b"platform_assets.skipped_files"
+
+
+def is_marker_file(file_name: str) -> bool:
+    """A marker or hidden file (``_SUCCESS``, ``_committed_123``, ``.DS_Store``, ``._x.csv``):
+    written by Spark, Hadoop or a desktop next to the data, never data itself."""
+    return Path(file_name).name.startswith(("_", "."))
+
+
+def _concat(tables: list[pa.Table], named: list[tuple[str, pa.Table]], folder: str) -> pa.Table:
+    """The files of one day as one table, or an :class:`IngestionError` naming the column
+    and the two files whose types for it cannot be reconciled."""
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise IngestionError(
+            _type_clash(named, folder)
+            or (
+                f"Files in {folder}/ do not share one set of column types ({exc}); nothing from "
+                f"this partition was loaded."
             )
-            typed, _ = cast_text_columns(conn, text, self.parsed_types)
-            return typed.to_arrow_table()
+        ) from None  # the message says it all; a run's summary shows the innermost error
+
+
+def _type_clash(named: list[tuple[str, pa.Table]], folder: str) -> str | None:
+    first: dict[str, tuple[str, pa.Field]] = {}
+    for name, table in named:
+        for arrow_field in table.schema:
+            if arrow_field.name not in first:
+                first[arrow_field.name] = (name, arrow_field)
+                continue
+            first_name, first_field = first[arrow_field.name]
+            try:
+                pa.unify_schemas(
+                    [pa.schema([first_field]), pa.schema([arrow_field])],
+                    promote_options="permissive",
+                )
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                return (
+                    f"Files in {folder}/ disagree on column {arrow_field.name!r}: "
+                    f"{first_field.type} in {first_name}, {arrow_field.type} in {name}. Nothing "
+                    f"from this partition was loaded (its previous rows are kept); re-deliver the "
+                    f"files with one type for {arrow_field.name!r}."
+                )
+    return None
 
 
 @contextmanager
@@ -237,6 +316,7 @@ class BatchManifest:
     row_count: int
     columns: list[ColumnArrival]
     source: str
+    skipped_files: list[str] = field(default_factory=list)  # markers such as _SUCCESS
 
     def to_row(self, table_name: str) -> list:
         return [
@@ -245,6 +325,7 @@ class BatchManifest:
             self.row_count,
             json.dumps([asdict(c) for c in self.columns]),
             self.source,
+            json.dumps(self.skipped_files),
         ]
 
 
@@ -287,16 +368,17 @@ def prepare_batch(
     if PARTITION_COLUMN in table.column_names:
         raise IngestionError(
             f"Partition {partition_key}: the batch already has a column named "
-            f"{PARTITION_COLUMN!r}, which the platform reserves for the partition key. Rename it "
-            "at the source."
+            f"{PARTITION_COLUMN!r}, "
+            "which the platform reserves for the partition key. Rename it at the source."
         )
+    skipped = json.loads((table.schema.metadata or {}).get(SKIPPED_FILES_KEY, b"[]"))
     table, arrivals = harmonize(table, stored_types)
     date_value = parse_partition_key(partition_key)
     table = table.append_column(
         pa.field(PARTITION_COLUMN, pa.date32(), nullable=False),
         pa.array([date_value] * table.num_rows, pa.date32()),
     )
-    return table, BatchManifest(partition_key, table.num_rows, arrivals, source)
+    return table, BatchManifest(partition_key, table.num_rows, arrivals, source, skipped)
 
 
 def transactions_source(
@@ -437,7 +519,7 @@ def lake_destination(warehouse_name: str):
             values = (
                 conn.execute(
                     f"SELECT DISTINCT {', '.join(quote_ident(k) for k in keys)} FROM "
-                    "read_parquet(?)",
+                    f"read_parquet(?)",
                     [file],
                 ).fetchall()
                 if replace
@@ -502,30 +584,42 @@ def refuse_other_source(conn, table_name: str, partition_keys: Sequence[str], so
         listed = ", ".join(f"{key} (from {landed})" for key, landed in sorted(others.items()))
         raise IngestionError(
             f"raw.{table_name}: {listed} landed from another source than this run's ({source!r}); "
-            "loading would replace that data. Run with the source it landed from, or set "
-            "`replace_other_source: true` in the raw_transactions config to replace it on purpose."
+            f"loading "
+            f"would replace that data. Run with the source it landed from, or set "
+            f"`replace_other_source: true` in the raw_transactions config to replace it on purpose."
         )
 
 
 def record_manifests(conn, table_name: str, manifests: Iterable[BatchManifest]) -> None:
-    """Write the manifests; clear the raw rows of partitions that arrived empty.
+    """Write the manifests; clear the raw rows of partitions that arrived empty; invalidate
+    the validated and quarantined rows of every landed day until it is checked again.
 
     dlt skips an empty batch entirely, so without this a re-delivered empty day would leave
     the old day's rows in place.
     """
+    manifests = list(manifests)
+    invalidate_partitions(conn, table_name, [m.partition_key for m in manifests])
     raw_columns = table_columns(conn, RAW_SCHEMA, table_name)
+    if "skipped_files" not in table_columns(conn, "platform", "batch_manifest"):
+        # A warehouse made before the manifest listed skipped marker files.
+        conn.execute("ALTER TABLE platform.batch_manifest ADD COLUMN skipped_files JSON")
     for manifest in manifests:
         if manifest.row_count == 0 and raw_columns:
             conn.execute(
                 f"DELETE FROM {RAW_SCHEMA}.{quote_ident(table_name)} WHERE {PARTITION_COLUMN} = ?",
                 [manifest.partition_key],
             )
-        name, key, row_count, columns, source = manifest.to_row(table_name)
+        name, key, row_count, columns, source, skipped = manifest.to_row(table_name)
         replace_row(
             conn,
             "platform.batch_manifest",
             {"table_name": name, "partition_key": key},
-            {"row_count": row_count, "columns": columns, "source": source},
+            {
+                "row_count": row_count,
+                "columns": columns,
+                "source": source,
+                "skipped_files": skipped,
+            },
             now_columns=["loaded_at"],
         )
 

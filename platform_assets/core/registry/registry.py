@@ -53,6 +53,10 @@ class PromotionBlockedError(RegistryError):
     """Promotion was asked for without a passing gate decision for that version."""
 
 
+class CorruptRegistryFileError(RegistryError):
+    """A registry record (``version.json``, ``aliases.json``) is not the JSON the registry wrote."""
+
+
 @dataclass(frozen=True)
 class ModelVersion:
     model_name: str
@@ -162,7 +166,7 @@ class ModelRegistry:
                 f"{self.model_name} has no version {version} (looked for {self.store.uri(key)}); "
                 f"versions: {self.versions()}"
             )
-        return ModelVersion(self.model_name, version, json.loads(self.store.get_text(key)))
+        return ModelVersion(self.model_name, version, self._read_json(key))
 
     def attach(self, version: int, name: str, data: bytes) -> str:
         """Add a document (model card, report) to a version; model files are immutable."""
@@ -228,7 +232,23 @@ class ModelRegistry:
         key = self._aliases_key()
         if not self.store.exists(key):
             return {CHAMPION: None, CHALLENGER: None, "history": []}
-        return json.loads(self.store.get_text(key))
+        return self._read_json(key)
+
+    def _read_json(self, key: str) -> dict:
+        """A registry record; a file edited by hand or cut short is named, with where it breaks."""
+        try:
+            record = json.loads(self.store.get_text(key))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise CorruptRegistryFileError(
+                f"{self.store.uri(key)}: not valid JSON ({exc}); the registry's record was edited "
+                f"or cut short: restore it from a backup or undo the edit"
+            ) from None
+        if not isinstance(record, dict):
+            raise CorruptRegistryFileError(
+                f"{self.store.uri(key)}: holds a JSON {type(record).__name__}, not the registry's "
+                f"record (an object): restore it from a backup or undo the edit"
+            )
+        return record
 
     def aliases(self) -> dict[str, int | None]:
         data = self._aliases()

@@ -32,6 +32,7 @@ from platform_assets.core.warehouse import (
     quote_ident,
     read_csv_as_text,
     read_jsonl_as_text,
+    reader_error_excerpt,
     table_columns,
     typed_projection,
     unparsable_counts,
@@ -119,8 +120,9 @@ def batch_from_file(
             text = read_jsonl_as_text(conn, path, nested)
         return _typed_text(conn, text.alias, text, parsed_types or {}, str(path))
     except (duckdb.Error, ValueError) as exc:
+        problem = reader_error_excerpt(exc).rstrip(".")
         raise BatchError(
-            f"{path}: cannot be read as {FILE_TYPES[suffix]}: {_reader_message(exc).rstrip('.')}. "
+            f"{path}: cannot be read as {FILE_TYPES[suffix]}: {problem}. "
             f"The file may be truncated or of another format."
         ) from None
 
@@ -180,17 +182,6 @@ def _described(
     columns = {r[0]: r[1] for r in described if r[0] != ROW_COLUMN and r[0] not in hidden}
     (row_count,) = fetch_row(conn, f"SELECT count(*) FROM {name}")
     return Batch(name, columns, source, row_count, partition_key, owned)
-
-
-def _reader_message(exc: Exception) -> str:
-    """DuckDB's reader error, cut to what locates the problem (the line and the column count)."""
-    head = (
-        str(exc).strip().split("\n\n")[0]
-    )  # DuckDB's "Possible fixes" and settings follow a blank line
-    lines = [line.strip() for line in head.splitlines() if line.strip()]
-    if lines and lines[0].startswith("Invalid Input Error: "):
-        lines[0] = lines[0].removeprefix("Invalid Input Error: ")
-    return "; ".join(lines) or type(exc).__name__
 
 
 def batch_from_partition(

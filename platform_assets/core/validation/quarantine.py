@@ -1,6 +1,9 @@
 """Split a checked batch into validated rows and quarantined rows, atomically, per partition.
 
-The invariant: for every partition, ``raw rows = validated rows + quarantined rows``.
+The invariant: for every partition, ``raw rows = validated rows + quarantined rows``, as
+counted in the three tables (:func:`partition_counts`). A day landed again is invalidated
+(:func:`invalidate_partitions`) until its check runs again, so rows split from the batch it
+replaced never read as current.
 
 - A batch that **passes** its contract: rows that fail a row-level rule of severity
   ``error`` go to ``quarantine.rows`` with their reasons; all others go to
@@ -36,8 +39,7 @@ class SplitResult:
 
 def stored_type(spec) -> str:
     """The type a contract column is stored as in ``validated``: its physicalType, else its
-    logicalType's.
-    """
+    logicalType's."""
     return spec.physical_type or LOGICAL_DUCKDB_TYPES.get(spec.logical_type or "string", "VARCHAR")
 
 
@@ -127,9 +129,10 @@ def apply_verdict(
             + "))"
         )
         conn.execute(
-            "INSERT INTO quarantine.rows (table_name, partition_key, row_number, row_data, "
-            f"reasons) SELECT ?, ?, {ROW_COLUMN}, {row_json}, {reasons} FROM {flagged} WHERE NOT "
-            f"({keep}) ORDER BY {ROW_COLUMN}",
+            f"INSERT INTO quarantine.rows (table_name, partition_key, row_number, row_data, "
+            f"reasons) "
+            f"SELECT ?, ?, {ROW_COLUMN}, {row_json}, {reasons} FROM {flagged} WHERE NOT ({keep}) "
+            f"ORDER BY {ROW_COLUMN}",
             [table, key],
         )
         conn.execute(f"DROP TABLE {flagged}")
@@ -151,40 +154,92 @@ def apply_verdict(
 # --- reading what is held back ---------------------------------------------------------
 
 
+def invalidate_partitions(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    partition_keys: list[str],
+    partition_column: str = "partition_date",
+) -> None:
+    """Delete the validated and quarantined rows of days whose raw rows were just replaced.
+
+    Those rows were split from the batch the new delivery replaced: left in place they read
+    as the day's current data (``validated`` would feed features with rows no longer in
+    ``raw``). Until the day is checked again it has no validated or quarantined rows, its
+    verdict is older than its load (:func:`partition_counts` says "stale"), and
+    ``accept_partition`` refuses it. One transaction.
+    """
+    if not partition_keys:
+        return
+    target = f"validated.{quote_ident(table)}"
+    has_validated = bool(table_columns(conn, "validated", table))
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        if has_validated:
+            conn.execute(
+                f"DELETE FROM {target} WHERE list_contains(?, CAST({quote_ident(partition_column)} "
+                f"AS VARCHAR))",
+                [list(partition_keys)],
+            )
+        conn.execute(
+            "DELETE FROM quarantine.rows WHERE table_name = ? AND list_contains(?, partition_key)",
+            [table, list(partition_keys)],
+        )
+        conn.execute("COMMIT")
+    except Exception:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def partition_counts(
     conn: duckdb.DuckDBPyConnection,
     table: str,
     partition_key: str | None = None,
     partition_column: str = "partition_date",
 ) -> list[dict[str, Any]]:
-    """Per ingested partition of ``table``: raw, validated and quarantined rows, and the
-    verdict that decided it (its contract version). Only partitions holding quarantined
-    rows, unless ``partition_key`` asks for one."""
+    """Per ingested partition of ``table``: raw, validated and quarantined rows counted in
+    their tables, whether ``raw = validated + quarantined`` holds, and the verdict that
+    decided it (its contract version). ``stale`` is true when the day landed again after its
+    check (or was never checked): its counts are not a verdict on what is in ``raw`` now.
+
+    Without ``partition_key``: the partitions holding quarantined rows and those where the
+    invariant does not hold (stale days among them); with it, that one partition."""
     raw = _counts_by_day(conn, "raw", table, partition_column)
     validated = _counts_by_day(conn, "validated", table, partition_column)
     rows = conn.execute(
-        "SELECT m.partition_key, coalesce(q.held, 0), v.passes, v.contract_id, "
-        "v.contract_version, CAST(v.checked_at AS VARCHAR) FROM platform.batch_manifest m LEFT "
-        "JOIN (SELECT partition_key, count(*) AS held FROM quarantine.rows WHERE table_name = ?   "
-        "         GROUP BY partition_key) q USING (partition_key) LEFT JOIN "
-        "platform.batch_verdicts v ON v.table_name = m.table_name AND v.partition_key = "
-        "m.partition_key WHERE m.table_name = ? AND (? IS NULL OR m.partition_key = ?) AND (? IS "
-        "NOT NULL OR q.held > 0) ORDER BY m.partition_key",
-        [table, table, partition_key, partition_key, partition_key],
+        "SELECT m.partition_key, coalesce(q.held, 0), v.passes, v.contract_id, v.contract_version, "
+        "CAST(v.checked_at AS VARCHAR), CAST(m.loaded_at AS VARCHAR), "
+        "v.checked_at IS NULL OR m.loaded_at > v.checked_at "
+        "FROM platform.batch_manifest m "
+        "LEFT JOIN (SELECT partition_key, count(*) AS held FROM quarantine.rows "
+        "           WHERE table_name = ? GROUP BY partition_key) q USING (partition_key) "
+        "LEFT JOIN platform.batch_verdicts v "
+        "ON v.table_name = m.table_name AND v.partition_key = m.partition_key "
+        "WHERE m.table_name = ? AND (? IS NULL OR m.partition_key = ?) "
+        "ORDER BY m.partition_key",
+        [table, table, partition_key, partition_key],
     ).fetchall()
-    return [
-        {
-            "partition": key,
-            "raw": raw.get(key, 0),
-            "validated": validated.get(key, 0),
-            "quarantined": held,
-            "passes": passes,
-            "contract": f"{cid} {version}" if cid else None,
-            "checked_at": checked_at,
-            "reasons": reason_counts(conn, table, key),
-        }
-        for key, held, passes, cid, version, checked_at in rows
-    ]
+    days = []
+    for key, held, passes, cid, version, checked_at, loaded_at, stale in rows:
+        day_raw, day_validated = raw.get(key, 0), validated.get(key, 0)
+        holds = day_raw == day_validated + int(held)
+        if partition_key is None and held == 0 and holds:
+            continue
+        days.append(
+            {
+                "partition": key,
+                "raw": day_raw,
+                "validated": day_validated,
+                "quarantined": int(held),
+                "invariant_holds": holds,
+                "stale": bool(stale),
+                "passes": passes,
+                "contract": f"{cid} {version}" if cid else None,
+                "checked_at": checked_at,
+                "loaded_at": loaded_at,
+                "reasons": reason_counts(conn, table, key),
+            }
+        )
+    return days
 
 
 def _counts_by_day(conn, schema: str, table: str, partition_column: str) -> dict[str, int]:
@@ -220,7 +275,8 @@ def held_rows(
     """The quarantined rows of a partition, in row order: row number, values, reasons."""
     rows = conn.execute(
         "SELECT row_number, CAST(row_data AS VARCHAR), CAST(reasons AS VARCHAR) FROM "
-        "quarantine.rows WHERE table_name = ? AND partition_key = ? ORDER BY row_number"
+        "quarantine.rows "
+        "WHERE table_name = ? AND partition_key = ? ORDER BY row_number"
         + (" LIMIT ?" if limit is not None else ""),
         [table, partition_key] + ([limit] if limit is not None else []),
     ).fetchall()

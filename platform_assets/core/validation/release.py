@@ -100,8 +100,9 @@ def release_partition(
     result = ReleaseResult(table, partition_key, f"{contract.id} {contract.version}", int(held))
     batch = batch_from_partition(conn, table, partition_key, partition_column=partition_column)
     try:
+        # Stale even with nothing held: a day landed again has no current quarantine.
+        _refuse_stale(conn, table, partition_key)
         if held:
-            _refuse_stale(conn, table, partition_key)
             reference, label = reference_profile(conn, table, partition_key, contract.major_version)
             verdict = check_batch(conn, batch, contract, reference, label)
             if not verdict.passes:
@@ -131,8 +132,8 @@ def _refuse_stale(conn, table: str, partition_key: str) -> None:
     if row is not None and row[1] > row[0]:
         raise StaleVerdictError(
             f"{table} partition {partition_key} was re-ingested at {row[1]} after its check at "
-            f"{row[0]}: the rows held back are from an earlier delivery. Run its contract check "
-            f"first (platform-assets checks run)."
+            f"{row[0]}: nothing it holds is a verdict on what is in raw now. Run its contract "
+            f"check first (platform-assets checks run)."
         )
 
 
