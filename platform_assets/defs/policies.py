@@ -11,10 +11,20 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import dagster as dg
 
 from platform_assets.defs.keys import OWNERS_BY_GROUP
+
+# `Definitions.map_asset_specs` is a preview API in Dagster 1.13 (its replacement of specs is
+# what dagster-open-platform uses for such policies). We use it knowingly, so its warning,
+# printed by every process that loads the code location, is silenced, and only it.
+warnings.filterwarnings(
+    "ignore",
+    message=r"Function `Definitions\.map_(resolved_)?asset_specs` is currently in preview",
+    category=dg.PreviewWarning,
+)
 
 _REST_LITERAL = re.compile(r"``([^`]+)``")
 _REST_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
