@@ -10,6 +10,10 @@
 - ``dev``: the Dagster UI and daemon.
 
 Exit codes: see :mod:`.common` (0 success, 1 failed, 2 usage error, 130 stopped by a signal).
+
+Every command's stdout and stderr pass :func:`platform_assets.core.redaction.for_terminal`
+(no secret, no terminal control sequence), and a ``--json`` command that fails says so as
+JSON on stdout too (:class:`PlatformGroup`).
 """
 
 from __future__ import annotations
@@ -21,9 +25,41 @@ from pathlib import Path
 import click
 
 from platform_assets.cli import contracts, costs, evals, models, quarantine, runs, tickets
+from platform_assets.cli.common import EXIT_FAILED, json_error
+from platform_assets.core.redaction import safe_stream
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class PlatformGroup(click.Group):
+    """The ``platform-assets`` group: wraps the streams and answers ``--json`` errors."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        argv = list(sys.argv[1:] if args is None else args)
+        out, err = safe_stream(sys.stdout), safe_stream(sys.stderr)
+        sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+        try:
+            return super().main(argv, prog_name, complete_var, standalone_mode, **extra)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if "--json" in argv and code != 0 and not out.written.strip():
+                json_error(out, _error_text(err.written, str(exc.code)), code)
+            raise
+        except Exception as exc:
+            if "--json" not in argv:
+                raise
+            message = f"{type(exc).__name__}: {exc}"
+            err.write(f"error: {message}\n")
+            json_error(out, message, EXIT_FAILED)
+            sys.exit(EXIT_FAILED)
+
+
+def _error_text(stderr_text: str, fallback: str) -> str:
+    """The error a failed command said on stderr: its ``error:`` lines, else its last line."""
+    lines = [line.strip() for line in stderr_text.splitlines() if line.strip()]
+    errors = [line.removeprefix("error:").strip() for line in lines if line.startswith("error:")]
+    return " ".join(errors) if errors else (lines[-1] if lines else fallback)
+
+
+@click.group(cls=PlatformGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="platform_assets")
 def main() -> None:
     """platform_assets: an ML platform shipped as a Dagster code location.

@@ -7,7 +7,9 @@ unknown partition or asset), 130 stopped by SIGINT or SIGTERM (the run is marked
 
 from __future__ import annotations
 
+import json
 import sys
+from typing import TextIO
 
 import click
 
@@ -18,3 +20,9 @@ def fail_usage(message: str) -> None:
     """Say what is wrong and exit 2."""
     click.echo(f"error: {message}", err=True)
     sys.exit(EXIT_USAGE)
+
+
+def json_error(out: TextIO, message: str, exit_code: int) -> None:
+    """A ``--json`` command's error, on stdout: ``{"error": ..., "exit_code": ...}``."""
+    out.write(json.dumps({"error": message, "exit_code": exit_code}) + "\n")
+    out.flush()

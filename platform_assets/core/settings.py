@@ -27,6 +27,7 @@ with no configuration. Production overrides individual paths.
 | ``PLATFORM_CLAUDE_MODEL`` | ``claude-sonnet-4-6`` | the model every Claude task uses |
 | ``PLATFORM_CLAUDE_USE_BEDROCK`` | unset | ``1``/``true``: reach Claude through Amazon Bedrock |
 | ``AWS_REGION``, else ``AWS_DEFAULT_REGION`` | unset | Bedrock's region; the S3 region in production |
+| ``PLATFORM_CLAUDE_DEADLINE_SECONDS`` | ``25`` | seconds one Claude call may take, all retries in |
 
 **The production profile** (``PLATFORM_ASSETS_PROFILE=production``; the default profile,
 ``local``, is everything above and nothing below). Same code, other places:
@@ -43,6 +44,11 @@ with no configuration. Production overrides individual paths.
 In production ``PLATFORM_ASSETS_REGISTRY_URL`` defaults to ``<s3 url>/registry`` and the
 landing folder to ``<s3 url>/landing``; both can still be set. A production profile without
 its two required variables is an error at load time that names them.
+
+**Secrets.** :data:`SECRET_VARIABLES` lists the variables whose values are secrets (or hold
+one, as a URL's password does); :func:`secret_values` gives their values as the environment
+holds them, for :mod:`platform_assets.core.redaction`, which masks them in everything the
+platform prints, logs, stores or sends.
 
 This is the only module that reads these variables; everything else takes a
 :class:`Settings` (or :class:`ClaudeSettings`).
@@ -87,6 +93,70 @@ DEFAULT_STEP_MEMORY_GIB = 2.0
 TRUE_WORDS = ("1", "true", "yes")
 
 
+DEFAULT_CLAUDE_DEADLINE_SECONDS = 25.0
+CLAUDE_DEADLINE_VARIABLE = "PLATFORM_CLAUDE_DEADLINE_SECONDS"
+
+#: Variables whose whole value is a secret.
+SECRET_VARIABLES = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_BEARER_TOKEN_BEDROCK",
+    "PLATFORM_ASSETS_SLACK_WEBHOOK_URL",
+    "PLATFORM_ASSETS_PG_URL",
+)
+#: Variables that are URLs whose userinfo may carry a password.
+URL_VARIABLES = (
+    "PLATFORM_ASSETS_PG_URL",
+    "ANTHROPIC_BASE_URL",
+    "AWS_ENDPOINT_URL",
+    "PLATFORM_ASSETS_LANDING_URL",
+    "PLATFORM_ASSETS_REGISTRY_URL",
+    "PLATFORM_ASSETS_RUNBOOK_BASE_URL",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "https_proxy",
+    "http_proxy",
+)
+
+
+def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The secrets the environment holds: the value of each :data:`SECRET_VARIABLES` and the
+    password of each :data:`URL_VARIABLES` URL (raw and URL-decoded). Read at each call, so a
+    changed environment is seen."""
+    from urllib.parse import unquote, urlsplit
+
+    env = os.environ if environ is None else environ
+    found = [env[name] for name in SECRET_VARIABLES if env.get(name)]
+    for name in URL_VARIABLES:
+        value = env.get(name)
+        if not value or "@" not in value:
+            continue
+        try:
+            password = urlsplit(value).password
+        except ValueError:
+            password = None
+        if password:
+            found += [password, unquote(password)]
+    return found
+
+
+def claude_deadline_from_env(environ: Mapping[str, str] | None = None) -> float:
+    """``PLATFORM_CLAUDE_DEADLINE_SECONDS``: the total seconds one Claude call may take."""
+    env = os.environ if environ is None else environ
+    raw = (env.get(CLAUDE_DEADLINE_VARIABLE) or "").strip()
+    if not raw:
+        return DEFAULT_CLAUDE_DEADLINE_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise SettingsError(f"{CLAUDE_DEADLINE_VARIABLE}={raw!r}: expected a number of seconds > 0")
+    return seconds
+
+
 @dataclass(frozen=True)
 class ClaudeSettings:
     """How to reach Claude, as the environment says. ``*_variable`` name the variable a
@@ -99,6 +169,7 @@ class ClaudeSettings:
     use_bedrock: bool = False
     aws_region: str | None = None
     aws_region_variable: str | None = None
+    deadline_seconds: float = DEFAULT_CLAUDE_DEADLINE_SECONDS
 
     API_KEY_VARIABLE = "ANTHROPIC_API_KEY"
     BASE_URL_VARIABLE = "ANTHROPIC_BASE_URL"
@@ -116,6 +187,7 @@ class ClaudeSettings:
             use_bedrock=env.get("PLATFORM_CLAUDE_USE_BEDROCK", "").lower() in TRUE_WORDS,
             aws_region=env.get(region_variable) if region_variable else None,
             aws_region_variable=region_variable,
+            deadline_seconds=claude_deadline_from_env(env),
         )
 
 
