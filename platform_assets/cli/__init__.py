@@ -25,7 +25,7 @@ from pathlib import Path
 import click
 
 from platform_assets.cli import contracts, costs, evals, models, quarantine, runs, tickets
-from platform_assets.cli.common import EXIT_FAILED, json_error
+from platform_assets.cli.common import EXIT_FAILED, json_error, outage_message
 from platform_assets.core.redaction import safe_stream
 
 
@@ -44,11 +44,13 @@ class PlatformGroup(click.Group):
                 json_error(out, _error_text(err.written, str(exc.code)), code)
             raise
         except Exception as exc:
-            if "--json" not in argv:
+            outage = outage_message(exc)
+            if outage is None and "--json" not in argv:
                 raise
-            message = f"{type(exc).__name__}: {exc}"
+            message = outage or f"{type(exc).__name__}: {exc}"
             err.write(f"error: {message}\n")
-            json_error(out, message, EXIT_FAILED)
+            if "--json" in argv:
+                json_error(out, message, EXIT_FAILED)
             sys.exit(EXIT_FAILED)
 
 

@@ -26,3 +26,26 @@ def json_error(out: TextIO, message: str, exit_code: int) -> None:
     """A ``--json`` command's error, on stdout: ``{"error": ..., "exit_code": ...}``."""
     out.write(json.dumps({"error": message, "exit_code": exit_code}) + "\n")
     out.flush()
+
+
+# What cannot be reached, by the exception a client library raises for it (named, not
+# imported: botocore and SQLAlchemy load only when a command uses them).
+_OUTAGES = {
+    "WarehouseUnreachable": None,  # its message already says what could not be reached
+    "EndpointConnectionError": "cannot reach S3",
+    "ConnectTimeoutError": "cannot reach S3",
+    "OperationalError": "cannot reach Postgres (Dagster's storage)",
+}
+
+
+def outage_message(exc: BaseException) -> str | None:
+    """One line for an outage (the warehouse's catalog, S3, Dagster's Postgres), or None when
+    ``exc`` is not one. An outage is exit 1 and says so: it never reads as "nothing there"."""
+    for cls in type(exc).__mro__:
+        if cls.__name__ in _OUTAGES and (
+            cls.__name__ != "OperationalError" or cls.__module__.startswith("sqlalchemy")
+        ):
+            what = _OUTAGES[cls.__name__]
+            text = " ".join(str(exc).split())
+            return text if what is None else f"{what}: {text}"
+    return None

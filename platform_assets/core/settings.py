@@ -104,9 +104,9 @@ SECRET_VARIABLES = (
     "AWS_SESSION_TOKEN",
     "AWS_BEARER_TOKEN_BEDROCK",
     "PLATFORM_ASSETS_SLACK_WEBHOOK_URL",
-    "PLATFORM_ASSETS_PG_URL",
 )
-#: Variables that are URLs whose userinfo may carry a password.
+#: Variables that are URLs whose userinfo may carry a password (``PLATFORM_ASSETS_PG_URL``'s
+#: does): the password is the secret, the host and database stay readable in errors.
 URL_VARIABLES = (
     "PLATFORM_ASSETS_PG_URL",
     "ANTHROPIC_BASE_URL",

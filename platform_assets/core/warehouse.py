@@ -39,6 +39,7 @@ from typing import Any
 
 import duckdb
 
+from platform_assets.core.redaction import redact
 from platform_assets.core.settings import LAKE_PREFIX, LakeSettings, Settings
 
 _LOCK_RETRY_SECONDS = 30.0
@@ -318,19 +319,53 @@ def _open_lake(lake: LakeSettings, *, read_only: bool) -> duckdb.DuckDBPyConnect
                 conn.execute(attach)
                 break
             except duckdb.Error as exc:
+                if _unreachable(exc):
+                    raise WarehouseUnreachable(
+                        f"cannot reach the warehouse catalog (Postgres, "
+                        f"{redact(lake.catalog_url)}): {_reason(exc)}"
+                    ) from None
                 # Two processes attaching a new lake at once both create its catalog tables in
                 # Postgres; the loser finds them there on the next attempt.
                 if attempt == 4 or not any(
                     word in str(exc).lower()
                     for word in ("already exists", "duplicate key", "conflict")
                 ):
-                    raise
+                    raise type(exc)(redact(str(exc))) from None  # the message quotes the URL
                 time.sleep(0.2 + random.random())
         conn.execute(f"USE {LAKE_ALIAS}")
         return conn
     except BaseException:
         conn.close()
         raise
+
+
+class WarehouseUnreachable(RuntimeError):
+    """The warehouse's catalog could not be reached (Postgres down, a wrong host or port):
+    an outage, never an empty warehouse. The message names what, with no password."""
+
+
+_UNREACHABLE = (
+    "unable to connect",
+    "could not connect",
+    "connection refused",
+    "connection to server",
+    "could not translate host name",
+    "timeout expired",
+    "no route to host",
+    "network is unreachable",
+    "server closed the connection",
+)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    return any(phrase in str(exc).lower() for phrase in _UNREACHABLE)
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own words for why (libpq's last line before its hint), secrets masked."""
+    text = redact(str(exc)).strip()
+    tail = text.rsplit("failed: ", 1)[-1]
+    return (tail.splitlines() or [text])[0].strip()
 
 
 _KEY_CONSTRAINT = re.compile(r",\s*PRIMARY\s+KEY\s*\([^)]*\)|\s+PRIMARY\s+KEY\b", re.IGNORECASE)
