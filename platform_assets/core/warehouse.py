@@ -330,7 +330,7 @@ def _open_lake(lake: LakeSettings, *, read_only: bool) -> duckdb.DuckDBPyConnect
                     word in str(exc).lower()
                     for word in ("already exists", "duplicate key", "conflict")
                 ):
-                    raise type(exc)(redact(str(exc))) from None  # the message quotes the URL
+                    raise without_secrets(exc) from None  # the message quotes the URL
                 time.sleep(0.2 + random.random())
         conn.execute(f"USE {LAKE_ALIAS}")
         return conn
@@ -462,7 +462,7 @@ class LakeConnection:
                 return self
             except duckdb.Error as exc:
                 if not is_lake_conflict(exc) or attempt == _LAKE_ATTEMPTS - 1:
-                    raise
+                    raise without_secrets(exc) from None
                 _log.warning(
                     "DuckLake commit conflict, running the statement again (attempt %d): %s",
                     attempt + 2,
@@ -479,7 +479,7 @@ class LakeConnection:
                 return self
             except duckdb.Error as exc:
                 if not is_lake_conflict(exc) or attempt == _LAKE_ATTEMPTS - 1:
-                    raise
+                    raise without_secrets(exc) from None
                 _log.warning(
                     "DuckLake commit conflict, replaying the transaction (%d statements, attempt %d): %s",
                     len(statements),
@@ -496,8 +496,19 @@ class LakeConnection:
 
 
 def _first_line(exc: BaseException) -> str:
-    lines = [line for line in str(exc).splitlines() if _LAKE_CONFLICT in line]
-    return lines[0] if lines else str(exc).splitlines()[0]
+    lines = [line for line in redact(str(exc)).splitlines() if _LAKE_CONFLICT in line]
+    return lines[0] if lines else redact(str(exc)).splitlines()[0]
+
+
+def without_secrets(exc: duckdb.Error) -> duckdb.Error:
+    """``exc``, or the same kind of error with its message redacted when it quoted a secret
+    (the lake's errors quote the catalog's URL, password included). Raise it ``from None``:
+    the original would travel on as its cause into the run's event log."""
+    message = str(exc)
+    masked = redact(message)
+    if masked == message:
+        return exc
+    return type(exc)(masked).with_traceback(exc.__traceback__)
 
 
 def _back_off(attempt: int) -> None:

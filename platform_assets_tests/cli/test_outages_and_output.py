@@ -35,7 +35,7 @@ def _cli(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=180,
         cwd=tmp_path,
-        env=subprocess_env(PLATFORM_ASSETS_HOME=str(tmp_path / "home"), **env),
+        env=subprocess_env(env, PLATFORM_ASSETS_HOME=str(tmp_path / "home")),
     )
 
 

@@ -155,3 +155,33 @@ def test_no_warehouse_lock_is_held_while_claude_thinks(tmp_path):
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM platform.llm_calls").fetchone() == (1,)
         assert conn.execute("SELECT x FROM other_writer").fetchone() == (1,)
+
+
+def test_no_secret_goes_to_claude_whatever_a_task_sends(monkeypatch):
+    from pydantic import BaseModel
+
+    from platform_assets.core.llm.client import ClaudeClient, ClaudeConfig
+    from platform_assets.core.llm.prompts import Prompt
+
+    class Answer(BaseModel):
+        passes: bool
+
+    key = "sk-ant-api03-NeverInAPrompt-0001"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "NeverInAPromptAwsSecret000000000000001")
+    data = (
+        "step failed: Unable to connect to Postgres at postgresql://u:PromptPgPw-55@db/x; "
+        f"key {key}; aws NeverInAPromptAwsSecret000000000000001"
+    )
+    with ScriptedServer() as server:
+        client = ClaudeClient(ClaudeConfig(api_key=key, base_url=server.url, max_retries=0))
+        client.structured(
+            task="leak_check",
+            prompt=Prompt("leak_check", "Answer.", "0" * 64),
+            context="context",
+            data=data,
+            output_model=Answer,
+        )
+        (request,) = server.requests
+    for secret in (key, "PromptPgPw-55", "NeverInAPromptAwsSecret000000000000001"):
+        assert secret not in request.raw
+    assert "postgresql://u:***@db/x" in request.raw
