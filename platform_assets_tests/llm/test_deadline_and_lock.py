@@ -4,6 +4,7 @@
   total deadline (``PLATFORM_CLAUDE_DEADLINE_SECONDS``) ends ``contracts check`` anyway, and
   the check is reported degraded, never passed.
 - While the scripted Claude server holds its answer, another process writes the warehouse.
+- Whatever a task puts in a request, no secret of the environment reaches Claude.
 """
 
 from __future__ import annotations
@@ -19,8 +20,13 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
+import pytest
+from pydantic import BaseModel
 
 from platform_assets.core.ingestion.bundled import generate_transactions
+from platform_assets.core.llm.client import ClaudeClient, ClaudeConfig
+from platform_assets.core.llm.prompts import Prompt
+from platform_assets.core.settings import SettingsError
 from platform_assets.core.warehouse import session
 from platform_assets_tests.support.environment import subprocess_env
 from platform_assets_tests.support.paths import CONTRACT_PATH
@@ -158,11 +164,6 @@ def test_no_warehouse_lock_is_held_while_claude_thinks(tmp_path):
 
 
 def test_no_secret_goes_to_claude_whatever_a_task_sends(monkeypatch):
-    from pydantic import BaseModel
-
-    from platform_assets.core.llm.client import ClaudeClient, ClaudeConfig
-    from platform_assets.core.llm.prompts import Prompt
-
     class Answer(BaseModel):
         passes: bool
 
@@ -185,3 +186,13 @@ def test_no_secret_goes_to_claude_whatever_a_task_sends(monkeypatch):
     for secret in (key, "PromptPgPw-55", "NeverInAPromptAwsSecret000000000000001"):
         assert secret not in request.raw
     assert "postgresql://u:***@db/x" in request.raw
+
+
+def test_the_deadline_is_a_setting_that_names_its_variable_when_wrong():
+    assert ClaudeConfig.from_env({}).deadline_seconds == 25.0
+    assert (
+        ClaudeConfig.from_env({"PLATFORM_CLAUDE_DEADLINE_SECONDS": "7.5"}).deadline_seconds == 7.5
+    )
+    for wrong in ("soon", "0", "-3"):
+        with pytest.raises(SettingsError, match="PLATFORM_CLAUDE_DEADLINE_SECONDS"):
+            ClaudeConfig.from_env({"PLATFORM_CLAUDE_DEADLINE_SECONDS": wrong})
