@@ -156,17 +156,17 @@ def contracts_check(
         client = _claude_client(no_llm)
         llm = None
         if client is not None:
+            from platform_assets.core.llm.governance import record_calls
+
+            # No warehouse connection is open while Claude thinks (a DuckDB file's write lock
+            # would stop every other writer for the whole call): the call is logged in the
+            # in-memory connection first, then its records are written in a short session.
+            result = semantic_llm.semantic_check(
+                conn, batch, parsed, verdict, client, asset="cli:contracts check"
+            )
             # Every call is logged in the warehouse's governance table, CLI calls included.
             with warehouse.session(Settings.from_env().warehouse) as log_conn:
-                result = semantic_llm.semantic_check(
-                    conn,
-                    batch,
-                    parsed,
-                    verdict,
-                    client,
-                    asset="cli:contracts check",
-                    log_conn=log_conn,
-                )
+                record_calls(log_conn, result.calls)
             verdict, llm = result.verdict, semantic_llm.llm_summary(result)
         elif no_llm:
             verdict.notes.append(semantic_llm.TURNED_OFF_NOTE)
