@@ -274,6 +274,11 @@ class Contract:
         )
 
     @property
+    def table_names(self) -> tuple[str, ...]:
+        """The names a SQL rule may call the batch by: the table's ``physicalName`` and ``name``."""
+        return tuple(sorted(_names_of(self) | ({self.table} if self.table else set())))
+
+    @property
     def sensitive_columns(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.is_sensitive)
 
@@ -625,12 +630,28 @@ def _lint_table(
             "relationships (foreign keys) are not checked by this platform",
         )
     table_quality = list(_quality_rules(obj.quality, obj_loc, found, column=None))
+    _lint_sql_rules(obj, obj_loc, found)
     for (
         spec
     ) in columns:  # column-level SQL and rowCount rules are table rules with the column filled in
         table_quality += [q for q in spec.quality if q.kind == "sql" or q.metric == "rowCount"]
     columns = [_without_table_rules(spec) for spec in columns]
     return columns, tuple(table_quality)
+
+
+def _lint_sql_rules(obj, obj_loc: tuple, found: _Findings) -> None:
+    """Refuse every SQL rule of a table that is not one read-only SELECT over the batch
+    (:func:`.sql_rules.query_problem`): a contract arrives in a pull request."""
+    from platform_assets.core.validation.sql_rules import query_problem
+
+    names = tuple(n for n in (obj.physicalName, obj.name) if n)
+    entries = [((*obj_loc, "quality", j), q) for j, q in enumerate(obj.quality or [])]
+    for i, prop in enumerate(obj.properties or []):
+        loc = (*obj_loc, "properties", i, "quality")
+        entries += [((*loc, j), q) for j, q in enumerate(prop.quality or [])]
+    for loc, q in entries:
+        if q.type == "sql" and (why := query_problem(q.query, names)):
+            found.problem((*loc, "query"), f"SQL rule refused: {why}")
 
 
 def _without_table_rules(spec: ColumnSpec) -> ColumnSpec:

@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from platform_assets.core.validation import semantic_drift
+from platform_assets.core.validation import semantic_drift, sql_rules
 from platform_assets.core.validation.batch import Batch
 from platform_assets.core.validation.contract import (
     KNOWN_FORMATS,
@@ -509,7 +509,8 @@ def _judge_keys(
 
 def _judge_table_rules(conn, contract: Contract, rel: str, row_count: int) -> list[Violation]:
     """Violations of the table's quality rules (``rowCount`` and ``sql``)."""
-    found = (_table_rule_violation(conn, q, rel, row_count) for q in contract.quality)
+    names = contract.table_names
+    found = (_table_rule_violation(conn, q, rel, row_count, names) for q in contract.quality)
     return [violation for violation in found if violation]
 
 
@@ -568,7 +569,9 @@ def _metric_violation(
     return Violation(column, q.metric or "quality", detail, q.severity, failing_rows=failing)
 
 
-def _table_rule_violation(conn, q: QualityRule, rel: str, row_count: int) -> Violation | None:
+def _table_rule_violation(
+    conn, q: QualityRule, rel: str, row_count: int, table_names: tuple[str, ...] = ()
+) -> Violation | None:
     if q.metric == "rowCount":
         if q.holds(row_count):
             return None
@@ -579,40 +582,26 @@ def _table_rule_violation(conn, q: QualityRule, rel: str, row_count: int) -> Vio
             q.severity,
         )
     if q.kind == "sql":
-        query = q.query.replace("${object}", rel).replace("{object}", rel)
-        if q.column is not None:  # a column's SQL rule names its column as ${property}
-            query = query.replace("${property}", quote_ident(q.column)).replace(
-                "{property}", quote_ident(q.column)
-            )
-        try:
-            row = fetch_row(conn, query)
-        except duckdb.Error as exc:
+        result = sql_rules.run_rule(
+            conn, rel, q.query or "", column=q.column, table_names=table_names
+        )
+        if result.error is not None:
+            # A rule that was refused or could not run never passes the batch.
             return Violation(
                 None,
                 "sql",
-                f"{q.location}: the SQL rule could not run ({str(exc).splitlines()[0]}); "
-                f"query: {q.query}",
-                q.severity,
+                f"{q.location}: the SQL rule {result.error}; query: {q.query}",
+                "error" if result.error.startswith("refused") else q.severity,
             )
-        if (
-            row is None
-            or len(row) != 1
-            or not isinstance(row[0], int | float)
-            or isinstance(row[0], bool)
-        ):
-            return Violation(
-                None,
-                "sql",
-                f"{q.location}: the SQL rule must return one number, got {row!r}",
-                q.severity,
-            )
-        if q.holds(float(row[0])):
+        assert result.value is not None
+        if q.holds(result.value):
             return None
         label = q.description or q.query
+        shown = int(result.value) if result.value.is_integer() else result.value
         return Violation(
             None,
             "sql",
-            f"{label}: the query returned {row[0]}; the contract requires {q.expectation()}",
+            f"{label}: the query returned {shown}; the contract requires {q.expectation()}",
             q.severity,
         )
     return None

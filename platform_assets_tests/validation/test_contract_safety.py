@@ -1,0 +1,218 @@
+"""Contracts are untrusted (they arrive in pull requests): their SQL rules run in a sandbox,
+their YAML cannot exhaust the process, two files cannot govern one table, and what they
+classify as personal never reaches Claude."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from platform_assets.core import warehouse
+from platform_assets.core.ingestion.bundled import generate_transactions
+from platform_assets.core.settings import Settings
+from platform_assets.core.validation.contract import ContractError, load_contract
+from platform_assets.core.validation.engine import check_batch
+from platform_assets.core.validation.sql_rules import run_rule
+from platform_assets.core.yaml_lines import line_index
+from platform_assets.defs.ingestion import raw_transactions
+from platform_assets.defs.resources import build_resources
+from platform_assets.defs.validation import contract_fct_transactions, validated_transactions
+from platform_assets_tests.cli.test_cli import run_cli
+from platform_assets_tests.support.batches import arrow_batch
+from platform_assets_tests.support.paths import CONTRACT_PATH
+
+SPINE = [raw_transactions, contract_fct_transactions, validated_transactions]
+# (what it tries, the rule's query): each of these ran in the warehouse before the sandbox.
+HOSTILE_SQL = [
+    ("delete", "DELETE FROM validated.transactions; SELECT 0"),
+    ("delete alone", "DELETE FROM validated.transactions"),
+    ("read a file", "SELECT count(*) FROM read_text('/etc/hostname') WHERE content LIKE '%'"),
+    ("read a file in a value", "SELECT length(read_text('/etc/hostname')) * 0"),
+    ("copy the batch out", "COPY (SELECT * FROM ${object}) TO '{scratch}/leak.csv'"),
+    ("attach a database", "ATTACH '{scratch}/made.duckdb' AS made"),
+    ("install an extension", "INSTALL httpfs"),
+    ("load an extension", "LOAD httpfs"),
+    ("pragma", "PRAGMA database_list"),
+    ("set", "SET threads = 64"),
+    ("call", "CALL pragma_version()"),
+    ("export", "EXPORT DATABASE '{scratch}/export'"),
+    ("another table", "SELECT count(*) FROM validated.transactions"),
+    ("a file as a table", "SELECT count(*) FROM '{scratch}/x.csv'"),
+    ("glob", "SELECT count(*) FROM glob('/*')"),
+    ("query_table", "SELECT count(*) FROM query_table('raw.transactions')"),
+    ("catalog", "SELECT count(*) FROM duckdb_tables()"),
+    ("two selects", "SELECT 0; SELECT 1"),
+    ("a subquery elsewhere", "SELECT count(*) FROM ${object} WHERE user_id IN (SELECT 1 FROM t2)"),
+]
+
+
+def _contract_text(mutate) -> str:
+    document = yaml.safe_load(CONTRACT_PATH.read_text(encoding="utf-8"))
+    mutate(document)
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def _with_sql_rule(query: str) -> str:
+    def mutate(document):
+        document["schema"][0]["quality"][1]["query"] = query
+
+    return _contract_text(mutate)
+
+
+def _write(folder: Path, text: str, name: str = "fct_transactions.odcs.yaml") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# -- 1. SQL rules ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("what", "query"), HOSTILE_SQL, ids=[w for w, _ in HOSTILE_SQL])
+def test_lint_refuses_a_sql_rule_that_is_not_one_select_over_the_batch(tmp_path, what, query):
+    text = _with_sql_rule(query.replace("{scratch}", str(tmp_path)))
+    path = _write(tmp_path, text)
+    line = line_index(text)[("schema", 0, "quality", 1, "query")]
+    with pytest.raises(ContractError) as raised:
+        load_contract(path)
+    (problem,) = raised.value.problems
+    assert problem.startswith(f"schema[0].quality[1].query (line {line}): SQL rule refused: ")
+    assert "one read-only SELECT over ${object}" in problem
+    assert not list(tmp_path.glob("leak.csv")) and not list(tmp_path.glob("made.duckdb"))
+
+
+def test_contracts_lint_exits_2_naming_file_rule_and_line(tmp_path):
+    text = _with_sql_rule("DELETE FROM validated.transactions; SELECT 0")
+    path = _write(tmp_path, text)
+    line = line_index(text)[("schema", 0, "quality", 1, "query")]
+    result = run_cli("contracts", "lint", path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert str(path) in result.stderr
+    assert f"schema[0].quality[1].query (line {line}): SQL rule refused" in result.stderr
+
+
+def test_a_select_over_the_batch_by_placeholder_or_table_name_still_runs(tmp_path, memory_conn):
+    for query in (
+        "WITH t AS (SELECT * FROM ${object}) SELECT count(*) FROM t WHERE amount_cents < 0",
+        "SELECT count(*) FROM transactions WHERE amount_cents < 0",
+        "FROM fct_transactions SELECT count(*) WHERE amount_cents < 0",
+    ):
+        contract = load_contract(_write(tmp_path, _with_sql_rule(query)))
+        batch = arrow_batch(memory_conn, generate_transactions("2026-11-02", 500))
+        verdict = check_batch(memory_conn, batch, contract)
+        assert verdict.passes, (query, verdict.violations)
+
+
+def _lint_bypassed(contract, query: str):
+    """The contract with one SQL rule replaced after lint: what a caller building a
+    Contract by hand (or a lint bug) would hand the engine."""
+    rules = list(contract.quality)
+    index = next(i for i, q in enumerate(rules) if q.kind == "sql")
+    rules[index] = dataclasses.replace(rules[index], query=query, severity="warning")
+    return dataclasses.replace(contract, quality=tuple(rules))
+
+
+@pytest.mark.parametrize(("what", "query"), HOSTILE_SQL, ids=[w for w, _ in HOSTILE_SQL])
+def test_the_engine_refuses_again_and_never_runs_it(tmp_path, contract, what, query):
+    """Over a real warehouse file that has validated rows: nothing changes, nothing is
+    written, and the refused rule fails the batch even when its severity is a warning."""
+    query = query.replace("{scratch}", str(tmp_path))
+    path = tmp_path / "warehouse.duckdb"
+    with warehouse.session(path) as conn:
+        conn.execute("CREATE TABLE validated.transactions AS SELECT * FROM range(5) t(user_id)")
+        batch = arrow_batch(conn, generate_transactions("2026-11-02", 300))
+        verdict = check_batch(conn, batch, _lint_bypassed(contract, query))
+        assert conn.execute("SELECT count(*) FROM validated.transactions").fetchall() == [(5,)]
+        assert conn.execute("SELECT current_setting('threads')").fetchall() != [(64,)]
+        databases = conn.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+    assert not verdict.passes
+    (refused,) = [v for v in verdict.violations if v.rule == "sql"]
+    assert refused.severity == "error" and "refused, not run" in refused.detail
+    assert ("made",) not in databases
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["warehouse.duckdb"]
+
+
+def test_an_accepted_rule_sees_only_the_batch_and_stops_at_its_time_limit(memory_conn):
+    batch = arrow_batch(memory_conn, generate_transactions("2026-11-02", 200))
+    memory_conn.execute("CREATE TABLE secret_table AS SELECT 42 AS answer")
+    assert run_rule(memory_conn, batch.relation, "SELECT count(*) FROM ${object}").value == 200
+    slow = run_rule(
+        memory_conn,
+        batch.relation,
+        "SELECT count(*) FROM ${object} a, ${object} b, ${object} c, range(100000) d",
+        seconds=0.5,
+    )
+    assert slow.error == "ran longer than 0.5 s and was stopped"
+    # A name the parser does not see as a table still cannot reach the warehouse connection.
+    hidden = run_rule(
+        memory_conn, batch.relation, "SELECT count(*) FROM ${object} WHERE 'secret_table' = ''"
+    )
+    assert hidden.value == 0
+
+
+def test_pipeline_with_a_hostile_contract_leaves_validated_rows_unchanged(tmp_path):
+    """Dagster materializes a clean day, then the same day and the next with a contract
+    whose SQL rule tries DELETE, COPY, read_text or ATTACH: no check passes, validated
+    rows are as they were, and nothing is written outside the warehouse."""
+    home = tmp_path / "home"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+
+    def settings_for(contracts_dir: Path) -> Settings:
+        return Settings.from_env(
+            {
+                "PLATFORM_ASSETS_HOME": str(home),
+                "PLATFORM_ASSETS_CONTRACTS_DIR": str(contracts_dir),
+                "PLATFORM_ASSETS_ROWS_PER_PARTITION": "1000",
+            }
+        )
+
+    def materialize(settings: Settings, key: str, instance) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            SPINE,
+            partition_key=key,
+            resources=build_resources(settings, environ={}),
+            instance=instance,
+            raise_on_error=False,
+        )
+
+    def validated(settings: Settings) -> list[tuple]:
+        with warehouse.session(settings.warehouse_path, read_only=True) as conn:
+            return conn.execute(
+                "SELECT partition_date, count(*), sum(amount_cents) FROM validated.transactions "
+                "GROUP BY ALL ORDER BY 1"
+            ).fetchall()
+
+    good = settings_for(CONTRACT_PATH.parent)
+    with dg.instance_for_test() as instance:
+        assert materialize(good, "2026-11-01", instance).success
+        before = validated(good)
+        assert before and before[0][1] == 1000
+        for i, query in enumerate(
+            [
+                "DELETE FROM validated.transactions; SELECT 0",
+                f"COPY (SELECT * FROM ${{object}}) TO '{scratch}/leak.csv'",
+                "SELECT count(*) FROM read_text('/etc/hostname')",
+                f"ATTACH '{scratch}/made.duckdb' AS made",
+            ]
+        ):
+            hostile = settings_for(_write(tmp_path / f"contracts{i}", _with_sql_rule(query)).parent)
+            for key in ("2026-11-01", "2026-11-02"):
+                result = materialize(hostile, key, instance)
+                assert not result.success
+                assert not any(e.passed for e in result.get_asset_check_evaluations())
+            assert validated(good) == before
+    assert list(scratch.iterdir()) == []
+
+
+def test_check_time_refusal_is_a_failed_rule_in_the_verdict(contract, memory_conn):
+    hostile = _lint_bypassed(contract, "SELECT count(*) FROM read_text('/etc/hostname')")
+    batch = arrow_batch(memory_conn, generate_transactions("2026-11-02", 100))
+    verdict = check_batch(memory_conn, batch, hostile)
+    assert not verdict.passes
+    assert [v.rule for v in verdict.errors] == ["sql"]
