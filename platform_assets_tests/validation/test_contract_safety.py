@@ -216,3 +216,106 @@ def test_check_time_refusal_is_a_failed_rule_in_the_verdict(contract, memory_con
     verdict = check_batch(memory_conn, batch, hostile)
     assert not verdict.passes
     assert [v.rule for v in verdict.errors] == ["sql"]
+
+
+# -- 2. YAML and schema validation bounded ---------------------------------------------------
+
+
+def _alias_bomb(levels: int = 9) -> str:
+    lines = ["a0: &a0 [" + ", ".join(["lol"] * 10) + "]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, levels)]
+    return (
+        "apiVersion: v3.1.0\nkind: DataContract\nid: bomb\nversion: 1.0.0\nstatus: active\n"
+        "customProperties:\n  - property: x\n    value:\n"
+        + "\n".join("      " + line for line in lines)
+        + "\n"
+    )
+
+
+def _measured(call) -> tuple[float, int]:
+    """CPU seconds and peak Python memory (bytes) of ``call()``."""
+    import time
+    import tracemalloc
+
+    tracemalloc.start()
+    started = time.process_time()
+    try:
+        call()
+    finally:
+        seconds = time.process_time() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    return seconds, peak
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly_and_small(tmp_path):
+    path = _write(tmp_path, _alias_bomb())
+    caught: list[ContractError] = []
+
+    def lint():
+        try:
+            load_contract(path)
+        except ContractError as exc:
+            caught.append(exc)
+
+    seconds, peak = _measured(lint)
+    (error,) = caught
+    assert str(path) in str(error)
+    assert "aliases" in error.problems[0] and "refused" in error.problems[0]
+    assert seconds < 2 and peak < 100 * 2**20, (seconds, peak)
+
+
+def test_a_recursive_alias_and_an_oversized_file_are_refused(tmp_path):
+    recursive = _write(tmp_path, "id: &a [*a]\n", "recursive.odcs.yaml")
+    with pytest.raises(ContractError, match=r"(recursive|alias)"):
+        load_contract(recursive)
+    huge = tmp_path / "huge.odcs.yaml"
+    with huge.open("w") as out:
+        out.write("id: x\ndescription:\n  purpose: >-\n")
+        out.write(("    " + "x" * 1020 + "\n") * 17_000)
+    with pytest.raises(ContractError, match="bytes"):
+        load_contract(huge)
+
+
+def _with_enum(values: list) -> str:
+    def mutate(document):
+        prop = next(
+            p for p in document["schema"][0]["properties"] if p["name"] == "merchant_category"
+        )
+        prop["enum"] = values
+
+    return _contract_text(mutate)
+
+
+def test_a_long_enum_lints_in_linear_time(tmp_path):
+    path = _write(tmp_path, _with_enum([{"value": f"cat_{i}"} for i in range(20_000)]))
+    seconds, _ = _measured(lambda: load_contract(path))
+    spec = load_contract(path).column("merchant_category")
+    assert spec is not None and spec.enum is not None and len(spec.enum) == 20_000
+    # Before: 5,000 values took 60-90 s (jsonschema compared every pair for uniqueItems).
+    assert seconds < 8, seconds
+
+
+def test_a_long_enum_still_names_a_bad_or_repeated_entry_and_its_line(tmp_path):
+    values: list = [{"value": f"cat_{i}"} for i in range(3_000)]
+    values[1_700] = {"value": "cat_x", "colour": "red"}
+    text = _with_enum(values)
+    index = next(
+        i
+        for i, p in enumerate(yaml.safe_load(text)["schema"][0]["properties"])
+        if p["name"] == "merchant_category"
+    )
+    line = line_index(text)[("schema", 0, "properties", index, "enum", 1_700, "colour")]
+    with pytest.raises(ContractError) as raised:
+        load_contract(_write(tmp_path, text))
+    assert raised.value.problems == [
+        f"schema[0].properties[{index}].enum[1700].colour (line {line}): unknown field 'colour'"
+    ]
+    values[1_700] = {"value": "cat_12"}
+    text = _with_enum(values)
+    with pytest.raises(ContractError) as raised:
+        load_contract(_write(tmp_path, text))
+    enum_line = line_index(text)[("schema", 0, "properties", index, "enum")]
+    assert raised.value.problems == [
+        f"schema[0].properties[{index}].enum (line {enum_line}): lists the same value twice"
+    ]

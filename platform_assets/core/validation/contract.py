@@ -36,7 +36,7 @@ import duckdb
 import yaml
 
 from platform_assets.core.warehouse import TextParse
-from platform_assets.core.yaml_lines import line_index
+from platform_assets.core.yaml_lines import MAX_YAML_BYTES, YamlLimitError, load_bounded
 
 LOGICAL_TYPES = (
     "string",
@@ -310,9 +310,16 @@ def _read_document(path: Path) -> tuple[dict, dict[tuple, int]]:
     """
     if not path.is_file():
         raise ContractError(path, [f"file not found (looked at {path.resolve()})"])
+    if path.stat().st_size > MAX_YAML_BYTES:  # refused before it is read into memory
+        raise ContractError(
+            path,
+            [f"refused: the file is {path.stat().st_size:,} bytes; at most {MAX_YAML_BYTES:,}"],
+        )
     text = path.read_text(encoding="utf-8")
     try:
-        document = yaml.safe_load(text)
+        document, lines = load_bounded(text)
+    except YamlLimitError as exc:
+        raise ContractError(path, [f"refused: {exc}"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -327,7 +334,7 @@ def _read_document(path: Path) -> tuple[dict, dict[tuple, int]]:
                 f"{type(document).__name__}"
             ],
         )
-    return document, line_index(text)
+    return document, lines
 
 
 def load_contract(path: str | Path, table: str | None = None) -> Contract:
@@ -392,7 +399,40 @@ def _odcs_validator():
     schema = json.loads(
         importlib.resources.files("open_data_contract_standard").joinpath("schema.json").read_text()
     )
-    return jsonschema.Draft201909Validator(schema)
+    # jsonschema compares every pair of items for uniqueItems when they are objects (an
+    # enum of {value: ...}): 5,000 values took a minute, 100,000 never ended. The same rule,
+    # with the same JSON equality (1 == 1.0, true != 1), in one pass over a set.
+    validator = jsonschema.validators.extend(
+        jsonschema.Draft201909Validator, {"uniqueItems": _unique_items}
+    )
+    return validator(schema)
+
+
+def _json_key(value: Any) -> Any:
+    """A hashable stand-in for a JSON value, equal exactly when JSON Schema calls two equal."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int | float):
+        return ("number", value)  # 1 and 1.0 hash and compare equal, as JSON Schema says
+    if isinstance(value, dict):
+        return ("object", frozenset((k, _json_key(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return ("array", tuple(_json_key(v) for v in value))
+    return (type(value).__name__, value)
+
+
+def _unique_items(validator, unique: bool, instance: Any, schema: dict):
+    from jsonschema.exceptions import ValidationError
+
+    if not unique or not validator.is_type(instance, "array"):
+        return
+    seen: set = set()
+    for item in instance:
+        key = _json_key(item)
+        if key in seen:
+            yield ValidationError(f"{item!r} is listed more than once (uniqueItems)")
+            return
+        seen.add(key)
 
 
 def odcs_schema_problems(document: dict, lines: dict[tuple, int]) -> list[str]:
@@ -401,13 +441,14 @@ def odcs_schema_problems(document: dict, lines: dict[tuple, int]) -> list[str]:
 
     found: dict[tuple, list[tuple[str, tuple]]] = {}
     # YAML reads unquoted dates as date objects; the JSON schema sees the text a reader would.
-    for error in _odcs_validator().iter_errors(json.loads(json.dumps(document, default=str))):
+    reduced, renumber = _plain_enums_reduced(json.loads(json.dumps(document, default=str)))
+    for error in _odcs_validator().iter_errors(reduced):
         if error.context and not _valid_under_each(error):
             # anyOf / oneOf: the branch that came closest says what is wrong; a branch that
             # only misses its own key (another operator, another form) is not it.
             closest = [e for e in error.context if e.validator != "required"] or list(error.context)
             error = best_match(closest)
-        at = tuple(error.absolute_path)
+        at = _renumbered(tuple(error.absolute_path), renumber)
         message, at_line = _schema_message(error, at)
         found.setdefault(at, []).append((message, at_line))
     problems = []
@@ -428,6 +469,64 @@ def odcs_schema_problems(document: dict, lines: dict[tuple, int]) -> list[str]:
                 f"{_location(at_line)}" + (f" (line {line})" if line else "") + f": {message}"
             )
     return problems
+
+
+# What an enum entry is in nearly every contract: {value: <string, number, boolean or null>}.
+_PLAIN_ENUM_VALUE = (str, int, float, bool, type(None))
+
+
+def _plain_enums_reduced(document: Any) -> tuple[Any, dict[tuple, list[int]]]:
+    """The document with every long ``enum`` cut to the entries the JSON schema needs to see.
+
+    An entry ``{value: <scalar>}`` is valid ODCS by itself, so walking 100,000 of them
+    through jsonschema ($ref, anyOf and all) only costs time. Kept: every other entry (it
+    may be wrong), the first plain one (so the list keeps its form), and any entry that
+    repeats an earlier one (so uniqueItems still fails). Returns the reduced document and,
+    per enum path, the original index of each kept entry.
+    """
+    renumber: dict[tuple, list[int]] = {}
+    stack: list[tuple[Any, tuple]] = [(document, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "enum" and isinstance(value, list) and len(value) > 16:
+                    kept = _enum_entries_to_validate(value)
+                    if len(kept) < len(value):
+                        node[key] = [value[i] for i in kept]
+                        renumber[(*path, key)] = kept
+                    continue
+                stack.append((value, (*path, key)))
+        elif isinstance(node, list):
+            stack.extend((item, (*path, i)) for i, item in enumerate(node))
+    return document, renumber
+
+
+def _enum_entries_to_validate(entries: list) -> list[int]:
+    kept: set[int] = set()
+    first: dict[Any, int] = {}
+    for i, entry in enumerate(entries):
+        key = _json_key(entry)
+        plain = (
+            isinstance(entry, dict)
+            and set(entry) == {"value"}
+            and isinstance(entry["value"], _PLAIN_ENUM_VALUE)
+        )
+        if key in first:  # a repeat: both entries stay, so uniqueItems still sees it
+            kept.update((first[key], i))
+        elif not plain or not kept:
+            kept.add(i)
+        first.setdefault(key, i)
+    return sorted(kept)
+
+
+def _renumbered(at: tuple, renumber: dict[tuple, list[int]]) -> tuple:
+    """An error path in the reduced document as a path in the contract as written."""
+    for enum_path, kept in renumber.items():
+        n = len(enum_path)
+        if at[:n] == enum_path and len(at) > n and isinstance(at[n], int):
+            return (*enum_path, kept[at[n]], *at[n + 1 :])
+    return at
 
 
 def _is_unknown_field(message: str) -> bool:
