@@ -70,6 +70,11 @@ def contracts_check(
         parsed = load_contract(contract, table)
     except ContractError as exc:
         fail_usage(str(exc))
+    if table is None and len(parsed.tables) > 1:
+        fail_usage(
+            f"{contract}: the contract describes {len(parsed.tables)} tables "
+            f"({', '.join(parsed.tables)}): choose the one {data} holds with --table NAME"
+        )
     if parsed.table is None:
         fail_usage(
             f"{contract}: the contract describes no table (no 'schema'): there is nothing to check "
@@ -172,7 +177,17 @@ def contracts_lint(contracts_: tuple[Path, ...], as_json: bool) -> None:
     Valid ODCS exits 0; parts the platform does not run (custom quality rules, relationships,
     nested contents, SLAs, …) are listed as warnings, each with its field and line.
     """
+    from platform_assets.core.validation.contract import AMBIGUOUS, duplicate_tables
+
     results = [_lint_one(path) for path in contracts_]
+    for problem, files in duplicate_tables(list(contracts_)):
+        for result in results:
+            if Path(result["file"]) in files:
+                head = result.get("message") or (
+                    f"{result['file']}: more than one contract governs a table:"
+                )
+                result["problems"].append(problem)
+                result.update(checkable=False, verdict=AMBIGUOUS, message=f"{head}\n  - {problem}")
     if as_json:
         click.echo(json.dumps(results, indent=2))
     else:

@@ -4,6 +4,7 @@ classify as personal never reaches Claude."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from pathlib import Path
 
@@ -319,3 +320,132 @@ def test_a_long_enum_still_names_a_bad_or_repeated_entry_and_its_line(tmp_path):
     assert raised.value.problems == [
         f"schema[0].properties[{index}].enum (line {enum_line}): lists the same value twice"
     ]
+
+
+# -- 3. one contract per table ----------------------------------------------------------------
+
+
+def _minimal_draft() -> str:
+    """A draft for the same physical table that checks almost nothing (what let a batch in
+    dollars pass when it sorted first)."""
+    return (
+        "apiVersion: v3.1.0\nkind: DataContract\nid: draft\nversion: 0.1.0\nstatus: draft\n"
+        "schema:\n  - name: transactions_draft\n    physicalName: transactions\n"
+        "    properties:\n      - name: transaction_id\n        logicalType: string\n"
+    )
+
+
+def _two_contracts(folder: Path) -> tuple[Path, Path]:
+    real = _write(folder, CONTRACT_PATH.read_text(encoding="utf-8"))
+    draft = _write(folder, _minimal_draft(), "a_draft.odcs.yaml")
+    return draft, real
+
+
+def test_two_contracts_for_one_table_stop_the_pipeline_naming_both(tmp_path):
+    from platform_assets.core.validation.contract import find_contract
+
+    draft, real = _two_contracts(tmp_path / "contracts")
+    with pytest.raises(ContractError) as raised:
+        find_contract(tmp_path / "contracts", "transactions")
+    assert str(draft) in str(raised.value) and str(real) in str(raised.value)
+    settings = Settings.from_env(
+        {
+            "PLATFORM_ASSETS_HOME": str(tmp_path / "home"),
+            "PLATFORM_ASSETS_CONTRACTS_DIR": str(tmp_path / "contracts"),
+            "PLATFORM_ASSETS_ROWS_PER_PARTITION": "500",
+        }
+    )
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            SPINE,
+            partition_key="2026-11-01",
+            resources=build_resources(settings, environ={}),
+            instance=instance,
+            raise_on_error=False,
+        )
+    assert not result.success
+    assert not result.get_asset_check_evaluations()
+    messages = []
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        while error is not None:
+            messages.append(error.message)
+            error = error.cause
+    messages = " ".join(messages)
+    assert str(draft) in messages and str(real) in messages
+
+
+def test_two_contracts_for_one_table_are_a_usage_error_in_the_cli(tmp_path):
+    draft, real = _two_contracts(tmp_path / "contracts")
+    lint = run_cli("contracts", "lint", real, draft)
+    assert lint.returncode == 2, lint.stdout + lint.stderr
+    assert f"table 'transactions' is governed by 2 contracts: {real} and {draft}" in lint.stderr
+    release = run_cli(
+        "quarantine",
+        "release",
+        "2026-11-01",
+        env={
+            "PLATFORM_ASSETS_HOME": str(tmp_path / "home"),
+            "PLATFORM_ASSETS_CONTRACTS_DIR": str(tmp_path / "contracts"),
+        },
+    )
+    assert release.returncode == 2, release.stdout + release.stderr
+    assert str(draft) in release.stderr and str(real) in release.stderr
+
+
+# -- 5. smaller lint holes ------------------------------------------------------------------------
+
+
+def _with_table_rule(rule: dict) -> str:
+    def mutate(document):
+        document["schema"][0]["quality"].append(rule)
+
+    return _contract_text(mutate)
+
+
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        ({"metric": "rowCount", "mustBeBetween": [5, 1]}, "the low bound 5 is above the high"),
+        (
+            {"metric": "rowCount", "mustNotBeBetween": [10, 2]},
+            "the low bound 10 is above the high",
+        ),
+    ],
+)
+def test_lint_refuses_a_between_with_its_bounds_swapped(tmp_path, rule, words):
+    text = _with_table_rule(rule)
+    path = _write(tmp_path, text)
+    operator = next(k for k in rule if k.startswith("must"))
+    line = line_index(text)[("schema", 0, "quality", 3, operator)]
+    result = run_cli("contracts", "lint", path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"schema[0].quality[3].{operator} (line {line}): " in result.stderr
+    assert words in result.stderr
+
+
+def test_lint_refuses_a_percent_outside_0_to_100(tmp_path):
+    def mutate(document):
+        prop = next(p for p in document["schema"][0]["properties"] if p["name"] == "user_country")
+        prop["quality"] = [{"metric": "nullValues", "unit": "percent", "mustBeLessThan": 150}]
+
+    text = _contract_text(mutate)
+    with pytest.raises(ContractError) as raised:
+        load_contract(_write(tmp_path, text))
+    (problem,) = raised.value.problems
+    assert "mustBeLessThan 150 with unit percent" in problem and "(line " in problem
+
+
+def test_check_of_a_two_table_contract_without_table_is_a_usage_error(tmp_path):
+    def mutate(document):
+        second = copy.deepcopy(document["schema"][0])
+        second["name"], second["physicalName"] = "fct_refunds", "refunds"
+        document["schema"].append(second)
+
+    path = _write(tmp_path, _contract_text(mutate))
+    data = tmp_path / "batch.csv"
+    data.write_text("transaction_id\ntx_20261102_00000001\n")
+    result = run_cli("contracts", "check", path, data, "--no-llm")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "2 tables (transactions, refunds): choose the one" in result.stderr
+    assert "--table NAME" in result.stderr

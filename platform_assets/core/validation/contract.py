@@ -85,6 +85,7 @@ SEVERITY_WORDS = {
 }
 INVALID_ODCS = "invalid ODCS"
 NOT_CHECKABLE = "cannot be checked as written"
+AMBIGUOUS = "two contracts for one table"
 # Options the checks run, per logicalType; any other option is named as not run.
 RUN_OPTIONS = {
     "string": {"pattern", "minLength", "maxLength", "format"},
@@ -107,11 +108,10 @@ class ContractError(ValueError):
         self.problems = problems
         self.kind = kind
         lines = "\n".join(f"  - {p}" for p in problems)
-        what = (
-            "invalid data contract: not valid ODCS"
-            if kind == INVALID_ODCS
-            else "valid ODCS, but this platform cannot check it as written"
-        )
+        what = {
+            INVALID_ODCS: "invalid data contract: not valid ODCS",
+            AMBIGUOUS: "more than one contract governs a table",
+        }.get(kind, "valid ODCS, but this platform cannot check it as written")
         super().__init__(f"{self.path}: {what} ({len(problems)} problem(s)):\n{lines}")
 
 
@@ -1062,6 +1062,13 @@ def _quality_rules(
                     f"{operator} takes two numbers [low, high], got {threshold!r}",
                 )
                 continue
+            if threshold[0] > threshold[1]:
+                found.problem(
+                    (*loc, operator),
+                    f"{operator} {threshold!r}: the low bound {threshold[0]} is above the high "
+                    f"bound {threshold[1]}; write [low, high]",
+                )
+                continue
         elif isinstance(threshold, bool) or not isinstance(threshold, int | float):
             found.problem((*loc, operator), f"{operator} takes a number, got {threshold!r}")
             continue
@@ -1070,6 +1077,14 @@ def _quality_rules(
             found.skip(
                 (*loc, "unit"),
                 f"unit {q.unit!r} is not run (this platform counts 'rows' or 'percent')",
+            )
+            continue
+        bounds = threshold if isinstance(threshold, list) else [threshold]
+        if unit == "percent" and kind == "library" and any(not 0 <= v <= 100 for v in bounds):
+            found.problem(
+                (*loc, operator),
+                f"{operator} {threshold!r} with unit percent: a percent of rows is between 0 "
+                f"and 100",
             )
             continue
         severity = SEVERITY_WORDS.get((q.severity or "error").lower())
@@ -1095,19 +1110,74 @@ def _quality_rules(
         )
 
 
+def _schema_entries(path: Path) -> list[dict]:
+    """The schema entries of a contract file; none for a file that is not a bounded YAML
+    mapping (loading it says why)."""
+    try:
+        document, _ = load_bounded(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, YamlLimitError, OSError, UnicodeDecodeError):
+        return []
+    schema = document.get("schema") if isinstance(document, dict) else None
+    return [obj for obj in schema if isinstance(obj, dict)] if isinstance(schema, list) else []
+
+
+def tables_governed(path: Path) -> set[str]:
+    """The table names (``physicalName`` and ``name``) a contract file's schema lists."""
+    return {
+        str(name)
+        for obj in _schema_entries(path)
+        for name in (obj.get("physicalName"), obj.get("name"))
+        if name
+    }
+
+
+def duplicate_tables(paths: list[Path]) -> list[tuple[str, list[Path]]]:
+    """``(problem, files)`` per physical table (``physicalName``, else ``name``) that two or
+    more of ``paths`` govern; the problem names every such file."""
+    owners: dict[str, list[Path]] = {}
+    for path in dict.fromkeys(paths):
+        physical = {
+            str(obj.get("physicalName") or obj.get("name"))
+            for obj in _schema_entries(path)
+            if obj.get("physicalName") or obj.get("name")
+        }
+        for table in physical:
+            owners.setdefault(table, []).append(path)
+    return [
+        (
+            f"table {table!r} is governed by {len(files)} contracts: "
+            f"{' and '.join(str(f) for f in files)}; keep one contract per table",
+            files,
+        )
+        for table, files in sorted(owners.items())
+        if len(files) > 1
+    ]
+
+
 def find_contract(contracts_dir: Path, table: str) -> Path:
-    """The contract file governing ``table`` in a contracts folder."""
+    """The contract file governing ``table`` in a contracts folder.
+
+    Raises:
+        FileNotFoundError: no file in the folder governs the table.
+        ContractError: two or more files do (naming each): which one holds is not a
+            question the alphabet should answer.
+    """
     candidates = sorted(contracts_dir.glob("*.odcs.yaml")) + sorted(
         contracts_dir.glob("*.odcs.yml")
     )
-    for candidate in candidates:
-        try:
-            document = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError:
-            continue
-        for obj in document.get("schema") or []:
-            if isinstance(obj, dict) and table in (obj.get("physicalName"), obj.get("name")):
-                return candidate
+    governing = [c for c in candidates if table in tables_governed(c)]
+    if len(governing) > 1:
+        raise ContractError(
+            contracts_dir,
+            [
+                f"table {table!r} is governed by {len(governing)} contracts: "
+                f"{' and '.join(str(c) for c in governing)}; keep one contract per table "
+                f"(delete or rename the table in the others)"
+            ],
+            AMBIGUOUS,
+        )
+    if governing:
+        return governing[0]
     raise FileNotFoundError(
         f"No contract in {contracts_dir} governs table {table!r}: add a *.odcs.yaml file whose "
         f"schema entry has physicalName: {table}."
