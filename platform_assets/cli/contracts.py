@@ -224,6 +224,7 @@ def _lint_one(path: Path) -> dict:
             "columns": len(t.columns),
             "quality_rules": sum(len(c.quality) for c in t.columns) + len(t.quality),
             "sensitive": list(t.sensitive_columns),
+            "withheld_from_claude": t.withheld_columns(),
         }
         for t in tables
         if t.table is not None
@@ -253,6 +254,11 @@ def _echo_lint(result: dict) -> None:
         click.echo(
             f"{head}, table {t['table']}, {t['columns']} columns, {t['quality_rules']} quality rules, "
             f"sensitive: {', '.join(t['sensitive']) or 'none'}"
+        )
+        withheld = t["withheld_from_claude"]
+        click.echo(
+            "  withheld from Claude (no value is sent, no violation quotes one): "
+            + (", ".join(f"{name} ({why})" for name, why in withheld.items()) or "none")
         )
     if result["not_run"]:
         click.echo(f"  not run by this platform ({len(result['not_run'])}):")

@@ -449,3 +449,110 @@ def test_check_of_a_two_table_contract_without_table_is_a_usage_error(tmp_path):
     assert result.returncode == 2, result.stdout + result.stderr
     assert "2 tables (transactions, refunds): choose the one" in result.stderr
     assert "--table NAME" in result.stderr
+
+
+# -- 4. what is withheld from Claude ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("classification", "withheld"),
+    [
+        ("pii", True),
+        ("PII", True),
+        ("personal", True),
+        ("Personal Data", True),
+        ("PII (GDPR personal data)", True),
+        ("gdpr-art9", True),
+        ("Special Category", True),
+        ("restricted", True),
+        ("Confidential", True),
+        ("sensitive_pii", True),
+        ("PHI", True),
+        ("internal", True),  # not known to be public: when in doubt, withhold
+        ("customer data", True),
+        ("publik", True),
+        ("public", False),
+        ("Public", False),
+        ("open data", False),
+        (None, False),
+        ("", False),
+    ],
+)
+def test_the_classification_policy(classification, withheld):
+    from platform_assets.core.validation.classification import withheld_because
+
+    assert (withheld_because(classification) is not None) is withheld
+
+
+def _classified(classes: dict[str, str]) -> str:
+    def mutate(document):
+        for prop in document["schema"][0]["properties"]:
+            if prop["name"] in classes:
+                prop["classification"] = classes[prop["name"]]
+
+    return _contract_text(mutate)
+
+
+CLASSES = {
+    "user_id": "personal",
+    "device_fingerprint": "PII (GDPR personal data)",
+    "transaction_id": "Restricted - special category",
+    "merchant_id": "internal",
+}
+
+
+def test_lint_names_the_columns_withheld_from_claude(tmp_path):
+    path = _write(tmp_path, _classified(CLASSES))
+    result = run_cli("contracts", "lint", path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        "withheld from Claude (no value is sent, no violation quotes one): "
+        "transaction_id (restricted - special category), user_id (personal), "
+        "merchant_id (internal (unrecognised classification, withheld when in doubt)), "
+        "device_fingerprint (pii (gdpr personal data))"
+    ) in result.stdout
+
+
+def test_no_value_of_a_withheld_column_reaches_the_messages_api(tmp_path):
+    """contracts check with a key, against the scripted Messages API server: the values of
+    every column the policy withholds (including one that breaks its pattern, so the rules
+    quote an example) are in no request body."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from platform_assets_tests.support.scripted_server import Reply, ScriptedServer
+
+    contract_path = _write(tmp_path, _classified(CLASSES))
+    table = generate_transactions("2026-11-02", 400)
+    users = table.column("user_id").to_pylist()
+    users[3] = "someone@example.org"  # breaks the pattern: the rules' example would quote it
+    table = table.set_column(table.schema.get_field_index("user_id"), "user_id", pa.array(users))
+    data = tmp_path / "batch.parquet"
+    pq.write_table(table, data)
+    answer = json.dumps({"passes": True, "summary": "fine", "violations": []})
+    env = {"ANTHROPIC_API_KEY": "test-key", "PLATFORM_ASSETS_HOME": str(tmp_path / "home")}
+    with ScriptedServer(script=[Reply(text=answer)]) as server:
+        env["ANTHROPIC_BASE_URL"] = server.url
+        result = run_cli("contracts", "check", contract_path, data, "--json", env=env)
+        bodies = [r.raw for r in server.requests]
+        messages = [r.raw for r in server.requests if r.path.endswith("/messages")]
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert messages and all("withheld_columns" in body for body in messages)
+    secret_values = {
+        str(v)
+        for name in CLASSES
+        for v in table.column(name).to_pylist()
+        if v is not None and len(str(v)) > 3
+    }
+    assert len(secret_values) > 400
+    leaked = sorted(v for v in secret_values for body in bodies if v in body)
+    assert leaked == []
+    # Nor does the verdict (stored, alerted, read back into later prompts) quote one.
+    verdict = json.loads(result.stdout)
+    (broken,) = [v for v in verdict["violations"] if v["field"] == "user_id"]
+    assert (
+        "someone@example.org" not in broken["detail"]
+        and "«withheld: personal»" in (broken["detail"])
+    )

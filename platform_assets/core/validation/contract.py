@@ -35,6 +35,7 @@ from typing import Any
 import duckdb
 import yaml
 
+from platform_assets.core.validation.classification import withheld_because
 from platform_assets.core.warehouse import TextParse
 from platform_assets.core.yaml_lines import MAX_YAML_BYTES, YamlLimitError, load_bounded
 
@@ -63,7 +64,6 @@ OPERATORS = (
     "mustBeBetween",
     "mustNotBeBetween",
 )
-SENSITIVE_CLASSIFICATIONS = ("pii", "restricted", "confidential", "sensitive", "secret")
 KNOWN_FORMATS = {
     "email": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
     "uuid": r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
@@ -210,8 +210,14 @@ class ColumnSpec:
     primary_key_position: int = -1
 
     @property
+    def withheld_because(self) -> str | None:
+        """Why this column's values are withheld from Claude and from examples in
+        violations, or None (the policy: :mod:`.classification`)."""
+        return withheld_because(self.classification)
+
+    @property
     def is_sensitive(self) -> bool:
-        return (self.classification or "").lower() in SENSITIVE_CLASSIFICATIONS
+        return self.withheld_because is not None
 
     @property
     def text_parse(self) -> TextParse | None:
@@ -281,6 +287,10 @@ class Contract:
     @property
     def sensitive_columns(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.is_sensitive)
+
+    def withheld_columns(self) -> dict[str, str]:
+        """``{column: why}`` for the declared columns whose values are withheld from Claude."""
+        return {c.name: why for c in self.columns if (why := c.withheld_because)}
 
     @property
     def major_version(self) -> int | None:

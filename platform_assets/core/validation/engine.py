@@ -185,6 +185,13 @@ def _example(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "…'"
 
 
+def _shown(spec: ColumnSpec, value: Any) -> str:
+    """An example value as a violation quotes it; never a value of a withheld column
+    (verdicts are stored, alerted and read back into prompts: see :mod:`.classification`)."""
+    why = spec.withheld_because
+    return f"«withheld: {why}»" if why is not None else _example(value)
+
+
 def check_batch(
     conn: duckdb.DuckDBPyConnection,
     batch: Batch,
@@ -425,7 +432,7 @@ def _judge_column_rules(
                 if failing:
                     row_rules.append(RowRule(spec.name, rule, predicate, "error"))
             elif failing:
-                example = _example(_first_failing_value(conn, rel, spec.name, predicate))
+                example = _shown(spec, _first_failing_value(conn, rel, spec.name, predicate))
                 detail = (
                     f"{failing} of {row_count} rows break {rule}: expected {checked.expectation}"
                     + ("" if rule == "required" else f", e.g. {example}")
@@ -435,9 +442,10 @@ def _judge_column_rules(
             continue
         if q.metric == "duplicateValues":
             failing = _exact_repeats(conn, rel, (spec.name,), failing)
-        example = (
+        value = (
             _first_failing_value(conn, rel, spec.name, predicate) if failing and predicate else None
         )
+        example = None if value is None else _shown(spec, value)
         violation = _metric_violation(q, failing, example, spec.name, row_count)
         if violation:
             violations.append(violation)
@@ -461,7 +469,7 @@ def _text_type_violation(
     why = semantic_drift.describe_type_mismatch(conn, rel, spec, "VARCHAR")
     if not failing:
         return Violation(spec.name, "logicalType", why)
-    example = _example(_first_failing_value(conn, rel, spec.name, checked.predicate))
+    example = _shown(spec, _first_failing_value(conn, rel, spec.name, checked.predicate))
     # The diagnosis helps where the values are a known encoding of the type (Yes/No flags).
     hint = why.split(": ", 1)[1] if "booleans sent as" in why and failing == non_null else ""
     detail = (
@@ -555,7 +563,7 @@ def _first_failing_value(conn, relation: str, column: str, predicate: str) -> An
 
 
 def _metric_violation(
-    q: QualityRule, failing: int, example: Any, column: str, row_count: int
+    q: QualityRule, failing: int, example: str | None, column: str, row_count: int
 ) -> Violation | None:
     value = _measured(q, failing, row_count)
     if q.holds(value):
@@ -563,7 +571,7 @@ def _metric_violation(
     unit = "%" if q.unit == "percent" else " rows"
     detail = f"{q.metric} is {value}{unit} ({failing} of {row_count} rows); the contract requires {q.expectation()}"
     if example is not None:
-        detail += f", e.g. {_example(example)}"
+        detail += f", e.g. {example}"
     if q.metric == "invalidValues" and q.arguments.get("validValues"):
         detail += f"; valid: {', '.join(map(str, q.arguments['validValues'][:8]))}"
     return Violation(column, q.metric or "quality", detail, q.severity, failing_rows=failing)
