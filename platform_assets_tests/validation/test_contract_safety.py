@@ -556,3 +556,25 @@ def test_no_value_of_a_withheld_column_reaches_the_messages_api(tmp_path):
         "someone@example.org" not in broken["detail"]
         and "«withheld: personal»" in (broken["detail"])
     )
+
+
+def test_no_violation_quotes_a_value_of_a_withheld_column(contract, memory_conn):
+    """Rules and semantic drift both find the change in user_id (classification pii); the
+    verdict, which is stored, alerted and read back into drift explanations for Claude,
+    quotes none of its values."""
+    import pyarrow as pa
+
+    reference_table = generate_transactions("2026-11-01", 600)
+    reference = check_batch(memory_conn, arrow_batch(memory_conn, reference_table), contract)
+    table = generate_transactions("2026-11-02", 600)
+    emails = [f"person{i % 7}@example.org" for i in range(table.num_rows)]
+    table = table.set_column(table.schema.get_field_index("user_id"), "user_id", pa.array(emails))
+    verdict = check_batch(
+        memory_conn, arrow_batch(memory_conn, table), contract, reference.profile, "reference"
+    )
+    on_user = [v for v in verdict.violations if v.field == "user_id"]
+    assert {v.rule for v in on_user} >= {"pattern"} and len(on_user) >= 2, on_user
+    details = " ".join(v.detail for v in verdict.violations)
+    assert "example.org" not in details and "person" not in details
+    assert "u_0" not in details  # nor the reference's values
+    assert all("«withheld: pii»" in v.detail for v in on_user if "e.g." in v.detail)

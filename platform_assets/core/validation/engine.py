@@ -19,7 +19,8 @@ Rules and what they tolerate:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import duckdb
@@ -185,6 +186,30 @@ def _example(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "…'"
 
 
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_EXAMPLES = re.compile(r"\(e\.g\. [^)]*\)")
+
+
+def _scrubbed(spec: ColumnSpec, detail: str) -> str:
+    """A semantic-drift or type diagnosis with the values it quotes masked when the column
+    is withheld (those messages quote examples and value lists as they find them)."""
+    why = spec.withheld_because
+    if why is None:
+        return detail
+    masked = _EXAMPLES.sub(f"(e.g. «withheld: {why}»)", detail)
+    return _QUOTED.sub(f"«withheld: {why}»", masked)
+
+
+def _without_values(contract: Contract, violations: list[Violation]) -> list[Violation]:
+    out = []
+    for v in violations:
+        spec = contract.column(v.field) if v.field else None
+        # A rename names columns, not values (and _unexpected_columns reads the name back).
+        keep = spec is None or v.rule == "renamed_column"
+        out.append(v if keep else replace(v, detail=_scrubbed(spec, v.detail)))
+    return out
+
+
 def _shown(spec: ColumnSpec, value: Any) -> str:
     """An example value as a violation quotes it; never a value of a withheld column
     (verdicts are stored, alerted and read back into prompts: see :mod:`.classification`)."""
@@ -252,7 +277,12 @@ def check_batch(
         notes.append(NO_REFERENCE_NOTE)
     else:
         violations.extend(
-            semantic_drift.compare(profile, reference, contract, batch, reference_label, violations)
+            _without_values(
+                contract,
+                semantic_drift.compare(
+                    profile, reference, contract, batch, reference_label, violations
+                ),
+            )
         )
     violations.extend(_unexpected_columns(batch, contract, violations))
     passes = not any(v.severity == "error" for v in violations)
@@ -351,7 +381,10 @@ def _plan_column(
                 Violation(
                     spec.name,
                     "logicalType",
-                    semantic_drift.describe_type_mismatch(conn, batch.relation, spec, dtype),
+                    _scrubbed(
+                        spec,
+                        semantic_drift.describe_type_mismatch(conn, batch.relation, spec, dtype),
+                    ),
                 )
             )
         # Value rules on a column of the wrong type would only repeat the type error.
@@ -466,7 +499,7 @@ def _text_type_violation(
 ) -> Violation:
     """A text column whose contract declares another type: the values that do not parse
     (count and an example), or, when every value parses, why the column is text at all."""
-    why = semantic_drift.describe_type_mismatch(conn, rel, spec, "VARCHAR")
+    why = _scrubbed(spec, semantic_drift.describe_type_mismatch(conn, rel, spec, "VARCHAR"))
     if not failing:
         return Violation(spec.name, "logicalType", why)
     example = _shown(spec, _first_failing_value(conn, rel, spec.name, checked.predicate))
