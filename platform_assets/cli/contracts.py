@@ -173,14 +173,24 @@ def contracts_lint(contracts_: tuple[Path, ...], as_json: bool) -> None:
     """Validate each CONTRACT against the ODCS standard and say what this platform runs.
 
     Invalid ODCS, and valid ODCS this platform cannot check as written (a pattern RE2
-    cannot run, a bound that is not a number or a date), exit 2 naming each field and line.
+    cannot run, a bound that is not a number or a date, a SQL rule that is not one
+    read-only SELECT over the batch), exit 2 naming each field and line; so does a file in
+    the contracts folder (PLATFORM_ASSETS_CONTRACTS_DIR) that governs a table another file
+    there governs too.
     Valid ODCS exits 0; parts the platform does not run (custom quality rules, relationships,
     nested contents, SLAs, …) are listed as warnings, each with its field and line.
     """
+    from platform_assets.core.settings import Settings
     from platform_assets.core.validation.contract import AMBIGUOUS, duplicate_tables
 
     results = [_lint_one(path) for path in contracts_]
-    for problem, files in duplicate_tables(list(contracts_)):
+    # A file in the platform's contracts folder must be the only one there for its tables:
+    # the pipeline looks contracts up by table in that folder.
+    folder = Path(Settings.from_env().contracts_dir).resolve()
+    linted = {path.resolve(): path for path in contracts_ if path.resolve().parent == folder}
+    siblings = sorted(folder.glob("*.odcs.yaml")) + sorted(folder.glob("*.odcs.yml"))
+    shown = [linted.get(p.resolve(), p) for p in siblings] if linted else []
+    for problem, files in duplicate_tables(shown):
         for result in results:
             if Path(result["file"]) in files:
                 head = result.get("message") or (
