@@ -51,6 +51,10 @@ HOSTILE_SQL = [
 ]
 
 
+def _cli(*args: object, env: dict[str, str] | None = None):
+    return run_cli(*map(str, args), env=env)
+
+
 def _contract_text(mutate) -> str:
     document = yaml.safe_load(CONTRACT_PATH.read_text(encoding="utf-8"))
     mutate(document)
@@ -91,7 +95,7 @@ def test_contracts_lint_exits_2_naming_file_rule_and_line(tmp_path):
     text = _with_sql_rule("DELETE FROM validated.transactions; SELECT 0")
     path = _write(tmp_path, text)
     line = line_index(text)[("schema", 0, "quality", 1, "query")]
-    result = run_cli("contracts", "lint", path)
+    result = _cli("contracts", "lint", path)
     assert result.returncode == 2, result.stdout + result.stderr
     assert str(path) in result.stderr
     assert f"schema[0].quality[1].query (line {line}): SQL rule refused" in result.stderr
@@ -382,12 +386,12 @@ def test_two_contracts_for_one_table_are_a_usage_error_in_the_cli(tmp_path):
         "PLATFORM_ASSETS_CONTRACTS_DIR": str(tmp_path / "contracts"),
     }
     # Linting only the new draft finds the contract already in the folder.
-    lint = run_cli("contracts", "lint", draft, env=env)
+    lint = _cli("contracts", "lint", draft, env=env)
     assert lint.returncode == 2, lint.stdout + lint.stderr
     assert f"table 'transactions' is governed by 2 contracts: {draft} and {real}" in lint.stderr
     # The same files outside the contracts folder are only files: each lints on its own.
-    assert run_cli("contracts", "lint", draft, real).returncode == 0
-    release = run_cli("quarantine", "release", "2026-11-01", env=env)
+    assert _cli("contracts", "lint", draft, real).returncode == 0
+    release = _cli("quarantine", "release", "2026-11-01", env=env)
     assert release.returncode == 2, release.stdout + release.stderr
     assert str(draft) in release.stderr and str(real) in release.stderr
 
@@ -417,7 +421,7 @@ def test_lint_refuses_a_between_with_its_bounds_swapped(tmp_path, rule, words):
     path = _write(tmp_path, text)
     operator = next(k for k in rule if k.startswith("must"))
     line = line_index(text)[("schema", 0, "quality", 3, operator)]
-    result = run_cli("contracts", "lint", path)
+    result = _cli("contracts", "lint", path)
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"schema[0].quality[3].{operator} (line {line}): " in result.stderr
     assert words in result.stderr
@@ -444,7 +448,7 @@ def test_check_of_a_two_table_contract_without_table_is_a_usage_error(tmp_path):
     path = _write(tmp_path, _contract_text(mutate))
     data = tmp_path / "batch.csv"
     data.write_text("transaction_id\ntx_20261102_00000001\n")
-    result = run_cli("contracts", "check", path, data, "--no-llm")
+    result = _cli("contracts", "check", path, data, "--no-llm")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "2 tables (transactions, refunds): choose the one" in result.stderr
     assert "--table NAME" in result.stderr
@@ -502,7 +506,7 @@ CLASSES = {
 
 def test_lint_names_the_columns_withheld_from_claude(tmp_path):
     path = _write(tmp_path, _classified(CLASSES))
-    result = run_cli("contracts", "lint", path)
+    result = _cli("contracts", "lint", path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (
         "withheld from Claude (no value is sent, no violation quotes one): "
@@ -534,7 +538,7 @@ def test_no_value_of_a_withheld_column_reaches_the_messages_api(tmp_path):
     env = {"ANTHROPIC_API_KEY": "test-key", "PLATFORM_ASSETS_HOME": str(tmp_path / "home")}
     with ScriptedServer(script=[Reply(text=answer)]) as server:
         env["ANTHROPIC_BASE_URL"] = server.url
-        result = run_cli("contracts", "check", contract_path, data, "--json", env=env)
+        result = _cli("contracts", "check", contract_path, data, "--json", env=env)
         bodies = [r.raw for r in server.requests]
         messages = [r.raw for r in server.requests if r.path.endswith("/messages")]
     assert result.returncode == 1, result.stdout + result.stderr
