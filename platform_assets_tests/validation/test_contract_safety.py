@@ -581,3 +581,45 @@ def test_no_violation_quotes_a_value_of_a_withheld_column(contract, memory_conn)
     assert "example.org" not in details and "person" not in details
     assert "u_0" not in details  # nor the reference's values
     assert all("«withheld: pii»" in v.detail for v in on_user if "e.g." in v.detail)
+
+
+def test_the_drift_narrative_sends_no_value_of_a_withheld_column(contract, memory_conn):
+    """The drift explanation's facts hold new categories of features computed from batch
+    columns and contract evidence read back from stored verdicts (written before values
+    were withheld, they may quote one): neither reaches the Messages API."""
+    import json
+
+    from platform_assets.core.llm.governance import ensure_llm_tables
+    from platform_assets.core.monitoring.explanation import DriftExplanation, Effect, Evidence
+    from platform_assets.core.monitoring.explanation_llm import draft_narrative
+    from platform_assets.defs.resources import ClaudeResource
+    from platform_assets_tests.support.scripted_server import Reply, ScriptedServer
+
+    explanation = DriftExplanation(
+        window=("2026-11-18", "2026-11-18"),
+        drift_share=0.5,
+        effects=[Effect("user_country", "categorical", 0.9, new_categories=["QZ", "XQ-private"])],
+        evidence=[
+            Evidence(
+                "contract",
+                "2026-11-18",
+                "the contract check failed on pattern in user_id: 3 of 9 rows break pattern: "
+                "expected values matching ^u_[0-9]{6}$, e.g. 'jane.doe@example.org'",
+                column="user_id",
+            )
+        ],
+        headline="user_country moved from 2026-11-18",
+    )
+    withheld = {**contract.withheld_columns(), "user_country": "personal"}
+    ensure_llm_tables(memory_conn)
+    answer = json.dumps({"narrative": "user_country moved."})
+    with ScriptedServer(script=[Reply(text=answer)]) as server:
+        client = ClaudeResource(api_key="test-key", base_url=server.url, max_retries=0).get_client()
+        drafted = draft_narrative(client, explanation, memory_conn, withheld=withheld)
+        [request] = server.message_requests
+    assert drafted.narrative == "user_country moved."
+    for value in ("QZ", "XQ-private", "jane.doe@example.org"):
+        assert value not in request.raw
+    assert "user_country" in request.raw and "pattern in user_id" in request.raw
+    # The explanation itself (the asset's metadata) keeps its facts.
+    assert drafted.effects[0].new_categories == ["QZ", "XQ-private"]
