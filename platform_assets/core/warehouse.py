@@ -821,3 +821,30 @@ def cast_text_columns(
     """
     unparsable = unparsable_counts(relation, declared)
     return relation.project(typed_projection(relation.columns, declared, unparsable)), unparsable
+
+
+def sandbox_connection(
+    *, memory_limit: str = "256MB", threads: int = 1
+) -> duckdb.DuckDBPyConnection:
+    """A throwaway in-memory DuckDB for SQL that came from outside (a contract's SQL rule).
+
+    It holds nothing but what the caller registers on it, cannot touch a file, a URL or an
+    extension (``enable_external_access`` off, no extension auto-install or auto-load), and
+    its configuration is locked after the limits are set, so the SQL cannot undo them.
+    """
+    conn = duckdb.connect(
+        ":memory:",
+        config={
+            "enable_external_access": False,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "allow_community_extensions": False,
+            "memory_limit": memory_limit,
+            "threads": threads,
+            "max_temp_directory_size": "0B",
+        },
+    )
+    conn.execute("SET TimeZone = 'UTC'")
+    conn.execute("SET enable_progress_bar = false")
+    conn.execute("SET lock_configuration = true")
+    return conn
