@@ -207,7 +207,10 @@ def test_pipeline_with_a_hostile_contract_leaves_validated_rows_unchanged(tmp_pa
             ]
         ):
             hostile = settings_for(_write(tmp_path / f"contracts{i}", _with_sql_rule(query)).parent)
-            for key in ("2026-11-01", "2026-11-02"):
+            # Other days than the good one: landing a day again withdraws its validated rows
+            # (they are stale until it is checked again), so the good day must not be re-landed;
+            # a rule that ran would still reach its rows (`DELETE FROM validated.transactions`).
+            for key in ("2026-11-02", "2026-11-03"):
                 result = materialize(hostile, key, instance)
                 assert not result.success
                 assert not any(e.passed for e in result.get_asset_check_evaluations())
