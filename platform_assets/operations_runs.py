@@ -72,7 +72,15 @@ POOL_INIT_ATTEMPTS = 5
 RESIGNAL_SECONDS = 1.0
 # Raised in the main thread to stop a run that waits for a pool slot (SIGINT/SIGTERM are Dagster's).
 STOP_SIGNAL = signal.SIGUSR1
-RESENT_SIGNALS = {signal.SIGINT, signal.SIGTERM, STOP_SIGNAL}
+# While the run waits for a pool slot, the watcher sends this to the main thread about twice
+# a second, and its handler sleeps: Dagster's in-process loop checks for a slot without ever
+# sleeping (its time to the next claim check is ``min(0, ...)``, never above 0), so a
+# waiting run burned a whole core. Paced, it sleeps most of the time and still sees a freed
+# slot within a second.
+PACE_SIGNAL = signal.SIGUSR2
+PACE_SECONDS = 0.45
+WAITING_CHECK_SECONDS = 1.0
+RESENT_SIGNALS = {signal.SIGINT, signal.SIGTERM, STOP_SIGNAL, PACE_SIGNAL}
 
 
 def process_started_at(pid: int) -> float | None:
@@ -355,6 +363,7 @@ class GuardedRun:
                 self._writer.fileno(), warn_on_full_buffer=False
             )
             self._previous_handler = signal.signal(STOP_SIGNAL, self._raise_interrupt)
+            self._previous_pace = signal.signal(PACE_SIGNAL, self._pause)
         self._main_thread = threading.main_thread().ident
         self._thread = threading.Thread(
             target=self._watch, name="platform-assets-run-guard", daemon=True
@@ -376,6 +385,7 @@ class GuardedRun:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, RESENT_SIGNALS)
             signal.set_wakeup_fd(self._previous_fd)
             signal.signal(STOP_SIGNAL, self._previous_handler)
+            signal.signal(PACE_SIGNAL, self._previous_pace)
         self._reader.close()
         self._writer.close()
         # A finished run only gets its leftover slots freed; an unfinished one (an exception
@@ -406,6 +416,10 @@ class GuardedRun:
     def _raise_interrupt(_signum, _frame) -> None:
         raise DagsterExecutionInterruptedError()
 
+    @staticmethod
+    def _pause(_signum, _frame) -> None:
+        time.sleep(PACE_SECONDS)
+
     def _watch(self) -> None:
         # As Dagster's own cancellation thread does: an instance of its own, with its own connections.
         if not self.instance.is_persistent:
@@ -415,6 +429,7 @@ class GuardedRun:
 
     def _watch_with(self, instance: dg.DagsterInstance) -> None:
         next_pool_check = time.monotonic() + POOL_CHECK_SECONDS
+        paced_at = 0.0
         while not self._done.is_set():
             if select.select([self._reader], [], [], 0.5)[0]:
                 received = self._reader.recv(64)
@@ -432,8 +447,19 @@ class GuardedRun:
                     self._interrupt_again()
                     self._raise_at = time.monotonic() + RESIGNAL_SECONDS
             if time.monotonic() >= next_pool_check and not self.stop_reason:
-                next_pool_check = time.monotonic() + POOL_CHECK_SECONDS
                 self._check_pools(instance)
+                # While waiting, look again soon: the pacing must stop once the slot is had.
+                next_pool_check = time.monotonic() + (
+                    POOL_CHECK_SECONDS if self._waiting_since is None else WAITING_CHECK_SECONDS
+                )
+            if (
+                self._signals
+                and self._waiting_since is not None
+                and not self.stop_reason
+                and time.monotonic() - paced_at >= PACE_SECONDS
+            ):
+                paced_at = time.monotonic()
+                signal.pthread_kill(self._main_thread, PACE_SIGNAL)
 
     def _unfinished(self, instance: dg.DagsterInstance) -> bool:
         run = instance.get_run_by_id(self.run_id)

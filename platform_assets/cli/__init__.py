@@ -7,6 +7,7 @@
 - ``evals``: the eval suite: drafts, review, coverage, runs (:mod:`.evals`);
 - ``tickets``: triage tickets and who approved their runbooks (:mod:`.tickets`);
 - ``costs``: the estimated cost of recent runs, by asset and by day (:mod:`.costs`);
+- ``warehouse verify``: the catalog's files against the object store (:mod:`.warehouse`);
 - ``dev``: the Dagster UI and daemon.
 
 Exit codes: see :mod:`.common` (0 success, 1 failed, 2 usage error, 130 stopped by a signal).
@@ -20,10 +21,33 @@ from pathlib import Path
 
 import click
 
-from platform_assets.cli import contracts, costs, evals, models, quarantine, runs, tickets
+from platform_assets.cli import (
+    contracts,
+    costs,
+    evals,
+    models,
+    quarantine,
+    runs,
+    tickets,
+    warehouse,
+)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Platform(click.Group):
+    """The command group: settings that cannot work (a production profile without Postgres
+    run storage, say) are a usage error, said in one line (exit 2)."""
+
+    def invoke(self, ctx: click.Context):
+        from platform_assets.core.settings import SettingsError
+
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Platform, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="platform_assets")
 def main() -> None:
     """platform_assets: an ML platform shipped as a Dagster code location.
@@ -58,3 +82,4 @@ main.add_command(costs.costs)
 main.add_command(dev)
 main.add_command(quarantine.quarantine)
 main.add_command(evals.evals)
+main.add_command(warehouse.warehouse)

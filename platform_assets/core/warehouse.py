@@ -30,9 +30,10 @@ import itertools
 import logging
 import random
 import re
+import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,7 +98,11 @@ def connect(path: str | Path | LakeSettings, *, read_only: bool = False):
     names (a :class:`LakeConnection`)."""
     lake = resolve_lake(path)
     if lake is not None:
-        return LakeConnection(_open_lake(lake, read_only=read_only))
+        return LakeConnection(
+            _with_retries(lambda: _open_lake(lake, read_only=read_only), "attach the lake"),
+            lake=lake,
+            read_only=read_only,
+        )
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -144,6 +149,143 @@ def exists(path: str | Path | LakeSettings) -> bool:
         if lake is None:
             raise
         return False  # a catalog that was never attached for writing cannot be read
+
+
+# --- one writer per (table, day) ---------------------------------------------------------
+
+#: How long a writer waits for another one replacing the same day before it gives up.
+WRITER_LOCK_TIMEOUT_SECONDS = 900.0
+_held_locks = threading.local()
+
+
+class WriterBusyError(RuntimeError):
+    """Another writer held a day this one was to replace for longer than the wait allows."""
+
+
+def _lock_target(target) -> LakeSettings | Path | None:
+    """What a writer lock is taken in: the lake's Postgres catalog, the DuckDB file, or
+    nothing (an in-memory database has no other writer)."""
+    if isinstance(target, LakeConnection):
+        return target.lake
+    if isinstance(target, duckdb.DuckDBPyConnection):
+        row = fetch_row(
+            target, "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+        )
+        return Path(row[0]) if row and row[0] else None
+    return resolve_lake(target) or Path(target)
+
+
+@contextmanager
+def writer_locks(
+    target,
+    table: str,
+    days: Iterable[str],
+    *,
+    timeout: float = WRITER_LOCK_TIMEOUT_SECONDS,
+    log: Callable[[str], None] | None = None,
+) -> Iterator[None]:
+    """Hold the write lock of each ``(table, day)`` for the block: the one writer of those
+    days, across threads, processes and hosts. ``target`` is the warehouse (a path, a
+    :class:`LakeSettings`, ``ducklake:<schema>``) or a connection to it.
+
+    Replacing a day is "delete the day, insert it"; deleting a day that is not there yet
+    deletes nothing, so two writers of one new day both commit and the day is stored twice
+    (DuckLake sees no conflict, and a DuckDB file lets them take turns). The lock is a
+    PostgreSQL advisory lock, ``pg_advisory_lock(hashtext('<lake schema>:<table>:<day>'))``,
+    on the lake's catalog (a session lock: it goes when the holder's connection does, a
+    killed process included), or an ``flock`` on ``<file>.locks/<table>.<day>.lock`` next
+    to a DuckDB file. Days are locked in order, so two writers of overlapping ranges never
+    deadlock; a lock this thread already holds is not taken again.
+
+    A second writer waits, with a jittered backoff, for up to ``timeout`` seconds, then
+    raises :class:`WriterBusyError` naming the day; it never writes alongside the first.
+    """
+    where = _lock_target(target)
+    held: set[str] = _held_locks.__dict__.setdefault("keys", set())
+    wanted = [
+        key
+        for key in dict.fromkeys(f"{table}:{day}" for day in sorted(map(str, days)))
+        if key not in held
+    ]
+    if where is None or not wanted:
+        yield
+        return
+    with ExitStack() as stack:
+        take = _advisory_lock if isinstance(where, LakeSettings) else _file_lock
+        for key in wanted:
+            stack.enter_context(take(where, key, timeout, log))
+            held.add(key)
+            stack.callback(held.discard, key)
+        yield
+
+
+def _wait_for(try_lock: Callable[[], bool], key: str, timeout: float, log) -> None:
+    if try_lock():
+        return
+    table, _, day = key.rpartition(":")
+    message = (
+        f"{table} {day}: another writer is replacing this day; waiting for it (up to {timeout:g} s)"
+    )
+    (log or _log.info)(message)
+    started = time.monotonic()
+    attempt = 0
+    while not try_lock():
+        if time.monotonic() - started > timeout:
+            raise WriterBusyError(
+                f"{table} {day}: another writer has been replacing this day for more than "
+                f"{timeout:g} s; nothing was written. Re-run once it has finished "
+                f"(`platform-assets runs` lists the runs in progress)."
+            )
+        time.sleep(min(0.05 * 1.5**attempt, 2.0) * (0.5 + random.random()))
+        attempt += 1
+    (log or _log.info)(
+        f"{table} {day}: the other writer finished after {time.monotonic() - started:.1f} s"
+    )
+
+
+@contextmanager
+def _advisory_lock(lake: LakeSettings, key: str, timeout: float, log) -> Iterator[None]:
+    import psycopg2
+
+    name = f"{lake.metadata_schema}:{key}"
+    conn = _with_retries(lambda: psycopg2.connect(lake.catalog_url, connect_timeout=10), "lock")
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+
+            def try_lock() -> bool:
+                cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [name])
+                return bool(cursor.fetchone()[0])
+
+            _wait_for(try_lock, key, timeout, log)
+        yield
+    finally:
+        conn.close()  # the session lock goes with the session
+
+
+@contextmanager
+def _file_lock(database: Path, key: str, timeout: float, log) -> Iterator[None]:
+    import fcntl
+    import hashlib
+
+    folder = database.with_name(database.name + ".locks")
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:80]
+    path = folder / f"{safe}.{hashlib.sha256(key.encode()).hexdigest()[:8]}.lock"
+    with open(path, "a+b") as handle:
+
+        def try_lock() -> bool:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                return False
+
+        _wait_for(try_lock, key, timeout, log)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def replace_row(
@@ -342,6 +484,66 @@ def without_key_constraints(sql: str) -> str:
     return _KEY_CONSTRAINT.sub("", sql) if _CREATE_TABLE.search(sql) else sql
 
 
+#: Words of errors that a restart or a blip of Postgres or S3 causes, and that go away when
+#: the same thing is tried again a moment later.
+_TRANSIENT_WORDS = (
+    "connection refused",
+    "could not connect",
+    "server closed the connection",
+    "terminating connection",
+    "connection reset",
+    "connection to server",
+    "no connection to the server",
+    "connection already closed",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "ssl syscall",
+    "broken pipe",
+    "could not receive data",
+    "could not send data",
+    "slow down",
+    "slowdown",
+    "service unavailable",
+    "internal server error",
+    "http 500",
+    "http 503",
+    "timed out",
+)
+#: How long one operation keeps retrying transient errors: a Postgres restart takes seconds.
+TRANSIENT_RETRY_SECONDS = 120.0
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is an outage that retrying fixes (Postgres restarting, a dropped
+    connection, an S3 5xx or timeout), as opposed to an error in what was asked."""
+    if is_lake_conflict(exc):
+        return False
+    text = str(exc).lower()
+    return any(word in text for word in _TRANSIENT_WORDS)
+
+
+def _with_retries(action: Callable[[], Any], what: str, seconds: float | None = None):
+    """``action()``, tried again with a jittered backoff while it fails with a transient
+    error, for up to ``seconds`` (:data:`TRANSIENT_RETRY_SECONDS`)."""
+    deadline = time.monotonic() + (TRANSIENT_RETRY_SECONDS if seconds is None else seconds)
+    attempt = 0
+    while True:
+        try:
+            return action()
+        except Exception as exc:
+            if not is_transient(exc) or time.monotonic() > deadline:
+                raise
+            _log.warning(
+                "warehouse: %s failed with a transient error, trying again (attempt %d): %s",
+                what,
+                attempt + 2,
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            )
+            time.sleep(min(0.2 * 1.6**attempt, 5.0) * (0.5 + random.random()))
+            attempt += 1
+
+
 def is_lake_conflict(exc: BaseException) -> bool:
     """Whether ``exc`` is DuckLake refusing a commit because a concurrent one changed the
     same table (e.g. one inserted where the other deleted): the client is to retry."""
@@ -366,9 +568,16 @@ class LakeConnection:
        (:func:`replace_row`).
     """
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection):
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        lake: LakeSettings | None = None,
+        read_only: bool = False,
+    ):
         self._conn = conn
         self._transaction: list[tuple[str, Any]] | None = None
+        self.lake = lake
+        self._read_only = read_only
 
     def __getattr__(self, name: str):
         # Everything else is the connection's, results too: DuckDB keeps the last result on
@@ -387,7 +596,7 @@ class LakeConnection:
     def cursor(self) -> LakeConnection:
         cursor = self._conn.cursor()
         cursor.execute(f"USE {LAKE_ALIAS}")  # the default database is per connection
-        return LakeConnection(cursor)
+        return LakeConnection(cursor, self.lake, self._read_only)
 
     @property
     def in_transaction(self) -> bool:
@@ -413,20 +622,29 @@ class LakeConnection:
             return self._commit(query)
         if verb in ("ROLLBACK", "ABORT"):
             self._transaction = None
-            # A failed commit has rolled back already.
-            with suppress(duckdb.TransactionException):
+            # A failed commit has rolled back already; a lost connection has nothing to roll back.
+            with suppress(duckdb.Error):
                 self._conn.execute(query)
             return self
         if self._transaction is not None:
             self._transaction.append((query, parameters))
-            self._conn.execute(query, parameters)
+            try:
+                self._conn.execute(query, parameters)
+            except duckdb.Error as exc:
+                if not self._recoverable(exc):
+                    raise
+                self._replay(self._transaction, exc)
             return self
-        for attempt in range(_LAKE_ATTEMPTS):
+        deadline = time.monotonic() + TRANSIENT_RETRY_SECONDS
+        for attempt in itertools.count():
             try:
                 self._conn.execute(query, parameters)
                 return self
             except duckdb.Error as exc:
-                if not is_lake_conflict(exc) or attempt == _LAKE_ATTEMPTS - 1:
+                if self._recoverable(exc) and time.monotonic() < deadline:
+                    self._reconnect(exc)
+                    continue
+                if not is_lake_conflict(exc) or attempt >= _LAKE_ATTEMPTS - 1:
                     raise
                 _log.warning(
                     "DuckLake commit conflict, running the statement again (attempt %d): %s",
@@ -438,26 +656,68 @@ class LakeConnection:
 
     def _commit(self, query: str):
         statements, self._transaction = self._transaction or [], None
-        for attempt in range(_LAKE_ATTEMPTS):
+        deadline = time.monotonic() + TRANSIENT_RETRY_SECONDS
+        conflicts = 0
+        while True:
             try:
                 self._conn.execute(query)
                 return self
             except duckdb.Error as exc:
-                if not is_lake_conflict(exc) or attempt == _LAKE_ATTEMPTS - 1:
+                if self._recoverable(exc) and time.monotonic() < deadline:
+                    # Postgres went away around the commit: on a new connection, the whole
+                    # transaction again (every writer here replaces what it writes).
+                    self._replay(statements, exc)
+                    continue
+                if not is_lake_conflict(exc) or conflicts >= _LAKE_ATTEMPTS - 1:
                     raise
+                conflicts += 1
                 _log.warning(
-                    "DuckLake commit conflict, replaying the transaction (%d statements, attempt %d): %s",
+                    "DuckLake commit conflict, replaying the transaction (%d statements, attempt %d): "
+                    "%s",
                     len(statements),
-                    attempt + 2,
+                    conflicts + 1,
                     _first_line(exc),
                 )
-            with suppress(duckdb.TransactionException):
+            with suppress(duckdb.Error):
                 self._conn.execute("ROLLBACK")
-            _back_off(attempt)
+            _back_off(conflicts - 1)
             self._conn.execute("BEGIN TRANSACTION")
             for statement, parameters in statements:
                 self._conn.execute(statement, parameters)
-        raise AssertionError("unreachable")
+
+    def _recoverable(self, exc: BaseException) -> bool:
+        return self.lake is not None and is_transient(exc)
+
+    def _reconnect(self, exc: BaseException) -> None:
+        """A new connection to the lake in place of one an outage broke (waiting, with a
+        backoff, until the catalog answers again)."""
+        lake = self.lake
+        assert lake is not None
+        _log.warning(
+            "warehouse: the lake connection failed with a transient error, attaching again: %s",
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        )
+        with suppress(Exception):
+            self._conn.close()
+        time.sleep(0.2 + random.random() * 0.3)
+        self._conn = _with_retries(
+            lambda: _open_lake(lake, read_only=self._read_only), "attach the lake again"
+        )
+
+    def _replay(self, statements: list[tuple[str, Any]], exc: BaseException) -> None:
+        """The open transaction's statements again, on a new connection, after an outage."""
+        deadline = time.monotonic() + TRANSIENT_RETRY_SECONDS
+        while True:
+            self._reconnect(exc)
+            try:
+                self._conn.execute("BEGIN TRANSACTION")
+                for statement, parameters in statements:
+                    self._conn.execute(statement, parameters)
+                return
+            except duckdb.Error as again:
+                if not self._recoverable(again) or time.monotonic() > deadline:
+                    raise
+                exc = again
 
 
 def _first_line(exc: BaseException) -> str:

@@ -476,3 +476,21 @@ def test_run_monitoring_fails_dead_runs_and_frees_their_slots(instance):
         list(daemon.run_iteration(context))
     assert claimed(instance) == [] or claimed(instance) == [(alive.run_id, "step")]
     assert storage.claim_concurrency_slot(POOL, alive.run_id, "step").is_claimed
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_run_waiting_for_a_slot_sleeps_instead_of_spinning(home, instance, live_holder):
+    process, _ = start_waiting_backfill(home, instance, "sleeps")
+    time.sleep(3)  # the pacing starts at the watcher's first check that finds it waiting
+    before, started = _cpu_seconds(process.pid), time.monotonic()
+    time.sleep(10)
+    share = (_cpu_seconds(process.pid) - before) / (time.monotonic() - started)
+    print(f"a run waiting for a pool slot used {share:.0%} of a core")
+    assert share < 0.3, f"the waiting run used {share:.0%} of a core"
+    holder, _ = live_holder
+    holder.kill()  # the slot frees: the waiting run goes on and succeeds
+    assert process.wait(180) == 0, output(home, "sleeps")[-3000:]

@@ -11,6 +11,7 @@ Every alert carries its **owner** (``team:...``, from the stage that raised it) 
 | ``triage_ticket`` | the triage of a failed run | the ticket's recommended runbook |
 | ``training_anomaly`` | a training run that succeeded with anomalous metrics | ``review_training_anomaly`` |
 | ``drift_retrain`` | the drift sensor requesting a retrain | ``review_drift_retrain`` |
+| ``warehouse_files_missing`` | the nightly maintenance finding catalog files missing from S3 | ``warehouse_files_missing`` |
 
 Where an alert goes is the caller's choice of sinks: :func:`record_alert` (the local sink,
 ``platform.alerts``) always, and :func:`post_to_slack` when a Slack incoming webhook is
@@ -56,6 +57,7 @@ KINDS = (
     "triage_ticket",
     "training_anomaly",
     "drift_retrain",
+    "warehouse_files_missing",
 )
 SEVERITIES = ("error", "warning", "info")
 SLACK_TIMEOUT_SECONDS = 10.0
