@@ -54,6 +54,12 @@ log = logging.getLogger(__name__)
 HOST_TAG = "platform_assets/host"
 PID_TAG = "platform_assets/pid"
 PID_STARTED_TAG = "platform_assets/pid_started_at"
+#: A CLI run's heartbeat: the epoch second its guard last wrote, every HEARTBEAT_SECONDS.
+HEARTBEAT_TAG = "platform_assets/heartbeat"
+HEARTBEAT_SECONDS = 10.0
+#: A run whose heartbeat is older than this is dead, wherever its worker ran: with the next
+#: run's reaping (or the daemon's run monitoring every 15-30 s), its slots free within a minute.
+HEARTBEAT_TIMEOUT_SECONDS = 40.0
 
 # /proc's boot time can move by a second between reads; a pid reused within 2 s is not a worry.
 START_TIME_TOLERANCE_SECONDS = 2.0
@@ -115,7 +121,17 @@ def owner_tags() -> dict[str, str]:
         HOST_TAG: socket.gethostname(),
         PID_TAG: str(os.getpid()),
         PID_STARTED_TAG: f"{started or 0.0:.2f}",
+        HEARTBEAT_TAG: f"{time.time():.0f}",
     }
+
+
+def heartbeat_age(run: dg.DagsterRun, now: float | None = None) -> float | None:
+    """Seconds since the run's worker last wrote its heartbeat; None for a run without one."""
+    value = run.tags.get(HEARTBEAT_TAG)
+    try:
+        return (now if now is not None else time.time()) - float(value) if value else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -199,8 +215,20 @@ def check_run_worker(instance: dg.DagsterInstance, run: dg.DagsterRun) -> CheckR
         return CheckRunHealthResult(WorkerStatus.RUNNING, "no run worker recorded yet")
     alive = worker_alive(worker)
     if alive is None:
+        # Another host: its pid says nothing here; its heartbeat does.
+        age = heartbeat_age(run)
+        if age is None:
+            return CheckRunHealthResult(
+                WorkerStatus.RUNNING, f"not checked: its worker ({worker}) is on another host"
+            )
+        if age <= HEARTBEAT_TIMEOUT_SECONDS:
+            return CheckRunHealthResult(
+                WorkerStatus.RUNNING, f"its worker ({worker}) beat {age:.0f} s ago"
+            )
         return CheckRunHealthResult(
-            WorkerStatus.RUNNING, f"not checked: its worker ({worker}) is on another host"
+            WorkerStatus.NOT_FOUND,
+            f"its worker ({worker}) stopped its heartbeat {age:.0f} s ago (more than "
+            f"{HEARTBEAT_TIMEOUT_SECONDS:.0f} s): it was killed or lost its host",
         )
     if alive:
         return CheckRunHealthResult(WorkerStatus.RUNNING, f"its worker ({worker}) is alive")
@@ -430,7 +458,11 @@ class GuardedRun:
     def _watch_with(self, instance: dg.DagsterInstance) -> None:
         next_pool_check = time.monotonic() + POOL_CHECK_SECONDS
         paced_at = 0.0
+        next_beat = time.monotonic() + HEARTBEAT_SECONDS
         while not self._done.is_set():
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + HEARTBEAT_SECONDS
+                self._beat(instance)
             if select.select([self._reader], [], [], 0.5)[0]:
                 received = self._reader.recv(64)
                 for name in ("SIGTERM", "SIGINT"):
@@ -460,6 +492,15 @@ class GuardedRun:
             ):
                 paced_at = time.monotonic()
                 signal.pthread_kill(self._main_thread, PACE_SIGNAL)
+
+    def _beat(self, instance: dg.DagsterInstance) -> None:
+        """Say the run's worker is alive, for run monitoring on any host (a missed beat
+        while the storage is unreachable is only late, never fatal)."""
+        try:
+            if self._unfinished(instance):
+                instance.add_run_tags(self.run_id, {HEARTBEAT_TAG: f"{time.time():.0f}"})
+        except Exception as exc:
+            log.warning("run %s: heartbeat not written (%s)", self.run_id, exc)
 
     def _unfinished(self, instance: dg.DagsterInstance) -> bool:
         run = instance.get_run_by_id(self.run_id)

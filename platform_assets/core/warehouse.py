@@ -509,6 +509,11 @@ _TRANSIENT_WORDS = (
     "http 500",
     "http 503",
     "timed out",
+    # DuckLake's Postgres connection after a restart: the error has no detail of its own.
+    'failed to execute query "rollback"',
+    "connection is bad",
+    "ssl connection has been closed",
+    "eof detected",
 )
 #: How long one operation keeps retrying transient errors: a Postgres restart takes seconds.
 TRANSIENT_RETRY_SECONDS = 120.0
@@ -550,6 +555,12 @@ def is_lake_conflict(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.Error) and _LAKE_CONFLICT in str(exc)
 
 
+#: The reads of a result that :class:`LakeConnection` retries after an outage.
+_FETCHES = frozenset(
+    {"fetchall", "fetchone", "fetchmany", "fetchdf", "df", "fetch_df", "fetch_arrow_table", "arrow"}
+)
+
+
 class LakeConnection:
     """A DuckDB connection to the DuckLake; everything is the connection's own, except:
 
@@ -578,11 +589,34 @@ class LakeConnection:
         self._transaction: list[tuple[str, Any]] | None = None
         self.lake = lake
         self._read_only = read_only
+        self._last_statement: tuple[str, Any] | None = None
 
     def __getattr__(self, name: str):
         # Everything else is the connection's, results too: DuckDB keeps the last result on
         # the connection, so ``conn.execute(...).fetchall()`` reads it from there.
+        if name in _FETCHES:
+            return lambda *args, **kwargs: self._fetch(name, *args, **kwargs)
         return getattr(self._conn, name)
+
+    def _fetch(self, name: str, *args, **kwargs):
+        """A fetch of the last result. Outside a transaction DuckDB commits a statement
+        when its result is read, so an outage can surface here: the statement runs again
+        on a new connection and its result is read from there."""
+        deadline = time.monotonic() + TRANSIENT_RETRY_SECONDS
+        while True:
+            try:
+                return getattr(self._conn, name)(*args, **kwargs)
+            except duckdb.Error as exc:
+                last = self._last_statement
+                if (
+                    last is None
+                    or self._transaction is not None
+                    or not self._recoverable(exc)
+                    or time.monotonic() > deadline
+                ):
+                    raise
+                self._reconnect(exc)
+                self.execute(*last)
 
     def __enter__(self) -> LakeConnection:
         return self
@@ -636,6 +670,7 @@ class LakeConnection:
                 self._replay(self._transaction, exc)
             return self
         deadline = time.monotonic() + TRANSIENT_RETRY_SECONDS
+        self._last_statement = (query, parameters)
         for attempt in itertools.count():
             try:
                 self._conn.execute(query, parameters)
@@ -672,8 +707,8 @@ class LakeConnection:
                     raise
                 conflicts += 1
                 _log.warning(
-                    "DuckLake commit conflict, replaying the transaction (%d statements, attempt %d): "
-                    "%s",
+                    "DuckLake commit conflict, replaying the transaction "
+                    "(%d statements, attempt %d): %s",
                     len(statements),
                     conflicts + 1,
                     _first_line(exc),

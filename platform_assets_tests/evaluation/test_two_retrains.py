@@ -76,7 +76,9 @@ def retrain(home: str, seed: int, hold_until: str, report: str) -> None:
     """One retrain in this process, on the instance of ``$DAGSTER_HOME``; what its steps
     used goes to ``report`` (JSON). Run by the test in two processes at once."""
     resources = offline_resources(Path(home))
-    registry = HeldRegistry(**resources["registry"].model_dump(), hold_until=hold_until)
+    base = resources["registry"]
+    assert isinstance(base, ModelRegistryResource)
+    registry = HeldRegistry(**base.model_dump(), hold_until=hold_until)
     with dg.DagsterInstance.get() as instance:
         result = dg.materialize(
             MODEL_ASSETS,

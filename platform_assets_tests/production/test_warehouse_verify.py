@@ -47,7 +47,7 @@ def _verify(production, *args: str):
 def test_lost_files_are_named_by_verify_and_alerted_nightly(production, tmp_path):
     settings = production.settings()
     for day in DAYS:  # one load each: a file per day
-        ingest(BundledReader(2000), [day], settings.warehouse, tmp_path / "dlt")
+        ingest(BundledReader(2000), [day], settings.warehouse, tmp_path / "dlt")  # pyright: ignore[reportArgumentType]
     whole = _verify(production)
     assert whole.returncode == 0, whole.output
     assert "whole" in whole.output.splitlines()[-1]
