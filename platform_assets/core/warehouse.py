@@ -211,9 +211,13 @@ def writer_locks(
         yield
         return
     with ExitStack() as stack:
-        take = _advisory_lock if isinstance(where, LakeSettings) else _file_lock
+        if isinstance(where, LakeSettings):
+            # One Postgres session holds all of them: a range of days is one connection.
+            stack.enter_context(_advisory_locks(where, wanted, timeout, log))
+        else:
+            for key in wanted:
+                stack.enter_context(_file_lock(where, key, timeout, log))
         for key in wanted:
-            stack.enter_context(take(where, key, timeout, log))
             held.add(key)
             stack.callback(held.discard, key)
         yield
@@ -244,20 +248,22 @@ def _wait_for(try_lock: Callable[[], bool], key: str, timeout: float, log) -> No
 
 
 @contextmanager
-def _advisory_lock(lake: LakeSettings, key: str, timeout: float, log) -> Iterator[None]:
+def _advisory_locks(lake: LakeSettings, keys: list[str], timeout: float, log) -> Iterator[None]:
     import psycopg2
 
-    name = f"{lake.metadata_schema}:{key}"
     conn = _with_retries(lambda: psycopg2.connect(lake.catalog_url, connect_timeout=10), "lock")
     try:
         conn.autocommit = True
         with conn.cursor() as cursor:
+            for key in keys:
+                name = f"{lake.metadata_schema}:{key}"
 
-            def try_lock() -> bool:
-                cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [name])
-                return bool(cursor.fetchone()[0])
+                def try_lock(name: str = name) -> bool:
+                    cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [name])
+                    row = cursor.fetchone()
+                    return bool(row and row[0])
 
-            _wait_for(try_lock, key, timeout, log)
+                _wait_for(try_lock, key, timeout, log)
         yield
     finally:
         conn.close()  # the session lock goes with the session
