@@ -54,6 +54,12 @@ log = logging.getLogger(__name__)
 HOST_TAG = "platform_assets/host"
 PID_TAG = "platform_assets/pid"
 PID_STARTED_TAG = "platform_assets/pid_started_at"
+#: A CLI run's heartbeat: the epoch second its guard last wrote, every HEARTBEAT_SECONDS.
+HEARTBEAT_TAG = "platform_assets/heartbeat"
+HEARTBEAT_SECONDS = 10.0
+#: A run whose heartbeat is older than this is dead, wherever its worker ran: with the next
+#: run's reaping (or the daemon's run monitoring every 15-30 s), its slots free within a minute.
+HEARTBEAT_TIMEOUT_SECONDS = 40.0
 
 # /proc's boot time can move by a second between reads; a pid reused within 2 s is not a worry.
 START_TIME_TOLERANCE_SECONDS = 2.0
@@ -72,7 +78,15 @@ POOL_INIT_ATTEMPTS = 5
 RESIGNAL_SECONDS = 1.0
 # Raised in the main thread to stop a run that waits for a pool slot (SIGINT/SIGTERM are Dagster's).
 STOP_SIGNAL = signal.SIGUSR1
-RESENT_SIGNALS = {signal.SIGINT, signal.SIGTERM, STOP_SIGNAL}
+# While the run waits for a pool slot, the watcher sends this to the main thread about twice
+# a second, and its handler sleeps: Dagster's in-process loop checks for a slot without ever
+# sleeping (its time to the next claim check is ``min(0, ...)``, never above 0), so a
+# waiting run burned a whole core. Paced, it sleeps most of the time and still sees a freed
+# slot within a second.
+PACE_SIGNAL = signal.SIGUSR2
+PACE_SECONDS = 0.45
+WAITING_CHECK_SECONDS = 1.0
+RESENT_SIGNALS = {signal.SIGINT, signal.SIGTERM, STOP_SIGNAL, PACE_SIGNAL}
 
 
 def process_started_at(pid: int) -> float | None:
@@ -107,7 +121,17 @@ def owner_tags() -> dict[str, str]:
         HOST_TAG: socket.gethostname(),
         PID_TAG: str(os.getpid()),
         PID_STARTED_TAG: f"{started or 0.0:.2f}",
+        HEARTBEAT_TAG: f"{time.time():.0f}",
     }
+
+
+def heartbeat_age(run: dg.DagsterRun, now: float | None = None) -> float | None:
+    """Seconds since the run's worker last wrote its heartbeat; None for a run without one."""
+    value = run.tags.get(HEARTBEAT_TAG)
+    try:
+        return (now if now is not None else time.time()) - float(value) if value else None
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -191,8 +215,20 @@ def check_run_worker(instance: dg.DagsterInstance, run: dg.DagsterRun) -> CheckR
         return CheckRunHealthResult(WorkerStatus.RUNNING, "no run worker recorded yet")
     alive = worker_alive(worker)
     if alive is None:
+        # Another host: its pid says nothing here; its heartbeat does.
+        age = heartbeat_age(run)
+        if age is None:
+            return CheckRunHealthResult(
+                WorkerStatus.RUNNING, f"not checked: its worker ({worker}) is on another host"
+            )
+        if age <= HEARTBEAT_TIMEOUT_SECONDS:
+            return CheckRunHealthResult(
+                WorkerStatus.RUNNING, f"its worker ({worker}) beat {age:.0f} s ago"
+            )
         return CheckRunHealthResult(
-            WorkerStatus.RUNNING, f"not checked: its worker ({worker}) is on another host"
+            WorkerStatus.NOT_FOUND,
+            f"its worker ({worker}) stopped its heartbeat {age:.0f} s ago (more than "
+            f"{HEARTBEAT_TIMEOUT_SECONDS:.0f} s): it was killed or lost its host",
         )
     if alive:
         return CheckRunHealthResult(WorkerStatus.RUNNING, f"its worker ({worker}) is alive")
@@ -359,6 +395,7 @@ class GuardedRun:
                 self._writer.fileno(), warn_on_full_buffer=False
             )
             self._previous_handler = signal.signal(STOP_SIGNAL, self._raise_interrupt)
+            self._previous_pace = signal.signal(PACE_SIGNAL, self._pause)
         self._main_thread = threading.main_thread().ident
         self._thread = threading.Thread(
             target=self._watch, name="platform-assets-run-guard", daemon=True
@@ -380,6 +417,7 @@ class GuardedRun:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, RESENT_SIGNALS)
             signal.set_wakeup_fd(self._previous_fd)
             signal.signal(STOP_SIGNAL, self._previous_handler)
+            signal.signal(PACE_SIGNAL, self._previous_pace)
         self._reader.close()
         self._writer.close()
         # A finished run only gets its leftover slots freed; an unfinished one (an exception
@@ -414,6 +452,10 @@ class GuardedRun:
     def _raise_interrupt(_signum, _frame) -> None:
         raise DagsterExecutionInterruptedError()
 
+    @staticmethod
+    def _pause(_signum, _frame) -> None:
+        time.sleep(PACE_SECONDS)
+
     def _watch(self) -> None:
         # As Dagster's own cancellation thread does: an instance of its own, with its own
         # connections.
@@ -424,7 +466,12 @@ class GuardedRun:
 
     def _watch_with(self, instance: dg.DagsterInstance) -> None:
         next_pool_check = time.monotonic() + POOL_CHECK_SECONDS
+        paced_at = 0.0
+        next_beat = time.monotonic() + HEARTBEAT_SECONDS
         while not self._done.is_set():
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + HEARTBEAT_SECONDS
+                self._beat(instance)
             if select.select([self._reader], [], [], 0.5)[0]:
                 received = self._reader.recv(64)
                 for name in ("SIGTERM", "SIGINT"):
@@ -441,8 +488,28 @@ class GuardedRun:
                     self._interrupt_again()
                     self._raise_at = time.monotonic() + RESIGNAL_SECONDS
             if time.monotonic() >= next_pool_check and not self.stop_reason:
-                next_pool_check = time.monotonic() + POOL_CHECK_SECONDS
                 self._check_pools(instance)
+                # While waiting, look again soon: the pacing must stop once the slot is had.
+                next_pool_check = time.monotonic() + (
+                    POOL_CHECK_SECONDS if self._waiting_since is None else WAITING_CHECK_SECONDS
+                )
+            if (
+                self._signals
+                and self._waiting_since is not None
+                and not self.stop_reason
+                and time.monotonic() - paced_at >= PACE_SECONDS
+            ):
+                paced_at = time.monotonic()
+                signal.pthread_kill(self._main_thread, PACE_SIGNAL)
+
+    def _beat(self, instance: dg.DagsterInstance) -> None:
+        """Say the run's worker is alive, for run monitoring on any host (a missed beat
+        while the storage is unreachable is only late, never fatal)."""
+        try:
+            if self._unfinished(instance):
+                instance.add_run_tags(self.run_id, {HEARTBEAT_TAG: f"{time.time():.0f}"})
+        except Exception as exc:
+            log.warning("run %s: heartbeat not written (%s)", self.run_id, exc)
 
     def _unfinished(self, instance: dg.DagsterInstance) -> bool:
         run = instance.get_run_by_id(self.run_id)

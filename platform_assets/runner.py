@@ -22,9 +22,11 @@ import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import yaml
 from dagster import DagsterInvalidConfigError
 from dagster._core.definitions.backfill_policy import BackfillPolicyType
 from dagster._core.storage.tags import (
@@ -34,7 +36,7 @@ from dagster._core.storage.tags import (
 )
 from dagster._core.utils import make_new_run_id
 
-from platform_assets.core.settings import Settings, bundled_dagster_yaml
+from platform_assets.core.settings import Settings, SettingsError, bundled_dagster_yaml
 from platform_assets.defs.keys import MAIN_JOB, RAW_TRANSACTIONS_OP
 from platform_assets.operations_runs import (
     POOL_WAIT_SECONDS,
@@ -49,8 +51,45 @@ class RunnerError(ValueError):
     """A request that cannot run: unknown asset selection, unknown partition, bad range."""
 
 
+def refuse_local_storage_in_production(settings: Settings, dagster_home: str | None) -> None:
+    """Raise :class:`SettingsError` when the production profile would keep runs in a local
+    SQLite: ``DAGSTER_HOME`` unset (the embedded home is SQLite), or a ``dagster.yaml``
+    there without Postgres storage. Workers of one deployment must share one run storage;
+    several starting at once on a fresh SQLite home also break its schema for good."""
+    from platform_assets.core.settings import PRODUCTION
+
+    if settings.profile != PRODUCTION:
+        return
+    if not dagster_home:
+        raise SettingsError(
+            "PLATFORM_ASSETS_PROFILE=production needs DAGSTER_HOME: set it to a folder holding "
+            "deploy/dagster.yaml (runs and events in Postgres); production runs are never kept in "
+            "a local SQLite"
+        )
+    config_path = Path(dagster_home) / "dagster.yaml"
+    try:
+        config = yaml.safe_load(config_path.read_text()) if config_path.exists() else {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise SettingsError(f"{config_path}: cannot be read as YAML ({exc})") from exc
+    config = config if isinstance(config, dict) else {}
+    storages = [config.get("storage")] + [
+        config.get(k) for k in ("run_storage", "event_log_storage", "schedule_storage")
+    ]
+    if not any(isinstance(s, dict) and "postgres" in str(s).lower() for s in storages):
+        raise SettingsError(
+            f"{config_path}: PLATFORM_ASSETS_PROFILE=production needs Postgres storage "
+            f"(`storage: postgres:` as in deploy/dagster.yaml); this instance would keep runs "
+            f"in a local SQLite. Point DAGSTER_HOME at the production instance"
+        )
+
+
 def get_instance() -> dg.DagsterInstance:
-    """The persistent Dagster instance (created with the project's dagster.yaml if new)."""
+    """The persistent Dagster instance (created with the project's dagster.yaml if new).
+
+    Raises:
+        SettingsError: the production profile without a Postgres-backed ``DAGSTER_HOME``.
+    """
+    refuse_local_storage_in_production(Settings.from_env(), os.environ.get("DAGSTER_HOME"))
     if not os.environ.get("DAGSTER_HOME"):
         home = Settings.from_env().dagster_home
         home.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@
 - ``evals``: the eval suite: drafts, review, coverage, runs (:mod:`.evals`);
 - ``tickets``: triage tickets and who approved their runbooks (:mod:`.tickets`);
 - ``costs``: the estimated cost of recent runs, by asset and by day (:mod:`.costs`);
+- ``warehouse verify``: the catalog's files against the object store (:mod:`.warehouse`);
 - ``dev``: the Dagster UI and daemon.
 
 Exit codes: see :mod:`.common` (0 success, 1 failed, 2 usage error, 130 stopped by a signal).
@@ -24,7 +25,16 @@ from pathlib import Path
 
 import click
 
-from platform_assets.cli import contracts, costs, evals, models, quarantine, runs, tickets
+from platform_assets.cli import (
+    contracts,
+    costs,
+    evals,
+    models,
+    quarantine,
+    runs,
+    tickets,
+    warehouse,
+)
 from platform_assets.cli.common import PlatformGroup
 
 
@@ -63,3 +73,4 @@ main.add_command(costs.costs)
 main.add_command(dev)
 main.add_command(quarantine.quarantine)
 main.add_command(evals.evals)
+main.add_command(warehouse.warehouse)

@@ -246,6 +246,7 @@ _OUTAGES = {
     "EndpointConnectionError": "cannot reach S3",
     "ConnectTimeoutError": "cannot reach S3",
     "OperationalError": "cannot reach Postgres (Dagster's storage)",
+    "DagsterPostgresException": "cannot reach Postgres (Dagster's storage)",
 }
 
 

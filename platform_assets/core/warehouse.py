@@ -30,9 +30,10 @@ import itertools
 import logging
 import random
 import re
+import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,7 +100,11 @@ def connect(path: str | Path | LakeSettings, *, read_only: bool = False):
     names (a :class:`LakeConnection`)."""
     lake = resolve_lake(path)
     if lake is not None:
-        return LakeConnection(_open_lake(lake, read_only=read_only))
+        return LakeConnection(
+            _with_retries(lambda: _open_lake(lake, read_only=read_only), "attach the lake"),
+            lake=lake,
+            read_only=read_only,
+        )
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -146,6 +151,149 @@ def exists(path: str | Path | LakeSettings) -> bool:
         if lake is None:
             raise
         return False  # a catalog that was never attached for writing cannot be read
+
+
+# --- one writer per (table, day) ---------------------------------------------------------
+
+#: How long a writer waits for another one replacing the same day before it gives up.
+WRITER_LOCK_TIMEOUT_SECONDS = 900.0
+_held_locks = threading.local()
+
+
+class WriterBusyError(RuntimeError):
+    """Another writer held a day this one was to replace for longer than the wait allows."""
+
+
+def _lock_target(target) -> LakeSettings | Path | None:
+    """What a writer lock is taken in: the lake's Postgres catalog, the DuckDB file, or
+    nothing (an in-memory database has no other writer)."""
+    if isinstance(target, LakeConnection):
+        return target.lake
+    if isinstance(target, duckdb.DuckDBPyConnection):
+        row = fetch_row(
+            target, "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+        )
+        return Path(row[0]) if row and row[0] else None
+    return resolve_lake(target) or Path(target)
+
+
+@contextmanager
+def writer_locks(
+    target,
+    table: str,
+    days: Iterable[str],
+    *,
+    timeout: float = WRITER_LOCK_TIMEOUT_SECONDS,
+    log: Callable[[str], None] | None = None,
+) -> Iterator[None]:
+    """Hold the write lock of each ``(table, day)`` for the block: the one writer of those
+    days, across threads, processes and hosts. ``target`` is the warehouse (a path, a
+    :class:`LakeSettings`, ``ducklake:<schema>``) or a connection to it.
+
+    Replacing a day is "delete the day, insert it"; deleting a day that is not there yet
+    deletes nothing, so two writers of one new day both commit and the day is stored twice
+    (DuckLake sees no conflict, and a DuckDB file lets them take turns). The lock is a
+    PostgreSQL advisory lock, ``pg_advisory_lock(hashtext('<lake schema>:<table>:<day>'))``,
+    on the lake's catalog (a session lock: it goes when the holder's connection does, a
+    killed process included), or an ``flock`` on ``<file>.locks/<table>.<day>.lock`` next
+    to a DuckDB file. Days are locked in order, so two writers of overlapping ranges never
+    deadlock; a lock this thread already holds is not taken again.
+
+    A second writer waits, with a jittered backoff, for up to ``timeout`` seconds, then
+    raises :class:`WriterBusyError` naming the day; it never writes alongside the first.
+    """
+    where = _lock_target(target)
+    held: set[str] = _held_locks.__dict__.setdefault("keys", set())
+    wanted = [
+        key
+        for key in dict.fromkeys(f"{table}:{day}" for day in sorted(map(str, days)))
+        if key not in held
+    ]
+    if where is None or not wanted:
+        yield
+        return
+    with ExitStack() as stack:
+        if isinstance(where, LakeSettings):
+            # One Postgres session holds all of them: a range of days is one connection.
+            stack.enter_context(_advisory_locks(where, wanted, timeout, log))
+        else:
+            for key in wanted:
+                stack.enter_context(_file_lock(where, key, timeout, log))
+        for key in wanted:
+            held.add(key)
+            stack.callback(held.discard, key)
+        yield
+
+
+def _wait_for(try_lock: Callable[[], bool], key: str, timeout: float, log) -> None:
+    if try_lock():
+        return
+    table, _, day = key.rpartition(":")
+    message = (
+        f"{table} {day}: another writer is replacing this day; waiting for it (up to {timeout:g} s)"
+    )
+    (log or _log.info)(message)
+    started = time.monotonic()
+    attempt = 0
+    while not try_lock():
+        if time.monotonic() - started > timeout:
+            raise WriterBusyError(
+                f"{table} {day}: another writer has been replacing this day for more than "
+                f"{timeout:g} s; nothing was written. Re-run once it has finished "
+                f"(`platform-assets runs` lists the runs in progress)."
+            )
+        time.sleep(min(0.05 * 1.5**attempt, 2.0) * (0.5 + random.random()))
+        attempt += 1
+    (log or _log.info)(
+        f"{table} {day}: the other writer finished after {time.monotonic() - started:.1f} s"
+    )
+
+
+@contextmanager
+def _advisory_locks(lake: LakeSettings, keys: list[str], timeout: float, log) -> Iterator[None]:
+    import psycopg2
+
+    conn = _with_retries(lambda: psycopg2.connect(lake.catalog_url, connect_timeout=10), "lock")
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            for key in keys:
+                name = f"{lake.metadata_schema}:{key}"
+
+                def try_lock(name: str = name) -> bool:
+                    cursor.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [name])
+                    row = cursor.fetchone()
+                    return bool(row and row[0])
+
+                _wait_for(try_lock, key, timeout, log)
+        yield
+    finally:
+        conn.close()  # the session lock goes with the session
+
+
+@contextmanager
+def _file_lock(database: Path, key: str, timeout: float, log) -> Iterator[None]:
+    import fcntl
+    import hashlib
+
+    folder = database.with_name(database.name + ".locks")
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:80]
+    path = folder / f"{safe}.{hashlib.sha256(key.encode()).hexdigest()[:8]}.lock"
+    with open(path, "a+b") as handle:
+
+        def try_lock() -> bool:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                return False
+
+        _wait_for(try_lock, key, timeout, log)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def replace_row(
@@ -380,10 +528,81 @@ def without_key_constraints(sql: str) -> str:
     return _KEY_CONSTRAINT.sub("", sql) if _CREATE_TABLE.search(sql) else sql
 
 
+#: Words of errors that a restart or a blip of Postgres or S3 causes, and that go away when
+#: the same thing is tried again a moment later.
+_TRANSIENT_WORDS = (
+    "connection refused",
+    "could not connect",
+    "server closed the connection",
+    "terminating connection",
+    "connection reset",
+    "connection to server",
+    "no connection to the server",
+    "connection already closed",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "the database system is in recovery mode",
+    "ssl syscall",
+    "broken pipe",
+    "could not receive data",
+    "could not send data",
+    "slow down",
+    "slowdown",
+    "service unavailable",
+    "internal server error",
+    "http 500",
+    "http 503",
+    "timed out",
+    # DuckLake's Postgres connection after a restart: the error has no detail of its own.
+    'failed to execute query "rollback"',
+    "connection is bad",
+    "ssl connection has been closed",
+    "eof detected",
+)
+#: How long one operation keeps retrying transient errors: a Postgres restart takes seconds.
+TRANSIENT_RETRY_SECONDS = 120.0
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is an outage that retrying fixes (Postgres restarting, a dropped
+    connection, an S3 5xx or timeout), as opposed to an error in what was asked."""
+    if is_lake_conflict(exc):
+        return False
+    text = str(exc).lower()
+    return any(word in text for word in _TRANSIENT_WORDS)
+
+
+def _with_retries(action: Callable[[], Any], what: str, seconds: float | None = None):
+    """``action()``, tried again with a jittered backoff while it fails with a transient
+    error, for up to ``seconds`` (:data:`TRANSIENT_RETRY_SECONDS`)."""
+    deadline = time.monotonic() + (TRANSIENT_RETRY_SECONDS if seconds is None else seconds)
+    attempt = 0
+    while True:
+        try:
+            return action()
+        except Exception as exc:
+            if not is_transient(exc) or time.monotonic() > deadline:
+                raise
+            _log.warning(
+                "warehouse: %s failed with a transient error, trying again (attempt %d): %s",
+                what,
+                attempt + 2,
+                str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            )
+            time.sleep(min(0.2 * 1.6**attempt, 5.0) * (0.5 + random.random()))
+            attempt += 1
+
+
 def is_lake_conflict(exc: BaseException) -> bool:
     """Whether ``exc`` is DuckLake refusing a commit because a concurrent one changed the
     same table (e.g. one inserted where the other deleted): the client is to retry."""
     return isinstance(exc, duckdb.Error) and _LAKE_CONFLICT in str(exc)
+
+
+#: The reads of a result that :class:`LakeConnection` retries after an outage.
+_FETCHES = frozenset(
+    {"fetchall", "fetchone", "fetchmany", "fetchdf", "df", "fetch_df", "fetch_arrow_table", "arrow"}
+)
 
 
 class LakeConnection:
@@ -404,14 +623,44 @@ class LakeConnection:
        (:func:`replace_row`).
     """
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection):
+    def __init__(
+        self,
+        conn: duckdb.DuckDBPyConnection,
+        lake: LakeSettings | None = None,
+        read_only: bool = False,
+    ):
         self._conn = conn
         self._transaction: list[tuple[str, Any]] | None = None
+        self.lake = lake
+        self._read_only = read_only
+        self._last_statement: tuple[str, Any] | None = None
 
     def __getattr__(self, name: str):
         # Everything else is the connection's, results too: DuckDB keeps the last result on
         # the connection, so ``conn.execute(...).fetchall()`` reads it from there.
+        if name in _FETCHES:
+            return lambda *args, **kwargs: self._fetch(name, *args, **kwargs)
         return getattr(self._conn, name)
+
+    def _fetch(self, name: str, *args, **kwargs):
+        """A fetch of the last result. Outside a transaction DuckDB commits a statement
+        when its result is read, so an outage can surface here: the statement runs again
+        on a new connection and its result is read from there."""
+        deadline = time.monotonic() + TRANSIENT_RETRY_SECONDS
+        while True:
+            try:
+                return getattr(self._conn, name)(*args, **kwargs)
+            except duckdb.Error as exc:
+                last = self._last_statement
+                if (
+                    last is None
+                    or self._transaction is not None
+                    or not self._recoverable(exc)
+                    or time.monotonic() > deadline
+                ):
+                    raise
+                self._reconnect(exc)
+                self.execute(*last)
 
     def __enter__(self) -> LakeConnection:
         return self
@@ -425,7 +674,7 @@ class LakeConnection:
     def cursor(self) -> LakeConnection:
         cursor = self._conn.cursor()
         cursor.execute(f"USE {LAKE_ALIAS}")  # the default database is per connection
-        return LakeConnection(cursor)
+        return LakeConnection(cursor, self.lake, self._read_only)
 
     @property
     def in_transaction(self) -> bool:
@@ -451,20 +700,30 @@ class LakeConnection:
             return self._commit(query)
         if verb in ("ROLLBACK", "ABORT"):
             self._transaction = None
-            # A failed commit has rolled back already.
-            with suppress(duckdb.TransactionException):
+            # A failed commit has rolled back already; a lost connection has nothing to roll back.
+            with suppress(duckdb.Error):
                 self._conn.execute(query)
             return self
         if self._transaction is not None:
             self._transaction.append((query, parameters))
-            self._conn.execute(query, parameters)
+            try:
+                self._conn.execute(query, parameters)
+            except duckdb.Error as exc:
+                if not self._recoverable(exc):
+                    raise
+                self._replay(self._transaction, exc)
             return self
-        for attempt in range(_LAKE_ATTEMPTS):
+        deadline = time.monotonic() + TRANSIENT_RETRY_SECONDS
+        self._last_statement = (query, parameters)
+        for attempt in itertools.count():
             try:
                 self._conn.execute(query, parameters)
                 return self
             except duckdb.Error as exc:
-                if not is_lake_conflict(exc) or attempt == _LAKE_ATTEMPTS - 1:
+                if self._recoverable(exc) and time.monotonic() < deadline:
+                    self._reconnect(exc)
+                    continue
+                if not is_lake_conflict(exc) or attempt >= _LAKE_ATTEMPTS - 1:
                     raise without_secrets(exc) from None
                 _log.warning(
                     "DuckLake commit conflict, running the statement again (attempt %d): %s",
@@ -476,32 +735,73 @@ class LakeConnection:
 
     def _commit(self, query: str):
         statements, self._transaction = self._transaction or [], None
-        for attempt in range(_LAKE_ATTEMPTS):
+        deadline = time.monotonic() + TRANSIENT_RETRY_SECONDS
+        conflicts = 0
+        while True:
             try:
                 self._conn.execute(query)
                 return self
             except duckdb.Error as exc:
-                if not is_lake_conflict(exc) or attempt == _LAKE_ATTEMPTS - 1:
+                if self._recoverable(exc) and time.monotonic() < deadline:
+                    # Postgres went away around the commit: on a new connection, the whole
+                    # transaction again (every writer here replaces what it writes).
+                    self._replay(statements, exc)
+                    continue
+                if not is_lake_conflict(exc) or conflicts >= _LAKE_ATTEMPTS - 1:
                     raise without_secrets(exc) from None
+                conflicts += 1
                 _log.warning(
-                    "DuckLake commit conflict, replaying the transaction (%d statements, attempt "
-                    "%d): %s",
+                    "DuckLake commit conflict, replaying the transaction "
+                    "(%d statements, attempt %d): %s",
                     len(statements),
-                    attempt + 2,
+                    conflicts + 1,
                     _first_line(exc),
                 )
-            with suppress(duckdb.TransactionException):
+            with suppress(duckdb.Error):
                 self._conn.execute("ROLLBACK")
-            _back_off(attempt)
+            _back_off(conflicts - 1)
             self._conn.execute("BEGIN TRANSACTION")
             for statement, parameters in statements:
                 self._conn.execute(statement, parameters)
-        raise AssertionError("unreachable")
+
+    def _recoverable(self, exc: BaseException) -> bool:
+        return self.lake is not None and is_transient(exc)
+
+    def _reconnect(self, exc: BaseException) -> None:
+        """A new connection to the lake in place of one an outage broke (waiting, with a
+        backoff, until the catalog answers again)."""
+        lake = self.lake
+        assert lake is not None
+        _log.warning(
+            "warehouse: the lake connection failed with a transient error, attaching again: %s",
+            _first_line(exc) or type(exc).__name__,
+        )
+        with suppress(Exception):
+            self._conn.close()
+        time.sleep(0.2 + random.random() * 0.3)
+        self._conn = _with_retries(
+            lambda: _open_lake(lake, read_only=self._read_only), "attach the lake again"
+        )
+
+    def _replay(self, statements: list[tuple[str, Any]], exc: BaseException) -> None:
+        """The open transaction's statements again, on a new connection, after an outage."""
+        deadline = time.monotonic() + TRANSIENT_RETRY_SECONDS
+        while True:
+            self._reconnect(exc)
+            try:
+                self._conn.execute("BEGIN TRANSACTION")
+                for statement, parameters in statements:
+                    self._conn.execute(statement, parameters)
+                return
+            except duckdb.Error as again:
+                if not self._recoverable(again) or time.monotonic() > deadline:
+                    raise
+                exc = again
 
 
 def _first_line(exc: BaseException) -> str:
-    lines = [line for line in redact(str(exc)).splitlines() if _LAKE_CONFLICT in line]
-    return lines[0] if lines else redact(str(exc)).splitlines()[0]
+    text = redact(str(exc)).splitlines() or [type(exc).__name__]
+    return next((line for line in text if _LAKE_CONFLICT in line), text[0])
 
 
 def without_secrets(exc: duckdb.Error) -> duckdb.Error:

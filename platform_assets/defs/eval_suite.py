@@ -41,7 +41,7 @@ from platform_assets.defs.keys import (
     owner_metadata,
     owners,
 )
-from platform_assets.defs.lineage import latest_metadata
+from platform_assets.defs.lineage import run_metadata
 from platform_assets.defs.resources import (
     WAREHOUSE_POOL,
     ClaudeResource,
@@ -331,7 +331,7 @@ def eval_suite_results(
 
     suite = _load_suite(platform)
     run = run_for_candidate(
-        registry.current_candidate(context.instance),
+        registry.current_candidate(context.instance, context.run.run_id),
         registry.get_registry(),
         suite,
         platform.contracts_dir,
@@ -393,7 +393,7 @@ def release_notes(
 
     models = registry.get_registry()
     version = models.get(
-        int(latest_metadata(context.instance, CHAMPION_CHALLENGER_GATE)["version"])
+        int(run_metadata(context.instance, context.run.run_id, CHAMPION_CHALLENGER_GATE)["version"])
     )
     notes = build_release_notes(models, version)
     with warehouse.get_connection() as conn:

@@ -34,7 +34,7 @@ from platform_assets.defs.keys import (
     owner_metadata,
     owners,
 )
-from platform_assets.defs.lineage import latest_metadata
+from platform_assets.defs.lineage import latest_metadata, run_metadata
 from platform_assets.defs.resources import (
     WAREHOUSE_POOL,
     ClaudeResource,
@@ -63,7 +63,7 @@ def eval_results(
         evaluate_with_champion,
     )
 
-    candidate = registry.current_candidate(context.instance)
+    candidate = registry.current_candidate(context.instance, context.run.run_id)
     evaluation = evaluate_with_champion(
         candidate.onnx_path, candidate.holdout(), candidate.threshold, registry.get_registry()
     )
@@ -110,7 +110,7 @@ def champion_challenger_gate(
     models = registry.get_registry()
     version = register_candidate(
         models,
-        registry.current_candidate(context.instance),
+        registry.current_candidate(context.instance, context.run.run_id),
         run_id=context.run_id,
         asset=FRAUD_MODEL.to_user_string(),
         feature_table=FEATURE_TABLE,
@@ -148,8 +148,10 @@ def promotion_gate(
     from platform_assets.core.registry.candidates import promote_if_better
 
     models = registry.get_registry()
-    version = int(latest_metadata(context.instance, CHAMPION_CHALLENGER_GATE)["version"])
-    candidate = registry.current_candidate(context.instance)
+    version = int(
+        run_metadata(context.instance, context.run.run_id, CHAMPION_CHALLENGER_GATE)["version"]
+    )
+    candidate = registry.current_candidate(context.instance, context.run.run_id)
     try:
         suite = load_suite(platform.evals_dir)
     except (CaseError, RequirementsError) as exc:
@@ -199,6 +201,7 @@ def promotion_gate(
         severity=dg.AssetCheckSeverity.ERROR,
         description="; ".join(decision.reasons),
         metadata={
+            "candidate_dir": dg.MetadataValue.path(str(candidate.path)),
             "decision": dg.MetadataValue.md(decision.markdown()),
             "challenger_version": decision.challenger_version,
             "champion_version_before": decision.champion_version,
@@ -276,7 +279,7 @@ def model_card(
 
     models = registry.get_registry()
     version = models.get(
-        int(latest_metadata(context.instance, CHAMPION_CHALLENGER_GATE)["version"])
+        int(run_metadata(context.instance, context.run.run_id, CHAMPION_CHALLENGER_GATE)["version"])
     )
     drift = latest_metadata(context.instance, FEATURE_DRIFT)
     card = card_for_version(

@@ -22,6 +22,7 @@ from platform_assets.core.ingestion.load import (
     LandingFolderReader,
     build_pipeline,
     check_rows_per_partition,
+    landing_lock,
     record_manifests,
     refuse_other_source,
     stored_column_types,
@@ -128,17 +129,20 @@ def raw_transactions(
 ):
     partition_keys = list(context.partition_keys)
     reader = config.reader(platform)
-    with warehouse.get_connection() as conn:
-        if not config.replace_other_source:
-            refuse_other_source(conn, TRANSACTIONS_TABLE, partition_keys, reader.name)
-        stored = stored_column_types(conn)
-    manifests = []
-    source = transactions_source(reader, partition_keys, stored, manifests)
-    pipeline = build_pipeline(warehouse.database, Path(platform.home) / "dlt")
-    with surface_ingestion_errors():
-        results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
-    with warehouse.get_connection() as conn:
-        record_manifests(conn, TRANSACTIONS_TABLE, manifests)
+    # The one writer of these days from the source check to the manifest: a second run
+    # landing one of them waits here instead of storing it a second time.
+    with landing_lock(warehouse.database, TRANSACTIONS_TABLE, partition_keys, context.log.info):
+        with warehouse.get_connection() as conn:
+            if not config.replace_other_source:
+                refuse_other_source(conn, TRANSACTIONS_TABLE, partition_keys, reader.name)
+            stored = stored_column_types(conn)
+        manifests = []
+        source = transactions_source(reader, partition_keys, stored, manifests)
+        pipeline = build_pipeline(warehouse.database, Path(platform.home) / "dlt")
+        with surface_ingestion_errors():
+            results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
+        with warehouse.get_connection() as conn:
+            record_manifests(conn, TRANSACTIONS_TABLE, manifests)
     rows = {m.partition_key: m.row_count for m in manifests}
     variants = sorted({c.stored_as for m in manifests for c in m.columns if c.stored_as != c.name})
     for result in results:

@@ -11,6 +11,28 @@ def latest_metadata(instance: dg.DagsterInstance, key: dg.AssetKey) -> dict:
     return {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
 
 
+def run_metadata(instance: dg.DagsterInstance, run_id: str, key: dg.AssetKey) -> dict:
+    """The metadata of ``key``'s materialization *in the run* ``run_id`` when that run
+    materialized it, else of its latest materialization anywhere (``{}`` when none).
+
+    This is how a step finds what an earlier step of its own run made: two runs at once
+    (two retrains) each read their own, never the other's newer one. A run that did not
+    make ``key`` (an evaluation re-run alone) reads the newest.
+    """
+    records = instance.fetch_materializations(key, limit=_OWN_RUN_LOOKBACK).records
+    own = next((r for r in records if r.run_id == run_id), None)
+    if own is None:
+        return latest_metadata(instance, key)
+    materialization = own.asset_materialization
+    if materialization is None:
+        return {}
+    return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+
+
+#: How many of an asset's newest materializations are searched for the run's own.
+_OWN_RUN_LOOKBACK = 200
+
+
 def op_configs_by_partition(
     instance: dg.DagsterInstance, key: dg.AssetKey, op_name: str, partitions: list[str]
 ) -> dict[str, dict]:

@@ -39,7 +39,7 @@ from platform_assets.core.llm.client import (
 from platform_assets.core.llm.pricing import DEFAULT_PRICES, ModelPrice
 from platform_assets.core.settings import DEFAULT_CLAUDE_DEADLINE_SECONDS, ClaudeSettings, Settings
 from platform_assets.defs.keys import FRAUD_MODEL
-from platform_assets.defs.lineage import latest_metadata
+from platform_assets.defs.lineage import latest_metadata, run_metadata
 
 if TYPE_CHECKING:
     import logging
@@ -131,11 +131,19 @@ class ModelRegistryResource(dg.ConfigurableResource):
     def artifacts_path(self) -> Path:
         return Path(self.artifacts_dir)
 
-    def current_candidate(self, instance: dg.DagsterInstance) -> Candidate:
-        """The candidate folder of the latest ``model/fraud_model`` materialization."""
+    def current_candidate(
+        self, instance: dg.DagsterInstance, run_id: str | None = None
+    ) -> Candidate:
+        """The candidate of run ``run_id``: the folder its own ``model/fraud_model`` step
+        trained (so two retrains at once each export, check, evaluate and gate their own),
+        else, for a run that did not train, the latest materialization's."""
         from platform_assets.core.training.candidate import load_candidate
 
-        path = latest_metadata(instance, FRAUD_MODEL).get("candidate_dir")
+        path = (
+            run_metadata(instance, run_id, FRAUD_MODEL)
+            if run_id
+            else latest_metadata(instance, FRAUD_MODEL)
+        ).get("candidate_dir")
         if not path:
             raise dg.Failure(
                 description="model/fraud_model has not been materialized: train a model first"

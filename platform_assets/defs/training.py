@@ -150,7 +150,7 @@ def fraud_model_onnx(
     It ships only if the ``onnx_parity`` check passes (max |Δp| ≤ 1e-3)."""
     from platform_assets.core.training import check_parity, export_onnx
 
-    candidate = registry.current_candidate(context.instance)
+    candidate = registry.current_candidate(context.instance, context.run.run_id)
     model = candidate.as_trained_model()
     onnx_bytes = export_onnx(model)
     candidate.onnx_path.write_bytes(onnx_bytes)
@@ -199,7 +199,7 @@ def onnx_parity(
             log=context.log,
         )
 
-    candidate = registry.current_candidate(context.instance)
+    candidate = registry.current_candidate(context.instance, context.run.run_id)
     try:
         report = check_parity(
             candidate.as_trained_model(), candidate.onnx_path.read_bytes(), raise_on_failure=False
@@ -225,6 +225,7 @@ def onnx_parity(
         severity=dg.AssetCheckSeverity.ERROR,
         description=description,
         metadata={
+            "candidate_dir": dg.MetadataValue.path(str(candidate.path)),
             "max_abs_diff": report.max_abs_diff,
             "mean_abs_diff": report.mean_abs_diff,
             "rows": report.rows,

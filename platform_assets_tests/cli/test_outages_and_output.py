@@ -29,6 +29,15 @@ DOWN = {
 
 
 def _cli(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    if env.get("PLATFORM_ASSETS_PROFILE") == "production":
+        # A production instance (the profile refuses a local SQLite one), on the Postgres that
+        # is down too.
+        home = tmp_path / "dagster_home"
+        home.mkdir(exist_ok=True)
+        (home / "dagster.yaml").write_text(
+            "storage:\n  postgres:\n    postgres_url:\n      env: PLATFORM_ASSETS_PG_URL\n"
+        )
+        env = {**env, "DAGSTER_HOME": str(home)}
     return subprocess.run(
         [sys.executable, "-m", "platform_assets.cli", *args],
         capture_output=True,
@@ -44,7 +53,7 @@ def _cli(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
     [
         (["tickets", "list"], "cannot reach the warehouse catalog"),
         (["quarantine", "list"], "cannot reach the warehouse catalog"),
-        (["costs"], "cannot reach the warehouse catalog"),
+        (["costs"], "cannot reach"),
         (["models", "list"], "S3 is unreachable"),
     ],
     ids=["tickets", "quarantine", "costs", "models"],

@@ -480,3 +480,70 @@ def test_run_monitoring_fails_dead_runs_and_frees_their_slots(instance):
         list(daemon.run_iteration(context))
     assert claimed(instance) == [] or claimed(instance) == [(alive.run_id, "step")]
     assert storage.claim_concurrency_slot(POOL, alive.run_id, "step").is_claimed
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_run_waiting_for_a_slot_sleeps_instead_of_spinning(home, instance, live_holder):
+    process, _ = start_waiting_backfill(home, instance, "sleeps")
+    time.sleep(3)  # the pacing starts at the watcher's first check that finds it waiting
+    before, started = _cpu_seconds(process.pid), time.monotonic()
+    time.sleep(10)
+    share = (_cpu_seconds(process.pid) - before) / (time.monotonic() - started)
+    print(f"a run waiting for a pool slot used {share:.0%} of a core")
+    assert share < 0.3, f"the waiting run used {share:.0%} of a core"
+    holder, _ = live_holder
+    holder.kill()  # the slot frees: the waiting run goes on and succeeds
+    assert process.wait(180) == 0, output(home, "sleeps")[-3000:]
+
+
+def test_a_worker_gone_on_another_host_is_ended_when_its_heartbeat_stops(instance):
+    """A CLI run of another host (its pid means nothing here) whose worker was killed: its
+    heartbeat stops, and the next run's reaping ends it and frees its slot within a minute;
+    a run of another host that still beats is left alone."""
+    from dagster._core.utils import make_new_run_id
+
+    from platform_assets.operations_runs import (
+        HEARTBEAT_TAG,
+        HEARTBEAT_TIMEOUT_SECONDS,
+        check_run_worker,
+        reap_dead_runs,
+    )
+
+    def started_run(beat: float) -> dg.DagsterRun:
+        return instance.add_run(
+            dg.DagsterRun(
+                job_name="fake",
+                run_id=make_new_run_id(),
+                status=dg.DagsterRunStatus.STARTED,
+                tags={
+                    HOST_TAG: "another-host",
+                    PID_TAG: "4242",
+                    PID_STARTED_TAG: "1.00",
+                    HEARTBEAT_TAG: f"{beat:.0f}",
+                },
+            )
+        )
+
+    killed_at = time.time()
+    killed = started_run(killed_at)  # its last beat: the moment its worker was killed
+    beating = started_run(killed_at)
+    storage = instance.event_log_storage
+    storage.initialize_concurrency_limit_to_default(POOL)
+    assert storage.claim_concurrency_slot(POOL, killed.run_id, "step").is_claimed
+    assert check_run_worker(instance, killed).status.value == "RUNNING"
+    while instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.STARTED:
+        assert time.time() - killed_at < 60, "the dead run was not ended within a minute"
+        instance.add_run_tags(beating.run_id, {HEARTBEAT_TAG: f"{time.time():.0f}"})
+        reap_dead_runs(instance)  # what the next CLI run does first
+        time.sleep(1)
+    freed_after = time.time() - killed_at
+    print(f"a worker killed on another host: its slot was free {freed_after:.0f} s later")
+    assert HEARTBEAT_TIMEOUT_SECONDS <= freed_after < 60
+    assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert "stopped its heartbeat" in messages(instance, killed.run_id)
+    assert claimed(instance) == []
+    assert instance.get_run_by_id(beating.run_id).status == dg.DagsterRunStatus.STARTED

@@ -18,7 +18,7 @@ def _yaml(name: str) -> dict:
 
 def test_the_compose_instance_is_the_production_instance_with_local_runs():
     ecs, compose = _yaml("dagster.yaml"), _yaml("dagster.compose.yaml")
-    assert ecs.pop("run_launcher")["class"] == "EcsRunLauncher"
+    assert ecs.pop("run_launcher")["class"] == "PlatformEcsRunLauncher"
     assert compose.pop("run_launcher")["class"] == "DefaultRunLauncher"
     assert compose == ecs
     assert ecs["storage"]["postgres"]["postgres_url"] == {"env": "PLATFORM_ASSETS_PG_URL"}

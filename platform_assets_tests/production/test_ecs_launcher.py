@@ -99,3 +99,44 @@ def test_a_run_becomes_an_ecs_task_with_the_image_command_and_environment(produc
     assert environment["PLATFORM_ASSETS_PROFILE"] == "production"
     assert environment["PLATFORM_ASSETS_S3_URL"].startswith("s3://")
     assert [secret["name"] for secret in container["secrets"]] == ["PLATFORM_ASSETS_PG_URL"]
+
+
+def test_ecs_run_monitoring_leaves_a_live_cli_run_alone_and_ends_a_silent_one(production, ecs):
+    """A CLI worker's run has no ECS task: the daemon's run monitoring judges it by its
+    heartbeat, so a live CLI backfill is never failed ("worker status UNKNOWN"), and one
+    whose worker went silent elsewhere is ended."""
+    import time
+
+    from dagster._core.test_utils import create_test_daemon_workspace_context
+    from dagster._core.utils import make_new_run_id
+    from dagster._core.workspace.load_target import EmptyWorkspaceTarget
+    from dagster._daemon.daemon import MonitoringDaemon
+
+    from platform_assets.instance import PlatformEcsRunLauncher
+    from platform_assets.operations_runs import HEARTBEAT_TAG, HOST_TAG, owner_tags
+
+    with dg.DagsterInstance.from_config(str(production.dagster_home)) as instance:
+        assert isinstance(instance.run_launcher, PlatformEcsRunLauncher)
+
+        def started_run(tags: dict[str, str]) -> dg.DagsterRun:
+            return instance.add_run(
+                dg.DagsterRun(
+                    job_name="fake",
+                    run_id=make_new_run_id(),
+                    status=dg.DagsterRunStatus.STARTED,
+                    tags=tags,
+                )
+            )
+
+        live = started_run(owner_tags())  # this process: a CLI run in progress
+        silent = started_run(
+            {**owner_tags(), HOST_TAG: "another-host", HEARTBEAT_TAG: f"{time.time() - 120:.0f}"}
+        )
+        assert instance.run_launcher.check_run_worker_health(live).status.value == "RUNNING"
+        with create_test_daemon_workspace_context(EmptyWorkspaceTarget(), instance) as context:
+            daemon = MonitoringDaemon(interval_seconds=1)
+            for _ in range(3):
+                list(daemon.run_iteration(context))
+                time.sleep(1)
+        assert instance.get_run_by_id(live.run_id).status == dg.DagsterRunStatus.STARTED
+        assert instance.get_run_by_id(silent.run_id).status == dg.DagsterRunStatus.FAILURE

@@ -127,6 +127,28 @@ class PostgresServer:
         finally:
             conn.close()
 
+    def restart(self) -> None:
+        """``pg_ctl restart -m fast``: every connection is cut, the server is back in seconds."""
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+        )
+        self._run(
+            str(self.bin_dir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "server.log"),
+            "-m",
+            "fast",
+            "-w",
+            "-t",
+            "60",
+            "restart",
+        )
+
     def stop(self) -> None:
         self._run(
             str(self.bin_dir / "pg_ctl"),

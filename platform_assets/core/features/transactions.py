@@ -48,6 +48,8 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from platform_assets.core.warehouse import writer_locks
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -291,6 +293,16 @@ def build_feature_partitions(
             "before their features"
         )
     ensure_feature_table(conn)
+    days = [(start + dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+    # One writer per day: two runs building one new day would both delete nothing and both insert.
+    with writer_locks(conn, FEATURE_TABLE, days):
+        rows = _replace_feature_days(conn, start, end)
+    written = {start + dt.timedelta(days=i): 0 for i in range((end - start).days + 1)}
+    written.update({day: int(n) for day, n in rows})
+    return written
+
+
+def _replace_feature_days(conn, start: dt.date, end: dt.date) -> list[tuple]:
     conn.execute("BEGIN TRANSACTION")
     try:
         conn.execute(
@@ -308,9 +320,7 @@ def build_feature_partitions(
     except Exception:
         conn.execute("ROLLBACK")
         raise
-    written = {start + dt.timedelta(days=i): 0 for i in range((end - start).days + 1)}
-    written.update({day: int(n) for day, n in rows})
-    return written
+    return rows
 
 
 def withdraw_feature_partitions(

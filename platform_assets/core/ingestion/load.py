@@ -47,6 +47,7 @@ from platform_assets.core.warehouse import (
     reader_error_excerpt,
     replace_row,
     table_columns,
+    writer_locks,
 )
 
 PARTITION_COLUMN = "partition_date"
@@ -634,12 +635,20 @@ def ingest(
     """Land partitions without Dagster (benchmarks, scripts). The Dagster asset does the same."""
     from platform_assets.core import warehouse
 
-    with warehouse.session(warehouse_path) as conn:
-        stored = stored_column_types(conn, table_name)
-    manifests: list[BatchManifest] = []
-    pipeline = build_pipeline(warehouse_path, pipelines_dir)
-    with surface_ingestion_errors():
-        pipeline.run(transactions_source(reader, partition_keys, stored, manifests, table_name))
-    with warehouse.session(warehouse_path) as conn:
-        record_manifests(conn, table_name, manifests)
+    with landing_lock(warehouse_path, table_name, partition_keys):
+        with warehouse.session(warehouse_path) as conn:
+            stored = stored_column_types(conn, table_name)
+        manifests: list[BatchManifest] = []
+        pipeline = build_pipeline(warehouse_path, pipelines_dir)
+        with surface_ingestion_errors():
+            pipeline.run(transactions_source(reader, partition_keys, stored, manifests, table_name))
+        with warehouse.session(warehouse_path) as conn:
+            record_manifests(conn, table_name, manifests)
     return manifests
+
+
+def landing_lock(warehouse_path, table_name: str, partition_keys: Sequence[str], log=None):
+    """The write lock of ``raw.<table_name>`` for each of ``partition_keys``
+    (:func:`platform_assets.core.warehouse.writer_locks`): held from the source check to the
+    manifest, so two runs landing one day take turns and the day is stored once."""
+    return writer_locks(warehouse_path, f"{RAW_SCHEMA}.{table_name}", partition_keys, log=log)

@@ -15,6 +15,8 @@ Every alert carries its **owner** (``team:...``, from the stage that raised it) 
   ``review_training_anomaly``
 - ``drift_retrain``: raised by the drift sensor requesting a retrain; runbook:
   ``review_drift_retrain``
+- ``warehouse_files_missing``: raised by the nightly maintenance finding catalog files missing
+  from S3; runbook: ``warehouse_files_missing``
 
 Where an alert goes is the caller's choice of sinks: :func:`record_alert` (the local sink,
 ``platform.alerts``) always, and :func:`post_to_slack` when a Slack incoming webhook is
@@ -62,6 +64,7 @@ KINDS = (
     "triage_ticket",
     "training_anomaly",
     "drift_retrain",
+    "warehouse_files_missing",
 )
 SEVERITIES = ("error", "warning", "info")
 SLACK_TIMEOUT_SECONDS = 10.0

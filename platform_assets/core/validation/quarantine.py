@@ -26,7 +26,7 @@ import duckdb
 from platform_assets.core.validation.batch import ROW_COLUMN, Batch
 from platform_assets.core.validation.contract import LOGICAL_DUCKDB_TYPES, Contract
 from platform_assets.core.validation.violations import Verdict
-from platform_assets.core.warehouse import fetch_row, quote_ident, table_columns
+from platform_assets.core.warehouse import fetch_row, quote_ident, table_columns, writer_locks
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,16 @@ def reasons_sql(verdict: Verdict, batch_reasons: list[dict]) -> tuple[str, list[
     return reasons, flags
 
 
+def validation_lock(conn, table: str, partition_key: str | None):
+    """The write lock of ``validated.<table>`` for a day
+    (:func:`platform_assets.core.warehouse.writer_locks`), held by everything that writes a
+    day's validated rows, quarantined rows, verdict or accepted profile: two runs checking
+    or splitting one day take turns, so the day's rows are stored once."""
+    return writer_locks(
+        conn, f"validated.{table}", [] if partition_key is None else [partition_key]
+    )
+
+
 def apply_verdict(
     conn: duckdb.DuckDBPyConnection,
     batch: Batch,
@@ -77,6 +87,25 @@ def apply_verdict(
     partition_column: str = "partition_date",
 ) -> SplitResult:
     """Write the partition's validated and quarantined rows for ``verdict``; one transaction."""
+    with validation_lock(conn, table, batch.partition_key):
+        return _apply_verdict(
+            conn,
+            batch=batch,
+            contract=contract,
+            verdict=verdict,
+            table=table,
+            partition_column=partition_column,
+        )
+
+
+def _apply_verdict(
+    conn: duckdb.DuckDBPyConnection,
+    batch: Batch,
+    contract: Contract,
+    verdict: Verdict,
+    table: str,
+    partition_column: str = "partition_date",
+) -> SplitResult:
     if batch.partition_key is None:
         raise ValueError("apply_verdict needs a batch read from a partition (batch.partition_key)")
     key = batch.partition_key

@@ -34,6 +34,7 @@ from platform_assets.core.validation.quarantine import (
     reasons_sql,
     stored_type,
     validated_columns_sql,
+    validation_lock,
 )
 from platform_assets.core.validation.service import (
     StaleVerdictError,
@@ -90,6 +91,23 @@ def release_partition(
         StaleVerdictError: the day was re-ingested after its check (the rows held back are
             from an earlier delivery): run its check first.
     """
+    with validation_lock(conn, table or contract.table, partition_key):
+        return _release_partition(
+            conn,
+            contract=contract,
+            partition_key=partition_key,
+            table=table,
+            partition_column=partition_column,
+        )
+
+
+def _release_partition(
+    conn: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    partition_key: str,
+    table: str | None = None,
+    partition_column: str = "partition_date",
+) -> ReleaseResult:
     table = table or contract.table
     conn.execute(RELEASES_DDL)
     (held,) = fetch_row(

@@ -25,7 +25,7 @@ from platform_assets.core.validation.batch import Batch, batch_from_partition, d
 from platform_assets.core.validation.contract import Contract
 from platform_assets.core.validation.engine import check_batch
 from platform_assets.core.validation.profile import BatchProfile
-from platform_assets.core.validation.quarantine import SplitResult, apply_verdict
+from platform_assets.core.validation.quarantine import SplitResult, apply_verdict, validation_lock
 from platform_assets.core.validation.violations import RowRule, Verdict, Violation
 from platform_assets.core.warehouse import fetch_row, replace_row
 
@@ -77,6 +77,19 @@ def check_partition(
     reviewer: Reviewer | None = None,
     table: str | None = None,
 ) -> PartitionCheck:
+    with validation_lock(conn, table or contract.table, partition_key):
+        return _check_partition(
+            conn, contract=contract, partition_key=partition_key, reviewer=reviewer, table=table
+        )
+
+
+def _check_partition(
+    conn: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    partition_key: str,
+    reviewer: Reviewer | None = None,
+    table: str | None = None,
+) -> PartitionCheck:
     table = table or contract.table
     batch = batch_from_partition(conn, table, partition_key)
     try:
@@ -98,6 +111,16 @@ def accept_partition(
     table: str | None = None,
 ) -> SplitResult:
     """Split a partition whose recorded verdict passed; store its profile as the next reference."""
+    with validation_lock(conn, table or contract.table, partition_key):
+        return _accept_partition(conn, contract=contract, partition_key=partition_key, table=table)
+
+
+def _accept_partition(
+    conn: duckdb.DuckDBPyConnection,
+    contract: Contract,
+    partition_key: str,
+    table: str | None = None,
+) -> SplitResult:
     table = table or contract.table
     row = fetch_row(
         conn,
