@@ -40,14 +40,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.errors import DagsterExecutionInterruptedError
-from dagster._core.events import DagsterEventType, JobFailureData, RunFailureReason
-from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
-from dagster._core.storage.dagster_run import FINISHED_STATUSES
-from dagster._core.storage.runs import SqliteRunStorage
-from dagster._core.storage.tags import GRPC_INFO_TAG
-from dagster._utils.interrupts import check_captured_interrupt
+from dagster import DagsterEventType, DagsterExecutionInterruptedError
 from sqlalchemy.exc import SQLAlchemyError
+
+from platform_assets.dagster_internals import (
+    FINISHED_STATUSES,
+    GRPC_INFO_TAG,
+    CheckRunHealthResult,
+    JobFailureData,
+    RunFailureReason,
+    SqliteRunStorage,
+    WorkerStatus,
+    check_captured_interrupt,
+)
 
 log = logging.getLogger(__name__)
 

@@ -20,21 +20,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
 from dagster import DagsterInvalidConfigError
-from dagster._core.definitions.backfill_policy import BackfillPolicyType
-from dagster._core.storage.tags import (
+
+from platform_assets.core.settings import Settings, bundled_dagster_yaml
+from platform_assets.dagster_internals import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
     PARTITION_NAME_TAG,
 )
-from dagster._core.utils import make_new_run_id
-
-from platform_assets.core.settings import Settings, bundled_dagster_yaml
 from platform_assets.defs.keys import MAIN_JOB, RAW_TRANSACTIONS_OP
 from platform_assets.operations_runs import (
     POOL_WAIT_SECONDS,
@@ -204,7 +203,7 @@ def _execute(
         # read their partition from the run's partition tag.
         tags[PARTITION_NAME_TAG] = partition_key
         partition_key = None
-    run_id = make_new_run_id()
+    run_id = str(uuid.uuid4())  # a Dagster run id, as dagster makes one
     try:
         with GuardedRun(instance, run_id, pool_wait_seconds):
             return job_def.execute_in_process(
@@ -478,7 +477,7 @@ def backfill(
     selection = dg.AssetSelection.assets(*keys)
     single_run = all(
         graph.get(k).backfill_policy is not None
-        and graph.get(k).backfill_policy.policy_type == BackfillPolicyType.SINGLE_RUN
+        and graph.get(k).backfill_policy.max_partitions_per_run is None
         for k in keys
     )
     runs: list[RunSummary] = []

@@ -17,16 +17,17 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.events import DagsterEventType, EngineEventData
-from dagster._core.storage.tags import GRPC_INFO_TAG
+from dagster import DagsterEventType
 
 from platform_assets.core import warehouse
 from platform_assets.core.settings import bundled_dagster_yaml
+from platform_assets.dagster_internals import GRPC_INFO_TAG, EngineEventData
 from platform_assets.operations_runs import (
     HOST_TAG,
     PID_STARTED_TAG,
@@ -45,13 +46,12 @@ CLI = [sys.executable, "-m", "platform_assets.cli"]
 
 # A process that holds the pool's only slot for a run it owns, until it is killed.
 HOLDER = """
-import sys, time
+import sys, time, uuid
 import dagster as dg
-from dagster._core.utils import make_new_run_id
 from platform_assets.operations_runs import owner_tags
 
 with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
-    run = instance.add_run(dg.DagsterRun(job_name="holder", run_id=make_new_run_id(),
+    run = instance.add_run(dg.DagsterRun(job_name="holder", run_id=str(uuid.uuid4()),
                                          status=dg.DagsterRunStatus.STARTED, tags=owner_tags()))
     instance.event_log_storage.initialize_concurrency_limit_to_default("duckdb_warehouse")
     storage = instance.event_log_storage
@@ -258,7 +258,6 @@ def test_sigterm_mid_step_cancels_the_run_and_frees_its_slot(home, instance):
 def test_a_signal_after_the_last_step_says_the_run_succeeded(instance):
     """A signal that comes after the run's last step (Dagster captured it, nothing was left to
     interrupt) still stops the command, but the run's SUCCESS stands and the message says so."""
-    from dagster._core.utils import make_new_run_id
 
     @dg.op
     def only_step() -> int:
@@ -268,7 +267,7 @@ def test_a_signal_after_the_last_step_says_the_run_succeeded(instance):
     def one_step():
         only_step()
 
-    run_id = make_new_run_id()
+    run_id = str(uuid.uuid4())
     # As while Dagster's own handler holds the signals: recorded, nothing raised. (On its way
     # out Dagster points SIGTERM at SIGINT's handler, so both are set.)
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -297,8 +296,6 @@ def test_an_interrupt_python_dropped_is_sent_again(instance):
     succeed (seen in CI). The guard sees the run still going and sends the signal again."""
     import weakref
 
-    from dagster._core.utils import make_new_run_id
-
     @dg.op
     def step_that_loses_the_signal() -> None:
         class Box:
@@ -318,7 +315,7 @@ def test_an_interrupt_python_dropped_is_sent_again(instance):
     def loses_the_signal():
         step_that_loses_the_signal()
 
-    run_id = make_new_run_id()
+    run_id = str(uuid.uuid4())
     started = time.monotonic()
     with pytest.raises(RunStopped) as stopped, GuardedRun(instance, run_id):
         loses_the_signal.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False)
@@ -415,9 +412,11 @@ def test_a_waiting_run_goes_on_when_the_holder_is_killed(home, instance, live_ho
 
 def test_run_monitoring_fails_dead_runs_and_frees_their_slots(instance):
     """The daemon's own monitoring iteration, with the project's dagster.yaml, on fake runs."""
-    from dagster._core.test_utils import create_test_daemon_workspace_context
-    from dagster._core.workspace.load_target import EmptyWorkspaceTarget
-    from dagster._daemon.daemon import MonitoringDaemon
+    from platform_assets.dagster_internals import (
+        EmptyWorkspaceTarget,
+        MonitoringDaemon,
+        create_test_daemon_workspace_context,
+    )
 
     assert isinstance(instance.run_launcher, LocalRunLauncher) and instance.run_monitoring_enabled
     exited = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -425,12 +424,10 @@ def test_run_monitoring_fails_dead_runs_and_frees_their_slots(instance):
     mine = owner_tags()
 
     def started_run(tags: dict[str, str]) -> dg.DagsterRun:
-        from dagster._core.utils import make_new_run_id
-
         return instance.add_run(
             dg.DagsterRun(
                 job_name="fake",
-                run_id=make_new_run_id(),
+                run_id=str(uuid.uuid4()),
                 status=dg.DagsterRunStatus.STARTED,
                 tags=tags,
             )

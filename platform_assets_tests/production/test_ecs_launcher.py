@@ -9,10 +9,12 @@ import sys
 
 import dagster as dg
 import pytest
-from dagster._core.launcher import LaunchRunContext
-from dagster._core.remote_origin import InProcessCodeLocationOrigin
-from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
+from platform_assets.dagster_internals import (
+    InProcessCodeLocationOrigin,
+    LaunchRunContext,
+    LoadableTargetOrigin,
+)
 from platform_assets.defs.keys import MAIN_JOB
 from platform_assets_tests.support.paths import REPO
 

@@ -201,11 +201,12 @@ def test_the_wheel_of_the_dockerfiles_files_serves_the_code_location(tmp_path: P
         wait_for(
             healthy, timeout=180, what="the code server answering its health check", interval=1.0
         )
-        from dagster._grpc.client import DagsterGrpcClient
-        from dagster._serdes import deserialize_value
+        import dagster as dg
+
+        from platform_assets.dagster_internals import DagsterGrpcClient
 
         def loaded():
-            response = deserialize_value(
+            response = dg.deserialize_value(
                 DagsterGrpcClient(port=port, host="127.0.0.1").list_repositories()
             )
             return response if hasattr(response, "repository_symbols") else None
