@@ -148,7 +148,7 @@ def _first_line(error) -> str:
 
 def _summarize(result: dg.ExecuteInProcessResult, partitions: list[str]) -> RunSummary:
     failures = [e for e in result.all_events if e.is_step_failure and e.step_key]
-    failed = sorted({e.step_key for e in failures})
+    failed = sorted({e.step_key for e in failures if e.step_key})
     errors = [
         {"step": e.step_key, "error": _first_line(e.step_failure_data.error)}
         for e in failures
@@ -324,6 +324,7 @@ def _fill_history(
             instance=instance,
             pool_wait_seconds=pool_wait_seconds,
         )
+        assert isinstance(warmup, BackfillResult)  # in-process: no url
         if not warmup.success:
             failed = [step for run in warmup.runs for step in run.failed_steps]
             raise HistoryError(
@@ -476,8 +477,8 @@ def backfill(
         return submit_backfill(url, keys, partition_keys, run_config)
     selection = dg.AssetSelection.assets(*keys)
     single_run = all(
-        graph.get(k).backfill_policy is not None
-        and graph.get(k).backfill_policy.max_partitions_per_run is None
+        (policy := graph.get(k).backfill_policy) is not None
+        and policy.max_partitions_per_run is None
         for k in keys
     )
     runs: list[RunSummary] = []
@@ -492,7 +493,7 @@ def backfill(
             instance=instance,
             pool_wait_seconds=pool_wait_seconds,
         )
-        runs.append(_summarize(result, partition_keys))
+        runs.append(_summarize(result, list(partition_keys)))
     else:
         for key in partition_keys:
             result = _execute(
@@ -505,7 +506,7 @@ def backfill(
                 pool_wait_seconds=pool_wait_seconds,
             )
             runs.append(_summarize(result, [key]))
-    return BackfillResult([k.to_user_string() for k in keys], partition_keys, runs)
+    return BackfillResult([k.to_user_string() for k in keys], list(partition_keys), runs)
 
 
 # --- backfills on a running deployment ------------------------------------------------------

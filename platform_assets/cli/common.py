@@ -8,13 +8,14 @@ unknown partition or asset), 130 stopped by SIGINT or SIGTERM (the run is marked
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import click
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def fail_usage(message: str) -> None:
+def fail_usage(message: str) -> NoReturn:
     """Say what is wrong and exit 2."""
     click.echo(f"error: {message}", err=True)
     sys.exit(EXIT_USAGE)

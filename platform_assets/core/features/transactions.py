@@ -44,7 +44,7 @@ Table ``features.transactions``:
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import duckdb
 
@@ -313,9 +313,14 @@ def build_feature_partitions(
     return written
 
 
+class WithdrawnFeatures(TypedDict):
+    removed_rows: int
+    stale_days: list[str]
+
+
 def withdraw_feature_partitions(
     conn: duckdb.DuckDBPyConnection, days: list[str]
-) -> dict[str, object]:
+) -> WithdrawnFeatures:
     """Remove the features of ``days`` (whose validated batch was withdrawn, e.g. a re-landed
     day that failed its contract), so nothing trains on rows derived from the old batch.
 

@@ -44,7 +44,7 @@ from platform_assets.core.validation.profile import (
     sample_sql,
 )
 from platform_assets.core.validation.violations import RowRule, Verdict, Violation
-from platform_assets.core.warehouse import duckdb_family, fetch_row, quote_ident
+from platform_assets.core.warehouse import duckdb_family, fetch_one, fetch_row, quote_ident
 
 DEFAULT_MISSING_VALUES = ("", "N/A", "n/a", "NA", "null", "NULL", "None")
 
@@ -93,7 +93,7 @@ class _Scan:
         self.exprs.append(expr)
 
     def run(self, conn: duckdb.DuckDBPyConnection, relation: str) -> dict[tuple, Any]:
-        row = fetch_row(conn, f"SELECT {', '.join(self.exprs)} FROM {relation}")
+        row = fetch_one(conn, f"SELECT {', '.join(self.exprs)} FROM {relation}")
         return {key: row[i] for key, i in self.keys.items()}
 
 
@@ -394,7 +394,7 @@ def _exact_repeats(conn, relation: str, names: tuple[str, ...], hashed_count: in
     """The exact count behind a hashed count of repeats (see :func:`_repeats_sql`)."""
     if not hashed_count:
         return 0
-    (exact,) = fetch_row(conn, f"SELECT {_repeats_sql(names, hashed=False)} FROM {relation}")
+    (exact,) = fetch_one(conn, f"SELECT {_repeats_sql(names, hashed=False)} FROM {relation}")
     return int(exact)
 
 
@@ -481,7 +481,7 @@ def _judge_keys(
     repeats."""
     violations: list[Violation] = []
     row_rules: list[RowRule] = []
-    keys = [
+    keys: list[tuple[tuple[str, ...], str]] = [
         ((spec.name,), "primaryKey" if spec.primary_key else "unique")
         for spec in contract.columns
         if (spec.name, "unique", "fail") in results
@@ -587,6 +587,7 @@ def _table_rule_violation(conn, q: QualityRule, rel: str, row_count: int) -> Vio
             q.severity,
         )
     if q.kind == "sql":
+        assert q.query is not None  # the ODCS schema requires a query of a sql rule
         query = q.query.replace("${object}", rel).replace("{object}", rel)
         if q.column is not None:  # a column's SQL rule names its column as ${property}
             query = query.replace("${property}", quote_ident(q.column)).replace(
@@ -631,7 +632,7 @@ def _sample_distributions(conn, batch: Batch, profiles: dict[str, ColumnProfile]
     sql, keys = sample_profile_sql(batch.relation, batch.columns, batch.row_count)
     if not sql:
         return 0
-    apply_sample(profiles, keys, fetch_row(conn, sql))
+    apply_sample(profiles, keys, fetch_one(conn, sql))
     return min(batch.row_count, SAMPLE_ROWS)
 
 
@@ -642,10 +643,11 @@ def _sample_value_counts(
         return
     ordered = sorted(names)
     hists = ", ".join(f"histogram(CAST({quote_ident(n)} AS VARCHAR))" for n in ordered)
-    row = fetch_row(conn, f"SELECT {hists} FROM ({sample_sql(batch.relation, batch.row_count)})")
+    row = fetch_one(conn, f"SELECT {hists} FROM ({sample_sql(batch.relation, batch.row_count)})")
     for name, hist in zip(ordered, row, strict=True):
-        profiles[name].values = {str(k): int(v) for k, v in (hist or {}).items()}
-        profiles[name].distinct = len(profiles[name].values)
+        values = {str(k): int(v) for k, v in (hist or {}).items()}
+        profiles[name].values = values
+        profiles[name].distinct = len(values)
 
 
 def _categorical_columns(

@@ -40,7 +40,13 @@ from platform_assets.core.validation.service import (
     record_verdict,
     reference_profile,
 )
-from platform_assets.core.warehouse import fetch_row, quote_ident, replace_row, table_columns
+from platform_assets.core.warehouse import (
+    fetch_one,
+    fetch_row,
+    quote_ident,
+    replace_row,
+    table_columns,
+)
 
 RELEASES_DDL = """
 CREATE TABLE IF NOT EXISTS platform.quarantine_releases (
@@ -90,9 +96,9 @@ def release_partition(
         StaleVerdictError: the day was re-ingested after its check (the rows held back are
             from an earlier delivery): run its check first.
     """
-    table = table or contract.table
+    table = contract.table_name(table)
     conn.execute(RELEASES_DDL)
-    (held,) = fetch_row(
+    (held,) = fetch_one(
         conn,
         "SELECT count(*) FROM quarantine.rows WHERE table_name = ? AND partition_key = ?",
         [table, partition_key],
@@ -230,7 +236,7 @@ def _count_after(conn, table: str, key: str, partition_column: str, result: Rele
         if not table_columns(conn, schema, table):
             return 0
         return int(
-            fetch_row(
+            fetch_one(
                 conn,
                 f"SELECT count(*) FROM {schema}.{quote_ident(table)} "
                 f"WHERE {quote_ident(partition_column)} = ?",
@@ -240,7 +246,7 @@ def _count_after(conn, table: str, key: str, partition_column: str, result: Rele
 
     result.raw, result.validated = count("raw"), count("validated")
     result.quarantined = int(
-        fetch_row(
+        fetch_one(
             conn,
             "SELECT count(*) FROM quarantine.rows WHERE table_name = ? AND partition_key = ?",
             [table, key],

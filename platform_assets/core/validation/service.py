@@ -77,7 +77,7 @@ def check_partition(
     reviewer: Reviewer | None = None,
     table: str | None = None,
 ) -> PartitionCheck:
-    table = table or contract.table
+    table = contract.table_name(table)
     batch = batch_from_partition(conn, table, partition_key)
     try:
         reference, label = reference_profile(conn, table, partition_key, contract.major_version)
@@ -98,7 +98,7 @@ def accept_partition(
     table: str | None = None,
 ) -> SplitResult:
     """Split a partition whose recorded verdict passed; store its profile as the next reference."""
-    table = table or contract.table
+    table = contract.table_name(table)
     row = fetch_row(
         conn,
         "SELECT v.passes, v.violations, v.profile, v.checked_at, m.loaded_at, v.row_rules FROM "
