@@ -90,3 +90,32 @@ def test_the_public_replacements_behave_as_the_private_calls_did():
     # dagster.DagsterEventType and DagsterExecutionInterruptedError are exported.
     assert dg.DagsterEventType.RUN_FAILURE.value == "PIPELINE_FAILURE"
     assert issubclass(dg.DagsterExecutionInterruptedError, BaseException)
+
+
+def test_no_module_but_the_adapter_imports_dagsters_private_api():
+    import ast
+
+    from platform_assets_tests.support.paths import REPO
+
+    allowed = {
+        REPO / "platform_assets" / "dagster_internals.py",
+        REPO / "platform_assets_tests" / "test_dagster_internals.py",
+    }
+    found = []
+    for folder in ("platform_assets", "platform_assets_tests", "benchmarks"):
+        for path in sorted((REPO / folder).rglob("*.py")):
+            if path in allowed:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    names = [node.module or ""]
+                else:
+                    continue
+                found += [
+                    f"{path.relative_to(REPO)}:{node.lineno} {name}"
+                    for name in names
+                    if name.startswith("dagster._")
+                ]
+    assert found == [], "import it through platform_assets.dagster_internals:\n" + "\n".join(found)
