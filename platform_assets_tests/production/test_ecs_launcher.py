@@ -17,6 +17,7 @@ from platform_assets.dagster_internals import (
 )
 from platform_assets.defs.keys import MAIN_JOB
 from platform_assets_tests.support.paths import REPO
+from platform_assets_tests.support.typed import present
 
 IMAGE = "registry.example.com/platform-assets:1.2.3"
 
@@ -70,7 +71,7 @@ def test_a_run_becomes_an_ecs_task_with_the_image_command_and_environment(produc
             tags={"dagster/partition": "2026-11-02"},
         )
         instance.run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
-        run = instance.get_run_by_id(run.run_id)
+        run = present(instance.get_run_by_id(run.run_id))
 
     (task_arn,) = ecs.list_tasks(cluster="platform-assets")["taskArns"]
     assert run.tags["ecs/task_arn"] == task_arn  # the launcher can find (and monitor) its task
