@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import dagster as dg
 import pytest
@@ -39,7 +40,9 @@ from platform_assets.operations_runs import (
 )
 from platform_assets_tests.support.environment import subprocess_env
 from platform_assets_tests.support.paths import REPO
+from platform_assets_tests.support.typed import present, scalar
 
+T = TypeVar("T")
 POOL = "duckdb_warehouse"
 DAY = "2026-11-10"
 CLI = [sys.executable, "-m", "platform_assets.cli"]
@@ -106,7 +109,9 @@ def output(home: Path, name: str) -> str:
     return (home / f"{name}.out").read_text() + (home / f"{name}.err").read_text()
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.05):
+def wait_for(
+    condition: Callable[[], T | None], timeout: float, what: str, interval: float = 0.05
+) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -186,7 +191,7 @@ def test_kill_9_mid_step_then_the_next_run_fails_it_frees_its_slot_and_finishes(
         claimed(instance) == []
         and instance.event_log_storage.get_concurrency_info(POOL).pending_steps == []
     )
-    latest = cli_run(instance, second)
+    latest = present(cli_run(instance, second))
     assert latest.job_name == "platform_main" and latest.status == dg.DagsterRunStatus.SUCCESS
     print(
         f"the next run finished in {elapsed:.1f} s; it failed the dead run "
@@ -248,10 +253,11 @@ def test_sigterm_mid_step_cancels_the_run_and_frees_its_slot(home, instance):
             "SELECT count(DISTINCT partition_date), count(*), count(DISTINCT transaction_id) "
             "FROM raw.transactions"
         ).fetchone()
-        kept = conn.execute(
+        kept = scalar(
+            conn,
             "SELECT (SELECT count(*) FROM validated.transactions) + "
-            "(SELECT count(*) FROM quarantine.rows)"
-        ).fetchone()[0]
+            "(SELECT count(*) FROM quarantine.rows)",
+        )
     assert days == (10, 200_000, 200_000) and kept == 200_000
 
 
@@ -335,7 +341,7 @@ def live_holder(home: Path, instance: dg.DagsterInstance) -> Iterator[tuple[subp
         text=True,
     )
     try:
-        run_id = holder.stdout.readline().strip()
+        run_id = present(holder.stdout).readline().strip()
         assert claimed(instance) == [(run_id, "holding")]
         yield holder, run_id
     finally:
@@ -381,8 +387,8 @@ def test_a_run_waiting_for_a_live_run_names_it_and_gives_up(home, instance, live
         and "alive)" in said
     )
     assert "waits for a pool slot" in said and "Gave up after waiting" in said
-    run = cli_run(instance, process)
-    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED
+    run = present(cli_run(instance, process))
+    assert present(instance.get_run_by_id(run.run_id)).status == dg.DagsterRunStatus.CANCELED
     assert "Gave up after waiting" in messages(instance, run.run_id)
     assert queued(instance, run.run_id) == [] and claimed(instance) == [(holder_run_id, "holding")]
 
