@@ -1,11 +1,12 @@
 # The README's quick start: `make run` (install, then the main job on the embedded
-# defaults) and `make test` (install, then the whole test suite). CI runs `make test`.
+# defaults) and `make test` (install, then the whole test suite). `make lint` runs the gates
+# (ruff format, ruff check, pyright). CI runs `make lint`, then `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test dev bench docs lock clean
+.PHONY: install run test lint dev bench docs lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +21,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Over the folders pyproject's [tool.pyright] includes: platform_assets, its tests, benchmarks.
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/pyright
 
 dev: $(STAMP)
 	$(BIN)/platform-assets dev

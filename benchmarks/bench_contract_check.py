@@ -36,6 +36,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -46,7 +47,7 @@ from platform_assets.core.ingestion.bundled import generate_transactions  # noqa
 from platform_assets.core.validation import engine  # noqa: E402
 from platform_assets.core.validation.batch import batch_from_sql  # noqa: E402
 from platform_assets.core.validation.contract import load_contract  # noqa: E402
-from platform_assets.core.warehouse import fetch_row, quote_ident  # noqa: E402
+from platform_assets.core.warehouse import fetch_one, fetch_row, quote_ident  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DAY = dt.date(2026, 11, 1)
@@ -102,7 +103,8 @@ def timed(fn, repeats: int) -> tuple[float, list[float]]:
 
 
 class QueryRecorder:
-    """Wraps engine.fetch_row and engine._Scan.run to time each query check_batch issues.
+    """Wraps engine.fetch_row, engine.fetch_one and engine._Scan.run to time each query
+    check_batch issues.
 
     Only reads what the engine does; the engine itself is not changed.
     """
@@ -114,6 +116,7 @@ class QueryRecorder:
 
     def __enter__(self):
         self._fetch_row, self._scan_run = engine.fetch_row, engine._Scan.run
+        self._fetch_one = engine.fetch_one
         recorder = self
 
         def fetch_row_timed(conn, sql, params=None):
@@ -124,20 +127,29 @@ class QueryRecorder:
             finally:
                 recorder.calls.append((kind, sql, time.perf_counter() - t0))
 
-        def scan_run(scan, conn, relation):
-            recorder.scan_exprs = list(scan.exprs)
+        def scan_run(
+            self: engine._Scan, conn: duckdb.DuckDBPyConnection, relation: str
+        ) -> dict[tuple, Any]:
+            recorder.scan_exprs = list(self.exprs)
             recorder._in_scan = True
             try:
-                return recorder._scan_run(scan, conn, relation)
+                return recorder._scan_run(self, conn, relation)
             finally:
                 recorder._in_scan = False
 
-        engine.fetch_row = fetch_row_timed
+        def fetch_one_timed(conn, sql, params=None):
+            row = fetch_row_timed(conn, sql, params)
+            if row is None:
+                raise LookupError(f"the query returned no row: {sql}")
+            return row
+
+        engine.fetch_row, engine.fetch_one = fetch_row_timed, fetch_one_timed
         engine._Scan.run = scan_run
         return self
 
     def __exit__(self, *exc):
         engine.fetch_row, engine._Scan.run = self._fetch_row, self._scan_run
+        engine.fetch_one = self._fetch_one
 
 
 def classify(sql: str) -> str:
@@ -201,7 +213,7 @@ def breakdown(conn, batch, contract, repeats: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument(
         "--rows", type=int, default=10_000_000, help="batch size (default: the 10M target)"
     )
@@ -251,7 +263,7 @@ def main(argv: list[str] | None = None) -> dict:
             "platform": platform.platform(),
             "python": platform.python_version(),
             "duckdb": duckdb.__version__,
-            "duckdb_threads": fetch_row(conn, "SELECT current_setting('threads')")[0],
+            "duckdb_threads": fetch_one(conn, "SELECT current_setting('threads')")[0],
         },
         "rows": batch.row_count,
         "generate_seconds": round(generate_s, 3),
@@ -267,7 +279,7 @@ def main(argv: list[str] | None = None) -> dict:
             "check_batch_with_reference": [round(t, 4) for t in drift_runs],
         },
         "verdict_passes": verdict.passes,
-        "violations": [f"{v.column}: {v.rule}" for v in verdict.violations],
+        "violations": [f"{v.field}: {v.rule}" for v in verdict.violations],
         "aim": "ratio <= 2.0",
     }
     if args.breakdown == "always" or (args.breakdown == "auto" and result["ratio"] > 2.0):

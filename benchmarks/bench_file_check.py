@@ -177,7 +177,7 @@ def measured(args: list[str], env: dict[str, str] | None = None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument(
         "--repeats", type=int, default=2, help="runs of each side, interleaved (median)"

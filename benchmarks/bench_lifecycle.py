@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -117,7 +118,7 @@ def lifecycle(home: Path, days: list[dt.date], rows_per_day: int) -> tuple[dict,
     with watch.time("drift"), wh.session(database, read_only=True) as conn:
         current = load_features(conn, days[-1], days[-1], sample_rows=20_000)
         drift = compute_drift(model.reference_sample, current, html_path=home / "drift.html")
-    stages = dict(watch.stages)
+    stages: dict[str, Any] = dict(watch.stages)
     stages["total"] = sum(watch.stages.values())
     stages["_facts"] = {
         "rows": len(features),
@@ -211,7 +212,7 @@ def bench_drift(home: Path, rows_per_day: int, days: int) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows-per-day", type=int, default=100_000)
     parser.add_argument("--days", type=int, default=10)
     parser.add_argument(

@@ -235,7 +235,7 @@ def partitions_per_hour(postgres, moto, feed_rows: int, days: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument(
         "--rows", type=int, default=200_000, help="rows of the day in the engine comparison"
     )
@@ -248,9 +248,10 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--skip-engines", action="store_true")
     args = parser.parse_args(argv)
-    if postgres_bin_dir() is None:
+    bin_dir = postgres_bin_dir()
+    if bin_dir is None:
         raise SystemExit("PostgreSQL is not installed (apt-get install postgresql)")
-    postgres = PostgresServer(postgres_bin_dir()).start()
+    postgres = PostgresServer(bin_dir).start()
     moto = MotoS3().start()
     try:
         result = {

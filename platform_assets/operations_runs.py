@@ -38,16 +38,22 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, cast
 
 import dagster as dg
-from dagster._core.errors import DagsterExecutionInterruptedError
-from dagster._core.events import DagsterEventType, JobFailureData, RunFailureReason
-from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
-from dagster._core.storage.dagster_run import FINISHED_STATUSES
-from dagster._core.storage.runs import SqliteRunStorage
-from dagster._core.storage.tags import GRPC_INFO_TAG
-from dagster._utils.interrupts import check_captured_interrupt
+from dagster import DagsterEventType, DagsterExecutionInterruptedError
 from sqlalchemy.exc import SQLAlchemyError
+
+from platform_assets.dagster_internals import (
+    FINISHED_STATUSES,
+    GRPC_INFO_TAG,
+    CheckRunHealthResult,
+    JobFailureData,
+    RunFailureReason,
+    SqliteRunStorage,
+    WorkerStatus,
+    check_captured_interrupt,
+)
 
 log = logging.getLogger(__name__)
 
@@ -179,13 +185,10 @@ def run_worker(instance: dg.DagsterInstance, run: dg.DagsterRun) -> RunWorker | 
     ]
     launched = [entry for entry in with_pid if entry.message.startswith("Started process for run")]
     entry = launched[-1] if launched else next(iter(with_pid), None)
-    if entry is None:
+    if entry is None or entry.dagster_event is None:
         return None
-    return RunWorker(
-        host,
-        int(entry.dagster_event.engine_event_data.metadata["pid"].value),
-        seen_at=entry.timestamp,
-    )
+    pid = entry.dagster_event.engine_event_data.metadata["pid"].value  # an int metadata value
+    return RunWorker(host, int(cast(int, pid)), seen_at=entry.timestamp)
 
 
 def worker_alive(worker: RunWorker) -> bool | None:
@@ -243,14 +246,15 @@ def end_run(instance: dg.DagsterInstance, run_id: str, reason: str) -> bool:
     its concurrency slots. Returns whether the run was still unfinished."""
     run = instance.get_run_by_id(run_id)
     ended = run is not None and not run.is_finished
-    if ended and run.status == dg.DagsterRunStatus.CANCELING:
-        instance.report_run_canceled(run, reason)
-    elif ended:
-        instance.report_run_failed(
-            run,
-            reason,
-            JobFailureData(error=None, failure_reason=RunFailureReason.UNEXPECTED_TERMINATION),
-        )
+    if run is not None and ended:
+        if run.status == dg.DagsterRunStatus.CANCELING:
+            instance.report_run_canceled(run, reason)
+        else:
+            instance.report_run_failed(
+                run,
+                reason,
+                JobFailureData(error=None, failure_reason=RunFailureReason.UNEXPECTED_TERMINATION),
+            )
     if instance.event_log_storage.supports_global_concurrency_limits:
         instance.event_log_storage.free_concurrency_slots_for_run(run_id)
     return ended
@@ -396,14 +400,16 @@ class GuardedRun:
             )
             self._previous_handler = signal.signal(STOP_SIGNAL, self._raise_interrupt)
             self._previous_pace = signal.signal(PACE_SIGNAL, self._pause)
-        self._main_thread = threading.main_thread().ident
+        main_thread = threading.main_thread().ident
+        assert main_thread is not None  # set once a thread has started
+        self._main_thread = main_thread
         self._thread = threading.Thread(
             target=self._watch, name="platform-assets-run-guard", daemon=True
         )
         self._thread.start()
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         if self._signals:
             # The watcher may be repeating a signal to the main thread just as the run ends:
             # hold those until it has stopped, then drop them (the run is over, and a handler
@@ -440,11 +446,12 @@ class GuardedRun:
         """Why the run stopped, and, when the signal came too late to stop it (after its last
         step), that it finished anyway: the command still stops, but never says a run that
         succeeded was canceled."""
+        reason = self.stop_reason or ""  # called once a stop reason is set
         run = self.instance.get_run_by_id(self.run_id)
         if run is None or run.status != dg.DagsterRunStatus.SUCCESS:
-            return self.stop_reason
+            return reason
         return (
-            f"{self.stop_reason.rstrip('.')}, but the run had already finished its last step: "
+            f"{reason.rstrip('.')}, but the run had already finished its last step: "
             f"it SUCCEEDED; nothing after it was started."
         )
 

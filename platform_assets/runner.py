@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,15 +29,13 @@ from typing import Any
 import dagster as dg
 import yaml
 from dagster import DagsterInvalidConfigError
-from dagster._core.definitions.backfill_policy import BackfillPolicyType
-from dagster._core.storage.tags import (
+
+from platform_assets.core.settings import Settings, SettingsError, bundled_dagster_yaml
+from platform_assets.dagster_internals import (
     ASSET_PARTITION_RANGE_END_TAG,
     ASSET_PARTITION_RANGE_START_TAG,
     PARTITION_NAME_TAG,
 )
-from dagster._core.utils import make_new_run_id
-
-from platform_assets.core.settings import Settings, SettingsError, bundled_dagster_yaml
 from platform_assets.defs.keys import MAIN_JOB, RAW_TRANSACTIONS_OP
 from platform_assets.operations_runs import (
     POOL_WAIT_SECONDS,
@@ -188,7 +187,7 @@ def _first_line(error) -> str:
 
 def _summarize(result: dg.ExecuteInProcessResult, partitions: list[str]) -> RunSummary:
     failures = [e for e in result.all_events if e.is_step_failure and e.step_key]
-    failed = sorted({e.step_key for e in failures})
+    failed = sorted({e.step_key for e in failures if e.step_key})
     errors = [
         {"step": e.step_key, "error": _first_line(e.step_failure_data.error)}
         for e in failures
@@ -251,7 +250,7 @@ def _execute(
         # read their partition from the run's partition tag.
         tags[PARTITION_NAME_TAG] = partition_key
         partition_key = None
-    run_id = make_new_run_id()
+    run_id = str(uuid.uuid4())  # a Dagster run id, as dagster makes one
     try:
         with GuardedRun(instance, run_id, pool_wait_seconds):
             return job_def.execute_in_process(
@@ -372,6 +371,7 @@ def _fill_history(
             instance=instance,
             pool_wait_seconds=pool_wait_seconds,
         )
+        assert isinstance(warmup, BackfillResult)  # in-process: no url
         if not warmup.success:
             failed = [step for run in warmup.runs for step in run.failed_steps]
             raise HistoryError(
@@ -524,8 +524,8 @@ def backfill(
         return submit_backfill(url, keys, partition_keys, run_config)
     selection = dg.AssetSelection.assets(*keys)
     single_run = all(
-        graph.get(k).backfill_policy is not None
-        and graph.get(k).backfill_policy.policy_type == BackfillPolicyType.SINGLE_RUN
+        (policy := graph.get(k).backfill_policy) is not None
+        and policy.max_partitions_per_run is None
         for k in keys
     )
     runs: list[RunSummary] = []
@@ -540,7 +540,7 @@ def backfill(
             instance=instance,
             pool_wait_seconds=pool_wait_seconds,
         )
-        runs.append(_summarize(result, partition_keys))
+        runs.append(_summarize(result, list(partition_keys)))
     else:
         for key in partition_keys:
             result = _execute(
@@ -553,7 +553,7 @@ def backfill(
                 pool_wait_seconds=pool_wait_seconds,
             )
             runs.append(_summarize(result, [key]))
-    return BackfillResult([k.to_user_string() for k in keys], partition_keys, runs)
+    return BackfillResult([k.to_user_string() for k in keys], list(partition_keys), runs)
 
 
 # --- backfills on a running deployment ------------------------------------------------------

@@ -19,9 +19,12 @@ import os
 import signal
 import sqlite3
 import sys
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 import click
+
+if TYPE_CHECKING:
+    from platform_assets.core.redaction import SafeStream
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -233,7 +236,7 @@ def _unreachable_endpoint(exc: BaseException) -> str | None:
 _HTTP_UNREACHABLE = ("Could not connect", "Could not establish", "Couldn't resolve", "timed out")
 
 
-def json_error(out: TextIO, message: str, exit_code: int) -> None:
+def json_error(out: TextIO | SafeStream, message: str, exit_code: int) -> None:
     """A ``--json`` command's error, on stdout: ``{"error": ..., "exit_code": ...}``."""
     out.write(json.dumps({"error": message, "exit_code": exit_code}) + "\n")
     out.flush()

@@ -399,6 +399,7 @@ def contracts_diff(files: tuple[Path, ...], ref: str | None, as_json: bool) -> N
                 sys.exit(EXIT_OK)
             old = Path(scratch) / new.name
             old.write_text(text, encoding="utf-8")
+        assert old is not None  # a file, or written from the revision above
         try:
             result = diff_contracts(old, new, old_label=label)
         except ContractError as exc:

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 
@@ -94,17 +94,24 @@ CREATE TABLE IF NOT EXISTS quarantine.rows (
 """
 
 
-def connect(path: str | Path | LakeSettings, *, read_only: bool = False):
+def connect(
+    path: str | Path | LakeSettings, *, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
     """Open the warehouse: a DuckDB file (waiting up to 30 s while another process holds
     its write lock), or the DuckLake that ``ducklake:<schema>`` or a :class:`LakeSettings`
     names (a :class:`LakeConnection`)."""
     lake = resolve_lake(path)
     if lake is not None:
-        return LakeConnection(
-            _with_retries(lambda: _open_lake(lake, read_only=read_only), "attach the lake"),
-            lake=lake,
-            read_only=read_only,
+        # A proxy with the connection's API: callers use it as the DuckDB connection it wraps.
+        return cast(
+            duckdb.DuckDBPyConnection,
+            LakeConnection(
+                _with_retries(lambda: _open_lake(lake, read_only=read_only), "attach the lake"),
+                lake=lake,
+                read_only=read_only,
+            ),
         )
+    assert not isinstance(path, LakeSettings)  # resolve_lake took those
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,7 +149,7 @@ def exists(path: str | Path | LakeSettings) -> bool:
     session creates them). A DuckDB file can exist without them: a process killed while it
     opened the file leaves an empty one."""
     lake = resolve_lake(path)
-    if lake is None and not Path(path).exists():
+    if lake is None and not Path(cast(str | Path, path)).exists():
         return False
     try:
         with session(lake or path, read_only=True) as conn:
@@ -334,7 +341,7 @@ def in_transaction(conn) -> bool:
     transaction of its own, so two reads of ``txid_current()`` differ."""
     if isinstance(conn, LakeConnection):
         return conn.in_transaction
-    first, second = (fetch_row(conn, "SELECT txid_current()")[0] for _ in range(2))
+    first, second = (fetch_one(conn, "SELECT txid_current()")[0] for _ in range(2))
     return first == second
 
 
@@ -832,6 +839,14 @@ def fetch_row(
     return rows[0] if rows else None
 
 
+def fetch_one(conn: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> tuple:
+    """The row of a query that always returns one (an aggregate), with the result drained."""
+    row = fetch_row(conn, sql, params)
+    if row is None:
+        raise LookupError(f"the query returned no row: {sql}")
+    return row
+
+
 def quote_ident(name: str) -> str:
     """Quote an identifier for DuckDB SQL (column names come from contracts and files)."""
     return '"' + name.replace('"', '""') + '"'
@@ -1037,15 +1052,10 @@ def jsonl_text_relation(
     """
     import io
 
-    if isinstance(source, str | Path):
+    data = None if isinstance(source, str | Path) else source.read()
 
-        def again():
-            return str(source)
-    else:
-        data = source.read()
-
-        def again():
-            return io.BytesIO(data)
+    def again():
+        return str(source) if data is None else io.BytesIO(data)
 
     detected = conn.read_json(again(), format="newline_delimited", sample_size=-1)
     if nested is None:

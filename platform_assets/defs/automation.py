@@ -104,7 +104,7 @@ def after_upstream_finished(*ignore_missing: dg.AssetKey) -> dg.AutomationCondit
 def retrain_cron(environ: Mapping[str, str] | None = None) -> str:
     """The retrain cadence: ``PLATFORM_ASSETS_RETRAIN_CRON``, weekly by default. A string that
     is not a cron schedule stops the code location from loading, naming the variable."""
-    from dagster._utils.schedules import is_valid_cron_string
+    from platform_assets.dagster_internals import is_valid_cron_string
 
     cron = retrain_cron_from_env(environ)
     if not is_valid_cron_string(cron):

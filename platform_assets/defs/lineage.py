@@ -1,5 +1,7 @@
 """What the Dagster instance remembers of earlier materializations, read as plain values."""
 
+from typing import cast
+
 import dagster as dg
 
 
@@ -45,6 +47,8 @@ def op_configs_by_partition(
     configs: dict[str, dict] = {}
     for record in sorted(records, key=lambda r: r.storage_id):  # the newest wins
         run = instance.get_run_by_id(record.run_id)
-        ops = (run.run_config or {}).get("ops", {}) if run is not None else {}
+        ops = cast(dict, (run.run_config or {}).get("ops", {})) if run is not None else {}
+        if record.partition_key is None:  # asked by partition: every record has one
+            continue
         configs[record.partition_key] = dict((ops.get(op_name) or {}).get("config") or {})
     return configs

@@ -22,6 +22,7 @@ asks for a retrain when it crosses a threshold.
 import datetime as dt
 import json
 import time
+from typing import cast
 
 import dagster as dg
 from pydantic import Field
@@ -222,8 +223,11 @@ def evaluate_drift_sensor(
     record = records[0]
     if record.storage_id <= cursor.get("last_storage_id", -1):
         return dg.SkipReason(f"no new drift result since storage id {record.storage_id}")
-    metadata = record.asset_materialization.metadata
-    share = float(metadata["drift_share"].value)
+    materialization = record.asset_materialization
+    if materialization is None:  # a materialization record always has one
+        return dg.SkipReason(f"storage id {record.storage_id} holds no materialization")
+    metadata = materialization.metadata
+    share = float(cast(float, metadata["drift_share"].value))  # a float value
     cursor["last_storage_id"] = record.storage_id
     last = cursor.get("last_triggered_at")
     if share < threshold:

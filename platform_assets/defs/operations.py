@@ -56,7 +56,7 @@ def failure_report(context: dg.RunFailureSensorContext):
     logs = context.instance.all_logs(run.run_id)
     steps = []
     for event in context.get_step_failure_events():
-        error = event.event_specific_data.error
+        error = event.step_failure_data.error
         chain, stack = [], []
         current = error
         while current is not None:
@@ -75,7 +75,7 @@ def failure_report(context: dg.RunFailureSensorContext):
         ]
         steps.append(
             FailedStep(
-                step_key=event.step_key,
+                step_key=event.step_key or "",
                 error_class=chain[0].split(":")[0] if chain else "",
                 message="\ncaused by ".join(chain),
                 stack="".join(stack),
@@ -83,9 +83,9 @@ def failure_report(context: dg.RunFailureSensorContext):
             )
         )
     run_error = context.failure_event.message or ""
-    run_failure_data = context.failure_event.event_specific_data
-    if getattr(run_failure_data, "error", None) is not None:
-        run_error += "\n" + run_failure_data.error.to_string()
+    run_failure_error = getattr(context.failure_event.event_specific_data, "error", None)
+    if run_failure_error is not None:
+        run_error += "\n" + run_failure_error.to_string()
     return FailureReport(
         run_id=run.run_id,
         job_name=run.job_name,
@@ -234,6 +234,8 @@ def _run_metadata(instance: dg.DagsterInstance, run_id: str) -> dict[dg.AssetKey
         run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
     ).records:
         materialization = record.event_log_entry.asset_materialization
+        if materialization is None:  # every record of that type has one
+            continue
         found[materialization.asset_key] = {
             k: getattr(v, "value", v) for k, v in materialization.metadata.items()
         }

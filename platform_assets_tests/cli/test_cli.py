@@ -24,7 +24,7 @@ CLI = [sys.executable, "-m", "platform_assets.cli"]
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path = REPO
+    *args: str | Path, env: dict[str, str] | None = None, cwd: Path = REPO
 ) -> subprocess.CompletedProcess:
     """The CLI in a child process, without the developer's Claude/AWS variables, plus ``env``."""
     return subprocess.run(

@@ -17,6 +17,7 @@ from platform_assets_tests.support.evals import (
     write_case,
     write_requirements,
 )
+from platform_assets_tests.support.typed import present
 
 TODAY = dt.date(2026, 11, 22)
 GROCERY = {
@@ -127,13 +128,13 @@ def test_the_shipped_suite_covers_every_requirement_of_both_documents():
     assert documents == {"fraud_scoring", "data_contracts"} and len(suite.requirements) == 11
     assert review.coverage == 1.0 and not review.thin and not review.uncovered
     assert not review.duplicates and not review.stale and not review.unknown_requirements
-    kinds = {c.kind for c in suite.approved if c.requirement.startswith("fraud_scoring")}
+    kinds = {c.kind for c in suite.approved if (c.requirement or "").startswith("fraud_scoring")}
     assert kinds == {"scenario", "slice_metric", "latency", "contract"}
     # The 70%-recall case stays a draft: it does not count, and says why.
     (recall,) = [c for c in suite.drafted if c.requirement == "fraud_scoring#2"]
-    assert "0.28" in recall.description and recall.id not in {c.id for c in suite.approved}
+    assert "0.28" in (recall.description or "") and recall.id not in {c.id for c in suite.approved}
     by_id = {r.id: r for r in suite.requirements}
-    assert all(c.requirement_sha256 == by_id[c.requirement].sha256 for c in suite.approved)
+    assert all(c.requirement_sha256 == by_id[present(c.requirement)].sha256 for c in suite.approved)
 
 
 @pytest.fixture
@@ -271,7 +272,10 @@ def test_approval_needs_a_known_requirement_and_moves_a_draft_out_of_the_inbox(
         "tester",
         TODAY,
     )
-    assert approved.requirement_sha256 == load_suite(small_suite).requirement("scoring#1").sha256
+    assert (
+        approved.requirement_sha256
+        == present(load_suite(small_suite).requirement("scoring#1")).sha256
+    )
     rejected = load_case(
         reject(small_suite, inbox, "unknown-requirement", "tester", "tests nothing we ship")
     )

@@ -23,6 +23,7 @@ from platform_assets_tests.support.evals import (
 )
 from platform_assets_tests.support.paths import CONTRACTS_DIR
 from platform_assets_tests.support.scripted_server import ScriptedServer
+from platform_assets_tests.support.typed import present
 
 
 def cli(
@@ -241,7 +242,7 @@ def test_the_whole_flow_offline_then_with_a_key(tmp_path: Path):
         ).fetchall()
     assert len(calls) == 11
     for tokens in calls:
-        full = cost_usd("claude-sonnet-4-6", TokenUsage(*tokens[:4]), DEFAULT_PRICES)
+        full = present(cost_usd("claude-sonnet-4-6", TokenUsage(*tokens[:4]), DEFAULT_PRICES))
         assert tokens[4] == pytest.approx(full / 2)
     assert sum(t[2] for t in calls) > 0  # the shared context was read from the cache
     assert (

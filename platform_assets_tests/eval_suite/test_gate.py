@@ -25,6 +25,7 @@ from platform_assets_tests.support.environment import subprocess_env
 from platform_assets_tests.support.evals import copy_shipped_suite
 from platform_assets_tests.support.models import identity_onnx
 from platform_assets_tests.support.paths import CONTRACTS_DIR
+from platform_assets_tests.support.typed import number, present
 
 CHAMPION = {"auroc": 0.85, "pr_auc": 0.20}
 BROKEN = "fraud_scoring-2-routine-purchases-not-held"
@@ -166,13 +167,14 @@ def test_a_challenger_that_breaks_a_requirement_is_blocked_by_the_gate(
     for run, version in ((second, 2), (third, 3)):
         check = check_evaluation(run, "promotion_gate")
         assert not run.success and not check.passed
-        assert "pr_auc" in check.description and "within tolerance" in check.description
+        description = check.description or ""
+        assert "pr_auc" in description and "within tolerance" in description
         assert (
             f"eval suite: the challenger fails 1 case(s) the champion passes: {BROKEN} "
-            "(requirement fraud_scoring#2)" in check.description
+            "(requirement fraud_scoring#2)" in (check.description or "")
         )
         assert check.metadata["eval_cases_regressed"].value == 1
-        recorded = registry.eval_cases(version)
+        recorded = present(registry.eval_cases(version))
         assert recorded.champion_version == 1 and [c.case for c in recorded.regressions] == [BROKEN]
     third_results = third.asset_materializations_for_node("evals__results")[0].metadata
     assert (
@@ -184,7 +186,7 @@ def test_a_challenger_that_breaks_a_requirement_is_blocked_by_the_gate(
     assert not third.asset_materializations_for_node("model__release_notes")
     notes = json.loads(registry.read_file(1, "release_notes.json"))
     assert notes["eval_cases"]["cases"] == 24
-    assert notes["eval_cases"]["passed"] == 24 - results["challenger_failed"].value
+    assert notes["eval_cases"]["passed"] == 24 - number(results["challenger_failed"].value)
     assert len(notes["eval_cases"]["still_failing"]) == results["challenger_failed"].value
     assert notes["approvals"]["promotion"] == "promotion_gate"
     # A person at the shell meets the same gate: the recorded comparison travels with the version.

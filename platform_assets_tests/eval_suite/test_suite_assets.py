@@ -12,6 +12,7 @@ from platform_assets.defs.keys import EVAL_ROT_REVIEW_JOB, EVAL_ROT_REVIEW_SCHED
 from platform_assets.runner import load_definitions
 from platform_assets_tests.support.dagster import check_evaluation, offline_resources
 from platform_assets_tests.support.evals import case_body, write_case, write_requirements
+from platform_assets_tests.support.typed import present
 
 
 def test_the_suite_asset_flags_missing_coverage_and_stale_cases(tmp_path: Path):
@@ -41,14 +42,13 @@ def test_the_suite_asset_flags_missing_coverage_and_stale_cases(tmp_path: Path):
     assert result.success  # the suite's checks warn and flag; they do not stop a run
     coverage = check_evaluation(result, "eval_suite_coverage")
     assert not coverage.passed and coverage.severity == dg.AssetCheckSeverity.ERROR
-    assert "scoring#2: no approved case" in coverage.description
-    assert "scoring#1: fewer than 2 approved cases" in coverage.description
+    assert "scoring#2: no approved case" in (coverage.description or "")
+    assert "scoring#1: fewer than 2 approved cases" in (coverage.description or "")
     rot = check_evaluation(result, "eval_suite_rot")
     assert not rot.passed and rot.severity == dg.AssetCheckSeverity.WARN
-    assert (
-        "not reviewed for 120 days" in rot.description
-        and "text of scoring#1 changed" in rot.description
-    )
+    assert "not reviewed for 120 days" in (
+        rot.description or ""
+    ) and "text of scoring#1 changed" in (rot.description or "")
     assert check_evaluation(result, "eval_suite_duplicates").passed
     metadata = result.asset_materializations_for_node("evals__suite")[0].metadata
     assert (metadata["cases"].value, metadata["coverage_pct"].value, metadata["stale"].value) == (
@@ -75,7 +75,7 @@ def test_a_malformed_case_fails_the_suite_asset_naming_file_and_field(tmp_path: 
         )
     assert not result.success
     (failure,) = [e for e in result.all_events if e.is_step_failure]
-    assert "fast.yaml: latency.budget_ms (line" in failure.step_failure_data.error.message
+    assert "fast.yaml: latency.budget_ms (line" in present(failure.step_failure_data.error).message
 
 
 def test_the_rot_review_runs_each_quarter():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,11 +22,13 @@ from platform_assets.core import warehouse as wh
 from platform_assets.core.features.sample_data import day_range, load_validated_days
 from platform_assets.core.ingestion.bundled import FaultInjection
 from platform_assets.defs import evaluation, features, training
+from platform_assets.defs.resources import ModelRegistryResource
 from platform_assets_tests.support.dagster import (
     check_evaluation,
     offline_registry,
     offline_resources,
 )
+from platform_assets_tests.support.typed import number, present, text
 
 DAYS = day_range("2026-01-01", 8)
 MODEL_ASSETS = [
@@ -88,7 +91,7 @@ class Lifecycle:
 
 
 @pytest.fixture
-def lifecycle(featured_home, tmp_path) -> Lifecycle:
+def lifecycle(featured_home, tmp_path) -> Iterator[Lifecycle]:
     """A private copy of the featured warehouse, a fresh instance, and v1 trained on them."""
     home = tmp_path / "home"
     shutil.copytree(featured_home, home)
@@ -122,11 +125,13 @@ def test_worse_challenger_is_blocked_and_champion_stays(lifecycle):
     worse = _train(home, instance, features=["hour_of_day", "user_country"])
     assert not worse.success
     gate_check = check_evaluation(worse, "promotion_gate")
-    assert not gate_check.passed and "worse than champion" in gate_check.description
+    assert not gate_check.passed and "worse than champion" in (gate_check.description or "")
     registry = _registry(home)
     assert registry.versions() == [1, 2] and registry.aliases() == {"champion": 1, "challenger": 2}
     # The blocking check stops shadow scoring and the card.
-    materialized = {e.asset_key.to_user_string() for e in worse.get_asset_materialization_events()}
+    materialized = {
+        present(e.asset_key).to_user_string() for e in worse.get_asset_materialization_events()
+    }
     assert (
         "model/model_card" not in materialized and "model/champion_challenger_gate" in materialized
     )
@@ -150,7 +155,7 @@ def test_retrain_on_drifted_data_produces_a_challenger_and_rollback(lifecycle):
     assert card["drift_vs_previous"]["previous_version"] == 1 and card["diff_vs_previous_card"]
     assert "pr_auc" in card["drift_vs_previous"]["summary"]
     shadow = retrained.asset_materializations_for_node("model__shadow_scores")[0].metadata
-    assert shadow["rows"].value == 3_000 and "v1" in shadow["summary"].value
+    assert shadow["rows"].value == 3_000 and "v1" in text(shadow["summary"].value)
     assert registry.rollback(reason="test").version == 1
     assert registry.aliases()["champion"] == 1
 
@@ -159,7 +164,9 @@ def test_onnx_parity_check_blocks_a_broken_export(lifecycle):
     import onnx
 
     home, instance = lifecycle.home, lifecycle.instance
-    candidate = offline_resources(home)["registry"].current_candidate(instance)
+    registry = offline_resources(home)["registry"]
+    assert isinstance(registry, ModelRegistryResource)
+    candidate = present(registry.current_candidate(instance))
     graph = onnx.load_from_string(candidate.onnx_path.read_bytes())
     tree = next(n for n in graph.graph.node if n.op_type == "TreeEnsembleClassifier")
     weights = next(a for a in tree.attribute if a.name == "class_weights")
@@ -173,5 +180,5 @@ def test_onnx_parity_check_blocks_a_broken_export(lifecycle):
         selection=dg.AssetSelection.checks(training.onnx_parity),
     )
     check = check_evaluation(result, "onnx_parity")
-    assert not check.passed and "does not ship" in check.description
-    assert check.metadata["max_abs_diff"].value > 1e-3
+    assert not check.passed and "does not ship" in (check.description or "")
+    assert number(check.metadata["max_abs_diff"].value) > 1e-3

@@ -56,7 +56,7 @@ def server() -> Iterator[ScriptedServer]:
 
 
 @pytest.fixture
-def client_for() -> Callable[..., ClaudeClient]:
+def client_for() -> Iterator[Callable[..., ClaudeClient]]:
     """``client_for(server, **config)``: a real client talking to the scripted server."""
     made: list[ClaudeClient] = []
 

@@ -129,7 +129,7 @@ def test_server_errors_until_retries_run_out_degrade_the_check(
         result = semantic_check(conn, batch, contract, rules, client_for(server, max_retries=2))
         assert len(server.message_requests) == 3  # one attempt + two retries, then it gives up
     _assert_degraded(result, "error")
-    assert "HTTP 500" in result.reason and "3 attempt(s)" in result.reason
+    assert "HTTP 500" in (result.reason or "") and "3 attempt(s)" in (result.reason or "")
     [call] = read_calls(conn)
     assert (call.outcome, call.retries, call.turns) == ("error", 2, 0)
 
@@ -141,7 +141,7 @@ def test_timeout_degrades_the_check(conn, contract, make_batch, client_for):
             conn, batch, contract, rules, client_for(server, timeout_seconds=0.3, max_retries=1)
         )
     _assert_degraded(result, "error")
-    assert "timed out after 2 attempt(s)" in result.reason
+    assert "timed out after 2 attempt(s)" in (result.reason or "")
     assert read_calls(conn)[0].retries == 1
 
 

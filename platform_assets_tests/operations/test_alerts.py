@@ -20,6 +20,7 @@ from platform_assets.defs.operations import build_triage_sensor
 from platform_assets.defs.resources import NotifierResource, build_resources
 from platform_assets.runner import load_definitions
 from platform_assets_tests.support.paths import CONTRACTS_DIR, REPO
+from platform_assets_tests.support.typed import present
 from platform_assets_tests.support.webhook import WebhookServer
 
 DAY = "2026-03-02"
@@ -68,13 +69,13 @@ def test_a_failed_blocking_check_and_its_triage_ticket_page_data_eng_with_their_
         )
 
         # The failed run becomes a ticket, and the ticket an alert to the failed step's owner.
-        run = instance.get_run_by_id(result.runs[0].run_id)
+        run = present(instance.get_run_by_id(result.runs[0].run_id))
         failure = instance.get_records_for_run(
             run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE
         ).records[0]
         context = dg.build_run_status_sensor_context(
             sensor_name="triage_run_failures",
-            dagster_event=failure.event_log_entry.dagster_event,
+            dagster_event=present(failure.event_log_entry.dagster_event),
             dagster_instance=instance,
             dagster_run=run,
             resources=build_resources(),

@@ -22,6 +22,7 @@ from platform_assets.defs.costs import (
     record_run_costs,
 )
 from platform_assets_tests.support.environment import subprocess_env
+from platform_assets_tests.support.typed import present, skip_message
 
 # $1 per vCPU-second and nothing for memory: a step's compute cost is its seconds.
 ONE_DOLLAR_A_SECOND = ComputePrices(
@@ -68,7 +69,7 @@ def test_a_runs_cost_is_its_step_seconds_at_the_price_plus_its_llm_calls(tmp_pat
         )
         cost = estimate_run_cost(instance, result.run_id, conn, ONE_DOLLAR_A_SECOND)
         stats = {
-            s.step_key: s.end_time - s.start_time
+            s.step_key: present(s.end_time) - present(s.start_time)
             for s in instance.get_run_step_stats(result.run_id)
         }
 
@@ -89,14 +90,13 @@ def test_a_runs_cost_is_its_step_seconds_at_the_price_plus_its_llm_calls(tmp_pat
 
         record_run_cost(instance, cost)
         observed = instance.fetch_observations(dg.AssetKey(["raw", "slow"]), limit=1).records[0]
-        metadata = observed.asset_observation.metadata
+        metadata = present(observed.asset_observation).metadata
         assert metadata["estimated_cost_usd"].value == pytest.approx(
             cost.assets["raw/slow"].total_usd
         )
         assert metadata["cost_of_run"].value == result.run_id
-        assert float(instance.get_run_by_id(result.run_id).tags[COST_TAG]) == pytest.approx(
-            cost.total_usd
-        )
+        tags = present(instance.get_run_by_id(result.run_id)).tags
+        assert float(tags[COST_TAG]) == pytest.approx(cost.total_usd)
 
 
 def test_default_prices_are_fargates():
@@ -122,13 +122,13 @@ def test_the_sensor_records_each_finished_run_once(tmp_path):
     with dg.instance_for_test() as instance:
         first = dg.materialize([slow], instance=instance)
         outcome = record_run_costs(dg.build_sensor_context(instance=instance, resources=resources))
-        assert outcome.skip_message.startswith(
+        assert skip_message(outcome).startswith(
             f"recorded the cost of 1 run(s): {first.run_id[:8]} $"
         )
-        assert COST_TAG in instance.get_run_by_id(first.run_id).tags
+        assert COST_TAG in present(instance.get_run_by_id(first.run_id)).tags
         context = dg.build_sensor_context(instance=instance, resources=resources, cursor=None)
         again = record_run_costs(context)
-        assert again.skip_message == "recorded the cost of 0 run(s)"  # the tag says it is done
+        assert skip_message(again) == "recorded the cost of 0 run(s)"  # the tag says it is done
 
 
 def test_costs_command_totals_by_asset_and_day(tmp_path):

@@ -17,16 +17,18 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import dagster as dg
 import pytest
-from dagster._core.events import DagsterEventType, EngineEventData
-from dagster._core.storage.tags import GRPC_INFO_TAG
+from dagster import DagsterEventType
 
 from platform_assets.core import warehouse
 from platform_assets.core.settings import bundled_dagster_yaml
+from platform_assets.dagster_internals import GRPC_INFO_TAG, EngineEventData
 from platform_assets.operations_runs import (
     HOST_TAG,
     PID_STARTED_TAG,
@@ -38,20 +40,21 @@ from platform_assets.operations_runs import (
 )
 from platform_assets_tests.support.environment import subprocess_env
 from platform_assets_tests.support.paths import REPO
+from platform_assets_tests.support.typed import present, scalar
 
+T = TypeVar("T")
 POOL = "duckdb_warehouse"
 DAY = "2026-11-10"
 CLI = [sys.executable, "-m", "platform_assets.cli"]
 
 # A process that holds the pool's only slot for a run it owns, until it is killed.
 HOLDER = """
-import sys, time
+import sys, time, uuid
 import dagster as dg
-from dagster._core.utils import make_new_run_id
 from platform_assets.operations_runs import owner_tags
 
 with dg.DagsterInstance.from_config(sys.argv[1]) as instance:
-    run = instance.add_run(dg.DagsterRun(job_name="holder", run_id=make_new_run_id(),
+    run = instance.add_run(dg.DagsterRun(job_name="holder", run_id=str(uuid.uuid4()),
                                          status=dg.DagsterRunStatus.STARTED, tags=owner_tags()))
     instance.event_log_storage.initialize_concurrency_limit_to_default("duckdb_warehouse")
     storage = instance.event_log_storage
@@ -106,7 +109,9 @@ def output(home: Path, name: str) -> str:
     return (home / f"{name}.out").read_text() + (home / f"{name}.err").read_text()
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.05):
+def wait_for(
+    condition: Callable[[], T | None], timeout: float, what: str, interval: float = 0.05
+) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -186,7 +191,7 @@ def test_kill_9_mid_step_then_the_next_run_fails_it_frees_its_slot_and_finishes(
         claimed(instance) == []
         and instance.event_log_storage.get_concurrency_info(POOL).pending_steps == []
     )
-    latest = cli_run(instance, second)
+    latest = present(cli_run(instance, second))
     assert latest.job_name == "platform_main" and latest.status == dg.DagsterRunStatus.SUCCESS
     print(
         f"the next run finished in {elapsed:.1f} s; it failed the dead run "
@@ -248,17 +253,17 @@ def test_sigterm_mid_step_cancels_the_run_and_frees_its_slot(home, instance):
             "SELECT count(DISTINCT partition_date), count(*), count(DISTINCT transaction_id) "
             "FROM raw.transactions"
         ).fetchone()
-        kept = conn.execute(
+        kept = scalar(
+            conn,
             "SELECT (SELECT count(*) FROM validated.transactions) + "
-            "(SELECT count(*) FROM quarantine.rows)"
-        ).fetchone()[0]
+            "(SELECT count(*) FROM quarantine.rows)",
+        )
     assert days == (10, 200_000, 200_000) and kept == 200_000
 
 
 def test_a_signal_after_the_last_step_says_the_run_succeeded(instance):
     """A signal that comes after the run's last step (Dagster captured it, nothing was left to
     interrupt) still stops the command, but the run's SUCCESS stands and the message says so."""
-    from dagster._core.utils import make_new_run_id
 
     @dg.op
     def only_step() -> int:
@@ -268,7 +273,7 @@ def test_a_signal_after_the_last_step_says_the_run_succeeded(instance):
     def one_step():
         only_step()
 
-    run_id = make_new_run_id()
+    run_id = str(uuid.uuid4())
     # As while Dagster's own handler holds the signals: recorded, nothing raised. (On its way
     # out Dagster points SIGTERM at SIGINT's handler, so both are set.)
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -297,8 +302,6 @@ def test_an_interrupt_python_dropped_is_sent_again(instance):
     succeed (seen in CI). The guard sees the run still going and sends the signal again."""
     import weakref
 
-    from dagster._core.utils import make_new_run_id
-
     @dg.op
     def step_that_loses_the_signal() -> None:
         class Box:
@@ -318,7 +321,7 @@ def test_an_interrupt_python_dropped_is_sent_again(instance):
     def loses_the_signal():
         step_that_loses_the_signal()
 
-    run_id = make_new_run_id()
+    run_id = str(uuid.uuid4())
     started = time.monotonic()
     with pytest.raises(RunStopped) as stopped, GuardedRun(instance, run_id):
         loses_the_signal.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False)
@@ -338,7 +341,7 @@ def live_holder(home: Path, instance: dg.DagsterInstance) -> Iterator[tuple[subp
         text=True,
     )
     try:
-        run_id = holder.stdout.readline().strip()
+        run_id = present(holder.stdout).readline().strip()
         assert claimed(instance) == [(run_id, "holding")]
         yield holder, run_id
     finally:
@@ -384,8 +387,8 @@ def test_a_run_waiting_for_a_live_run_names_it_and_gives_up(home, instance, live
         and "alive)" in said
     )
     assert "waits for a pool slot" in said and "Gave up after waiting" in said
-    run = cli_run(instance, process)
-    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED
+    run = present(cli_run(instance, process))
+    assert present(instance.get_run_by_id(run.run_id)).status == dg.DagsterRunStatus.CANCELED
     assert "Gave up after waiting" in messages(instance, run.run_id)
     assert queued(instance, run.run_id) == [] and claimed(instance) == [(holder_run_id, "holding")]
 
@@ -415,9 +418,11 @@ def test_a_waiting_run_goes_on_when_the_holder_is_killed(home, instance, live_ho
 
 def test_run_monitoring_fails_dead_runs_and_frees_their_slots(instance):
     """The daemon's own monitoring iteration, with the project's dagster.yaml, on fake runs."""
-    from dagster._core.test_utils import create_test_daemon_workspace_context
-    from dagster._core.workspace.load_target import EmptyWorkspaceTarget
-    from dagster._daemon.daemon import MonitoringDaemon
+    from platform_assets.dagster_internals import (
+        EmptyWorkspaceTarget,
+        MonitoringDaemon,
+        create_test_daemon_workspace_context,
+    )
 
     assert isinstance(instance.run_launcher, LocalRunLauncher) and instance.run_monitoring_enabled
     exited = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -425,12 +430,10 @@ def test_run_monitoring_fails_dead_runs_and_frees_their_slots(instance):
     mine = owner_tags()
 
     def started_run(tags: dict[str, str]) -> dg.DagsterRun:
-        from dagster._core.utils import make_new_run_id
-
         return instance.add_run(
             dg.DagsterRun(
                 job_name="fake",
-                run_id=make_new_run_id(),
+                run_id=str(uuid.uuid4()),
                 status=dg.DagsterRunStatus.STARTED,
                 tags=tags,
             )
@@ -504,7 +507,7 @@ def test_a_worker_gone_on_another_host_is_ended_when_its_heartbeat_stops(instanc
     """A CLI run of another host (its pid means nothing here) whose worker was killed: its
     heartbeat stops, and the next run's reaping ends it and frees its slot within a minute;
     a run of another host that still beats is left alone."""
-    from dagster._core.utils import make_new_run_id
+    import uuid
 
     from platform_assets.operations_runs import (
         HEARTBEAT_TAG,
@@ -517,7 +520,7 @@ def test_a_worker_gone_on_another_host_is_ended_when_its_heartbeat_stops(instanc
         return instance.add_run(
             dg.DagsterRun(
                 job_name="fake",
-                run_id=make_new_run_id(),
+                run_id=str(uuid.uuid4()),
                 status=dg.DagsterRunStatus.STARTED,
                 tags={
                     HOST_TAG: "another-host",

@@ -33,9 +33,8 @@ def test_the_local_warehouse_is_checkpointed_and_keeps_its_rows(tmp_path, monkey
 
     schedule = defs.get_repository_def().get_schedule_def(MAINTENANCE_SCHEDULE)
     assert schedule.cron_schedule == "0 3 * * *" and schedule.execution_timezone == "UTC"
-    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING and list(
-        schedule.owners
-    ) == owners(OPERATIONS)
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert list(schedule.owners or []) == owners(OPERATIONS)
 
 
 def test_a_negative_retention_is_refused(tmp_path):

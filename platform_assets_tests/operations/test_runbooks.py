@@ -21,6 +21,7 @@ from platform_assets.core.operations.triage import (
 from platform_assets.defs.operations import build_triage_sensor
 from platform_assets_tests.support.paths import REPO
 from platform_assets_tests.support.triage import fail_and_triage, failing_job, reviewed_allowlist
+from platform_assets_tests.support.typed import present
 
 SECTIONS = ("## What happened", "## How to confirm", "## What to do", "## How to roll back")
 
@@ -33,7 +34,7 @@ def test_every_allow_listed_runbook_is_a_markdown_file_with_the_four_sections():
     allowlist = load_allowlist()
     for runbook in allowlist.values():
         assert runbook.doc == f"runbooks/{runbook.name}.md", runbook.name
-        text = (REPO / runbook.doc).read_text()
+        text = (REPO / present(runbook.doc)).read_text()
         assert text.startswith(f"# {runbook.name}\n")
         positions = [text.find(section) for section in SECTIONS]
         assert -1 not in positions and positions == sorted(positions), (runbook.name, positions)

@@ -25,6 +25,7 @@ from platform_assets.core.training import TrainingConfig
 from platform_assets.defs.operations import RETRY_TAG, build_triage_sensor
 from platform_assets_tests.support.environment import subprocess_env
 from platform_assets_tests.support.triage import fail_and_triage, failing_job, reviewed_allowlist
+from platform_assets_tests.support.typed import present
 
 # The child holds the lock until its stdin closes: when the fixture ends, or when this
 # process dies (the pipe closes with it), however long the module takes.
@@ -47,7 +48,7 @@ def locked_duckdb(tmp_path_factory):
         env=subprocess_env(),
     )
     try:
-        assert holder.stdout.readline().strip() == "held", (
+        assert present(holder.stdout).readline().strip() == "held", (
             "the lock holder did not open the database"
         )
         yield path
@@ -55,13 +56,13 @@ def locked_duckdb(tmp_path_factory):
             f"the lock holder exited early ({holder.returncode}): the lock was not held"
         )
     finally:
-        holder.stdin.close()  # EOF: the child closes DuckDB and exits
+        present(holder.stdin).close()  # EOF: the child closes DuckDB and exits
         try:
             holder.wait(timeout=30)
         except subprocess.TimeoutExpired:
             holder.kill()
             holder.wait()
-        holder.stdout.close()
+        present(holder.stdout).close()
 
 
 def _cause_lock(path):

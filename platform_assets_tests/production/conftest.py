@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,7 @@ def moto():
 
 
 @pytest.fixture
-def production(postgres, moto, tmp_path: Path, monkeypatch) -> ProductionStack:
+def production(postgres, moto, tmp_path: Path, monkeypatch) -> Iterator[ProductionStack]:
     """A production environment of its own: a new Postgres database (Dagster storage and the
     DuckLake catalog), a new bucket (warehouse data, registry, artifacts, compute logs), the
     instance of ``deploy/dagster.yaml``; set in this process too."""

@@ -50,7 +50,7 @@ def test_registry_drift_report_and_compute_logs_land_on_s3(production):
         metadata = result.asset_materializations_for_node("monitoring__feature_drift")[0].metadata
         logs = instance.compute_log_manager
 
-    report = metadata["report_html"].value
+    report = str(metadata["report_html"].value)
     prefix = f"s3://{production.bucket}/platform/artifacts/drift/"
     assert (
         report.startswith(prefix)

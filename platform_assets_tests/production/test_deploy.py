@@ -8,6 +8,7 @@ import re
 import yaml
 
 from platform_assets_tests.support.paths import REPO
+from platform_assets_tests.support.typed import present
 
 DEPLOY = REPO / "deploy"
 
@@ -45,7 +46,8 @@ def test_the_compose_stack_runs_the_image_against_its_postgres_and_s3():
         for volume in service.get("volumes", []):
             assert (DEPLOY / volume.split(":")[0]).exists(), volume
     (grpc,) = _yaml("workspace.yaml")["load_from"]
-    exposed = re.search(r"^EXPOSE (\d+)", (REPO / "Dockerfile").read_text(), re.MULTILINE).group(1)
+    dockerfile = (REPO / "Dockerfile").read_text()
+    exposed = present(re.search(r"^EXPOSE (\d+)", dockerfile, re.MULTILINE)).group(1)
     assert (
         grpc["grpc_server"]["host"] == "code-server" and str(grpc["grpc_server"]["port"]) == exposed
     )

@@ -9,12 +9,15 @@ import sys
 
 import dagster as dg
 import pytest
-from dagster._core.launcher import LaunchRunContext
-from dagster._core.remote_origin import InProcessCodeLocationOrigin
-from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
+from platform_assets.dagster_internals import (
+    InProcessCodeLocationOrigin,
+    LaunchRunContext,
+    LoadableTargetOrigin,
+)
 from platform_assets.defs.keys import MAIN_JOB
 from platform_assets_tests.support.paths import REPO
+from platform_assets_tests.support.typed import present
 
 IMAGE = "registry.example.com/platform-assets:1.2.3"
 
@@ -68,7 +71,7 @@ def test_a_run_becomes_an_ecs_task_with_the_image_command_and_environment(produc
             tags={"dagster/partition": "2026-11-02"},
         )
         instance.run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
-        run = instance.get_run_by_id(run.run_id)
+        run = present(instance.get_run_by_id(run.run_id))
 
     (task_arn,) = ecs.list_tasks(cluster="platform-assets")["taskArns"]
     assert run.tags["ecs/task_arn"] == task_arn  # the launcher can find (and monitor) its task
@@ -106,12 +109,13 @@ def test_ecs_run_monitoring_leaves_a_live_cli_run_alone_and_ends_a_silent_one(pr
     heartbeat, so a live CLI backfill is never failed ("worker status UNKNOWN"), and one
     whose worker went silent elsewhere is ended."""
     import time
+    import uuid
 
-    from dagster._core.test_utils import create_test_daemon_workspace_context
-    from dagster._core.utils import make_new_run_id
-    from dagster._core.workspace.load_target import EmptyWorkspaceTarget
-    from dagster._daemon.daemon import MonitoringDaemon
-
+    from platform_assets.dagster_internals import (
+        EmptyWorkspaceTarget,
+        MonitoringDaemon,
+        create_test_daemon_workspace_context,
+    )
     from platform_assets.instance import PlatformEcsRunLauncher
     from platform_assets.operations_runs import HEARTBEAT_TAG, HOST_TAG, owner_tags
 
@@ -122,7 +126,7 @@ def test_ecs_run_monitoring_leaves_a_live_cli_run_alone_and_ends_a_silent_one(pr
             return instance.add_run(
                 dg.DagsterRun(
                     job_name="fake",
-                    run_id=make_new_run_id(),
+                    run_id=str(uuid.uuid4()),
                     status=dg.DagsterRunStatus.STARTED,
                     tags=tags,
                 )
@@ -138,5 +142,5 @@ def test_ecs_run_monitoring_leaves_a_live_cli_run_alone_and_ends_a_silent_one(pr
             for _ in range(3):
                 list(daemon.run_iteration(context))
                 time.sleep(1)
-        assert instance.get_run_by_id(live.run_id).status == dg.DagsterRunStatus.STARTED
-        assert instance.get_run_by_id(silent.run_id).status == dg.DagsterRunStatus.FAILURE
+        assert present(instance.get_run_by_id(live.run_id)).status == dg.DagsterRunStatus.STARTED
+        assert present(instance.get_run_by_id(silent.run_id)).status == dg.DagsterRunStatus.FAILURE

@@ -13,12 +13,14 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from platform_assets_tests.support.environment import subprocess_env
 from platform_assets_tests.support.paths import REPO
 from platform_assets_tests.support.servers import free_port, wait_for
+from platform_assets_tests.support.typed import present
 
 pytestmark = pytest.mark.slow
 
@@ -187,7 +189,8 @@ def test_the_wheel_of_the_dockerfiles_files_serves_the_code_location(tmp_path: P
         def healthy() -> bool:
             if server.poll() is not None:
                 raise AssertionError(
-                    f"the code server exited {server.returncode}: {server.stdout.read()[-3000:]}"
+                    f"the code server exited {server.returncode}: "
+                    f"{present(server.stdout).read()[-3000:]}"
                 )
             check = subprocess.run(
                 [sys.executable, "-m", *health],
@@ -201,11 +204,12 @@ def test_the_wheel_of_the_dockerfiles_files_serves_the_code_location(tmp_path: P
         wait_for(
             healthy, timeout=180, what="the code server answering its health check", interval=1.0
         )
-        from dagster._grpc.client import DagsterGrpcClient
-        from dagster._serdes import deserialize_value
+        import dagster as dg
 
-        def loaded():
-            response = deserialize_value(
+        from platform_assets.dagster_internals import DagsterGrpcClient
+
+        def loaded() -> Any:
+            response = dg.deserialize_value(
                 DagsterGrpcClient(port=port, host="127.0.0.1").list_repositories()
             )
             return response if hasattr(response, "repository_symbols") else None

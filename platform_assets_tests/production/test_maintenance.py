@@ -13,6 +13,7 @@ import pytest
 from platform_assets.core import warehouse
 from platform_assets.defs.keys import MAINTENANCE_JOB
 from platform_assets.runner import load_definitions
+from platform_assets_tests.support.typed import scalar
 
 pytestmark = pytest.mark.slow
 
@@ -87,4 +88,4 @@ def test_maintenance_merges_expires_and_deletes_and_keeps_every_row(production):
     after_files = production.s3_keys("warehouse/raw/events/")
     assert len(after_files) == 1 and after_files[0] not in before_files  # the merged file
     with warehouse.session(settings.warehouse, read_only=True) as conn:
-        assert conn.execute("SELECT count(*) FROM ducklake_snapshots('lake')").fetchone()[0] == 1
+        assert scalar(conn, "SELECT count(*) FROM ducklake_snapshots('lake')") == 1

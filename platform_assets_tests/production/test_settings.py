@@ -9,6 +9,7 @@ import pytest
 
 from platform_assets.core import warehouse
 from platform_assets.core.settings import LakeSettings, Settings, SettingsError
+from platform_assets_tests.support.typed import present
 
 PRODUCTION = {
     "PLATFORM_ASSETS_PROFILE": "production",
@@ -32,7 +33,7 @@ def test_local_default_is_one_duckdb_file_under_home(tmp_path: Path):
 
 def test_production_places_everything_from_two_variables():
     settings = Settings.from_env(PRODUCTION)
-    lake = settings.lake
+    lake = present(settings.lake)
     assert settings.profile == "production" and settings.s3_url == "s3://data-bucket/platform"
     assert settings.warehouse == "ducklake:platform_assets_lake"
     assert lake.data_path == "s3://data-bucket/platform/warehouse/"

@@ -38,9 +38,9 @@ def onnx_bytes():
 
     x = np.random.default_rng(0).normal(size=(200, 2)).astype(np.float32)
     y = (x[:, 0] > 0).astype(int)
-    return to_onnx(
-        LogisticRegression().fit(x, y), x[:1], options={"zipmap": False}
-    ).SerializeToString()
+    onnx_model = to_onnx(LogisticRegression().fit(x, y), x[:1], options={"zipmap": False})
+    # skl2onnx annotates a (model, topology) tuple; without intermediate=True it returns the model
+    return onnx_model.SerializeToString()  # pyright: ignore[reportAttributeAccessIssue]
 
 
 def _register(registry, onnx_bytes, metrics):
@@ -137,7 +137,9 @@ def test_corrupted_model_file_is_a_clear_error_and_champion_stays(tmp_path, onnx
     champion = _register(registry, onnx_bytes, _metrics(0.20))
     registry.promote_if_passes(champion.version)
     challenger = _register(registry, onnx_bytes, _metrics(0.30))
-    path = registry.store.local_path(registry.file_key(challenger.version, "model.onnx"))
+    store = registry.store
+    assert isinstance(store, LocalStore)
+    path = store.local_path(registry.file_key(challenger.version, "model.onnx"))
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(
         CorruptModelError, match=r"v0002/model.onnx does not match its recorded SHA-256"

@@ -27,7 +27,7 @@ def without_credentials(environ: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in environ.items() if not withheld(name)}
 
 
-def subprocess_env(extra: Mapping[str, str] | None = None, **more: str) -> dict[str, str]:
+def subprocess_env(extra: Mapping[str, str] | None = None, /, **more: str) -> dict[str, str]:
     """``os.environ`` without the Claude and AWS variables, then ``extra`` and ``more`` on top.
 
     What a test adds back is deliberate: ``subprocess_env(ANTHROPIC_API_KEY="test-key",

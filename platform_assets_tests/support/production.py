@@ -13,6 +13,7 @@ from pathlib import Path
 from platform_assets.core.settings import Settings
 from platform_assets_tests.support.environment import subprocess_env
 from platform_assets_tests.support.paths import CONTRACTS_DIR, REPO
+from platform_assets_tests.support.servers import MotoS3, PostgresServer
 
 S3_PREFIX = "platform"
 
@@ -26,8 +27,8 @@ class ProductionStack:
     env: dict[str, str]
     pg_url: str
     bucket: str
-    postgres: object
-    moto: object
+    postgres: PostgresServer
+    moto: MotoS3
     home: Path
     dagster_home: Path
     rows_per_partition: int = 2000

@@ -131,7 +131,7 @@ class ScriptedServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args: Any) -> None:  # keep pytest output clean
+            def log_message(self, format: str, *args: Any) -> None:  # keep pytest output clean
                 pass
 
             def _capture(self) -> Captured:

@@ -19,7 +19,9 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 #: Fake credentials for moto: never a real key.
 MOTO_CREDENTIALS = {
@@ -28,6 +30,9 @@ MOTO_CREDENTIALS = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
 }
+
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -209,7 +214,9 @@ class MotoS3:
         self._server.stop()
 
 
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
+def wait_for(
+    predicate: Callable[[], T | None], timeout: float, what: str, interval: float = 0.2
+) -> T:
     """Poll ``predicate`` until it returns a truthy value; fail naming ``what``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

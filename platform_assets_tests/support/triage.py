@@ -11,6 +11,7 @@ import yaml
 from platform_assets.core import warehouse as wh
 from platform_assets.core.operations.triage import default_allowlist_path, tickets
 from platform_assets.defs.operations import build_triage_sensor
+from platform_assets_tests.support.typed import present
 
 TWO_REVIEWS = [
     {"by": "Reviewer One", "on": "2026-11-20"},
@@ -59,15 +60,15 @@ def fail_and_triage(
     if job is not None:
         result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
     else:
-        result = dg.materialize(assets, instance=instance, raise_on_error=False, tags=tags)
+        result = dg.materialize(present(assets), instance=instance, raise_on_error=False, tags=tags)
     assert not result.success
-    run = instance.get_run_by_id(result.run_id)
+    run = present(instance.get_run_by_id(result.run_id))
     failure = instance.get_records_for_run(
         result.run_id, of_type=dg.DagsterEventType.RUN_FAILURE
     ).records[0]
     context = dg.build_run_status_sensor_context(
         sensor_name="triage_run_failures",
-        dagster_event=failure.event_log_entry.dagster_event,
+        dagster_event=present(failure.event_log_entry.dagster_event),
         dagster_instance=instance,
         dagster_run=run,
         resources=resources,

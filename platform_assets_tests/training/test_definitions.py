@@ -43,8 +43,10 @@ def test_lifecycle_definitions_load_with_groups_checks_sensors_and_jobs():
         ("model/fraud_model_onnx", "onnx_parity"),
         ("model/champion_challenger_gate", "promotion_gate"),
     } <= checks
-    assert {"drift_retraining_sensor", "triage_run_failures"} <= {s.name for s in defs.sensors}
-    assert "retrain_fraud_model" in {j.name for j in defs.jobs}
+    assert {"drift_retraining_sensor", "triage_run_failures"} <= {
+        s.name for s in defs.sensors or []
+    }
+    assert "retrain_fraud_model" in {j.name for j in defs.jobs or []}
     features = graph.get(dg.AssetKey(["features", "transactions"]))
     assert (
         features.partitions_def is not None

@@ -13,6 +13,7 @@ from platform_assets.core.ingestion.bundled import generate_transactions
 from platform_assets.defs.ingestion import raw_transactions
 from platform_assets.defs.keys import CONTRACT_CHECK
 from platform_assets.defs.validation import contract_fct_transactions, validated_transactions
+from platform_assets_tests.support.typed import data, text
 
 SPINE = [raw_transactions, contract_fct_transactions, validated_transactions]
 DAY = "2026-11-07"
@@ -61,11 +62,11 @@ def test_a_landed_csv_passes_and_the_metadata_names_the_deciding_contract_versio
     assert evaluation.metadata["decided_partitions"].value == {
         DAY: {"passes": True, "contract": "fct_transactions", "contract_version": "1.0.0"}
     }
-    assert "under contract fct_transactions 1.0.0" in evaluation.metadata["violations"].value
+    assert "under contract fct_transactions 1.0.0" in text(evaluation.metadata["violations"].value)
     (validated,) = [
-        m.event_specific_data.materialization
+        m.step_materialization_data.materialization
         for m in result.get_asset_materialization_events()
-        if m.event_specific_data.materialization.asset_key.path[0] == "validated"
+        if m.step_materialization_data.materialization.asset_key.path[0] == "validated"
     ]
     assert validated.metadata["contract"].value == "fct_transactions 1.0.0"
     with warehouse.session(settings.warehouse_path, read_only=True) as conn:
@@ -84,7 +85,7 @@ def test_a_value_that_does_not_parse_fails_the_check_with_its_count(resources, s
     (evaluation,) = [
         e for e in result.get_asset_check_evaluations() if e.check_name == CONTRACT_CHECK
     ]
-    failed = evaluation.metadata["failed_rules"].value
+    failed = data(evaluation.metadata["failed_rules"].value)
     assert {k: failed[0][k] for k in ("partition", "field", "rule", "failing_rows")} == {
         "partition": DAY,
         "field": "amount_cents",
@@ -92,4 +93,4 @@ def test_a_value_that_does_not_parse_fails_the_check_with_its_count(resources, s
         "failing_rows": 1,
     }
     assert "'12.5'" in failed[0]["detail"]
-    assert evaluation.metadata["decided_partitions"].value[DAY]["passes"] is False
+    assert data(evaluation.metadata["decided_partitions"].value)[DAY]["passes"] is False

@@ -15,6 +15,7 @@ from platform_assets.defs.validation import (
     contract_fct_transactions,
     validated_transactions,
 )
+from platform_assets_tests.support.typed import text
 
 SPINE = [raw_transactions, contract_fct_transactions, validated_transactions]
 
@@ -69,7 +70,7 @@ def test_clean_partition_passes_and_validates_every_row(resources, settings, ins
     materialized = {
         m.asset_key
         for m in result.get_asset_materialization_events()
-        for m in [m.event_specific_data.materialization]
+        for m in [m.step_materialization_data.materialization]
     }
     assert VALIDATED_TRANSACTIONS in materialized
 
@@ -80,10 +81,10 @@ def test_drifted_partition_is_blocked_and_quarantined_with_reasons(resources, se
     assert not result.success
     (evaluation,) = result.get_asset_check_evaluations()
     assert not evaluation.passed
-    table = evaluation.metadata["violations"].value
+    table = text(evaluation.metadata["violations"].value)
     assert "unit_change" in table and "| amount_cents |" in table
     materialized = {
-        e.event_specific_data.materialization.asset_key
+        e.step_materialization_data.materialization.asset_key
         for e in result.get_asset_materialization_events()
     }
     assert VALIDATED_TRANSACTIONS not in materialized
@@ -182,13 +183,12 @@ def test_contract_check_with_claude_can_add_but_never_clear(resources, settings,
         flagged = _materialize(with_claude, "2026-11-03", instance)
         assert len([r for r in server.requests if r.path.endswith("/messages")]) == 2
     (drift_eval,) = drifted.get_asset_check_evaluations()
-    assert not drift_eval.passed and "unit_change" in drift_eval.metadata["violations"].value
+    assert not drift_eval.passed and "unit_change" in text(drift_eval.metadata["violations"].value)
     assert drift_eval.metadata["decided_by"].value == "rules+claude"
     (flag_eval,) = flagged.get_asset_check_evaluations()
     assert not flag_eval.passed
-    assert (
-        "| error | merchant_id | semantic | claude | ids look reassigned |"
-        in flag_eval.metadata["violations"].value
+    assert "| error | merchant_id | semantic | claude | ids look reassigned |" in text(
+        flag_eval.metadata["violations"].value
     )
     assert _quarantined(settings, "2026-11-03") == 2000
     assert _count(settings, "SELECT count(*) FROM platform.llm_calls WHERE outcome = 'ok'") == 2

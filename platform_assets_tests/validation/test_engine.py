@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pyarrow as pa
+
+# pyarrow.compute makes its kernels at import time; its stubs list few of them.
 import pyarrow.compute as pc
 import pytest
 
@@ -145,7 +147,7 @@ def test_natural_shift_is_a_warning_not_a_unit_change(memory_conn, contract, ref
 @pytest.mark.parametrize("factor", [1000, 12])
 def test_other_unit_factors_are_named(memory_conn, contract, reference, factor):
     table = generate_transactions("2026-11-02", ROWS)
-    scaled = _set(table, "amount_cents", pc.multiply(table["amount_cents"], factor))
+    scaled = _set(table, "amount_cents", pc.multiply(table["amount_cents"], factor))  # pyright: ignore[reportAttributeAccessIssue]
     verdict = check_batch(memory_conn, arrow_batch(memory_conn, scaled), contract, reference, "ref")
     (unit,) = [v for v in verdict.violations if v.rule == "unit_change"]
     assert f"×{factor}" in unit.detail
@@ -161,7 +163,7 @@ def test_numbers_sent_as_text(memory_conn, contract):
 
 def test_booleans_sent_as_yes_no(memory_conn, contract):
     table = generate_transactions("2026-11-02", ROWS)
-    flags = pc.if_else(table["card_present"], "Y", "N")
+    flags = pc.if_else(table["card_present"], "Y", "N")  # pyright: ignore[reportAttributeAccessIssue]
     verdict = check_batch(
         memory_conn, arrow_batch(memory_conn, _set(table, "card_present", flags)), contract
     )
@@ -171,7 +173,7 @@ def test_booleans_sent_as_yes_no(memory_conn, contract):
 
 def test_timestamps_sent_as_epoch_integers(memory_conn, contract):
     table = generate_transactions("2026-11-02", ROWS)
-    epoch = pc.divide(pc.cast(table["event_ts"], pa.int64()), 1_000_000)
+    epoch = pc.divide(pc.cast(table["event_ts"], pa.int64()), 1_000_000)  # pyright: ignore[reportAttributeAccessIssue]
     verdict = check_batch(
         memory_conn, arrow_batch(memory_conn, _set(table, "event_ts", epoch)), contract
     )

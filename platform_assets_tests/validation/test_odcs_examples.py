@@ -28,6 +28,7 @@ from platform_assets.core.validation.contract import (
 from platform_assets.core.validation.engine import check_batch
 from platform_assets_tests.support.environment import subprocess_env
 from platform_assets_tests.support.paths import REPO
+from platform_assets_tests.support.typed import present
 
 ODCS = Path(__file__).parent / "odcs"
 EXAMPLES = sorted((ODCS / "examples").glob("*/*.odcs.yaml"))
@@ -148,7 +149,7 @@ def test_date_patterns(pattern, strptime):
 def test_the_all_data_types_example_runs_its_date_formats_and_bounds(tmp_path: Path):
     contract = load_contract(ODCS / "examples" / "data-types" / "all-data-types.odcs.yaml")
     day, stamp, stamp_tz, time = (
-        contract.column(n)
+        present(contract.column(n))
         for n in ("txn_ref_date", "txn_timestamp", "txn_timestamp_tz", "txn_time")
     )
     assert day.exclusive_minimum == dt.date(2020, 1, 1) and day.maximum == dt.date(2021, 1, 1)

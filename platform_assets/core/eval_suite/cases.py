@@ -85,7 +85,7 @@ class DraftedBy(_Strict):
 
     def describe(self) -> str:
         if self.kind == "claude":
-            return f"claude ({self.name}, prompt {self.prompt_sha256[:12]})"
+            return f"claude ({self.name}, prompt {(self.prompt_sha256 or '')[:12]})"
         if self.kind == "rules":
             return f"rules ({self.source})" if self.source else "rules"
         return self.name or "person"
@@ -201,7 +201,7 @@ class ContractBatch(_Strict):
     """A clean batch of the bundled source: deterministic for its date and size."""
 
     date: dt.date = dt.date(2026, 11, 2)
-    rows: int = Field(2000, ge=10, le=1_000_000)
+    rows: int = Field(default=2000, ge=10, le=1_000_000)
 
 
 class ContractMutation(_Strict):

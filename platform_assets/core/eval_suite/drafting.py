@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,7 +102,7 @@ def shared_context(
     suite: Suite,
     regressions: list[Regression],
     holdout_columns: dict[str, Any],
-    extra_cases: list[Case] = (),
+    extra_cases: Sequence[Case] = (),
 ) -> str:
     """The cached prefix after the prompt: the same for every request of a batch."""
     requirements = [{"id": r.id, "document": r.title, "text": r.text} for r in suite.requirements]
@@ -233,7 +233,7 @@ def draft_with_claude(
     inbox: str | Path,
     holdout_columns: dict[str, Any],
     requirement_ids: list[str] | None = None,
-    existing: list[Case] = (),
+    existing: Sequence[Case] = (),
     contracts_dir: str | Path | None = None,
     wait_seconds: float = 600.0,
     poll_seconds: float = 10.0,
@@ -318,7 +318,7 @@ def _collect(
     prompt: Prompt,
     log_conn: duckdb.DuckDBPyConnection,
     *,
-    existing: list[Case],
+    existing: Sequence[Case],
     contracts_dir: str | Path | None,
     run_id: str | None,
     asset: str | None,

@@ -172,6 +172,7 @@ class SuiteRunner:
             scores = self._scores_of(model)[positions]
         else:
             base = self._typical_row(spec.base.filter) if spec.base is not None else {}
+            assert spec.rows is not None  # the model's validator: rows, or a sample
             records = [derive_columns(base, row) for row in spec.rows]
             missing = sorted(
                 {name for r in records for name in scorer.input_names if name not in r}
@@ -192,6 +193,7 @@ class SuiteRunner:
                 f"threshold {model.threshold:.4f})"
             )
         else:
+            assert expect.score_between is not None  # the model's validator: one of the two
             low, high = expect.score_between
             meets = (scores >= low) & (scores <= high) & np.isfinite(scores)
             wanted = f"P(fraud) in [{low:g}, {high:g}]"
@@ -321,6 +323,7 @@ class SuiteRunner:
     def _contract_outcome(self, case: Case) -> CaseOutcome:
         if case.id not in self._contract_outcomes:
             try:
+                assert case.contract is not None  # the model's validator: kind contract has it
                 status, detail = self._contract(case.contract)
             except _CaseError as exc:
                 status, detail = "error", str(exc)

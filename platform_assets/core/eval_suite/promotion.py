@@ -61,7 +61,7 @@ class SuiteRun:
         any requirement an approved case names that the documents no longer have."""
         outcomes = self.outcomes.get(label, [])
         ids = list(self.requirements) + sorted(
-            {o.requirement for o in outcomes} - set(self.requirements) - {None}
+            {o.requirement for o in outcomes if o.requirement is not None} - set(self.requirements)
         )
         return [
             {

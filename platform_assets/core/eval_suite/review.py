@@ -40,9 +40,12 @@ def locate(
     found = [
         Located(c, cases_folder / f"{c.id}.yaml", False) for c in suite.cases if c.id == case_id
     ]
-    found += [
-        Located(c, Path(drafts_dir) / f"{c.id}.yaml", True) for c in suite.inbox if c.id == case_id
-    ]
+    if drafts_dir is not None:  # no drafts folder: no inbox
+        found += [
+            Located(c, Path(drafts_dir) / f"{c.id}.yaml", True)
+            for c in suite.inbox
+            if c.id == case_id
+        ]
     if not found:
         drafted = ", ".join(c.id for c in suite.drafted) or "none"
         raise ReviewError(

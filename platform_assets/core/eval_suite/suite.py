@@ -116,7 +116,8 @@ class SuiteReview:
     requirements: list[RequirementCoverage]
     duplicates: list[list[str]]  # groups of approved case ids with the same fingerprint
     stale: list[StaleCase]
-    unknown_requirements: dict[str, str]  # approved case id -> requirement id that does not exist
+    # approved case id -> requirement id that does not exist
+    unknown_requirements: dict[str, str | None]
     min_cases: int
     stale_after_days: int
     cases: int  # approved
@@ -201,6 +202,8 @@ def _stale_cases(suite: Suite, today: dt.date, stale_after_days: int) -> list[St
     found = []
     for case in suite.approved:
         reasons = []
+        # an approved case records its requirement and review (the case's validator)
+        assert case.requirement is not None and case.reviewed_at is not None
         requirement = suite.requirement(case.requirement)
         if requirement is None:
             reasons.append(f"its requirement {case.requirement} no longer exists")

@@ -44,7 +44,7 @@ Table ``features.transactions``:
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import duckdb
 
@@ -323,9 +323,14 @@ def _replace_feature_days(conn, start: dt.date, end: dt.date) -> list[tuple]:
     return rows
 
 
+class WithdrawnFeatures(TypedDict):
+    removed_rows: int
+    stale_days: list[str]
+
+
 def withdraw_feature_partitions(
     conn: duckdb.DuckDBPyConnection, days: list[str]
-) -> dict[str, object]:
+) -> WithdrawnFeatures:
     """Remove the features of ``days`` (whose validated batch was withdrawn, e.g. a re-landed
     day that failed its contract), so nothing trains on rows derived from the old batch.
 

@@ -33,6 +33,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+
+# pyarrow.compute makes its kernels (utf8_lpad, if_else, ...) at import time; its stubs list
+# few of them, hence the pyright ignores on those calls.
 import pyarrow.compute as pc
 
 MERCHANT_CATEGORIES: tuple[str, ...] = (
@@ -196,8 +199,8 @@ _ENTITIES = _entity_attributes()
 
 
 def _prefixed(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
-    digits = pc.utf8_lpad(pa.array(numbers).cast(pa.string()), width=width, padding="0")
-    return pc.binary_join_element_wise(pa.scalar(prefix), digits, "")
+    digits = pc.utf8_lpad(pa.array(numbers).cast(pa.string()), width=width, padding="0")  # pyright: ignore[reportAttributeAccessIssue]
+    return pc.binary_join_element_wise(pa.scalar(prefix), digits, "")  # pyright: ignore[reportAttributeAccessIssue]
 
 
 def generate_transactions(
@@ -293,9 +296,9 @@ def generate_transactions(
 
     has_device = ~card_present
     device_numbers = rng.integers(0, 16**12, size=rows, dtype=np.int64)
-    device = pc.if_else(
+    device = pc.if_else(  # pyright: ignore[reportAttributeAccessIssue]
         pa.array(has_device),
-        pc.binary_join_element_wise(pa.scalar("d_"), _hex12(device_numbers), ""),
+        pc.binary_join_element_wise(pa.scalar("d_"), _hex12(device_numbers), ""),  # pyright: ignore[reportAttributeAccessIssue]
         pa.scalar(None, pa.string()),
     )
 
@@ -366,7 +369,7 @@ def _apply_table_faults(
         table = table.set_column(
             table.column_names.index(column),
             column,
-            pc.if_else(mask, nulls, values.combine_chunks()),
+            pc.if_else(mask, nulls, values.combine_chunks()),  # pyright: ignore[reportAttributeAccessIssue]
         )
     if faults.duplicate_share > 0 and table.num_rows:
         count = round(table.num_rows * faults.duplicate_share)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -118,7 +118,7 @@ class LandingFolderReader:
     url: str
     table: str = "transactions"
     name: str = "landing"
-    parsed_types: dict[str, TextParse | str] = field(default_factory=dict)
+    parsed_types: Mapping[str, TextParse | str] = field(default_factory=dict)
 
     def read(self, partition_key: str) -> pa.Table:
         from dlt.sources.filesystem import filesystem
@@ -500,11 +500,13 @@ def lake_destination(warehouse_name: str):
     def ducklake(items, table) -> None:
         from platform_assets.core import warehouse
 
-        file, name = str(items), table["name"]
+        file, name = str(items), table.get("name")
+        assert name is not None  # dlt names every table it hands a destination
         target = f"{RAW_SCHEMA}.{quote_ident(name)}"
         keys = [c for c, hints in table.get("columns", {}).items() if hints.get("merge_key")]
         replace = table.get("write_disposition") == "merge" and keys
-        load_id = dlt.current.load_package_state()["load_id"]
+        load_id = dlt.current.load_package_state().get("load_id")
+        assert load_id is not None  # dlt sets it for every load package it runs
         with warehouse.session(warehouse_name) as conn:
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
             stored = table_columns(conn, RAW_SCHEMA, name)

@@ -41,7 +41,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -206,9 +206,10 @@ class ClaudeClient:
                 if self.config.base_url:
                     common["base_url"] = self.config.base_url
                 if self.config.use_bedrock:
-                    self._sdk = anthropic.AnthropicBedrock(
-                        aws_region=self.config.aws_region, **common
-                    )
+                    # anthropic's __all__ omits it; the bedrock package exports it by name
+                    from anthropic.lib.bedrock import AnthropicBedrock
+
+                    self._sdk = AnthropicBedrock(aws_region=self.config.aws_region, **common)
                 else:
                     self._sdk = anthropic.Anthropic(api_key=self.config.api_key, **common)
             return self._sdk
@@ -420,9 +421,11 @@ class ClaudeClient:
     def submit_batch(self, requests: Mapping[str, Mapping[str, Any]]) -> str:
         """Submit ``{custom_id: params}`` (params as from :meth:`message_params`) as one
         Message Batch; returns the batch id."""
+        from anthropic.types.messages.batch_create_params import Request
+
         batch = self.sdk().messages.batches.create(
             requests=[
-                {"custom_id": custom_id, "params": dict(params)}
+                cast(Request, {"custom_id": custom_id, "params": dict(params)})
                 for custom_id, params in requests.items()
             ]
         )

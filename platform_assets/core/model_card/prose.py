@@ -60,7 +60,7 @@ def draft_card_prose(
         run_id=run_id,
         asset=asset,
     )
-    if result.ok:
+    if result.ok and result.parsed is not None:
         drafted_by = f"claude ({client.model})"
         add_drafted_text(card, "summary", result.parsed.summary, drafted_by)
         add_drafted_text(card, "risk_narrative", result.parsed.risk_narrative, drafted_by)

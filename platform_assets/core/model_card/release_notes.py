@@ -310,7 +310,7 @@ def draft_notes_prose(
         asset=asset,
     )
     at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    if result.ok:
+    if result.ok and result.parsed is not None:
         notes["drafted"]["summary"] = {
             "text": result.parsed.summary,
             "drafted_by": f"claude ({client.model})",

@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import math
 from dataclasses import asdict, dataclass, field
+from typing import cast
 
 import duckdb
 import pandas as pd
@@ -152,18 +153,17 @@ def effect_sizes(
     for name, result in columns.items():
         if not result.get("drifted") or name not in reference or name not in current:
             continue
+        ref, cur = cast(pd.Series, reference[name]), cast(pd.Series, current[name])  # columns
         if name in categorical:
-            effects.append(
-                _categorical_effect(name, result["score"], reference[name], current[name])
-            )
+            effects.append(_categorical_effect(name, result["score"], ref, cur))
         else:
-            effects.append(_numeric_effect(name, result["score"], reference[name], current[name]))
+            effects.append(_numeric_effect(name, result["score"], ref, cur))
     return sorted(effects, key=lambda e: e.size, reverse=True)
 
 
 def _numeric_effect(name: str, score: float, ref: pd.Series, cur: pd.Series) -> Effect:
-    ref = pd.to_numeric(ref, errors="coerce").dropna().astype(float)
-    cur = pd.to_numeric(cur, errors="coerce").dropna().astype(float)
+    ref = cast(pd.Series, pd.to_numeric(ref, errors="coerce")).dropna().astype(float)
+    cur = cast(pd.Series, pd.to_numeric(cur, errors="coerce")).dropna().astype(float)
     ratio = None
     if len(ref) and len(cur) and ref.median() > 0 and cur.median() > 0:
         ratio = float(cur.median() / ref.median())
@@ -178,9 +178,10 @@ def _numeric_effect(name: str, score: float, ref: pd.Series, cur: pd.Series) -> 
 def _categorical_effect(name: str, score: float, ref: pd.Series, cur: pd.Series) -> Effect:
     ref_share = ref.astype(str).value_counts(normalize=True)
     cur_share = cur.astype(str).value_counts(normalize=True)
-    keys = set(ref_share.index) | set(cur_share.index)
-    tv = 0.5 * sum(abs(cur_share.get(k, 0.0) - ref_share.get(k, 0.0)) for k in keys)
-    new = sorted(set(cur_share.index) - set(ref_share.index), key=lambda k: -cur_share[k])
+    ref_d, cur_d = ref_share.to_dict(), cur_share.to_dict()
+    keys = set(ref_d) | set(cur_d)
+    tv = 0.5 * sum(abs(cur_d.get(k, 0.0) - ref_d.get(k, 0.0)) for k in keys)
+    new = sorted((str(k) for k in set(cur_d) - set(ref_d)), key=lambda k: -cur_d[k])
     return Effect(
         name,
         "categorical",

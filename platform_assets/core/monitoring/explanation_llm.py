@@ -81,7 +81,7 @@ def draft_narrative(
         run_id=run_id,
         asset=asset,
     )
-    if result.ok:
+    if result.ok and result.parsed is not None:
         explanation.narrative = result.parsed.narrative
         explanation.narrative_drafted_by = f"claude ({client.model})"
     return explanation

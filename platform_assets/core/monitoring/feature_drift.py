@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
@@ -81,7 +82,8 @@ def _prepare(frame: pd.DataFrame, categorical: list[str], numeric: list[str]) ->
             frame[column].astype(object).where(frame[column].notna(), "(null)").astype(str)
         )
     for column in numeric:
-        data[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+        numbers = cast(pd.Series, pd.to_numeric(frame[column], errors="coerce"))  # a Series in
+        data[column] = numbers.astype("float64")
     return pd.DataFrame(data)
 
 

@@ -88,9 +88,9 @@ def triage_drafter(
             run_id=run_id or report.run_id,
             asset=asset,
         )
-        if not result.ok:
-            return {"degraded": f"{result.outcome}: {result.reason}"}
         answer = result.parsed
+        if not result.ok or answer is None:
+            return {"degraded": f"{result.outcome}: {result.reason}"}
         return {
             "probable_cause": answer.probable_cause,
             "evidence": answer.evidence[:6],

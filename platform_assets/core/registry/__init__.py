@@ -1,6 +1,8 @@
 """Model registry: versions with their facts, ``champion``/``challenger`` aliases, a gate,
 rollback."""
 
+from pathlib import Path
+
 from platform_assets.core.registry.gate import (
     EvalCaseComparison,
     EvalCaseResult,
@@ -20,7 +22,7 @@ from platform_assets.core.registry.registry import (
 from platform_assets.core.registry.store import ArtifactStore, LocalStore, S3Store, store_from_url
 
 
-def registry_for(url: str) -> ModelRegistry:
+def registry_for(url: str | Path) -> ModelRegistry:
     """The registry at ``url``: ``s3://bucket/prefix`` or a local path (the platform's is
     ``Settings.registry_url``)."""
     return ModelRegistry(store_from_url(url))

@@ -76,8 +76,9 @@ class ModelVersion:
         return self.record.get("config", {})
 
     @property
-    def threshold(self) -> float | None:
-        return self.record.get("threshold")
+    def threshold(self) -> float:
+        """The operating threshold: ``register`` records one with every version."""
+        return self.record["threshold"]
 
     @property
     def files(self) -> dict:

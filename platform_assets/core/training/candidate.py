@@ -14,16 +14,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from platform_assets.core.training.model import TrainedModel, TrainingConfig
 
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+
 
 @dataclass
 class Candidate:
     path: Path
-    pipeline: object
+    pipeline: Pipeline
     config: TrainingConfig
     summary: dict
 
@@ -45,7 +49,11 @@ class Candidate:
         import datetime as dt
 
         holdout = self.holdout()
-        window = lambda key: tuple(dt.date.fromisoformat(d) for d in self.summary[key])  # noqa: E731
+
+        def window(key: str) -> tuple[dt.date, dt.date]:
+            start, end = (dt.date.fromisoformat(d) for d in self.summary[key])
+            return start, end
+
         return TrainedModel(
             pipeline=self.pipeline,
             config=self.config,

@@ -27,6 +27,7 @@ from platform_assets.core.features.transactions import (
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    from sklearn.pipeline import Pipeline
 
 
 class TrainingError(ValueError):
@@ -124,7 +125,7 @@ class TrainingConfig:
 class TrainedModel:
     """A fitted pipeline plus everything needed to evaluate, export and document it."""
 
-    pipeline: object
+    pipeline: Pipeline
     config: TrainingConfig
     threshold: float
     train_window: tuple[dt.date, dt.date]
@@ -206,7 +207,8 @@ def build_pipeline(config: TrainingConfig):
             max_leaf_nodes=config.max_leaf_nodes,
             min_samples_leaf=config.min_samples_leaf,
             l2_regularization=config.l2_regularization,
-            early_stopping=False,
+            # sklearn's annotation, inferred from its "auto" default, is str; a bool is valid
+            early_stopping=False,  # pyright: ignore[reportArgumentType]
             random_state=config.seed,
         )
     return Pipeline([("preprocess", preprocess), ("classifier", estimator)])
@@ -225,9 +227,8 @@ def split_by_time(features: pd.DataFrame, holdout_days: int) -> tuple[pd.DataFra
         )
     cutoff = days[-holdout_days]
     dates = pd.to_datetime(features["partition_date"]).dt.date
-    return features[dates < cutoff].reset_index(drop=True), features[dates >= cutoff].reset_index(
-        drop=True
-    )
+    train, holdout = features.loc[dates < cutoff], features.loc[dates >= cutoff]
+    return train.reset_index(drop=True), holdout.reset_index(drop=True)
 
 
 def _span(days) -> str:

@@ -67,7 +67,8 @@ def export_onnx(model: TrainedModel) -> bytes:
         options={id(classifier): {"zipmap": False}},
         target_opset=TARGET_OPSET,
     )
-    return onnx_model.SerializeToString()
+    # skl2onnx annotates a (model, topology) tuple; without intermediate=True it returns the model
+    return onnx_model.SerializeToString()  # pyright: ignore[reportAttributeAccessIssue]
 
 
 def check_parity(

@@ -12,6 +12,7 @@ import hashlib
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -80,8 +81,12 @@ class OnnxScorer:
 
     def score_one(self, row: Mapping) -> float:
         """P(fraud) for one row given as a mapping of feature name to value."""
-        return float(self.session.run([self._output], self._feed_one(row))[0][0, 1])
+        return float(np.asarray(self.session.run([self._output], self._feed_one(row))[0])[0, 1])
 
+    @overload
+    def score(self, rows: Mapping) -> float: ...
+    @overload
+    def score(self, rows: Sequence[Mapping] | pd.DataFrame) -> np.ndarray: ...
     def score(self, rows: Mapping | Sequence[Mapping] | pd.DataFrame) -> float | np.ndarray:
         """P(fraud): a float for one mapping, an array ``(n,)`` for a list or DataFrame."""
         if isinstance(rows, Mapping):
@@ -94,7 +99,7 @@ class OnnxScorer:
             raise KeyError(
                 f"rows lack model inputs {missing}; the model expects {self.input_names}"
             )
-        probabilities = self.session.run([self._output], self._feed_frame(frame))[0]
+        probabilities = np.asarray(self.session.run([self._output], self._feed_frame(frame))[0])
         return probabilities[:, 1].astype(np.float64)
 
 
@@ -116,6 +121,10 @@ def scorer_for(model: bytes | str | Path) -> OnnxScorer:
     return scorer
 
 
+@overload
+def score(model: bytes | str | Path, rows: Mapping) -> float: ...
+@overload
+def score(model: bytes | str | Path, rows: Sequence[Mapping] | pd.DataFrame) -> np.ndarray: ...
 def score(
     model: bytes | str | Path, rows: Mapping | Sequence[Mapping] | pd.DataFrame
 ) -> float | np.ndarray:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ import duckdb
 
 from platform_assets.core.warehouse import (
     TextParse,
+    fetch_one,
     fetch_row,
     quote_ident,
     read_csv_as_text,
@@ -83,7 +85,7 @@ FILE_TYPES = {".parquet": "Parquet", ".csv": "CSV", ".jsonl": "JSON Lines", ".nd
 def batch_from_file(
     conn: duckdb.DuckDBPyConnection,
     path: str | Path,
-    parsed_types: dict[str, TextParse | str] | None = None,
+    parsed_types: Mapping[str, TextParse | str] | None = None,
     nested: tuple[str, ...] | None = None,
 ) -> Batch:
     """Load a CSV, JSON Lines or Parquet file as a batch.
@@ -156,7 +158,7 @@ def _typed_text(
     conn: duckdb.DuckDBPyConnection,
     text_table: str,
     text: duckdb.DuckDBPyRelation,
-    parsed_types: dict[str, TextParse | str],
+    parsed_types: Mapping[str, TextParse | str],
     source: str,
 ) -> Batch:
     """A view parsing the declared columns of a text temp table; a column with a value that
@@ -180,7 +182,7 @@ def _described(
 ) -> Batch:
     described = conn.execute(f"DESCRIBE {name}").fetchall()
     columns = {r[0]: r[1] for r in described if r[0] != ROW_COLUMN and r[0] not in hidden}
-    (row_count,) = fetch_row(conn, f"SELECT count(*) FROM {name}")
+    (row_count,) = fetch_one(conn, f"SELECT count(*) FROM {name}")
     return Batch(name, columns, source, row_count, partition_key, owned)
 
 

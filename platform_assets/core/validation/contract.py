@@ -255,6 +255,18 @@ class Contract:
     api_version: str = ""
     tables: tuple[str, ...] = ()  # every table the file describes, this one included
 
+    def table_name(self, table: str | None = None) -> str:
+        """``table`` if given, else the table the contract governs; a contract that describes
+        no table has nothing to check: a :class:`ContractError` naming the file."""
+        name = table or self.table
+        if name is None:
+            raise ContractError(
+                self.path,
+                ["the contract describes no table (no 'schema'): nothing to check"],
+                NOT_CHECKABLE,
+            )
+        return name
+
     def parsed_types(self) -> dict[str, TextParse]:
         """``{column: TextParse}`` of the declared columns whose text a reader must parse
         (numbers, booleans, dates, times); declared strings and undeclared columns stay text."""
@@ -406,6 +418,7 @@ def _odcs_validator():
     import importlib.resources
 
     import jsonschema
+    import jsonschema.validators
 
     schema = json.loads(
         importlib.resources.files("open_data_contract_standard").joinpath("schema.json").read_text()

@@ -318,7 +318,9 @@ def _raw_property(contract: Contract, spec: ColumnSpec):
         return None
 
 
-def _column_changes(table: str, old: ColumnSpec, new: ColumnSpec, where: _Where) -> list[Change]:
+def _column_changes(
+    table: str | None, old: ColumnSpec, new: ColumnSpec, where: _Where
+) -> list[Change]:
     changes: list[Change] = []
 
     def add(change: str, breaking: bool, detail: str, field_name: str = "") -> None:
@@ -404,7 +406,7 @@ def _level(classification: str | None) -> int:
 
 
 def _value_set_change(
-    table: str,
+    table: str | None,
     spec: ColumnSpec,
     before,
     after,
@@ -475,7 +477,13 @@ def _value_set_change(
 
 
 def _range_changes(
-    table: str, old: ColumnSpec, new: ColumnSpec, low: str, high: str, words: str, where: _Where
+    table: str | None,
+    old: ColumnSpec,
+    new: ColumnSpec,
+    low: str,
+    high: str,
+    words: str,
+    where: _Where,
 ) -> list[Change]:
     changes = []
     for attr, tighter in ((low, lambda a, b: b > a), (high, lambda a, b: b < a)):
@@ -546,7 +554,7 @@ def _rule_key(rule: QualityRule, with_column: bool) -> tuple:
 
 
 def _quality_changes(
-    table: str,
+    table: str | None,
     spec: ColumnSpec | None,
     before: tuple[QualityRule, ...],
     after: tuple[QualityRule, ...],

@@ -45,7 +45,7 @@ from platform_assets.core.validation.profile import (
     sample_sql,
 )
 from platform_assets.core.validation.violations import RowRule, Verdict, Violation
-from platform_assets.core.warehouse import duckdb_family, fetch_row, quote_ident
+from platform_assets.core.warehouse import duckdb_family, fetch_one, fetch_row, quote_ident
 
 DEFAULT_MISSING_VALUES = ("", "N/A", "n/a", "NA", "null", "NULL", "None")
 
@@ -94,7 +94,7 @@ class _Scan:
         self.exprs.append(expr)
 
     def run(self, conn: duckdb.DuckDBPyConnection, relation: str) -> dict[tuple, Any]:
-        row = fetch_row(conn, f"SELECT {', '.join(self.exprs)} FROM {relation}")
+        row = fetch_one(conn, f"SELECT {', '.join(self.exprs)} FROM {relation}")
         return {key: row[i] for key, i in self.keys.items()}
 
 
@@ -208,8 +208,10 @@ def _without_values(contract: Contract, violations: list[Violation]) -> list[Vio
     for v in violations:
         spec = contract.column(v.field) if v.field else None
         # A rename names columns, not values (and _unexpected_columns reads the name back).
-        keep = spec is None or v.rule == "renamed_column"
-        out.append(v if keep else replace(v, detail=_scrubbed(spec, v.detail)))
+        if spec is None or v.rule == "renamed_column":
+            out.append(v)
+        else:
+            out.append(replace(v, detail=_scrubbed(spec, v.detail)))
     return out
 
 
@@ -434,7 +436,7 @@ def _exact_repeats(conn, relation: str, names: tuple[str, ...], hashed_count: in
     """The exact count behind a hashed count of repeats (see :func:`_repeats_sql`)."""
     if not hashed_count:
         return 0
-    (exact,) = fetch_row(conn, f"SELECT {_repeats_sql(names, hashed=False)} FROM {relation}")
+    (exact,) = fetch_one(conn, f"SELECT {_repeats_sql(names, hashed=False)} FROM {relation}")
     return int(exact)
 
 
@@ -522,7 +524,7 @@ def _judge_keys(
     repeats."""
     violations: list[Violation] = []
     row_rules: list[RowRule] = []
-    keys = [
+    keys: list[tuple[tuple[str, ...], str]] = [
         ((spec.name,), "primaryKey" if spec.primary_key else "unique")
         for spec in contract.columns
         if (spec.name, "unique", "fail") in results
@@ -661,7 +663,7 @@ def _sample_distributions(conn, batch: Batch, profiles: dict[str, ColumnProfile]
     sql, keys = sample_profile_sql(batch.relation, batch.columns, batch.row_count)
     if not sql:
         return 0
-    apply_sample(profiles, keys, fetch_row(conn, sql))
+    apply_sample(profiles, keys, fetch_one(conn, sql))
     return min(batch.row_count, SAMPLE_ROWS)
 
 
@@ -672,10 +674,11 @@ def _sample_value_counts(
         return
     ordered = sorted(names)
     hists = ", ".join(f"histogram(CAST({quote_ident(n)} AS VARCHAR))" for n in ordered)
-    row = fetch_row(conn, f"SELECT {hists} FROM ({sample_sql(batch.relation, batch.row_count)})")
+    row = fetch_one(conn, f"SELECT {hists} FROM ({sample_sql(batch.relation, batch.row_count)})")
     for name, hist in zip(ordered, row, strict=True):
-        profiles[name].values = {str(k): int(v) for k, v in (hist or {}).items()}
-        profiles[name].distinct = len(profiles[name].values)
+        values = {str(k): int(v) for k, v in (hist or {}).items()}
+        profiles[name].values = values
+        profiles[name].distinct = len(values)
 
 
 def _categorical_columns(

@@ -26,7 +26,12 @@ import duckdb
 from platform_assets.core.validation.batch import ROW_COLUMN, Batch
 from platform_assets.core.validation.contract import LOGICAL_DUCKDB_TYPES, Contract
 from platform_assets.core.validation.violations import Verdict
-from platform_assets.core.warehouse import fetch_row, quote_ident, table_columns, writer_locks
+from platform_assets.core.warehouse import (
+    fetch_one,
+    quote_ident,
+    table_columns,
+    writer_locks,
+)
 
 
 @dataclass(frozen=True)
@@ -169,10 +174,10 @@ def _apply_verdict(
     except Exception:
         conn.execute("ROLLBACK")
         raise
-    (validated,) = fetch_row(
+    (validated,) = fetch_one(
         conn, f"SELECT count(*) FROM {target} WHERE {quote_ident(partition_column)} = ?", [key]
     )
-    (quarantined,) = fetch_row(
+    (quarantined,) = fetch_one(
         conn,
         "SELECT count(*) FROM quarantine.rows WHERE table_name = ? AND partition_key = ?",
         [table, key],

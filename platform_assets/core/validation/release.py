@@ -41,7 +41,13 @@ from platform_assets.core.validation.service import (
     record_verdict,
     reference_profile,
 )
-from platform_assets.core.warehouse import fetch_row, quote_ident, replace_row, table_columns
+from platform_assets.core.warehouse import (
+    fetch_one,
+    fetch_row,
+    quote_ident,
+    replace_row,
+    table_columns,
+)
 
 RELEASES_DDL = """
 CREATE TABLE IF NOT EXISTS platform.quarantine_releases (
@@ -91,7 +97,7 @@ def release_partition(
         StaleVerdictError: the day was re-ingested after its check (the rows held back are
             from an earlier delivery): run its check first.
     """
-    with validation_lock(conn, table or contract.table, partition_key):
+    with validation_lock(conn, contract.table_name(table), partition_key):
         return _release_partition(
             conn,
             contract=contract,
@@ -108,9 +114,9 @@ def _release_partition(
     table: str | None = None,
     partition_column: str = "partition_date",
 ) -> ReleaseResult:
-    table = table or contract.table
+    table = contract.table_name(table)
     conn.execute(RELEASES_DDL)
-    (held,) = fetch_row(
+    (held,) = fetch_one(
         conn,
         "SELECT count(*) FROM quarantine.rows WHERE table_name = ? AND partition_key = ?",
         [table, partition_key],
@@ -249,7 +255,7 @@ def _count_after(conn, table: str, key: str, partition_column: str, result: Rele
         if not table_columns(conn, schema, table):
             return 0
         return int(
-            fetch_row(
+            fetch_one(
                 conn,
                 f"SELECT count(*) FROM {schema}.{quote_ident(table)} "
                 f"WHERE {quote_ident(partition_column)} = ?",
@@ -259,7 +265,7 @@ def _count_after(conn, table: str, key: str, partition_column: str, result: Rele
 
     result.raw, result.validated = count("raw"), count("validated")
     result.quarantined = int(
-        fetch_row(
+        fetch_one(
             conn,
             "SELECT count(*) FROM quarantine.rows WHERE table_name = ? AND partition_key = ?",
             [table, key],

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Sequence
 
 from platform_assets.core.validation.batch import Batch
 from platform_assets.core.validation.contract import ColumnSpec, Contract
 from platform_assets.core.validation.profile import NUMERIC_FAMILIES, BatchProfile, ColumnProfile
 from platform_assets.core.validation.violations import Violation
-from platform_assets.core.warehouse import fetch_row, quote_ident
+from platform_assets.core.warehouse import fetch_one, quote_ident
 
 UNIT_FACTORS = (10, 12, 24, 60, 100, 1000, 3600, 1_000_000)
 UNIT_FACTOR_TOLERANCE = 0.06  # in log10 units: within ~15% of the factor
@@ -40,7 +41,7 @@ def describe_type_mismatch(conn, relation: str, spec: ColumnSpec, dtype: str) ->
     base = f"arrived as {dtype}, the contract says {expected}"
     upper = dtype.upper()
     if upper == "VARCHAR" and expected in ("integer", "number"):
-        share, example = fetch_row(
+        share, example = fetch_one(
             conn,
             f"SELECT avg(CASE WHEN TRY_CAST(trim({c}) AS DOUBLE) IS NOT NULL THEN 1.0 ELSE 0.0 "
             f"END), any_value({c}) FROM {relation} WHERE {c} IS NOT NULL",
@@ -69,7 +70,7 @@ def describe_type_mismatch(conn, relation: str, spec: ColumnSpec, dtype: str) ->
             )
         return f"{base}: values such as {values[:3]} are not booleans"
     if expected in ("timestamp", "date") and upper in ("BIGINT", "INTEGER", "HUGEINT", "DOUBLE"):
-        lo, hi = fetch_row(conn, f"SELECT min({c}), max({c}) FROM {relation}")
+        lo, hi = fetch_one(conn, f"SELECT min({c}), max({c}) FROM {relation}")
         for unit, scale in (("seconds", 1), ("milliseconds", 1_000), ("microseconds", 1_000_000)):
             if lo is not None and 946684800 * scale <= lo <= hi <= 4102444800 * scale:
                 return (
@@ -78,7 +79,7 @@ def describe_type_mismatch(conn, relation: str, spec: ColumnSpec, dtype: str) ->
                 )
         return f"{base}: values range {lo}..{hi}"
     if (expected == "integer" and upper in ("DOUBLE", "FLOAT")) or upper.startswith("DECIMAL"):
-        share, example = fetch_row(
+        share, example = fetch_one(
             conn,
             f"SELECT avg(CASE WHEN {c} <> floor({c}) THEN 1.0 ELSE 0.0 END), "
             f"any_value({c}) FILTER (WHERE {c} <> floor({c})) FROM {relation}",
@@ -96,7 +97,7 @@ def describe_type_mismatch(conn, relation: str, spec: ColumnSpec, dtype: str) ->
             )
         return f"{base}: values are whole but typed {dtype}"
     if expected in ("timestamp", "date") and upper == "VARCHAR":
-        share, example = fetch_row(
+        share, example = fetch_one(
             conn,
             f"SELECT avg(CASE WHEN TRY_CAST({c} AS TIMESTAMP) IS NOT NULL THEN 1.0 ELSE 0.0 END), "
             f"any_value({c}) FROM {relation} WHERE {c} IS NOT NULL",
@@ -114,7 +115,7 @@ def compare(
     contract: Contract,
     batch: Batch,
     reference_label: str | None,
-    structural: list[Violation] = (),
+    structural: Sequence[Violation] = (),
 ) -> list[Violation]:
     """Violations of semantic drift between a batch's profile and the reference profile.
 
@@ -206,9 +207,9 @@ def _scale_drift(
     spec: ColumnSpec, cur: ColumnProfile, ref: ColumnProfile, against: str
 ) -> list[Violation]:
     ratios = [_ratio(cur.p10, ref.p10), _ratio(cur.p50, ref.p50), _ratio(cur.p90, ref.p90)]
-    if any(r is None for r in ratios):
+    logs = [math.log10(r) for r in ratios if r is not None]
+    if len(logs) < len(ratios):
         return []
-    logs = [math.log10(r) for r in ratios]
     median_log = logs[1]
     if abs(median_log) < math.log10(SHIFT_WARNING_RATIO):
         return []
@@ -264,8 +265,18 @@ def _shape_drift(
         ref.min_length,
         ref.max_length,
     )
-    disjoint = None not in (cur.min_length, cur.max_length, ref.min_length, ref.max_length) and (
-        cur.min_length > ref.max_length or cur.max_length < ref.min_length
+    cur_min, cur_max, ref_min, ref_max = (
+        cur.min_length,
+        cur.max_length,
+        ref.min_length,
+        ref.max_length,
+    )
+    disjoint = (
+        cur_min is not None
+        and cur_max is not None
+        and ref_min is not None
+        and ref_max is not None
+        and (cur_min > ref_max or cur_max < ref_min)
     )
     if overlap >= SHAPE_OVERLAP_MIN and not width_changed and not disjoint:
         return []

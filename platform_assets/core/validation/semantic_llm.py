@@ -352,7 +352,7 @@ def semantic_check(
         run_id=run_id,
         asset=asset,
     )
-    if result.ok:
+    if result.ok and result.parsed is not None:
         merged = merge(verdict, result.parsed, client.model)
         return SemanticCheckResult(
             merged, "ok", client.model, [result.record], answer=result.parsed

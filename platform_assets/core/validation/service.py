@@ -77,7 +77,7 @@ def check_partition(
     reviewer: Reviewer | None = None,
     table: str | None = None,
 ) -> PartitionCheck:
-    with validation_lock(conn, table or contract.table, partition_key):
+    with validation_lock(conn, contract.table_name(table), partition_key):
         return _check_partition(
             conn, contract=contract, partition_key=partition_key, reviewer=reviewer, table=table
         )
@@ -90,7 +90,7 @@ def _check_partition(
     reviewer: Reviewer | None = None,
     table: str | None = None,
 ) -> PartitionCheck:
-    table = table or contract.table
+    table = contract.table_name(table)
     batch = batch_from_partition(conn, table, partition_key)
     try:
         reference, label = reference_profile(conn, table, partition_key, contract.major_version)
@@ -111,7 +111,7 @@ def accept_partition(
     table: str | None = None,
 ) -> SplitResult:
     """Split a partition whose recorded verdict passed; store its profile as the next reference."""
-    with validation_lock(conn, table or contract.table, partition_key):
+    with validation_lock(conn, contract.table_name(table), partition_key):
         return _accept_partition(conn, contract=contract, partition_key=partition_key, table=table)
 
 
@@ -121,7 +121,7 @@ def _accept_partition(
     partition_key: str,
     table: str | None = None,
 ) -> SplitResult:
-    table = table or contract.table
+    table = contract.table_name(table)
     row = fetch_row(
         conn,
         "SELECT v.passes, v.violations, v.profile, v.checked_at, m.loaded_at, v.row_rules FROM "
