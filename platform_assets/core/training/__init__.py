@@ -5,6 +5,25 @@ config class does not pull numpy, pandas or onnxruntime into the code location's
 """
 
 from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what the lazy names resolve to, for type checkers and readers
+    from platform_assets.core.training.model import (
+        InsufficientDataError,
+        SingleClassError,
+        TrainedModel,
+        TrainingConfig,
+        TrainingError,
+        split_by_time,
+        train_model,
+    )
+    from platform_assets.core.training.onnx_export import (
+        OnnxParityError,
+        ParityReport,
+        check_parity,
+        export_onnx,
+    )
+    from platform_assets.core.training.scoring import OnnxScorer, score
 
 _EXPORTS = {
     "InsufficientDataError": "model",
