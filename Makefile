@@ -27,8 +27,15 @@ dev: $(STAMP)
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
 
+# Two hashed locks: requirements.lock (everything, dev tools included: `make install` takes it
+# as constraints, hashes and all) and requirements.image.lock (the runtime dependencies and the
+# build backend only, at requirements.lock's versions: the Dockerfile installs it with
+# --require-hashes). Existing pins are kept unless pyproject.toml asks for others.
 lock:
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes \
+		-o requirements.lock
+	printf 'hatchling\n' | $(BIN)/uv pip compile pyproject.toml - --python-version 3.11 \
+		--generate-hashes -c requirements.lock -o requirements.image.lock
 
 clean:
 	rm -rf $(VENV) .platform_assets
