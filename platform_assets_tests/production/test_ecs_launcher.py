@@ -1,50 +1,96 @@
 """``deploy/dagster.yaml``'s run launcher starts a run as an ECS task, against moto's ECS
-API: the run task definition of ``deploy/ecs/`` (the image, the production environment,
-the Postgres URL as a secret) with its command overridden by ``dagster api execute_run``."""
+API: the run task definition of ``deploy/ecs/platform-assets.yaml`` (the image, the production
+environment, the Postgres URL as a secret) with its command overridden by ``dagster api
+execute_run``, in the cluster and network of the daemon's own task (found, as in ECS, through
+the task metadata endpoint), without listing any secret."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import sys
+import threading
 
 import dagster as dg
 import pytest
 from dagster._core.launcher import LaunchRunContext
 from dagster._core.remote_origin import InProcessCodeLocationOrigin
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+from dagster_aws.ecs import EcsRunLauncher
 
 from platform_assets.defs.keys import MAIN_JOB
-from platform_assets_tests.support.paths import REPO
+from platform_assets_tests.support import cloudformation
 
 IMAGE = "registry.example.com/platform-assets:1.2.3"
+PG_URL_SECRET = "arn:aws:secretsmanager:us-east-1:000000000000:secret:platform-assets/pg-url"
 
 
 @pytest.fixture
 def ecs(production, monkeypatch):
-    """moto's ECS with the cluster and the run task definition an operator registers."""
+    """moto's ECS with the template's cluster, run task definition and a running daemon task
+    on its subnet and security group, and the daemon's task metadata endpoint on loopback."""
     client = production.moto.client("ecs")
     client.create_cluster(clusterName="platform-assets")
-    definition = json.loads((REPO / "deploy" / "ecs" / "run-task-definition.json").read_text())
-    (container,) = definition["containerDefinitions"]
-    container["image"] = IMAGE
-    registered = client.register_task_definition(**definition)["taskDefinition"]
-    monkeypatch.setenv("PLATFORM_ASSETS_RUN_TASK_DEFINITION", registered["family"])
-    # The network an operator puts in deploy/dagster.yaml in place of its placeholder IDs.
     ec2 = production.moto.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})  # as AWS's default VPCs
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24")["Subnet"]["SubnetId"]
     group = ec2.create_security_group(
-        GroupName="platform-assets-runs", Description="runs", VpcId=vpc
+        GroupName="platform-assets-tasks", Description="tasks", VpcId=vpc
     )["GroupId"]
-    instance_yaml = production.dagster_home / "dagster.yaml"
-    text = instance_yaml.read_text()
-    assert "subnet-0platformassets0" in text and "sg-0platformassets00" in text
-    instance_yaml.write_text(
-        text.replace("subnet-0platformassets0", subnet).replace("sg-0platformassets00", group)
+    template = cloudformation.load()
+    values = cloudformation.stand_in_values(
+        template,
+        Image=IMAGE,
+        BucketName=production.bucket,
+        BucketPrefix="platform",
+        PgUrlSecretArn=PG_URL_SECRET,
+    )
+    run_definition = cloudformation.task_definitions(values, template)["RunTaskDefinition"]
+    registered = client.register_task_definition(**run_definition)["taskDefinition"]
+    values["RunTaskDefinition"] = registered["taskDefinitionArn"]
+    daemon_definition = cloudformation.task_definitions(values, template)["DaemonTaskDefinition"]
+    daemon_family = client.register_task_definition(**daemon_definition)["taskDefinition"]
+    (daemon,) = client.run_task(
+        cluster="platform-assets",
+        taskDefinition=daemon_family["taskDefinitionArn"],
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": [subnet],
+                "securityGroups": [group],
+                "assignPublicIp": "DISABLED",
+            }
+        },
+    )["tasks"]
+    (daemon_container,) = daemon_definition["containerDefinitions"]
+    daemon_env = {item["name"]: item["value"] for item in daemon_container["environment"]}
+    monkeypatch.setenv(
+        "PLATFORM_ASSETS_RUN_TASK_DEFINITION", daemon_env["PLATFORM_ASSETS_RUN_TASK_DEFINITION"]
+    )
+
+    metadata = json.dumps({"Cluster": "platform-assets", "TaskARN": daemon["taskArn"]}).encode()
+
+    class TaskMetadata(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            found = self.path == "/v4/task"
+            self.send_response(200 if found else 404)
+            self.end_headers()
+            self.wfile.write(metadata if found else b"{}")
+
+        def log_message(self, format, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TaskMetadata)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv(
+        "ECS_CONTAINER_METADATA_URI_V4", f"http://127.0.0.1:{server.server_address[1]}/v4"
     )
     client.network = (subnet, group)
-    return client
+    client.run_task_definition = registered
+    yield client
+    server.shutdown()
+    server.server_close()
 
 
 def test_a_run_becomes_an_ecs_task_with_the_image_command_and_environment(production, ecs):
@@ -68,9 +114,13 @@ def test_a_run_becomes_an_ecs_task_with_the_image_command_and_environment(produc
             tags={"dagster/partition": "2026-11-02"},
         )
         instance.run_launcher.launch_run(LaunchRunContext(dagster_run=run, workspace=None))
+        # No secret is looked up by tag (that needs secretsmanager:ListSecrets on the daemon).
+        launcher = instance.run_launcher
+        assert isinstance(launcher, EcsRunLauncher) and launcher.secrets_tags == []
         run = instance.get_run_by_id(run.run_id)
 
-    (task_arn,) = ecs.list_tasks(cluster="platform-assets")["taskArns"]
+    run_tasks = ecs.list_tasks(cluster="platform-assets", family="platform-assets-run")
+    (task_arn,) = run_tasks["taskArns"]
     assert run.tags["ecs/task_arn"] == task_arn  # the launcher can find (and monitor) its task
     (task,) = ecs.describe_tasks(cluster="platform-assets", tasks=[task_arn])["tasks"]
     assert task["launchType"] == "FARGATE"
