@@ -44,8 +44,14 @@ def test_the_compose_stack_runs_the_image_against_its_postgres_and_s3():
         assert environment["PLATFORM_ASSETS_S3_URL"].startswith("s3://")
         for volume in service.get("volumes", []):
             assert (DEPLOY / volume.split(":")[0]).exists(), volume
+        assert service["command"] == [name]  # the image's role (deploy/platform-role)
+        assert service["healthcheck"]["test"] == ["CMD", "platform-role", "health", name]
+    # The workspace reaches the code server at the image's defaults: the compose service's
+    # name and the port the image exposes (ECS sets Cloud Map's name instead).
     (grpc,) = _yaml("workspace.yaml")["load_from"]
-    exposed = re.search(r"^EXPOSE (\d+)", (REPO / "Dockerfile").read_text(), re.MULTILINE).group(1)
-    assert (
-        grpc["grpc_server"]["host"] == "code-server" and str(grpc["grpc_server"]["port"]) == exposed
-    )
+    assert grpc["grpc_server"]["host"] == {"env": "PLATFORM_ASSETS_CODE_SERVER_HOST"}
+    assert grpc["grpc_server"]["port"] == {"env": "PLATFORM_ASSETS_CODE_SERVER_PORT"}
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "PLATFORM_ASSETS_CODE_SERVER_HOST=code-server" in dockerfile
+    port = re.search(r"PLATFORM_ASSETS_CODE_SERVER_PORT=(\d+)", dockerfile).group(1)
+    assert port in re.search(r"^EXPOSE (.+)$", dockerfile, re.MULTILINE).group(1).split()
