@@ -23,7 +23,8 @@ FROM ${BASE_IMAGE} AS build
 ARG PIP_INDEX_URL
 ARG PIP_FIND_LINKS
 ARG PIP_NO_INDEX
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore \
+    PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 # The lock alone first: its layer (the slow one) is reused while only the code changes.
 COPY requirements.image.lock ./
@@ -38,13 +39,17 @@ COPY contracts ./contracts
 COPY runbooks ./runbooks
 COPY evals ./evals
 COPY deploy/dagster.yaml deploy/workspace.yaml deploy/platform-role ./deploy/
-RUN /opt/venv/bin/pip install --quiet --no-deps --no-index --no-build-isolation . \
-    && /opt/venv/bin/pip check
+# The project's wheel, kept out of /opt/venv so that the venv's layer below stays the same.
+RUN /opt/venv/bin/pip wheel --quiet --no-deps --no-index --no-build-isolation -w /src/dist .
 
-# Run: the virtual environment, the instance and workspace config, as an unprivileged user.
+# Run: the virtual environment, the project, the instance and workspace config, as an
+# unprivileged user.
 FROM ${BASE_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_ROOT_USER_ACTION=ignore \
     PATH=/opt/venv/bin:$PATH \
     PLATFORM_ASSETS_HOME=/var/lib/platform-assets \
     DAGSTER_HOME=/opt/dagster/home \
@@ -55,7 +60,10 @@ RUN groupadd --system --gid 10001 platform \
         --shell /usr/sbin/nologin platform \
     && mkdir -p /var/lib/platform-assets /opt/dagster/home \
     && chown platform:platform /var/lib/platform-assets
+# The dependencies (a layer that changes only with the lock), then the project on top.
 COPY --from=build /opt/venv /opt/venv
+COPY --from=build /src/dist /tmp/dist
+RUN pip install --quiet --no-deps --no-index /tmp/dist/*.whl && rm -rf /tmp/dist && pip check
 COPY --from=build /src/deploy/dagster.yaml /opt/dagster/home/dagster.yaml
 COPY --from=build /src/deploy/workspace.yaml /opt/dagster/workspace.yaml
 COPY --from=build /src/deploy/platform-role /usr/local/bin/platform-role

@@ -143,10 +143,15 @@ class _QuietFiles(http.server.SimpleHTTPRequestHandler):
 
 @contextmanager
 def serve_folder(folder: Path) -> Iterator[str]:
-    """``folder`` over HTTP on a free loopback port (a flat index pip reads with find-links)."""
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_QuietFiles, directory=str(folder))
-    )
+    """``folder`` over HTTP on loopback (a flat index pip reads with find-links). The port is
+    the same for the same folder when it is free: the URL is a build argument, and a new one
+    would miss buildah's layer cache."""
+    handler = functools.partial(_QuietFiles, directory=str(folder))
+    try:
+        stable = 20000 + int(_key(str(folder)), 16) % 20000
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", stable), handler)
+    except OSError:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
