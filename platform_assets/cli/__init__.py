@@ -7,6 +7,7 @@
 - ``evals``: the eval suite: drafts, review, coverage, runs (:mod:`.evals`);
 - ``tickets``: triage tickets and who approved their runbooks (:mod:`.tickets`);
 - ``costs``: the estimated cost of recent runs, by asset and by day (:mod:`.costs`);
+- ``serve``: the scoring service over the champion's ONNX model (:mod:`.serve`);
 - ``dev``: the Dagster UI and daemon.
 
 Exit codes: see :mod:`.common` (0 success, 1 failed, 2 usage error, 130 stopped by a signal).
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import click
 
-from platform_assets.cli import contracts, costs, evals, models, quarantine, runs, tickets
+from platform_assets.cli import contracts, costs, evals, models, quarantine, runs, serve, tickets
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,3 +59,4 @@ main.add_command(costs.costs)
 main.add_command(dev)
 main.add_command(quarantine.quarantine)
 main.add_command(evals.evals)
+main.add_command(serve.serve)

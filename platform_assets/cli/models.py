@@ -62,12 +62,25 @@ def models_list(as_json: bool) -> None:
             }
         )
     corrupt_champion = any(r["integrity"] != "ok" and "champion" in r["aliases"] for r in rows)
+    arm = _current_arm(registry)
     if as_json:
-        click.echo(json.dumps({"aliases": aliases, "versions": rows}, indent=2, default=str))
+        click.echo(
+            json.dumps(
+                {"aliases": aliases, "arm": arm.to_dict() if arm else None, "versions": rows},
+                indent=2,
+                default=str,
+            )
+        )
         sys.exit(EXIT_FAILED if corrupt_champion else EXIT_OK)
     if not rows:
         click.echo("no model versions yet: materialize model/fraud_model (platform-assets run)")
         return
+    if arm is not None:
+        share = f"{arm.percent:g}% of traffic" if arm.mode == "canary" else "every request"
+        click.echo(
+            f"arm: {arm.mode} {registry.model_name}:v{arm.version} on {share}, started by "
+            f"{arm.actor} at {arm.at}"
+        )
     for row in rows:
         headline = [k for k in ("pr_auc", "auroc", "precision", "recall") if k in row["metrics"]]
         metrics = ", ".join(f"{k} {row['metrics'][k]:.4f}" for k in headline)
@@ -206,3 +219,70 @@ def models_notes(version: str | None, as_json: bool) -> None:
             f"note: v{found.version} has no stored release notes; these were built now from the registry",
             err=True,
         )
+
+
+def _current_arm(registry):
+    from platform_assets.core.registry.arms import current_arm
+
+    return current_arm(registry)
+
+
+@models.command("canary")
+@click.argument("version", required=False)
+@click.option("--percent", type=float, help="Share of transactions (0-100] the canary answers.")
+@click.option("--shadow", is_flag=True, help="Score every request off the response path instead.")
+@click.option("--stop", is_flag=True, help="Stop the running canary or shadow.")
+@click.option("--by", "actor", default=None, help="Who starts or stops it (default: $USER).")
+@click.option("--reason", default="", help="Why, for the registry's history.")
+def models_canary(
+    version: str | None,
+    percent: float | None,
+    shadow: bool,
+    stop: bool,
+    actor: str | None,
+    reason: str,
+) -> None:
+    """Run VERSION beside the champion: a canary on --percent P % of transactions (chosen by a
+    hash of transaction_id), or a --shadow that scores every request without answering; or
+    --stop it. A running ``serve`` picks the change up within seconds.
+
+    Exits 0 when done, 1 when the registry refuses (no passing ONNX parity check, corrupted
+    files, the champion itself), 2 for a usage error.
+    """
+    import getpass
+
+    from platform_assets.core.registry.arms import CANARY, SHADOW, start_arm, stop_arm
+
+    registry = _registry()
+    who = actor or getpass.getuser()
+    if stop:
+        if version or percent is not None or shadow:
+            fail_usage("--stop takes no VERSION, --percent or --shadow")
+        stopped = stop_arm(registry, actor=who, reason=reason or "stopped from the CLI")
+        click.echo(
+            "no canary or shadow was running"
+            if stopped is None
+            else f"stopped the {stopped.mode} of {registry.model_name}:v{stopped.version}"
+        )
+        return
+    if version is None:
+        fail_usage("give the VERSION to run (fraud_model:v2, v2 or 2), or --stop")
+    if shadow == (percent is not None):
+        fail_usage("give either --percent P (a canary) or --shadow")
+    number = _version_number(str(version))
+    if number not in registry.versions():
+        fail_usage(f"no version {version}; the registry has {registry.versions() or 'none'}")
+    try:
+        arm = start_arm(
+            registry,
+            number,
+            SHADOW if shadow else CANARY,
+            percent=percent or 0.0,
+            actor=who,
+            reason=reason,
+        )
+    except _registry_errors() as exc:
+        click.echo(f"not started: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    share = f"{arm.percent:g}% of transactions" if arm.mode == CANARY else "every request (shadow)"
+    click.echo(f"{registry.model_name}:v{arm.version} now takes {share}; recorded by {who}")

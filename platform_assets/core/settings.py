@@ -22,6 +22,16 @@ with no configuration. Production overrides individual paths.
 | ``PLATFORM_ASSETS_PRICE_GIB_HOUR`` | ``0.004445`` | USD per GiB-hour of step memory (same source) |
 | ``PLATFORM_ASSETS_STEP_VCPU`` | ``1`` | vCPUs a step is billed for |
 | ``PLATFORM_ASSETS_STEP_MEMORY_GIB`` | ``2`` | GiB a step is billed for |
+| ``PLATFORM_ASSETS_SERVING_MAX_BODY_BYTES`` | ``2097152`` | largest scoring body (else 413) |
+| ``PLATFORM_ASSETS_SERVING_MAX_BATCH`` | ``1000`` | transactions per request at most |
+| ``PLATFORM_ASSETS_SERVING_POLL_SECONDS`` | ``2`` | registry and state poll of ``serve`` |
+| ``PLATFORM_ASSETS_SLO_P99_MS`` | ``50`` | serving SLO: p99 latency (ms); a breach alerts |
+| ``PLATFORM_ASSETS_SLO_ERROR_RATE`` | ``0.001`` | serving SLO: failed requests' share |
+| ``PLATFORM_ASSETS_SLO_WINDOW_SECONDS`` | ``60`` | window of the SLOs and canary rules |
+| ``PLATFORM_ASSETS_CANARY_MIN_SAMPLES`` | ``100`` | canary rows before its rules judge |
+| ``PLATFORM_ASSETS_CANARY_MAX_PSI`` | ``0.25`` | canary vs champion score PSI that stops it |
+| ``PLATFORM_ASSETS_CANARY_MAX_ERROR_RATE`` | ``0.01`` | canary failed share that stops it |
+| ``PLATFORM_ASSETS_CANARY_MAX_P99_MS`` | ``50`` | canary p99 latency (ms) that stops it |
 | ``ANTHROPIC_API_KEY`` | unset (Claude off) | turns Claude on |
 | ``ANTHROPIC_BASE_URL`` | the SDK's | another Messages API endpoint (a proxy, a test server) |
 | ``PLATFORM_CLAUDE_MODEL`` | ``claude-sonnet-4-6`` | the model every Claude task uses |
@@ -186,6 +196,60 @@ class ComputePrices:
 
 
 @dataclass(frozen=True)
+class ServingSettings:
+    """The scoring service's limits, SLOs and canary rollback rules (``platform-assets serve``)."""
+
+    max_body_bytes: int = 2 * 1024 * 1024
+    max_batch: int = 1000
+    poll_seconds: float = 2.0
+    slo_p99_ms: float = 50.0
+    slo_error_rate: float = 0.001
+    window_seconds: float = 60.0
+    canary_min_samples: int = 100
+    canary_max_psi: float = 0.25
+    canary_max_error_rate: float = 0.01
+    canary_max_p99_ms: float = 50.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServingSettings:
+        env = os.environ if environ is None else environ
+        default = cls()
+
+        def number(name: str, fallback: float) -> float:
+            text = env.get(name)
+            if not text:
+                return fallback
+            try:
+                value = float(text)
+            except ValueError:
+                raise SettingsError(f"{name}={text!r}: expected a number") from None
+            if value < 0:
+                raise SettingsError(f"{name}={text!r}: expected a number >= 0")
+            return value
+
+        return cls(
+            max_body_bytes=int(
+                number("PLATFORM_ASSETS_SERVING_MAX_BODY_BYTES", default.max_body_bytes)
+            ),
+            max_batch=int(number("PLATFORM_ASSETS_SERVING_MAX_BATCH", default.max_batch)),
+            poll_seconds=number("PLATFORM_ASSETS_SERVING_POLL_SECONDS", default.poll_seconds),
+            slo_p99_ms=number("PLATFORM_ASSETS_SLO_P99_MS", default.slo_p99_ms),
+            slo_error_rate=number("PLATFORM_ASSETS_SLO_ERROR_RATE", default.slo_error_rate),
+            window_seconds=number("PLATFORM_ASSETS_SLO_WINDOW_SECONDS", default.window_seconds),
+            canary_min_samples=int(
+                number("PLATFORM_ASSETS_CANARY_MIN_SAMPLES", default.canary_min_samples)
+            ),
+            canary_max_psi=number("PLATFORM_ASSETS_CANARY_MAX_PSI", default.canary_max_psi),
+            canary_max_error_rate=number(
+                "PLATFORM_ASSETS_CANARY_MAX_ERROR_RATE", default.canary_max_error_rate
+            ),
+            canary_max_p99_ms=number(
+                "PLATFORM_ASSETS_CANARY_MAX_P99_MS", default.canary_max_p99_ms
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     warehouse_path: Path
@@ -204,6 +268,7 @@ class Settings:
     slack_webhook_url: str | None = field(default=None, repr=False)  # the URL is the secret
     runbook_base_url: str = field(default_factory=lambda: str(_bundled("runbooks")))
     prices: ComputePrices = field(default_factory=ComputePrices)
+    serving: ServingSettings = field(default_factory=ServingSettings)
 
     SLACK_WEBHOOK_VARIABLE = "PLATFORM_ASSETS_SLACK_WEBHOOK_URL"
 
@@ -273,6 +338,7 @@ class Settings:
             runbook_base_url=env.get("PLATFORM_ASSETS_RUNBOOK_BASE_URL")
             or str(_bundled("runbooks")),
             prices=ComputePrices.from_env(env),
+            serving=ServingSettings.from_env(env),
         )
 
     @property

@@ -9,15 +9,20 @@ import dagster as dg
 
 from platform_assets.core.features import build_feature_partitions
 from platform_assets.core.features.transactions import FEATURE_TABLE, HISTORY_DAYS
-from platform_assets.defs.automation import after_upstream
+from platform_assets.defs.automation import after_upstream, after_upstream_finished
 from platform_assets.defs.keys import (
     FEATURES,
+    FEATURES_ONLINE_STATE,
     FEATURES_TRANSACTIONS,
     VALIDATED_TRANSACTIONS,
     owners,
 )
 from platform_assets.defs.partitions import daily_partitions
-from platform_assets.defs.resources import WAREHOUSE_POOL, WarehouseResource
+from platform_assets.defs.resources import (
+    WAREHOUSE_POOL,
+    ModelRegistryResource,
+    WarehouseResource,
+)
 
 
 @dg.asset(
@@ -55,5 +60,47 @@ def features_transactions(
             "dagster/row_count": sum(counts.values()),
             "partitions": dg.MetadataValue.md("\n".join(table)),
             "table": FEATURE_TABLE,
+        }
+    )
+
+
+@dg.asset(
+    key=FEATURES_ONLINE_STATE,
+    deps=[FEATURES_TRANSACTIONS],
+    group_name=FEATURES,
+    owners=owners(FEATURES),
+    automation_condition=after_upstream_finished(FEATURES_TRANSACTIONS),
+    kinds={"duckdb", "parquet"},
+    pool=WAREHOUSE_POOL,
+)
+def features_online_state(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, registry: ModelRegistryResource
+) -> dg.MaterializeResult:
+    """The per-user windows and per-day category labels the scoring service computes online
+    features from: the newest validated days (events with their times, so features are as of
+    each transaction), published as Parquet to ``serving/online_state/`` in the artifacts store,
+    which a running service reloads within seconds."""
+    from platform_assets.core.features.online import online_state_tables
+    from platform_assets.core.registry.store import store_from_url
+    from platform_assets.core.serving.state import write_state
+
+    with warehouse.get_connection() as conn:
+        events, labels, as_of = online_state_tables(conn)
+    if as_of is None:
+        raise dg.Failure(
+            description="validated.transactions is empty: validate a day before building the "
+            "online state"
+        )
+    store = store_from_url(registry.artifacts_url or registry.artifacts_dir)
+    pointer = write_state(store, events, labels, as_of)
+    context.log.info(f"online state as of {as_of}: {events.num_rows} events")
+    return dg.MaterializeResult(
+        metadata={
+            "as_of": as_of.isoformat(),
+            "events": events.num_rows,
+            "users": len(set(events.column("user_id").to_pylist())),
+            "label_rows": labels.num_rows,
+            "stamp": pointer["stamp"],
+            "location": store.uri("serving/online_state/CURRENT.json"),
         }
     )

@@ -17,6 +17,7 @@ TRAINING = "training"
 EVALUATION = "evaluation"
 MONITORING = "monitoring"
 OPERATIONS = "operations"
+SERVING = "serving"
 # Not a lifecycle stage: the eval suite's growth, from requirements to reviewed cases to results.
 EVAL_SUITE = "eval_suite"
 
@@ -46,6 +47,9 @@ EVAL_REQUIREMENTS = dg.AssetKey(["evals", "requirements"])
 EVAL_DRAFTS = dg.AssetKey(["evals", "drafts"])
 EVAL_SUITE_CASES = dg.AssetKey(["evals", "suite"])
 EVAL_SUITE_RESULTS = dg.AssetKey(["evals", "results"])
+FEATURES_ONLINE_STATE = dg.AssetKey(["features", "online_state"])
+SERVING_BATCH_SCORES = dg.AssetKey(["serving", "batch_scores"])
+SERVING_PREDICTIONS = dg.AssetKey(["serving", "predictions"])
 
 # --- asset checks --------------------------------------------------------------------
 CONTRACT_CHECK = "contract_fct_transactions"
@@ -74,6 +78,7 @@ DRIFT_SENSOR = "drift_retraining_sensor"
 TRIAGE_SENSOR = "triage_run_failures"
 TRAINING_ANOMALY_SENSOR = "triage_training_anomalies"
 RUN_COST_SENSOR = "record_run_costs"
+SERVING_DECISIONS_SENSOR = "land_serving_decisions"
 
 # --- owners: who is paged for what, by stage ------------------------------------------
 # Dagster's `owners` on assets, jobs and sensors come from here. Asset checks have no
@@ -92,6 +97,7 @@ OWNERS_BY_GROUP: dict[str, list[str]] = {
     MONITORING: [TEAM_ML_PLATFORM],
     OPERATIONS: [TEAM_ML_PLATFORM],
     EVAL_SUITE: [TEAM_ML_PLATFORM],
+    SERVING: [TEAM_ML_PLATFORM],
 }
 # The lifecycle in order: a failure touching several stages pages the earliest one's owner.
 STAGE_ORDER = (
@@ -101,6 +107,7 @@ STAGE_ORDER = (
     TRAINING,
     EVALUATION,
     MONITORING,
+    SERVING,
     OPERATIONS,
     EVAL_SUITE,
 )

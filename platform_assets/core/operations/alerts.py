@@ -11,6 +11,9 @@ Every alert carries its **owner** (``team:...``, from the stage that raised it) 
 | ``triage_ticket`` | the triage of a failed run | the ticket's recommended runbook |
 | ``training_anomaly`` | a training run that succeeded with anomalous metrics | ``review_training_anomaly`` |
 | ``drift_retrain`` | the drift sensor requesting a retrain | ``review_drift_retrain`` |
+| ``canary_rollback`` | the scoring service stopping a canary by itself | ``canary_rollback`` |
+| ``serving_latency`` | the scoring service's p99 latency above its SLO | ``serving_latency`` |
+| ``serving_errors`` | the scoring service's error rate above its SLO | ``serving_errors`` |
 
 Where an alert goes is the caller's choice of sinks: :func:`record_alert` (the local sink,
 ``platform.alerts``) always, and :func:`post_to_slack` when a Slack incoming webhook is
@@ -56,6 +59,9 @@ KINDS = (
     "triage_ticket",
     "training_anomaly",
     "drift_retrain",
+    "canary_rollback",
+    "serving_latency",
+    "serving_errors",
 )
 SEVERITIES = ("error", "warning", "info")
 SLACK_TIMEOUT_SECONDS = 10.0
