@@ -179,3 +179,125 @@ def day_transactions(home: Path, day: dt.date) -> list[dict]:
     for row in rows:
         row["event_ts"] = row["event_ts"].astimezone(dt.UTC).isoformat()
     return rows
+
+
+def constant_onnx(score: float, input_name: str = "amount_usd") -> bytes:
+    """An ONNX model that reads one float input and answers ``score`` for every row (a
+    deliberately bad challenger: same inputs as the real model's, a constant output)."""
+    from onnx import TensorProto, helper
+
+    value = helper.make_tensor_value_info
+    const = helper.make_tensor
+    graph = helper.make_graph(
+        [
+            helper.make_node("Mul", [input_name, "zero"], ["z"]),
+            helper.make_node("Add", ["z", "low"], ["p0"]),
+            helper.make_node("Add", ["z", "high"], ["p1"]),
+            helper.make_node("Concat", ["p0", "p1"], ["probabilities"], axis=1),
+        ],
+        "constant",
+        [value(input_name, TensorProto.FLOAT, [None, 1])],
+        [value("probabilities", TensorProto.FLOAT, [None, 2])],
+        initializer=[
+            const("zero", TensorProto.FLOAT, [1], [0.0]),
+            const("low", TensorProto.FLOAT, [1], [1.0 - score]),
+            const("high", TensorProto.FLOAT, [1], [score]),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    return model.SerializeToString()
+
+
+def register_copy(home: Path, onnx: bytes | None = None, threshold: float | None = None) -> int:
+    """Register a new version (v1's ONNX, or ``onnx``) with a passing parity record; returns it."""
+    from platform_assets_tests.support.dagster import offline_registry
+
+    registry = offline_registry(home)
+    v1 = registry.get(1)
+    version = registry.register(
+        {"model.onnx": onnx if onnx is not None else registry.read_file(1, "model.onnx")},
+        config=v1.config,
+        threshold=v1.threshold if threshold is None else threshold,
+        data_window=v1.record["data_window"],
+        metrics=v1.metrics,
+        lineage={"test": "copy"},
+        extra={"parity": {"passed": True, "max_abs_diff": 0.0}},
+    )
+    return version.version
+
+
+def promote(home: Path, version: int) -> None:
+    """Make ``version`` the champion with a passing decision (the gate is tested elsewhere)."""
+    from platform_assets.core.registry import GateDecision
+    from platform_assets_tests.support.dagster import offline_registry
+
+    registry = offline_registry(home)
+    decision = GateDecision(True, version, registry.aliases()["champion"], ["test"], [], {})
+    registry.promote(version, decision, actor="test")
+
+
+class Traffic:
+    """Threads posting single transactions to the service as fast as it answers (or at
+    ``rate`` per second in all), each a new transaction of 2026-01-09 built from ``template``;
+    every answer is kept: ``(sent_at, status, body)``."""
+
+    def __init__(self, url: str, templates: list[dict], threads: int = 4, rate: float = 0):
+        import itertools
+        import threading
+
+        self.url = url
+        self.templates = templates
+        self.answers: list[tuple[float, int, dict]] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._seq = itertools.count()
+        self._lock = threading.Lock()
+        self._pause = threads / rate if rate else 0.0
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]
+
+    def transaction(self, n: int) -> dict:
+        row = dict(self.templates[n % len(self.templates)])
+        row["transaction_id"] = f"tx_20260109_{n:08d}"
+        seconds = (n * 7) % 86_400
+        row["event_ts"] = (
+            f"2026-01-09T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}+00:00"
+        )
+        return row
+
+    def _run(self) -> None:
+        import time
+
+        while not self._stop.is_set():
+            with self._lock:
+                n = next(self._seq)
+            sent = time.monotonic()
+            try:
+                status, body = post(self.url + "/v1/score", self.transaction(n), timeout=10)
+            except OSError as exc:
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+                status, body = -1, {}
+            with self._lock:
+                self.answers.append((sent, status, body))
+            if self._pause:
+                time.sleep(max(0.0, self._pause - (time.monotonic() - sent)))
+
+    def __enter__(self) -> Traffic:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(15)
+
+    def ok(self) -> list[dict]:
+        with self._lock:
+            return [body for _, status, body in self.answers if status == 200]
+
+    def failed(self) -> list[tuple[float, int, dict]]:
+        with self._lock:
+            return [a for a in self.answers if a[1] != 200]
