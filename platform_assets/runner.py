@@ -35,6 +35,7 @@ from dagster._core.storage.tags import (
 from dagster._core.utils import make_new_run_id
 
 from platform_assets.core.settings import Settings, bundled_dagster_yaml
+from platform_assets.defs.jobs import MAIN_SELECTION
 from platform_assets.defs.keys import MAIN_JOB, RAW_TRANSACTIONS_OP
 from platform_assets.operations_runs import (
     POOL_WAIT_SECONDS,
@@ -101,8 +102,8 @@ def resolve_selection(
     """Asset keys for a selection: Dagster selection syntax or ``raw/transactions`` keys."""
     graph = defs.resolve_asset_graph()
     all_keys = graph.get_all_asset_keys()
-    if select is None:
-        return sorted(all_keys, key=lambda k: k.to_user_string())
+    if select is None:  # the main job's assets: not the service's decisions (their own days)
+        return sorted(MAIN_SELECTION.resolve(graph), key=lambda k: k.to_user_string())
     exprs = [select] if isinstance(select, str) else list(select)
     keys: set[dg.AssetKey] = set()
     for expr in exprs:
@@ -281,7 +282,7 @@ def _fill_history(
     history = [k for k in history if partitions_def.has_partition_key(k)]
     landed, failed = _history_state(history)
     graph = defs.resolve_asset_graph()
-    partitioned_keys = [k for k in graph.get_all_asset_keys() if graph.get(k).partitions_def]
+    partitioned_keys = [k for k in MAIN_SELECTION.resolve(graph) if graph.get(k).partitions_def]
     partitioned = sorted(k.to_user_string() for k in partitioned_keys)
     # A run killed halfway leaves days landed (even accepted) without their features: a day
     # is done when it failed its contract, or when every partitioned asset materialized it.

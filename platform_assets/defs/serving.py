@@ -12,6 +12,7 @@
 
 import hashlib
 import json
+from collections.abc import Iterator
 
 import dagster as dg
 
@@ -19,6 +20,7 @@ from platform_assets.core.registry.store import ArtifactStore, LocalStore, store
 from platform_assets.defs.automation import after_upstream
 from platform_assets.defs.keys import (
     FEATURES_TRANSACTIONS,
+    MODEL_CARD,
     SERVING,
     SERVING_BATCH_SCORES,
     SERVING_DECISIONS_SENSOR,
@@ -40,7 +42,9 @@ def _artifacts(registry: ModelRegistryResource) -> ArtifactStore:
 
 @dg.asset(
     key=SERVING_BATCH_SCORES,
-    deps=[FEATURES_TRANSACTIONS],
+    # After the model card: in a run that also trains, the day is scored by the champion the
+    # run may have just promoted (the card is written after the promotion gate).
+    deps=[FEATURES_TRANSACTIONS, MODEL_CARD],
     partitions_def=daily_partitions,
     group_name=SERVING,
     owners=owners(SERVING),
@@ -50,13 +54,20 @@ def _artifacts(registry: ModelRegistryResource) -> ArtifactStore:
 )
 def serving_batch_scores(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, registry: ModelRegistryResource
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     """The champion's score and decision of each validated transaction of the day, one row per
-    transaction (``serving.batch_scores``)."""
+    transaction (``serving.batch_scores``). A day materialized before any champion existed
+    has no rows (backfill it once one does)."""
     from platform_assets.core.registry.arms import current_arm
     from platform_assets.core.serving.landing import BATCH_SCORES_TABLE, score_batch_day
 
     models = registry.get_registry()
+    if models.champion() is None:
+        context.log.warning("no champion yet: nothing to score; backfill the day once one exists")
+        yield dg.MaterializeResult(
+            metadata={"dagster/row_count": 0, "champion": "none", "table": BATCH_SCORES_TABLE}
+        )
+        return
     totals = {"rows": 0, "holds": 0}
     version = None
     with warehouse.get_connection() as conn:
@@ -69,7 +80,7 @@ def serving_batch_scores(
             totals["holds"] += counts["holds"]
             version = counts["model_version"]
     arm = current_arm(models)
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": totals["rows"],
             "holds": totals["holds"],

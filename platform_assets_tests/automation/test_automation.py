@@ -17,7 +17,11 @@ from platform_assets.defs.keys import (
 from platform_assets.runner import load_definitions
 from platform_assets_tests.support.automation import execute_requested, tick, utc
 
-DAILY_CHAIN = {"raw/transactions", "validated/transactions", "features/transactions"}
+LANDED = {"raw/transactions", "validated/transactions", "features/transactions"}
+# A day's chain: landed, checked, validated, featured, and scored by the champion (if any).
+DAILY_CHAIN = LANDED | {"serving/batch_scores"}
+# Unpartitioned, once a day's features have finished updating: the scoring service's state.
+ONLINE_STATE = "features/online_state"
 BROKEN_FEED = {"ops": {"raw_transactions": {"config": {"amount_unit": "dollars"}}}}
 
 
@@ -32,7 +36,7 @@ def test_two_days_of_automation_request_the_right_runs(platform_home):
     _, instance = platform_home
     # A week of history, landed by hand, so that a model can train on Monday.
     history = platform_assets.backfill(
-        sorted(DAILY_CHAIN), "2026-02-21", "2026-02-27", instance=instance
+        sorted(LANDED), "2026-02-21", "2026-02-27", instance=instance
     )
     assert history.success
     defs = load_definitions()
@@ -45,7 +49,11 @@ def test_two_days_of_automation_request_the_right_runs(platform_home):
     assert [e.check_name for e in run.get_asset_check_evaluations()] == [
         CONTRACT_CHECK
     ]  # the check rode along
-    quiet = tick(defs, instance, utc("2026-03-01 00:45"), first.cursor)
+    # Once the day's features are written, the scoring service's online state follows them.
+    state = tick(defs, instance, utc("2026-03-01 00:45"), first.cursor)
+    assert state.requested == {None: {ONLINE_STATE}}
+    assert all(r.success for r in execute_requested(defs, instance, state))
+    quiet = tick(defs, instance, utc("2026-03-01 00:50"), state.cursor)
     assert quiet.requested == {}
     hourly = tick(defs, instance, utc("2026-03-01 01:00:30"), quiet.cursor)
     assert hourly.requested == {None: {"llm_observability"}}
@@ -57,11 +65,17 @@ def test_two_days_of_automation_request_the_right_runs(platform_home):
     assert all(r.success for r in execute_requested(defs, instance, monday))
     # ...then the whole model lifecycle and feature drift go in one run, in dependency order.
     retrain = tick(defs, instance, utc("2026-03-02 00:32"), monday.cursor)
-    assert retrain.requested == {None: _model_lifecycle(defs) | {FEATURE_DRIFT.to_user_string()}}
+    assert retrain.requested == {
+        None: _model_lifecycle(defs) | {FEATURE_DRIFT.to_user_string(), ONLINE_STATE}
+    }
     [model_run] = execute_requested(defs, instance, retrain)
     assert model_run.success
     assert instance.get_latest_materialization_event(FEATURE_DRIFT) is not None
-    settled = tick(defs, instance, utc("2026-03-02 00:40"), retrain.cursor)
+    # The new champion's card is written: the latest day is scored by it.
+    rescore = tick(defs, instance, utc("2026-03-02 00:40"), retrain.cursor)
+    assert rescore.requested == {"2026-03-01": {"serving/batch_scores"}}
+    assert all(r.success for r in execute_requested(defs, instance, rescore))
+    settled = tick(defs, instance, utc("2026-03-02 00:45"), rescore.cursor)
     assert settled.requested == {}
 
     # Tuesday: the day's chain, then drift against the champion; no retrain until next Monday.
@@ -70,7 +84,7 @@ def test_two_days_of_automation_request_the_right_runs(platform_home):
     assert tuesday.requested == {"2026-03-02": DAILY_CHAIN, None: {"llm_observability"}}
     assert all(r.success for r in execute_requested(defs, instance, tuesday))
     drift = tick(defs, instance, utc("2026-03-03 00:32"), tuesday.cursor)
-    assert drift.requested == {None: {FEATURE_DRIFT.to_user_string()}}
+    assert drift.requested == {None: {FEATURE_DRIFT.to_user_string(), ONLINE_STATE}}
     assert all(r.success for r in execute_requested(defs, instance, drift))
     assert tick(defs, instance, utc("2026-03-03 00:50"), drift.cursor).requested == {}
 

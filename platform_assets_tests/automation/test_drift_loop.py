@@ -25,7 +25,7 @@ from platform_assets.defs.keys import (
 from platform_assets.defs.monitoring import EXPLANATION_TAG, TRIGGER_TAG, drift_retraining_sensor
 from platform_assets.defs.resources import build_resources
 from platform_assets.runner import load_definitions
-from platform_assets_tests.support.automation import execute_requested, tick, utc
+from platform_assets_tests.support.automation import beside_serving, execute_requested, tick, utc
 
 # Prices triple and a third of the online purchases lose their device fingerprint: the contract
 # tolerates both (a warning), the features move.
@@ -57,7 +57,7 @@ def test_shifted_days_cause_exactly_one_explained_retrain_and_no_loop(platform_h
 
     # Day 1 (2026-03-02) closes with the shift; the chain runs, then drift after the features.
     day1 = tick(defs, instance, utc("2026-03-03 00:31"))
-    assert day1.requested.get("2026-03-02") == {
+    assert beside_serving(day1.requested).get("2026-03-02") == {
         "raw/transactions",
         "validated/transactions",
         "features/transactions",
@@ -67,7 +67,7 @@ def test_shifted_days_cause_exactly_one_explained_retrain_and_no_loop(platform_h
     [contract] = ingested.get_asset_check_evaluations()
     assert contract.passed  # the shift is a warning, not a broken contract
     drift = tick(defs, instance, utc("2026-03-03 00:32"), day1.cursor)
-    assert drift.requested == {None: {FEATURE_DRIFT.to_user_string()}}
+    assert beside_serving(drift.requested) == {None: {FEATURE_DRIFT.to_user_string()}}
     assert all(r.success for r in execute_requested(defs, instance, drift))
     measured = instance.get_latest_materialization_event(
         FEATURE_DRIFT
@@ -96,7 +96,7 @@ def test_shifted_days_cause_exactly_one_explained_retrain_and_no_loop(platform_h
 
     # (the daemon ticks every 30 seconds: it sees the drift result before anything else happens)
     seen = tick(defs, instance, utc("2026-03-03 00:33"), drift.cursor)
-    assert seen.requested == {}
+    assert beside_serving(seen.requested) == {}
 
     # The sensor asks for one retrain, explained, and alerts its owner.
     request, cursor = _drift_sensor(instance)
@@ -123,25 +123,27 @@ def test_shifted_days_cause_exactly_one_explained_retrain_and_no_loop(platform_h
 
     # What the retrain changed is measured again; the sensor does not ask twice.
     again = tick(defs, instance, utc("2026-03-03 00:40"), seen.cursor)
-    assert again.requested == {None: {FEATURE_DRIFT.to_user_string()}}
+    assert beside_serving(again.requested) == {None: {FEATURE_DRIFT.to_user_string()}}
     assert all(r.success for r in execute_requested(defs, instance, again))
     quiet, cursor = _drift_sensor(instance, cursor)
     assert isinstance(quiet, dg.SkipReason), quiet
 
     # Day 2: still shifted. One more day of the loop, no second retrain.
     day2 = tick(defs, instance, utc("2026-03-04 00:31"), again.cursor)
-    assert day2.requested.get("2026-03-03") == {
+    assert beside_serving(day2.requested).get("2026-03-03") == {
         "raw/transactions",
         "validated/transactions",
         "features/transactions",
     }
     assert all(r.success for r in execute_requested(defs, instance, day2, run_config=PRICE_SHIFT))
     drift2 = tick(defs, instance, utc("2026-03-04 00:32"), day2.cursor)
-    assert drift2.requested == {None: {FEATURE_DRIFT.to_user_string()}}
+    assert beside_serving(drift2.requested) == {None: {FEATURE_DRIFT.to_user_string()}}
     assert all(r.success for r in execute_requested(defs, instance, drift2))
     later, cursor = _drift_sensor(instance, cursor)
     assert isinstance(later, dg.SkipReason), later
-    assert tick(defs, instance, utc("2026-03-04 00:40"), drift2.cursor).requested == {}
+    assert (
+        beside_serving(tick(defs, instance, utc("2026-03-04 00:40"), drift2.cursor).requested) == {}
+    )
 
     [only] = _drift_runs(instance)
     assert only.run_id == retrain.run_id and only.job_name == RETRAIN_JOB

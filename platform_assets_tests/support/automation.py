@@ -75,3 +75,18 @@ def execute_requested(
             )
         )
     return results
+
+
+#: Assets that follow every day's features and every new champion for the scoring service;
+#: tests about other loops compare what a tick requested without them (``beside_serving``).
+SERVING_FOLLOWERS = {"serving/batch_scores", "features/online_state"}
+
+
+def beside_serving(requested: dict) -> dict:
+    """A tick's ``requested`` without :data:`SERVING_FOLLOWERS` (and without emptied entries)."""
+    out = {}
+    for partition, keys in requested.items():
+        rest = set(keys) - SERVING_FOLLOWERS
+        if rest:
+            out[partition] = rest
+    return out

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -217,7 +218,7 @@ def register_copy(home: Path, onnx: bytes | None = None, threshold: float | None
     version = registry.register(
         {"model.onnx": onnx if onnx is not None else registry.read_file(1, "model.onnx")},
         config=v1.config,
-        threshold=v1.threshold if threshold is None else threshold,
+        threshold=float(v1.threshold or 0.5) if threshold is None else threshold,
         data_window=v1.record["data_window"],
         metrics=v1.metrics,
         lineage={"test": "copy"},
@@ -250,7 +251,7 @@ class Traffic:
         self.answers: list[tuple[float, int, dict]] = []
         self.errors: list[str] = []
         self._stop = threading.Event()
-        self._seq = itertools.count()
+        self._seq: Iterator[int] = itertools.count()
         self._lock = threading.Lock()
         self._pause = threads / rate if rate else 0.0
         self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(threads)]

@@ -23,6 +23,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from platform_assets.core.features.transactions import load_features
@@ -167,8 +168,10 @@ def score_batch_day(
         )
     threshold = champion.threshold if champion.threshold is not None else 0.5
     frame = load_features(conn, day, day)
-    scores = (
-        OnnxScorer(registry.read_file(champion.version, ONNX_FILE)).score(frame)
+    scores: list[float] = (
+        np.asarray(OnnxScorer(registry.read_file(champion.version, ONNX_FILE)).score(frame))
+        .reshape(-1)
+        .tolist()
         if len(frame)
         else []
     )
@@ -177,7 +180,7 @@ def score_batch_day(
             "transaction_id": pa.array(frame["transaction_id"].tolist(), pa.string()),
             "partition_date": pa.array([day] * len(frame), pa.date32()),
             "model_version": pa.array([champion.version] * len(frame), pa.int32()),
-            "score": pa.array(list(scores), pa.float64()),
+            "score": pa.array(scores, pa.float64()),
             "decision": pa.array(["hold" if s >= threshold else "approve" for s in scores]),
         }
     )
