@@ -14,11 +14,10 @@ from platform_assets.cli.common import fail_usage
 
 def create_app():
     """The ASGI app of one worker (uvicorn's ``--factory`` target)."""
-    from platform_assets.core.serving import build_service
+    from platform_assets.core.serving import SERVICE_OWNER, build_service
     from platform_assets.core.settings import Settings
-    from platform_assets.defs.keys import SERVING, owners
 
-    return build_service(Settings.from_env(), owner=owners(SERVING)[0]).app()
+    return build_service(Settings.from_env(), owner=SERVICE_OWNER).app()
 
 
 @click.command("serve")

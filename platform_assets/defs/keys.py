@@ -9,6 +9,8 @@ import warnings
 
 import dagster as dg
 
+from platform_assets.core.serving import SERVICE_OWNER
+
 # --- groups: one per lifecycle stage (the same names as core/<stage> and the tests) -----
 INGESTION = "ingestion"
 VALIDATION = "validation"
@@ -97,7 +99,7 @@ OWNERS_BY_GROUP: dict[str, list[str]] = {
     MONITORING: [TEAM_ML_PLATFORM],
     OPERATIONS: [TEAM_ML_PLATFORM],
     EVAL_SUITE: [TEAM_ML_PLATFORM],
-    SERVING: [TEAM_ML_PLATFORM],
+    SERVING: [SERVICE_OWNER],
 }
 # The lifecycle in order: a failure touching several stages pages the earliest one's owner.
 STAGE_ORDER = (

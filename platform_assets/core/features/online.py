@@ -29,9 +29,8 @@ import datetime as dt
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import pyarrow as pa
 
 from platform_assets.core.features.transactions import (
@@ -43,6 +42,9 @@ from platform_assets.core.features.transactions import (
     PRIOR_STRENGTH,
     SOURCE_TABLE,
 )
+
+if TYPE_CHECKING:
+    import duckdb
 
 _US = 1_000_000
 WINDOW_1H_US = 3600 * _US

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from platform_assets.core.settings import Settings
 
 TRANSACTIONS_TABLE = "transactions"
+#: Who is paged for the service's alerts. Spelled here, not only in ``defs/keys.py``, so the
+#: service's workers never import Dagster (~100 MiB each); ``defs/keys.py`` reads it from here.
+SERVICE_OWNER = "team:ml-platform"
 
 
 def build_service(settings: Settings, owner: str) -> ScoringService:

@@ -12,9 +12,12 @@ import hashlib
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:  # imported where a DataFrame is scored: one-row scoring needs no pandas
+    import pandas as pd
 
 _SESSIONS: dict[tuple, OnnxScorer] = {}
 _LOCK = threading.Lock()
@@ -81,6 +84,8 @@ class OnnxScorer:
 
     def score(self, rows: Mapping | Sequence[Mapping] | pd.DataFrame) -> float | np.ndarray:
         """P(fraud): a float for one mapping, an array ``(n,)`` for a list or DataFrame."""
+        import pandas as pd
+
         if isinstance(rows, Mapping):
             return self.score_one(rows)
         frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
