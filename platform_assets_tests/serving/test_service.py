@@ -279,3 +279,30 @@ def test_kill_9_under_load_then_restart_lands_every_flushed_answer_once(served_h
         (b["request_id"], b["transaction_id"]) for b in after.ok()
     }
     assert landed <= answered, "a landed prediction was never answered"
+
+
+def test_a_shadow_scores_every_request_off_the_response_path(served_home):
+    shadow = register_copy(served_home, constant_onnx(0.5))
+    start_arm(offline_registry(served_home), shadow, "shadow", actor="test")
+    service = Service(served_home)
+    try:
+        service.wait_ready()
+        templates = day_transactions(served_home, DAYS[-1])[:50]
+        with Traffic(service.url, templates, threads=2) as traffic:
+            wait_for(lambda: len(traffic.ok()) > 100, 60, "traffic is answered")
+    finally:
+        service.stop()
+    assert all(
+        b["arm"] == "champion" and b["model_version"] == "fraud_model:v1" for b in traffic.ok()
+    )
+    _land(served_home, _today())
+    with wh.session(served_home / "w.duckdb", read_only=True) as conn:
+        shadowed = conn.execute(
+            "SELECT count(*), count(DISTINCT request_id), min(score), max(model_version) "
+            "FROM serving.predictions WHERE arm = 'shadow'"
+        ).fetchall()[0]
+        answered = conn.execute(
+            "SELECT count(*) FROM serving.predictions WHERE arm = 'champion'"
+        ).fetchall()[0][0]
+    assert shadowed[0] == answered == len(traffic.ok())
+    assert shadowed[2] == pytest.approx(0.5) and shadowed[3] == shadow
