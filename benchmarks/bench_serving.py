@@ -394,7 +394,8 @@ def main() -> None:
                 str(python),
                 "-c",
                 "import joblib, sys, mlflow.sklearn; "
-                "mlflow.sklearn.save_model(joblib.load(sys.argv[1]), sys.argv[2])",
+                "mlflow.sklearn.save_model(joblib.load(sys.argv[1]), sys.argv[2], "
+                "serialization_format='cloudpickle')",
                 str(joblib_path),
                 str(model_dir),
             ],
