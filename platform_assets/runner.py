@@ -35,6 +35,7 @@ from dagster._core.storage.tags import (
 from dagster._core.utils import make_new_run_id
 
 from platform_assets.core.settings import Settings, bundled_dagster_yaml
+from platform_assets.core.training.history import HISTORY_DAYS, bootstrap_days
 from platform_assets.defs.keys import MAIN_JOB, RAW_TRANSACTIONS_OP
 from platform_assets.operations_runs import (
     POOL_WAIT_SECONDS,
@@ -220,7 +221,6 @@ def _execute(
         raise RunnerError(f"invalid run config: {problems}") from None
 
 
-HISTORY_DAYS = 6
 BUNDLED_SOURCE = "bundled"
 
 
@@ -273,11 +273,8 @@ def _fill_history(
       source, which re-lands the same data; from another source, :class:`HistoryError`;
     - a day that failed its contract, or that every partitioned asset materialized: untouched.
     """
-    import datetime as dt
-
     partitions_def = _partitions_def(defs)
-    start = dt.date.fromisoformat(day)
-    history = [(start - dt.timedelta(days=n)).isoformat() for n in range(history_days, 0, -1)]
+    history = bootstrap_days(day, history_days)[:-1]  # the day itself is the main run's
     history = [k for k in history if partitions_def.has_partition_key(k)]
     landed, failed = _history_state(history)
     graph = defs.resolve_asset_graph()

@@ -59,6 +59,7 @@ def models_list(as_json: bool) -> None:
                 "data_window": version.record.get("data_window"),
                 "metrics": {k: v for k, v in version.metrics.items() if isinstance(v, int | float)},
                 "integrity": registry.integrity_problem(number) or "ok",
+                "signed": _signature_line(registry, number),
             }
         )
     corrupt_champion = any(r["integrity"] != "ok" and "champion" in r["aliases"] for r in rows)
@@ -73,6 +74,7 @@ def models_list(as_json: bool) -> None:
         metrics = ", ".join(f"{k} {row['metrics'][k]:.4f}" for k in headline)
         tags = f" [{', '.join(row['aliases'])}]" if row["aliases"] else ""
         click.echo(f"{row['id']}{tags}  {metrics}  window {row['data_window']}")
+        click.echo(f"  card: {row['signed']}")
         if row["integrity"] != "ok":
             click.echo(f"  CORRUPT: {row['integrity']}")
     if corrupt_champion:
@@ -84,18 +86,98 @@ def models_list(as_json: bool) -> None:
     sys.exit(EXIT_FAILED if corrupt_champion else EXIT_OK)
 
 
-@models.command("promote")
-@click.argument("version")
-def models_promote(version: str) -> None:
-    """Make VERSION (fraud_model:v2, v2 or 2) the champion, only if it passes the
-    champion/challenger gate.
+def _signature_line(registry, number: int) -> str:
+    from platform_assets.core.model_card.signing import signed_card
 
-    Exits 0 when promoted, 1 when the gate blocks it, 2 when the version does not exist.
-    """
+    try:
+        signature = signed_card(registry, number)
+    except _registry_errors() as exc:
+        return f"signature unreadable: {exc}"
+    if signature is None:
+        return "not signed"
+    return f"signed by {signature['by']} at {signature['at']}" + (
+        f" ({signature['note']})" if signature.get("note") else ""
+    )
+
+
+@models.command("sign")
+@click.argument("version")
+@click.option("--by", "by", required=True, help="Who signs: the person who reviewed the card.")
+@click.option("--note", default=None, help="What the signer wants on record (one line).")
+def models_sign(version: str, by: str, note: str | None) -> None:
+    """Sign VERSION's model card (fraud_model:v2, v2 or 2): records who, when, the note and the
+    SHA-256 of the card as read, in the card and in the registry.
+
+    Exits 0 when signed, 1 when the version has no card (or it fails its checksum), 2 for a
+    version that does not exist or an empty name."""
+    from platform_assets.core.model_card.signing import SigningError, sign_card
+
     registry = _registry()
     number = _version_number(version)
     if number not in registry.versions():
         fail_usage(f"no version {version}; the registry has {registry.versions() or 'none'}")
+    try:
+        signature = sign_card(registry, number, by, note)
+    except SigningError as exc:
+        if "no model card yet" not in str(exc):
+            fail_usage(f"not signed: {exc}")
+        click.echo(f"not signed: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    except _registry_errors() as exc:
+        click.echo(f"not signed: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    _record_in_ui(signature)
+    click.echo(
+        f"{registry.get(number).id}: card signed by {signature['by']} at {signature['at']} "
+        f"(card sha256 {signature['card_sha256']})"
+    )
+
+
+def _record_in_ui(signature: dict) -> None:
+    """The signature as an observation of model/model_card: the UI shows it in the asset's
+    metadata. Best effort: the registry holds the signature whatever the instance does."""
+    import dagster as dg
+
+    from platform_assets.defs.keys import MODEL_CARD
+    from platform_assets.runner import get_instance
+
+    try:
+        get_instance().report_runless_asset_event(
+            dg.AssetObservation(
+                asset_key=MODEL_CARD,
+                metadata={
+                    "signed": f"v{signature['version']} signed by {signature['by']} at "
+                    f"{signature['at']}",
+                    "signed_card_sha256": signature["card_sha256"],
+                    "signature_note": signature.get("note") or "",
+                },
+            )
+        )
+    except Exception as exc:  # the UI record is a copy; say so, do not fail the signature
+        click.echo(f"note: the signature is not shown in the UI: {exc}", err=True)
+
+
+@models.command("promote")
+@click.argument("version")
+def models_promote(version: str) -> None:
+    """Make VERSION (fraud_model:v2, v2 or 2) the champion, only if it passes the
+    champion/challenger gate (and, with PLATFORM_ASSETS_REQUIRE_SIGNED_CARD, only once its
+    card is signed).
+
+    Exits 0 when promoted, 1 when the gate blocks it, 2 when the version does not exist.
+    """
+    from platform_assets.core.model_card.signing import unsigned_reason
+    from platform_assets.core.settings import Settings
+
+    registry = _registry()
+    number = _version_number(version)
+    if number not in registry.versions():
+        fail_usage(f"no version {version}; the registry has {registry.versions() or 'none'}")
+    if Settings.from_env().require_signed_card:
+        reason = unsigned_reason(registry, number)
+        if reason is not None:
+            click.echo(f"not promoted: {reason}", err=True)
+            sys.exit(EXIT_FAILED)
     try:
         decision = registry.promote_if_passes(number, actor="cli")
     except _registry_errors() as exc:

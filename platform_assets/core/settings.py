@@ -16,6 +16,7 @@ with no configuration. Production overrides individual paths.
 | ``PLATFORM_ASSETS_DRIFT_THRESHOLD`` | ``0.3`` | drift share at which the drift sensor asks for a retrain |
 | ``PLATFORM_ASSETS_DRIFT_COOLDOWN_HOURS`` | ``24`` | quiet time after a drift-triggered retrain |
 | ``PLATFORM_ASSETS_RETRAIN_CRON`` | ``0 0 * * 1`` | the scheduled retrain's cadence (UTC) |
+| ``PLATFORM_ASSETS_REQUIRE_SIGNED_CARD`` | ``0`` | ``1``/``true``: a version becomes champion only once a person signed its model card (``platform-assets models sign``) |
 | ``PLATFORM_ASSETS_SLACK_WEBHOOK_URL`` | unset (alerts stay local) | a Slack incoming webhook every alert is also posted to |
 | ``PLATFORM_ASSETS_RUNBOOK_BASE_URL`` | ``./runbooks`` (the bundled copy) | where alerts link runbooks: a folder, or e.g. the repository's ``…/blob/main/runbooks`` |
 | ``PLATFORM_ASSETS_PRICE_VCPU_HOUR`` | ``0.04048`` | USD per vCPU-hour of step compute (AWS Fargate, Linux/x86, us-east-1) |
@@ -185,6 +186,17 @@ class ComputePrices:
         )
 
 
+def flag_from_env(env: Mapping[str, str], name: str) -> bool:
+    """A yes/no variable: ``1``/``true``/``yes``/``on`` or ``0``/``false``/``no``/``off``/unset;
+    anything else is a :class:`SettingsError` naming the variable."""
+    value = (env.get(name) or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name}={value!r}: expected 1/true/yes/on or 0/false/no/off")
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -204,6 +216,7 @@ class Settings:
     slack_webhook_url: str | None = field(default=None, repr=False)  # the URL is the secret
     runbook_base_url: str = field(default_factory=lambda: str(_bundled("runbooks")))
     prices: ComputePrices = field(default_factory=ComputePrices)
+    require_signed_card: bool = False
 
     SLACK_WEBHOOK_VARIABLE = "PLATFORM_ASSETS_SLACK_WEBHOOK_URL"
 
@@ -273,6 +286,7 @@ class Settings:
             runbook_base_url=env.get("PLATFORM_ASSETS_RUNBOOK_BASE_URL")
             or str(_bundled("runbooks")),
             prices=ComputePrices.from_env(env),
+            require_signed_card=flag_from_env(env, "PLATFORM_ASSETS_REQUIRE_SIGNED_CARD"),
         )
 
     @property

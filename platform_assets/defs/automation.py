@@ -5,12 +5,18 @@ With the daemon running (``platform-assets dev``, or a deployment), the
 
 | asset | runs | condition |
 | --- | --- | --- |
-| ``raw/transactions`` | each UTC day at 00:30, for the day that just closed; and, on a fresh home, the last complete day at once | :func:`daily_ingestion` |
+| ``raw/transactions`` | daily, 00:30 UTC; fresh home: history (1) | :func:`daily_ingestion` |
 | ``validated/transactions``, ``features/transactions`` | in the same run as the day's ingestion, after its blocking contract check | :func:`after_upstream` |
 | ``monitoring/feature_drift`` | on the tick after features (or a new champion) updated | :func:`after_upstream_finished` |
-| ``model/fraud_model`` | weekly (``PLATFORM_ASSETS_RETRAIN_CRON``, default Mondays 00:00 UTC, so the day's features are in), and whenever ``drift_retraining_sensor`` asks | :func:`on_retrain_cadence` |
+| ``model/fraud_model`` | first model (2); retrain cadence (3) | :func:`model_training` |
 | the rest of the model lifecycle | in the same run as the model, each after its blocking checks | :func:`after_upstream` |
 | ``llm_observability`` | hourly | :func:`hourly` |
+
+(1) The last complete day and the ``HISTORY_DAYS`` before it (``core/training/history.py``,
+the days ``platform-assets run`` lands too), in one run.
+(2) As soon as the features of that history are in and no model (so no champion) exists.
+(3) Weekly (``PLATFORM_ASSETS_RETRAIN_CRON``, default Mondays 00:00 UTC, once the day's
+features are in), and whenever ``drift_retraining_sensor`` asks.
 
 Checks have no condition of their own: Dagster runs an asset's checks in the run that
 materializes it, and a failed blocking check stops what is downstream in that run (which
@@ -23,11 +29,13 @@ automation off: stop the ``platform_automation`` sensor in the UI (Automation ta
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 import dagster as dg
 
 from platform_assets.core.settings import DEFAULT_RETRAIN_CRON, SettingsError, retrain_cron_from_env
+from platform_assets.core.training.history import HISTORY_DAYS
 from platform_assets.defs.keys import (
     AUTOMATION_SENSOR,
     FEATURES_TRANSACTIONS,
@@ -41,13 +49,24 @@ TIMEZONE = "UTC"
 
 AC = dg.AutomationCondition
 
+# The last complete day and the history before it: what a fresh home catches up at once, and
+# how far back an upstream update carries its chain (the same days `platform-assets run` lands).
+HISTORY_LOOKBACK = dt.timedelta(days=HISTORY_DAYS + 1)
+
+
+def in_history_window() -> dg.AutomationCondition:
+    """The last complete day or one of the ``HISTORY_DAYS`` before it (always true for an
+    unpartitioned asset)."""
+    return AC.in_latest_time_window(lookback_delta=HISTORY_LOOKBACK)
+
 
 def daily_ingestion() -> dg.AutomationCondition:
     """The day that just closed, once the ingestion cron ticks; and on the sensor's first
-    evaluation (a fresh home, or a changed condition) the last complete day if it is missing."""
+    evaluation (a fresh home, or a changed condition) every day of the history the model needs
+    that is missing, in one run (single-run backfill policy)."""
     catch_up = (
-        AC.in_latest_time_window() & AC.missing() & AC.initial_evaluation() & ~AC.in_progress()
-    ).with_label("catch up the last complete day")
+        in_history_window() & AC.missing() & AC.initial_evaluation() & ~AC.in_progress()
+    ).with_label(f"catch up the last complete day and the {HISTORY_DAYS} before it")
     return (AC.on_cron(INGESTION_CRON, TIMEZONE) | catch_up).with_label("daily ingestion")
 
 
@@ -64,7 +83,7 @@ def after_upstream() -> dg.AutomationCondition:
     # requested on that tick (a fresh home's catch-up) must still bring its chain along.
     same_tick = AC.any_deps_match(AC.will_be_requested()).with_label("an upstream is requested")
     return (
-        AC.in_latest_time_window()
+        in_history_window()
         & (same_tick | AC.any_deps_updated().since_last_handled())
         & ~AC.any_deps_in_progress()
         & ~AC.in_progress()
@@ -129,6 +148,23 @@ def on_retrain_cadence(cron: str | None = None) -> dg.AutomationCondition:
         & ~AC.any_deps_in_progress()
         & ~AC.in_progress()
     ).with_label("weekly retrain" if cron == DEFAULT_RETRAIN_CRON else f"retrain on cron {cron!r}")
+
+
+def first_model() -> dg.AutomationCondition:
+    """No model yet (so no champion): train as soon as the features have *finished*
+    updating, which on a fresh home is the catch-up of the whole history, in one run. Once
+    a model exists this is false, and the cadence (or the drift sensor) decides; a failed
+    first training is retried only when the features update again, not tick after tick."""
+    return (
+        AC.missing().with_label("no model (no champion) yet")
+        & after_upstream_finished(FEATURES_TRANSACTIONS)
+    ).with_label("first model once the history is in")
+
+
+def model_training(cron: str | None = None) -> dg.AutomationCondition:
+    """When ``model/fraud_model`` trains by itself: the first model, then the cadence."""
+    cadence = on_retrain_cadence(cron)
+    return (cadence | first_model()).with_label(f"first model, then {cadence.get_label()}")
 
 
 def hourly() -> dg.AutomationCondition:

@@ -144,6 +144,7 @@ def promotion_gate(
     from platform_assets.core.eval_suite.promotion import suite_run_for_gate
     from platform_assets.core.eval_suite.requirements import RequirementsError
     from platform_assets.core.eval_suite.suite import load_suite
+    from platform_assets.core.model_card.signing import unsigned_reason
     from platform_assets.core.registry import CorruptModelError
     from platform_assets.core.registry.candidates import promote_if_better
 
@@ -166,6 +167,7 @@ def promotion_gate(
             candidate.read_json("eval.json"),
             actor="promotion_gate",
             eval_cases=suite_run.comparison(),
+            hold=unsigned_reason(models, version) if platform.require_signed_card else None,
         )
     except CorruptModelError as exc:
         return dg.AssetCheckResult(
@@ -300,6 +302,7 @@ def model_card(
             "card_markdown": dg.MetadataValue.path(str(published.markdown_path)),
             "change_vs_previous": card["drift_vs_previous"]["summary"] or "first version",
             "fields_changed_vs_previous_card": len(card["diff_vs_previous_card"]),
+            "signed": f"not signed yet: platform-assets models sign {version.version} --by NAME",
             "card": dg.MetadataValue.md(published.markdown[:20_000]),
             "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }

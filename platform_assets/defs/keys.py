@@ -31,6 +31,8 @@ RAW_TRANSACTIONS = raw_key("transactions")
 RAW_TRANSACTIONS_OP = (
     "raw_transactions"  # the dlt op behind raw/*: run config goes under ops.raw_transactions
 )
+LABELS_CHARGEBACKS = dg.AssetKey(["labels", "chargebacks"])  # late fraud labels
+LABELS_CHARGEBACKS_OP = "labels_chargebacks"  # the dlt op behind labels/chargebacks
 VALIDATED_TRANSACTIONS = dg.AssetKey(["validated", "transactions"])
 FEATURES_TRANSACTIONS = dg.AssetKey(["features", "transactions"])
 FRAUD_MODEL = dg.AssetKey(["model", "fraud_model"])
@@ -49,6 +51,7 @@ EVAL_SUITE_RESULTS = dg.AssetKey(["evals", "results"])
 
 # --- asset checks --------------------------------------------------------------------
 CONTRACT_CHECK = "contract_fct_transactions"
+CHARGEBACKS_CONTRACT_CHECK = "contract_chargebacks"
 ONNX_PARITY_CHECK = "onnx_parity"
 PROMOTION_GATE_CHECK = "promotion_gate"
 LLM_REGRESSION_CHECK = "llm_observability_regressions"

@@ -273,6 +273,7 @@ def build_training_anomaly_sensor(
         from platform_assets.core.operations.training_anomalies import (
             anomaly_ticket,
             find_anomalies,
+            not_judged_yet,
         )
         from platform_assets.core.operations.triage import load_allowlist, run_safe_actions
 
@@ -280,6 +281,9 @@ def build_training_anomaly_sensor(
         if run is None:
             return dg.SkipReason(f"run {context.dagster_run.run_id} did not train the model")
         history = training_history(context.instance, before_run=run.run_id)
+        too_little = not_judged_yet(history, tolerances)
+        if too_little is not None:
+            return dg.SkipReason(f"training run {run.run_id} {too_little}")
         anomalies = find_anomalies(run, history, tolerances)
         if not anomalies:
             return dg.SkipReason(

@@ -74,6 +74,7 @@ class PlatformSettings(dg.ConfigurableResource):
     landing_url: str
     rows_per_partition: int = 20_000
     evals_dir: str = "evals"
+    require_signed_card: bool = False  # the gate leaves promotion to `models promote`
 
     def load_contract(self, table: str) -> Contract:
         """The ODCS contract of ``table`` from the contracts folder."""
@@ -89,6 +90,7 @@ class PlatformSettings(dg.ConfigurableResource):
             landing_url=settings.landing_url,
             rows_per_partition=settings.rows_per_partition,
             evals_dir=str(settings.evals_dir),
+            require_signed_card=settings.require_signed_card,
         )
 
 

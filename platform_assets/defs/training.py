@@ -15,7 +15,7 @@ from pydantic import Field
 
 from platform_assets.core.operations.alerts import Alert
 from platform_assets.core.training.model import TrainingConfig
-from platform_assets.defs.automation import after_upstream, on_retrain_cadence
+from platform_assets.defs.automation import after_upstream, model_training
 from platform_assets.defs.keys import (
     FEATURES_TRANSACTIONS,
     FRAUD_MODEL,
@@ -29,6 +29,7 @@ from platform_assets.defs.resources import (
     WAREHOUSE_POOL,
     ModelRegistryResource,
     NotifierResource,
+    PlatformSettings,
     WarehouseResource,
 )
 
@@ -87,7 +88,7 @@ def _markdown_table(rows: dict) -> str:
     deps=[FEATURES_TRANSACTIONS],
     group_name=TRAINING,
     owners=owners(TRAINING),
-    automation_condition=on_retrain_cadence(),
+    automation_condition=model_training(),
     kinds={"scikit-learn", "python"},
     pool=WAREHOUSE_POOL,
 )
@@ -96,10 +97,16 @@ def fraud_model(
     config: FraudModelConfig,
     warehouse: WarehouseResource,
     registry: ModelRegistryResource,
+    platform: PlatformSettings,
 ) -> dg.MaterializeResult:
     """The fraud classifier (scikit-learn pipeline), trained on the last ``training_days`` of
     features minus a holdout of the last ``holdout_days`` days, with its operating threshold."""
-    from platform_assets.core.features import feature_partitions, load_features
+    from platform_assets.core.features import (
+        complete_window_days,
+        feature_partitions,
+        load_features,
+    )
+    from platform_assets.core.ingestion.load import day_lineage
     from platform_assets.core.training import TrainingError, train_model
     from platform_assets.core.training.candidate import save_candidate
 
@@ -113,11 +120,18 @@ def fraud_model(
         end = days[-1]
         start = end - dt.timedelta(days=training_config.training_days - 1)
         features = load_features(conn, start, end)
+        window_days = [d.isoformat() for d in days if start <= d <= end]
+        lineage = day_lineage(conn, window_days, platform.landing_url)
     try:
-        model = train_model(features, training_config)
+        # The drift reference leaves out the days whose 7-day windows are incomplete.
+        model = train_model(features, training_config, reference_days=complete_window_days(days))
     except TrainingError as exc:
         raise dg.Failure(description=f"training failed: {exc}") from exc
+    training_rows = features["partition_date"].astype(str).value_counts().to_dict()
+    for day in lineage:
+        day["training_rows"] = int(training_rows.get(day["day"], 0))
     candidate = save_candidate(model, registry.artifacts_path / "candidates" / context.run_id)
+    candidate.write_json("lineage.json", {"days": lineage})
     summary = model.summary()
     return dg.MaterializeResult(
         metadata={

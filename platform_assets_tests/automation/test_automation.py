@@ -7,7 +7,9 @@ from __future__ import annotations
 import dagster as dg
 
 import platform_assets
+from platform_assets.core.training.history import bootstrap_days
 from platform_assets.defs.keys import (
+    CHARGEBACKS_CONTRACT_CHECK,
     CONTRACT_CHECK,
     EVAL_SUITE_RESULTS,
     EVALUATION,
@@ -17,7 +19,12 @@ from platform_assets.defs.keys import (
 from platform_assets.runner import load_definitions
 from platform_assets_tests.support.automation import execute_requested, tick, utc
 
-DAILY_CHAIN = {"raw/transactions", "validated/transactions", "features/transactions"}
+DAILY_CHAIN = {
+    "raw/transactions",
+    "validated/transactions",
+    "features/transactions",
+    "labels/chargebacks",
+}
 BROKEN_FEED = {"ops": {"raw_transactions": {"config": {"amount_unit": "dollars"}}}}
 
 
@@ -30,9 +37,10 @@ def _model_lifecycle(defs: dg.Definitions) -> set[str]:
 
 def test_two_days_of_automation_request_the_right_runs(platform_home):
     _, instance = platform_home
-    # A week of history, landed by hand, so that a model can train on Monday.
+    # The history before the last complete day, landed by hand (the first tick lands the day).
+    before = bootstrap_days("2026-02-28")[:-1]
     history = platform_assets.backfill(
-        sorted(DAILY_CHAIN), "2026-02-21", "2026-02-27", instance=instance
+        sorted(DAILY_CHAIN), before[0], before[-1], instance=instance
     )
     assert history.success
     defs = load_definitions()
@@ -42,10 +50,16 @@ def test_two_days_of_automation_request_the_right_runs(platform_home):
     assert first.requested == {"2026-02-28": DAILY_CHAIN}
     [run] = execute_requested(defs, instance, first)
     assert run.success
-    assert [e.check_name for e in run.get_asset_check_evaluations()] == [
-        CONTRACT_CHECK
-    ]  # the check rode along
-    quiet = tick(defs, instance, utc("2026-03-01 00:45"), first.cursor)
+    assert sorted(e.check_name for e in run.get_asset_check_evaluations()) == sorted(
+        [CHARGEBACKS_CONTRACT_CHECK, CONTRACT_CHECK]
+    )  # the checks rode along
+    # No model yet and the history is in: the first champion trains now, not on Monday, and
+    # feature drift runs after it in the same run (as after a weekly retrain).
+    bootstrap = tick(defs, instance, utc("2026-03-01 00:45"), first.cursor)
+    first_lifecycle = _model_lifecycle(defs) | {FEATURE_DRIFT.to_user_string()}
+    assert bootstrap.requested == {None: first_lifecycle}
+    assert all(r.success for r in execute_requested(defs, instance, bootstrap))
+    quiet = tick(defs, instance, utc("2026-03-01 00:50"), bootstrap.cursor)
     assert quiet.requested == {}
     hourly = tick(defs, instance, utc("2026-03-01 01:00:30"), quiet.cursor)
     assert hourly.requested == {None: {"llm_observability"}}
@@ -79,10 +93,10 @@ def test_a_quarantined_day_stops_its_chain_and_is_not_retried_in_a_loop(platform
     _, instance = platform_home
     defs = load_definitions()
     first = tick(defs, instance, utc("2026-03-01 00:40"))
-    assert first.requested == {"2026-02-28": DAILY_CHAIN}
+    assert first.requested == dict.fromkeys(bootstrap_days("2026-02-28"), DAILY_CHAIN)
     [run] = execute_requested(defs, instance, first, run_config=BROKEN_FEED)
     assert not run.success
-    [check] = run.get_asset_check_evaluations()
+    [check] = [e for e in run.get_asset_check_evaluations() if e.check_name == CONTRACT_CHECK]
     assert check.check_name == CONTRACT_CHECK and not check.passed
     assert run.asset_materializations_for_node("validated__transactions") == []
     # The blocked chain is not requested again, tick after tick; the next day runs as usual.

@@ -55,7 +55,11 @@ print(asset.automation_conditions_by_key[FRAUD_MODEL].get_label())
 
 
 @pytest.mark.parametrize(
-    ("cron", "label"), [(None, "weekly retrain"), ("0 6 * * *", "retrain on cron '0 6 * * *'")]
+    ("cron", "label"),
+    [
+        (None, "first model, then weekly retrain"),
+        ("0 6 * * *", "first model, then retrain on cron '0 6 * * *'"),
+    ],
 )
 def test_the_code_locations_model_carries_the_cadence(tmp_path, cron, label):
     # A process of its own: the conditions are built once, when the code location loads.

@@ -53,12 +53,26 @@ def execute_requested(
     run_config: Mapping | None = None,
     tags: Mapping[str, str] | None = None,
 ) -> list[dg.ExecuteInProcessResult]:
-    """Run what a tick requested as the daemon would: one run per partition key (assets with
-    their checks), partitioned runs first, then one run of the unpartitioned assets.
-    ``run_config`` is given to runs that select the ingestion op."""
+    """Run what a tick requested as the daemon would: partitioned runs first, then one run of
+    the unpartitioned assets. Days that request the same assets go in one run over their range
+    (every partitioned asset here has a single-run backfill policy, so the daemon does the
+    same: one run per range of consecutive days). ``run_config`` is given to runs that select the
+    ingestion op."""
+    partitioned: dict[frozenset[str], list[str]] = defaultdict(list)
+    for partition, keys in requested.requested.items():
+        if partition is not None:
+            partitioned[frozenset(keys)].append(partition)
+    runs: list[tuple[frozenset[str], str | None, dict[str, str]]] = []
+    for keys, days in sorted(partitioned.items(), key=lambda item: min(item[1])):
+        for first, last in _consecutive(sorted(days)):
+            if first == last:
+                runs.append((keys, first, {}))
+            else:
+                runs.append((keys, None, {RANGE_START_TAG: first, RANGE_END_TAG: last}))
+    if None in requested.requested:
+        runs.append((frozenset(requested.requested[None]), None, {}))
     results = []
-    order = sorted(requested.requested.items(), key=lambda item: (item[0] is None, item[0] or ""))
-    for partition, keys in order:
+    for keys, partition, range_tags in runs:
         selection = dg.AssetSelection.assets(
             *(dg.AssetKey.from_user_string(k) for k in sorted(keys))
         )
@@ -70,8 +84,27 @@ def execute_requested(
                 instance=instance,
                 partition_key=partition,
                 run_config=dict(config or {}),
-                tags=dict(tags or {}),
+                tags={**(tags or {}), **range_tags},
                 raise_on_error=False,
             )
         )
     return results
+
+
+# Dagster's run tags for a run over a range of partitions (public tag names, stable strings).
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def _consecutive(days: list[str]) -> list[tuple[str, str]]:
+    """Sorted ISO days as ``(first, last)`` ranges of consecutive days."""
+    ranges: list[tuple[str, str]] = []
+    for day in days:
+        if ranges and dt.date.fromisoformat(day) - dt.date.fromisoformat(ranges[-1][1]) == ONE_DAY:
+            ranges[-1] = (ranges[-1][0], day)
+        else:
+            ranges.append((day, day))
+    return ranges
+
+
+ONE_DAY = dt.timedelta(days=1)

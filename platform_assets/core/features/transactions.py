@@ -44,6 +44,7 @@ Table ``features.transactions``:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -323,6 +324,19 @@ def withdraw_feature_partitions(
     )
     stale = sorted(day.isoformat() for day in feature_partitions(conn) if day in later)
     return {"removed_rows": int(removed), "stale_days": stale}
+
+
+def complete_window_days(days: Iterable[dt.date]) -> list[dt.date]:
+    """The days among ``days`` whose trailing windows are complete: each of the
+    ``HISTORY_DAYS`` days before it is among ``days`` too. On the first days of a warehouse the
+    per-user counts and sums see only part of their window, so these rows look unlike any
+    later day; they must not describe "normal" traffic (the drift reference)."""
+    present = set(days)
+    return sorted(
+        day
+        for day in present
+        if all(day - dt.timedelta(days=n) in present for n in range(1, HISTORY_DAYS + 1))
+    )
 
 
 def feature_partitions(conn: duckdb.DuckDBPyConnection) -> list[dt.date]:

@@ -357,8 +357,14 @@ def _signals_to_dagster(dlt) -> None:
     dlt.config["runtime.intercept_signals"] = False
 
 
-def build_pipeline(warehouse_path: str | Path, pipelines_dir: str | Path):
-    """The dlt pipeline that lands batches in the ``raw`` schema of the warehouse.
+def build_pipeline(
+    warehouse_path: str | Path,
+    pipelines_dir: str | Path,
+    dataset_name: str = RAW_SCHEMA,
+    pipeline_name: str = PIPELINE_NAME,
+):
+    """The dlt pipeline that lands batches in the ``raw`` schema of the warehouse (or in
+    ``dataset_name``: the late labels land in ``labels``, by a pipeline of their own).
 
     A DuckDB file gets dlt's ``duckdb`` destination. The production DuckLake
     (``ducklake:<schema>``) gets :func:`lake_destination`, and each process a working folder
@@ -380,17 +386,17 @@ def build_pipeline(warehouse_path: str | Path, pipelines_dir: str | Path):
     if resolve_lake(warehouse_path) is None:
         destination = dlt.destinations.duckdb(str(warehouse_path))
     else:
-        destination = lake_destination(str(warehouse_path))
+        destination = lake_destination(str(warehouse_path), dataset_name)
         pipelines_dir = Path(pipelines_dir) / f"process-{os.getpid()}"
     return dlt.pipeline(
-        pipeline_name=PIPELINE_NAME,
+        pipeline_name=pipeline_name,
         destination=destination,
-        dataset_name=RAW_SCHEMA,
+        dataset_name=dataset_name,
         pipelines_dir=str(pipelines_dir),
     )
 
 
-def lake_destination(warehouse_name: str):
+def lake_destination(warehouse_name: str, schema: str = RAW_SCHEMA):
     """dlt's destination for the DuckLake: each normalized Parquet file of a ``merge`` table
     replaces the partitions it holds (its ``merge_key`` values) in one transaction, through
     ``warehouse.connect`` (which retries what DuckLake asks to retry).
@@ -417,13 +423,13 @@ def lake_destination(warehouse_name: str):
         from platform_assets.core import warehouse
 
         file, name = str(items), table["name"]
-        target = f"{RAW_SCHEMA}.{quote_ident(name)}"
+        target = f"{schema}.{quote_ident(name)}"
         keys = [c for c, hints in table.get("columns", {}).items() if hints.get("merge_key")]
         replace = table.get("write_disposition") == "merge" and keys
         load_id = dlt.current.load_package_state()["load_id"]
         with warehouse.session(warehouse_name) as conn:
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
-            stored = table_columns(conn, RAW_SCHEMA, name)
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            stored = table_columns(conn, schema, name)
             # Only new columns are added: an ALTER, even a no-op, conflicts with every insert.
             new_columns = [
                 (c, t)
@@ -466,6 +472,34 @@ def lake_destination(warehouse_name: str):
             done.update(values)
 
     return ducklake()
+
+
+def day_lineage(
+    conn, days: Sequence[str], landing_url: str, table_name: str = TRANSACTIONS_TABLE
+) -> list[dict]:
+    """Where each of ``days`` came from: ``{"day", "source", "source_uri", "raw_rows"}`` from
+    the batch manifest (a day never landed has ``source`` None). The bundled source's URI
+    is ``bundled://<table>/<day>``; a landing folder's is the partition's folder."""
+    landed = (
+        table_columns(conn, "platform", "batch_manifest")
+        and conn.execute(
+            "SELECT partition_key, source, row_count FROM platform.batch_manifest "
+            "WHERE table_name = ? AND list_contains(?, partition_key)",
+            [table_name, list(days)],
+        ).fetchall()
+    )
+    rows = {key: (source, count) for key, source, count in landed or []}
+    out = []
+    for day in days:
+        source, count = rows.get(day, (None, None))
+        if source == "landing":
+            uri = f"{landing_url.rstrip('/')}/{table_name}/{PARTITION_COLUMN}={day}/"
+        elif source is not None:
+            uri = f"{source}://{table_name}/{day}"
+        else:
+            uri = None
+        out.append({"day": day, "source": source, "source_uri": uri, "raw_rows": count})
+    return out
 
 
 def stored_column_types(conn, table_name: str = "transactions") -> dict[str, str]:

@@ -160,6 +160,27 @@ def approve(card: dict, name: str, role: str) -> dict:
     return card
 
 
+def _training_days_table(days: list[dict]) -> list[str]:
+    """Each training day's source URI and row counts, as a Markdown table (empty: none)."""
+    if not days:
+        return []
+    rows = [
+        f"| {d['day']} | {d.get('source_uri') or '(not landed)'} | {d.get('raw_rows')} | "
+        f"{d.get('training_rows')} |"
+        for d in days
+    ]
+    return ["", "| day | source | raw rows | training rows |", "| --- | --- | --- | --- |", *rows]
+
+
+def _approval_line(approval: dict) -> str:
+    line = f"- {approval.get('name')} ({approval.get('role')}), {approval.get('at')}"
+    if approval.get("card_sha256"):
+        line += f", card sha256 {approval['card_sha256'][:16]}…"
+    if approval.get("note"):
+        line += f": {approval['note']}"
+    return line
+
+
 _VOLATILE = {"generated_at", "diff_vs_previous_card"}
 
 
@@ -222,7 +243,11 @@ def render_markdown(card: dict) -> str:
         f"{format_value(data['positive_rate'])})",
         f"- Holdout window: {data['holdout_window']} ({data['holdout_rows']} rows)",
         f"- Features: {', '.join(data['features'] or [])}",
-        f"- Lineage: {json.dumps(data['lineage'], default=str)}",
+        "- Lineage: "
+        + json.dumps(
+            {k: v for k, v in data["lineage"].items() if k != "training_days"}, default=str
+        ),
+        *_training_days_table(data["lineage"].get("training_days") or []),
         "",
         "## Evaluation",
         "",
@@ -274,7 +299,7 @@ def render_markdown(card: dict) -> str:
         lines += [f"- {r}" for r in card["gate"]["reasons"]]
     lines += ["", "## Known limitations", ""] + [f"- {x}" for x in card["known_limitations"]]
     lines += ["", "## Approvals", ""]
-    lines += [f"- {a.get('name')} ({a.get('role')}), {a.get('at')}" for a in card["approvals"]] or [
+    lines += [_approval_line(a) for a in card["approvals"]] or [
         "None yet: this card has not been signed."
     ]
     if card.get("drafted"):

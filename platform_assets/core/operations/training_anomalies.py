@@ -53,6 +53,17 @@ def _median(history: list[TrainingRun], name: str) -> float | None:
     return statistics.median(values) if values else None
 
 
+def not_judged_yet(history: list[TrainingRun], tolerances: Tolerances | None = None) -> str | None:
+    """Why a run is not judged (too few earlier runs, saying how many are needed), or None."""
+    tol = tolerances or Tolerances()
+    if len(history) >= tol.min_history:
+        return None
+    return (
+        f"not judged yet: {len(history)} earlier training run(s), {tol.min_history} are needed "
+        f"before a run is compared with its history"
+    )
+
+
 def find_anomalies(
     run: TrainingRun, history: list[TrainingRun], tolerances: Tolerances | None = None
 ) -> list[str]:

@@ -1,8 +1,10 @@
 """From a training candidate (``core.training.candidate``) to a registered version and its
 promotion decision.
 
-The candidate folder is the unit of idempotence: registering the same folder twice returns
-the version registered the first time, so a re-run of the gate registers nothing new.
+Registering is idempotent twice over: the same candidate folder returns the version
+registered from it (a re-run of the gate), and so does a candidate trained on identical
+inputs (the same feature rows, config and code: ``inputs_fingerprint``), so a retrain that
+has nothing new to learn from (``make run`` twice) registers nothing new.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
     from platform_assets.core.training.candidate import Candidate
 
 CANDIDATE_FILES = ("model.onnx", "model.joblib", "reference.parquet")
+INPUTS_FINGERPRINT = "inputs_fingerprint"  # lineage: what the version was trained on
 
 
 def register_candidate(
@@ -28,6 +31,11 @@ def register_candidate(
     if existing is not None:
         return existing
     summary = candidate.summary
+    fingerprint = summary.get("inputs_fingerprint") or ""
+    if fingerprint:
+        same_inputs = registry.version_with_lineage(INPUTS_FINGERPRINT, fingerprint)
+        if same_inputs is not None:
+            return same_inputs
     return registry.register(
         {name: (candidate.path / name).read_bytes() for name in CANDIDATE_FILES},
         config=summary["config"],
@@ -45,9 +53,17 @@ def register_candidate(
             "candidate_dir": str(candidate.path),
             "feature_table": feature_table,
             "asset": asset,
+            INPUTS_FINGERPRINT: fingerprint,
+            "training_days": _training_days(candidate),
         },
         extra={"parity": candidate.read_json("parity.json")},
     )
+
+
+def _training_days(candidate: Candidate) -> list[dict]:
+    """Each training day's source URI and row counts (``lineage.json``), if recorded."""
+    path = candidate.path / "lineage.json"
+    return candidate.read_json("lineage.json")["days"] if path.is_file() else []
 
 
 def promote_if_better(
@@ -56,6 +72,7 @@ def promote_if_better(
     evaluation: dict,
     actor: str,
     eval_cases: EvalCaseComparison | None = None,
+    hold: str | None = None,
 ) -> GateDecision:
     """Run the gate for ``version`` and promote it on a pass.
 
@@ -66,10 +83,26 @@ def promote_if_better(
     was run against the current champion, a case the champion passes and the candidate
     fails blocks the promotion.
 
+    ``hold``: the gate runs, but a passing version is not promoted; ``hold`` says why (a
+    signed card is required first) and joins the decision's reasons.
+
     Raises:
         CorruptModelError: a file of ``version`` fails its checksum; the champion stays.
     """
     champion = registry.champion()
+    if champion is not None and champion.version == version:
+        # A candidate with the champion's own training inputs: nothing new to judge or move.
+        return GateDecision(
+            passed=True,
+            challenger_version=version,
+            champion_version=version,
+            reasons=[
+                f"trained on the same inputs as champion v{version} (rows, config, code): "
+                f"nothing new registered, the champion stays"
+            ],
+            comparisons=[],
+            policy={},
+        )
     same_holdout = (
         evaluation["champion"]
         if champion and evaluation.get("champion_version") == champion.version
@@ -77,6 +110,13 @@ def promote_if_better(
     )
     if eval_cases is not None:
         registry.attach_eval_cases(version, eval_cases)
+    if hold is not None:
+        decision = registry.evaluate_gate(
+            version, champion_metrics=same_holdout, eval_cases=eval_cases
+        )
+        if decision.passed:
+            decision.reasons.append(f"passed the gate, not promoted yet: {hold}")
+        return decision
     return registry.promote_if_passes(
         version, champion_metrics=same_holdout, actor=actor, eval_cases=eval_cases
     )

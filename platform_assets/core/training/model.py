@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -134,6 +135,8 @@ class TrainedModel:
     holdout: pd.DataFrame = field(repr=False)
     reference_sample: pd.DataFrame = field(repr=False)
     fit_seconds: float = 0.0
+    # What the model learned from (rows, config, code): see `training_inputs_fingerprint`.
+    inputs_fingerprint: str = ""
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """P(fraud) per row, shape ``(n,)``, from the scikit-learn pipeline."""
@@ -151,6 +154,7 @@ class TrainedModel:
             "fit_seconds": round(self.fit_seconds, 3),
             "features": list(self.config.feature_columns),
             "config": self.config.to_dict(),
+            "inputs_fingerprint": self.inputs_fingerprint,
         }
 
 
@@ -230,12 +234,61 @@ def split_by_time(features: pd.DataFrame, holdout_days: int) -> tuple[pd.DataFra
     )
 
 
+# The code a model's numbers depend on: the feature definitions and this training module.
+_FINGERPRINTED_CODE = ("core/features/transactions.py", "core/training/model.py")
+
+
+def training_inputs_fingerprint(features: pd.DataFrame, config: TrainingConfig) -> str:
+    """SHA-256 of everything a training run learns from: the feature rows of its window (their
+    content, in transaction order), its config and the code of the features and the training.
+
+    Two runs with the same fingerprint fit the same model (the fit is seeded), so the registry
+    keeps one version for them (``core/registry/candidates.register_candidate``)."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    digest = hashlib.sha256()
+    digest.update(json.dumps(config.to_dict(), sort_keys=True, default=str).encode())
+    package = Path(__file__).resolve().parents[2]
+    for relative in _FINGERPRINTED_CODE:
+        digest.update(relative.encode())
+        digest.update((package / relative).read_bytes())
+    columns = sorted(features.columns)
+    keys = [c for c in ("partition_date", "transaction_id") if c in features.columns]
+    ordered = features.sort_values(keys).reset_index(drop=True) if keys else features
+    digest.update(json.dumps(columns).encode())
+    digest.update(pd.util.hash_pandas_object(ordered[columns], index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _reference_pool(
+    features: pd.DataFrame, train: pd.DataFrame, reference_days: Collection[dt.date] | None
+) -> pd.DataFrame:
+    """The rows the drift reference is sampled from (see ``train_model``)."""
+    import pandas as pd
+
+    if reference_days is None:
+        return train
+    allowed = set(reference_days)
+    for frame in (train, features):
+        rows = frame[pd.to_datetime(frame["partition_date"]).dt.date.isin(allowed)]
+        if not rows.empty:
+            return rows
+    return train
+
+
 def _span(days) -> str:
     return f"{days[0]}..{days[-1]}" if days else "none"
 
 
 def train_model(
-    features: pd.DataFrame, config: TrainingConfig | None = None, reference_rows: int = 20_000
+    features: pd.DataFrame,
+    config: TrainingConfig | None = None,
+    reference_rows: int = 20_000,
+    reference_days: Collection[dt.date] | None = None,
 ) -> TrainedModel:
     """Fit the pipeline on all but the last ``holdout_days`` days of ``features``.
 
@@ -243,6 +296,11 @@ def train_model(
         features: rows of ``features.transactions`` (any order), label column ``is_fraud``.
         config: hyperparameters; defaults when None.
         reference_rows: size of the seeded training sample kept as the drift reference.
+        reference_days: the days whose rows may describe normal traffic in the drift
+            reference (``core.features.complete_window_days``: their 7-day windows are
+            complete). The reference is drawn from the training rows of those days; when the
+            training part has none (a first model on a fresh history), from the window's rows
+            of those days; with none at all, from the training rows. ``None``: every day.
 
     Raises:
         InsufficientDataError: too few days, rows or fraud cases to train or evaluate.
@@ -310,7 +368,10 @@ def train_model(
         )
         train_scores = pipeline.predict_proba(model_input(threshold_rows, config))[:, 1]
     threshold = float(np.quantile(train_scores, 1.0 - config.alert_rate))
-    reference = train.sample(n=min(reference_rows, len(train)), random_state=config.seed)
+    reference_pool = _reference_pool(features, train, reference_days)
+    reference = reference_pool.sample(
+        n=min(reference_rows, len(reference_pool)), random_state=config.seed
+    )
     return TrainedModel(
         pipeline=pipeline,
         config=config,
@@ -322,4 +383,5 @@ def train_model(
         holdout=holdout,
         reference_sample=reference.reset_index(drop=True),
         fit_seconds=fit_seconds,
+        inputs_fingerprint=training_inputs_fingerprint(features, config),
     )
