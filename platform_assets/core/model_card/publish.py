@@ -45,10 +45,20 @@ def card_for_version(
     previous, _ = registry.compared_versions()
     if previous is not None and previous.version == version.version:
         previous = None
+    previous_record = None if previous is None else previous.record
+    same_rows = (
+        None
+        if previous is None
+        else registry.champion_on_holdout(version.version, previous.version)
+    )
+    if previous_record is not None and same_rows:
+        # The change against the version it was compared with, on the same holdout rows (the
+        # numbers the gate judged), not against that version's own holdout.
+        previous_record = {**previous_record, "metrics": same_rows}
     return build_model_card(
         version.record,
         status=status,
-        previous_record=None if previous is None else previous.record,
+        previous_record=previous_record,
         previous_card=_previous_card(registry, previous),
         gate_decision=_gate_decision(version),
         drift=drift,

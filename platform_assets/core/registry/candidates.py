@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from platform_assets.core.registry.gate import EvalCaseComparison, GateDecision
-from platform_assets.core.registry.registry import ModelRegistry, ModelVersion
+from platform_assets.core.registry.registry import SAME_HOLDOUT, ModelRegistry, ModelVersion
 
 if TYPE_CHECKING:
     from platform_assets.core.training.candidate import Candidate
@@ -56,8 +56,20 @@ def register_candidate(
             INPUTS_FINGERPRINT: fingerprint,
             "training_days": _training_days(candidate),
         },
-        extra={"parity": candidate.read_json("parity.json")},
+        extra={
+            "parity": candidate.read_json("parity.json"),
+            SAME_HOLDOUT: _same_holdout(candidate),
+        },
     )
+
+
+def _same_holdout(candidate: Candidate) -> dict:
+    """The champion the candidate was evaluated against, and its metrics on the same rows."""
+    evaluation = candidate.read_json("eval.json")
+    return {
+        "champion_version": evaluation.get("champion_version"),
+        "champion_metrics": evaluation.get("champion"),
+    }
 
 
 def _training_days(candidate: Candidate) -> list[dict]:
@@ -106,7 +118,7 @@ def promote_if_better(
     same_holdout = (
         evaluation["champion"]
         if champion and evaluation.get("champion_version") == champion.version
-        else None
+        else registry.champion_on_holdout(version, champion.version if champion else None)
     )
     if eval_cases is not None:
         registry.attach_eval_cases(version, eval_cases)

@@ -38,6 +38,7 @@ from platform_assets.core.registry.store import ArtifactStore
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 ONNX_FILE = "model.onnx"
+SAME_HOLDOUT = "same_holdout"  # record: {"champion_version", "champion_metrics"} at registration
 
 
 class RegistryError(RuntimeError):
@@ -254,6 +255,18 @@ class ModelRegistry:
                 return version
         return None
 
+    def champion_on_holdout(self, version: int, champion: int | None) -> dict | None:
+        """The metrics of ``champion`` re-scored on ``version``'s own holdout, as the evaluation
+        recorded them at registration (``same_holdout``), or None when ``version`` was not
+        compared with that champion.
+
+        The one comparison of a version with a champion: the gate, ``models promote`` and the
+        model card all read it, so they judge on the same rows and the same numbers."""
+        recorded = self.get(version).record.get(SAME_HOLDOUT) or {}
+        if champion is None or recorded.get("champion_version") != champion:
+            return None
+        return recorded.get("champion_metrics")
+
     def compared_versions(self) -> tuple[ModelVersion | None, ModelVersion | None]:
         """(champion, challenger) as a comparison sees them: after a promotion the two aliases
         point at the same version, so the challenger's opponent is the champion it replaced."""
@@ -325,6 +338,8 @@ class ModelRegistry:
         champion = self.champion()
         if champion is not None and champion.version == version:
             champion = None if champion_metrics is None else champion
+        if champion is not None and champion_metrics is None:
+            champion_metrics = self.champion_on_holdout(version, champion.version)
         theirs = None if champion is None else (champion_metrics or champion.metrics)
         champion_version = None if champion is None else champion.version
         if eval_cases is None:
