@@ -91,6 +91,14 @@ def after_upstream() -> dg.AutomationCondition:
     ).with_label("after upstream")
 
 
+def with_its_asset() -> dg.AutomationCondition:
+    """For an asset check defined apart from its asset (``@dg.asset_check``): run in the run
+    that materializes the asset. The daemon puts a separate check of an unpartitioned asset
+    in that run only when the check's own condition asks for it; without one, the model's
+    lifecycle ran without ``onnx_parity`` and ``promotion_gate``, so nothing was promoted."""
+    return AC.any_deps_match(AC.will_be_requested()).with_label("with its asset")
+
+
 def upstream_blocked() -> dg.AutomationCondition:
     """An upstream asset's latest blocking check failed: what it holds must not flow on (a
     quarantined day; a challenger the gate blocked must get no model card). A skipped step

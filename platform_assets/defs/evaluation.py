@@ -19,7 +19,7 @@ import dagster as dg
 
 from platform_assets.core.features.transactions import FEATURE_TABLE
 from platform_assets.core.operations.alerts import Alert
-from platform_assets.defs.automation import after_upstream
+from platform_assets.defs.automation import after_upstream, with_its_asset
 from platform_assets.defs.keys import (
     CHAMPION_CHALLENGER_GATE,
     EVAL_RESULTS,
@@ -128,6 +128,7 @@ def champion_challenger_gate(
 @dg.asset_check(
     asset=CHAMPION_CHALLENGER_GATE,
     name=PROMOTION_GATE_CHECK,
+    automation_condition=with_its_asset(),
     blocking=True,
     metadata=owner_metadata(EVALUATION),
     description="The challenger is not worse than the champion on PR-AUC beyond 0.01, no slice "

@@ -15,7 +15,7 @@ import dagster as dg
 
 from platform_assets.core.llm import governance
 from platform_assets.core.operations.alerts import Alert
-from platform_assets.defs.automation import hourly
+from platform_assets.defs.automation import hourly, with_its_asset
 from platform_assets.defs.keys import (
     LLM_OBSERVABILITY,
     LLM_REGRESSION_CHECK,
@@ -70,6 +70,7 @@ def llm_observability(warehouse: WarehouseResource) -> dg.MaterializeResult:
 @dg.asset_check(
     asset=LLM_OBSERVABILITY,
     name=LLM_REGRESSION_CHECK,
+    automation_condition=with_its_asset(),
     metadata=owner_metadata(OPERATIONS),
     description="WARNs when, for a task and model, the cache-hit rate fell by more than 10 points or the "
     "cost per successful task rose above 1.5x, against the previous 24 hours.",

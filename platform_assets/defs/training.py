@@ -15,7 +15,7 @@ from pydantic import Field
 
 from platform_assets.core.operations.alerts import Alert
 from platform_assets.core.training.model import TrainingConfig
-from platform_assets.defs.automation import after_upstream, model_training
+from platform_assets.defs.automation import after_upstream, model_training, with_its_asset
 from platform_assets.defs.keys import (
     FEATURES_TRANSACTIONS,
     FRAUD_MODEL,
@@ -183,6 +183,7 @@ def fraud_model_onnx(
 @dg.asset_check(
     asset=FRAUD_MODEL_ONNX,
     name=ONNX_PARITY_CHECK,
+    automation_condition=with_its_asset(),
     blocking=True,
     metadata=owner_metadata(TRAINING),
     description="ONNX and scikit-learn agree on every holdout row within 1e-3 (P(fraud)).",

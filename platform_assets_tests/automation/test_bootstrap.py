@@ -14,7 +14,15 @@ from platform_assets.core.features import complete_window_days
 from platform_assets.core.registry import registry_for
 from platform_assets.core.settings import Settings
 from platform_assets.core.training.history import HISTORY_DAYS, bootstrap_days
-from platform_assets.defs.keys import FEATURE_DRIFT, FRAUD_MODEL, MODEL_CARD
+from platform_assets.defs.keys import (
+    CHAMPION_CHALLENGER_GATE,
+    FEATURE_DRIFT,
+    FRAUD_MODEL,
+    FRAUD_MODEL_ONNX,
+    MODEL_CARD,
+    ONNX_PARITY_CHECK,
+    PROMOTION_GATE_CHECK,
+)
 from platform_assets.runner import load_definitions
 from platform_assets_tests.support.automation import execute_requested, tick, utc
 from platform_assets_tests.support.dagster_dev import dagster_dev
@@ -50,6 +58,11 @@ def test_a_fresh_home_lands_its_history_then_trains_a_first_champion_at_once(pla
     bootstrap = tick(defs, instance, utc("2026-03-01 00:41"), first.cursor)
     requested = bootstrap.keys(None)
     assert FRAUD_MODEL.to_user_string() in requested and MODEL_CARD.to_user_string() in requested
+    # The checks defined apart from their assets ride along (the daemon runs only what is asked).
+    assert {(c.asset_key, c.name) for c in bootstrap.checks} >= {
+        (FRAUD_MODEL_ONNX, ONNX_PARITY_CHECK),
+        (CHAMPION_CHALLENGER_GATE, PROMOTION_GATE_CHECK),
+    }
     assert all(run.success for run in execute_requested(defs, instance, bootstrap))
     registry = registry_for(Settings.from_env().registry_url)
     champion = registry.champion()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dagster as dg
 
@@ -17,6 +17,8 @@ class Tick:
 
     result: dg.EvaluateAutomationConditionsResult
     requested: dict[str | None, set[str]]  # partition key (None: unpartitioned) -> asset keys
+    # the asset checks (defined apart from their asset) the tick asked for
+    checks: set[dg.AssetCheckKey] = field(default_factory=set)
 
     @property
     def cursor(self):
@@ -43,7 +45,12 @@ def tick(
     for key in graph.get_all_asset_keys():
         for partition in result.get_requested_partitions(key):
             requested[partition].add(key.to_user_string())
-    return Tick(result, dict(requested))
+    checks = {
+        r.key
+        for r in result.results
+        if isinstance(r.key, dg.AssetCheckKey) and not r.true_subset.is_empty
+    }
+    return Tick(result, dict(requested), checks)
 
 
 def execute_requested(
@@ -71,11 +78,19 @@ def execute_requested(
                 runs.append((keys, None, {RANGE_START_TAG: first, RANGE_END_TAG: last}))
     if None in requested.requested:
         runs.append((frozenset(requested.requested[None]), None, {}))
+    # Checks defined apart from their asset (`@dg.asset_check`), not in its decorator.
+    apart = {key for checks_def in defs.asset_checks or [] for key in checks_def.check_keys}  # type: ignore[union-attr]
     results = []
     for keys, partition, range_tags in runs:
         selection = dg.AssetSelection.assets(
             *(dg.AssetKey.from_user_string(k) for k in sorted(keys))
         )
+        if partition is None and not range_tags:
+            # As the daemon builds it: the unpartitioned assets with the checks defined inside
+            # them, and of the checks defined apart only those the tick requested.
+            selection = selection - dg.AssetSelection.checks(*apart) | dg.AssetSelection.checks(
+                *(requested.checks & apart)
+            )
         job = dg.define_asset_job("automation_requested_run", selection=selection)
         job_def = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def(job.name)
         config = run_config if "raw/transactions" in keys else None
