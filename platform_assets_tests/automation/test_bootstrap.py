@@ -103,6 +103,7 @@ def test_a_fresh_deployment_with_only_the_daemon_has_a_champion_and_card_within_
     with dagster_dev(tmp_path, automation=True) as server:
         registry = registry_for(str(server.data_home / "artifacts" / "registry"))
         card = server.data_home / "artifacts" / "model_cards" / "fraud_model_v0001.json"
+        champion = None
         while time.monotonic() - started < FIRST_CHAMPION_DEADLINE_S:
             champion = registry.champion() if registry.versions() else None
             if champion is not None and card.is_file():

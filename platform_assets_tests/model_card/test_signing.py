@@ -10,7 +10,7 @@ from pathlib import Path
 
 from platform_assets.core.model_card.publish import CARD_JSON, card_for_version, publish_card
 from platform_assets.core.model_card.signing import signed_card
-from platform_assets.core.registry import registry_for
+from platform_assets.core.registry import ModelRegistry, registry_for
 from platform_assets.core.registry.candidates import promote_if_better
 from platform_assets_tests.cli.test_cli import run_cli
 from platform_assets_tests.support.models import identity_onnx
@@ -18,7 +18,7 @@ from platform_assets_tests.support.models import identity_onnx
 METRICS = {"auroc": 0.85, "pr_auc": 0.2, "slices": []}
 
 
-def _version_with_card(home: Path, tag: str = "") -> tuple[object, int]:
+def _version_with_card(home: Path, tag: str = "") -> tuple[ModelRegistry, int]:
     registry = registry_for(str(home / "artifacts" / "registry"))
     version = registry.register(
         {"model.onnx": identity_onnx(tag)},
