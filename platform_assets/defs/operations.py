@@ -26,9 +26,12 @@ import dagster as dg
 
 from platform_assets.core.operations.alerts import Alert
 from platform_assets.defs.keys import (
+    CONTRACT_CHECK,
     EVAL_RESULTS,
     FRAUD_MODEL,
+    ONNX_PARITY_CHECK,
     OPERATIONS,
+    PROMOTION_GATE_CHECK,
     STAGE_ORDER,
     TRAINING,
     TRAINING_ANOMALY_SENSOR,
@@ -50,42 +53,83 @@ LOG_LINES_BEFORE_FAILURE = 8
 
 def failure_report(context: dg.RunFailureSensorContext):
     """The failed run as a plain :class:`FailureReport` (steps, errors, stacks, logs before)."""
+    return run_failure_report(context.instance, context.dagster_run)
+
+
+def _checks_by_step(logs) -> dict[str, list]:
+    """The blocking checks that did not pass, by the step that evaluated them."""
+    from platform_assets.core.operations.triage import FailedCheck
+
+    found: dict[str, list] = {}
+    for entry in logs:
+        event = entry.dagster_event
+        if event is None or event.event_type != dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            continue
+        evaluation = event.event_specific_data
+        if evaluation.passed or not evaluation.blocking:
+            continue
+        found.setdefault(entry.step_key, []).append(
+            FailedCheck(
+                check_name=evaluation.check_name,
+                asset=evaluation.asset_key.to_user_string(),
+                description=evaluation.description or "",
+                metadata={k: getattr(v, "value", v) for k, v in evaluation.metadata.items()},
+            )
+        )
+    return found
+
+
+def run_failure_report(instance: dg.DagsterInstance, run: dg.DagsterRun):
+    """The failed run ``run`` as a plain :class:`FailureReport`, from its event log: each
+    failed step's error chain (classes and messages), stack, the blocking checks it evaluated
+    that did not pass, and the log lines just before the failure. The sensor and the CLI
+    (``platform-assets run``, no daemon) both use it."""
     from platform_assets.core.operations.triage import FailedStep, FailureReport
 
-    run = context.dagster_run
-    logs = context.instance.all_logs(run.run_id)
+    logs = instance.all_logs(run.run_id)
+    checks = _checks_by_step(logs)
     steps = []
-    for event in context.get_step_failure_events():
+    run_error = ""
+    for entry in logs:
+        event = entry.dagster_event
+        if event is None:
+            continue
+        if event.event_type == dg.DagsterEventType.RUN_FAILURE:
+            run_error = entry.message or ""
+            error = getattr(event.event_specific_data, "error", None)
+            if error is not None:
+                run_error += "\n" + error.to_string()
+        if event.event_type != dg.DagsterEventType.STEP_FAILURE:
+            continue
         error = event.event_specific_data.error
-        chain, stack = [], []
+        chain, classes, stack = [], [], []
         current = error
         while current is not None:
             chain.append(f"{current.cls_name}: {current.message.strip()}")
+            classes.append(current.cls_name or "")
             stack.extend(current.stack)
-            current = current.cause
+            current = current.cause or current.context
         before = [
-            entry.user_message
-            for entry in logs
-            if entry.step_key == event.step_key
-            and entry.user_message
+            log.user_message
+            for log in logs
+            if log.step_key == entry.step_key
+            and log.user_message
             and not (
-                entry.dagster_event
-                and entry.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE
+                log.dagster_event
+                and log.dagster_event.event_type == dg.DagsterEventType.STEP_FAILURE
             )
         ]
         steps.append(
             FailedStep(
-                step_key=event.step_key,
+                step_key=entry.step_key or "",
                 error_class=chain[0].split(":")[0] if chain else "",
                 message="\ncaused by ".join(chain),
                 stack="".join(stack),
                 logs_before=before[-LOG_LINES_BEFORE_FAILURE:],
+                error_classes=classes,
+                failed_checks=checks.get(entry.step_key or "", []),
             )
         )
-    run_error = context.failure_event.message or ""
-    run_failure_data = context.failure_event.event_specific_data
-    if getattr(run_failure_data, "error", None) is not None:
-        run_error += "\n" + run_failure_data.error.to_string()
     return FailureReport(
         run_id=run.run_id,
         job_name=run.job_name,
@@ -111,6 +155,104 @@ def step_owner(repository_def: dg.RepositoryDefinition | None, step_keys: list[s
     return owners(OPERATIONS)[0]
 
 
+def check_causes() -> dict:
+    """The causes of this code location's blocking checks, by check name."""
+    from platform_assets.core.operations.triage import CONTRACT_FAILURE, GATE_BLOCKED, ONNX_PARITY
+
+    return {
+        PROMOTION_GATE_CHECK: GATE_BLOCKED,
+        ONNX_PARITY_CHECK: ONNX_PARITY,
+        CONTRACT_CHECK: CONTRACT_FAILURE,
+    }
+
+
+def triage_failed_run(
+    instance: dg.DagsterInstance,
+    run: dg.DagsterRun,
+    *,
+    warehouse: WarehouseResource,
+    registry: ModelRegistryResource,
+    claude: ClaudeResource,
+    notifier: NotifierResource,
+    log=None,
+    repository_def: dg.RepositoryDefinition | None = None,
+    allowlist_path: str | None = None,
+    requestable: set[str] | frozenset[str] = frozenset(),
+):
+    """Triage one failed run: its ticket, the allow-listed safe actions, and an alert (which
+    opens a page). Returns ``(ticket, actions, run_requests)``; ``run_requests`` holds the
+    retry a sensor may launch (a CLI run, with no daemon, passes no ``requestable`` job)."""
+    from platform_assets.core.operations.triage import load_allowlist, run_safe_actions, triage
+    from platform_assets.core.operations.triage_drafting import triage_drafter
+
+    report = run_failure_report(instance, run)
+    allowlist = load_allowlist(allowlist_path)
+    run_requests: list[dg.RunRequest] = []
+
+    def collect_diagnostics(ticket) -> str:
+        target = registry.artifacts_path / "triage" / f"{ticket.run_id}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(
+            json.dumps(
+                {"ticket": ticket.to_dict(), "report": asdict(report)}, indent=2, default=str
+            )
+        )
+        return f"wrote {target}"
+
+    def retry_run(ticket) -> str:
+        if RETRY_TAG in report.tags:
+            raise RuntimeError(
+                f"run {ticket.run_id} is already a triage retry of {report.tags[RETRY_TAG]}; "
+                f"not retrying twice"
+            )
+        if report.job_name not in requestable:
+            raise RuntimeError(f"job {report.job_name} is not one this sensor may launch")
+        tags = {k: v for k, v in report.tags.items() if not k.startswith("dagster/")}
+        run_requests.append(
+            dg.RunRequest(
+                run_key=f"triage-retry-{ticket.run_id}",
+                job_name=report.job_name,
+                tags={**tags, RETRY_TAG: ticket.run_id},
+            )
+        )
+        return f"requested one new run of {report.job_name}"
+
+    with warehouse.get_connection() as conn:
+        # With a key, Claude writes the ticket from the same evidence; the allow-list still
+        # rules.
+        drafter = triage_drafter(claude.get_client(), conn, allowlist)
+        ticket = triage(report, conn, allowlist, drafter=drafter, check_causes=check_causes())
+        actions = run_safe_actions(
+            ticket,
+            conn,
+            allowlist,
+            {"collect_diagnostics": collect_diagnostics, "retry_run": retry_run},
+            runbooks=["collect_diagnostics", ticket.recommended_action],
+        )
+        notifier.notify(
+            Alert(
+                kind="triage_ticket",
+                severity="error",
+                owner=step_owner(repository_def, ticket.failed_steps),
+                title=f"run {ticket.run_id} of {ticket.job_name} failed: {ticket.pattern}",
+                summary=f"{ticket.probable_cause} Recommended: {ticket.recommended_action} "
+                f"({'runs by itself' if ticket.safe_to_automate else 'needs a person'}). "
+                f"Ticket {ticket.ticket_id}.",
+                runbook=ticket.recommended_action,
+                run_id=ticket.run_id,
+                details={
+                    "ticket_id": ticket.ticket_id,
+                    "pattern": ticket.pattern,
+                    "failed_steps": ticket.failed_steps,
+                    "actions": [(a["runbook"], a["status"]) for a in actions],
+                },
+            ),
+            log=log,
+            conn=conn,
+        )
+    return ticket, actions, run_requests
+
+
 def build_triage_sensor(
     name: str = TRIAGE_SENSOR, request_jobs=None, allowlist_path: str | None = None
 ):
@@ -133,73 +275,18 @@ def build_triage_sensor(
         claude: ClaudeResource,
         notifier: NotifierResource,
     ):
-        from platform_assets.core.operations.triage import load_allowlist, run_safe_actions, triage
-        from platform_assets.core.operations.triage_drafting import triage_drafter
-
-        report = failure_report(context)
-        allowlist = load_allowlist(allowlist_path)
-        run_requests: list[dg.RunRequest] = []
-
-        def collect_diagnostics(ticket) -> str:
-            target = registry.artifacts_path / "triage" / f"{ticket.run_id}.json"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(
-                json.dumps(
-                    {"ticket": ticket.to_dict(), "report": asdict(report)}, indent=2, default=str
-                )
-            )
-            return f"wrote {target}"
-
-        def retry_run(ticket) -> str:
-            if RETRY_TAG in report.tags:
-                raise RuntimeError(
-                    f"run {ticket.run_id} is already a triage retry of {report.tags[RETRY_TAG]}; "
-                    f"not retrying twice"
-                )
-            if report.job_name not in requestable:
-                raise RuntimeError(f"job {report.job_name} is not one this sensor may launch")
-            tags = {k: v for k, v in report.tags.items() if not k.startswith("dagster/")}
-            run_requests.append(
-                dg.RunRequest(
-                    run_key=f"triage-retry-{ticket.run_id}",
-                    job_name=report.job_name,
-                    tags={**tags, RETRY_TAG: ticket.run_id},
-                )
-            )
-            return f"requested one new run of {report.job_name}"
-
-        with warehouse.get_connection() as conn:
-            # With a key, Claude writes the ticket from the same evidence; the allow-list still
-            # rules.
-            drafter = triage_drafter(claude.get_client(), conn, allowlist)
-            ticket = triage(report, conn, allowlist, drafter=drafter)
-            actions = run_safe_actions(
-                ticket,
-                conn,
-                allowlist,
-                {"collect_diagnostics": collect_diagnostics, "retry_run": retry_run},
-                runbooks=["collect_diagnostics", ticket.recommended_action],
-            )
-            notifier.notify(
-                Alert(
-                    kind="triage_ticket",
-                    severity="error",
-                    owner=step_owner(context.repository_def, ticket.failed_steps),
-                    title=f"run {ticket.run_id} of {ticket.job_name} failed: {ticket.pattern}",
-                    summary=f"{ticket.probable_cause} Recommended: {ticket.recommended_action} "
-                    f"({'runs by itself' if ticket.safe_to_automate else 'needs a person'}). "
-                    f"Ticket {ticket.ticket_id}.",
-                    runbook=ticket.recommended_action,
-                    run_id=ticket.run_id,
-                    details={
-                        "ticket_id": ticket.ticket_id,
-                        "failed_steps": ticket.failed_steps,
-                        "actions": [(a["runbook"], a["status"]) for a in actions],
-                    },
-                ),
-                log=context.log,
-                conn=conn,
-            )
+        ticket, actions, run_requests = triage_failed_run(
+            context.instance,
+            context.dagster_run,
+            warehouse=warehouse,
+            registry=registry,
+            claude=claude,
+            notifier=notifier,
+            log=context.log,
+            repository_def=context.repository_def,
+            allowlist_path=allowlist_path,
+            requestable=requestable,
+        )
         context.log.info(
             f"triage {ticket.ticket_id}: {ticket.pattern} → {ticket.recommended_action}; "
             f"actions: {[(a['runbook'], a['status']) for a in actions]}"

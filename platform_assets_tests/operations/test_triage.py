@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import subprocess
 import sys
+import urllib.request
 
+import boto3
+import botocore.config
 import dagster as dg
 import duckdb
 import numpy as np
+import psycopg2
 import pytest
 
 from platform_assets.core import warehouse as wh
@@ -81,6 +87,33 @@ def _cause_missing_upstream(tmp):
         build_feature_partition(conn, "2026-01-05")
 
 
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _cause_postgres_down():
+    psycopg2.connect(host="127.0.0.1", port=_closed_port(), user="x", connect_timeout=5)
+
+
+def _cause_s3_down():
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{_closed_port()}",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name="us-east-1",
+        config=botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=2),
+    )
+    s3.list_objects_v2(Bucket="artifacts")
+
+
+def _cause_network_down():
+    urllib.request.urlopen(f"http://127.0.0.1:{_closed_port()}/quarantine", timeout=5)
+
+
 def _cause_bad_config():
     TrainingConfig(model_type="xgboost")
 
@@ -99,10 +132,35 @@ def _cause_bad_config():
         ),
         ("config_job", lambda tmp, lock: _cause_bad_config(), "bad_config", "fix_run_config"),
         (
-            "mystery_job",
+            "code_job",
             lambda tmp, lock: (_ for _ in ()).throw(KeyError("flux capacitor")),
+            "code_error",
+            "fix_code_error",
+        ),
+        (
+            "mystery_job",
+            lambda tmp, lock: (_ for _ in ()).throw(RuntimeError("flux capacitor")),
             "unknown",
             "escalate_to_on_call",
+        ),
+        # A PostgreSQL that is down, in a step whose name says "contract": the error decides.
+        (
+            "contract_load",
+            lambda tmp, lock: _cause_postgres_down(),
+            "infrastructure_database",
+            "recover_infrastructure",
+        ),
+        (
+            "artifact_upload",
+            lambda tmp, lock: _cause_s3_down(),
+            "infrastructure_object_store",
+            "recover_infrastructure",
+        ),
+        (
+            "quarantine_fetch",
+            lambda tmp, lock: _cause_network_down(),
+            "infrastructure_network",
+            "recover_infrastructure",
         ),
     ],
 )
@@ -158,6 +216,61 @@ def test_contract_failure_from_a_blocking_check(env):
         and ticket["recommended_action"] == "inspect_quarantine"
     )
     assert ("inspect_quarantine", "needs_person") in [(a[0], a[1]) for a in actions]
+
+
+def _blocking_check_assets(check_name: str, metadata: dict):
+    @dg.asset(key=["fraud", "model"])
+    def fraud_model():
+        return None
+
+    @dg.asset_check(asset=fraud_model, name=check_name, blocking=True)
+    def the_check():
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=f"{check_name} did not pass",
+            metadata=metadata,
+        )
+
+    # A downstream asset whose step name says "contract": never taken for the cause.
+    @dg.asset(deps=[fraud_model], key=["contract_review"])
+    def contract_review():
+        return None
+
+    return [fraud_model, the_check, contract_review]
+
+
+@pytest.mark.parametrize(
+    "check_name, metadata, pattern, runbook",
+    [
+        (
+            "promotion_gate",
+            {"decision": "blocked", "reason": "challenger AUROC 0.71 < champion 0.83"},
+            "gate_blocked",
+            "review_blocked_promotion",
+        ),
+        ("onnx_parity", {"max_abs_diff": 0.2}, "onnx_parity", "fix_onnx_export"),
+        (
+            "contract_fct_transactions",
+            {"failed_rules": ["amount: minimum"]},
+            "contract_failure",
+            "inspect_quarantine",
+        ),
+    ],
+)
+def test_each_blocking_check_gets_its_own_cause_and_runbook(
+    env, check_name, metadata, pattern, runbook
+):
+    _tmp_path, resources, instance = env
+    ticket, actions, _ = fail_and_triage(
+        instance, resources, assets=_blocking_check_assets(check_name, metadata)
+    )
+    assert (ticket["pattern"], ticket["recommended_action"]) == (pattern, runbook)
+    assert any(
+        e.startswith(f"check {check_name} on fraud/model did not pass") for e in ticket["evidence"]
+    )
+    assert any(json.dumps(metadata)[1:-1] in e for e in ticket["evidence"])
+    assert (runbook, "needs_person") in [(a[0], a[1]) for a in actions]
 
 
 def test_retry_is_requested_once_and_never_for_a_retry(env, locked_duckdb):

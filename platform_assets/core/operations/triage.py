@@ -193,17 +193,6 @@ PATTERNS: tuple[Pattern, ...] = (
         ),
     ),
     Pattern(
-        "contract_failure",
-        "The batch broke its data contract, so the blocking check stopped the run.",
-        "inspect_quarantine",
-        (
-            r"blocking asset check failed",
-            r"contract_\w+",
-            r"\bcontract\b.*\b(fail|violat)\w*",
-            r"quarantin\w+",
-        ),
-    ),
-    Pattern(
         "out_of_memory",
         "The step ran out of memory.",
         "increase_memory_or_sample",
@@ -260,6 +249,165 @@ PATTERNS: tuple[Pattern, ...] = (
 )
 UNKNOWN = Pattern("unknown", "No known failure pattern matched.", FALLBACK_RUNBOOK, ())
 
+# Causes decided from the failure's event data: the blocking check that failed (its name and
+# metadata), or the class of the exception (the whole chain, innermost included).
+CONTRACT_FAILURE = Pattern(
+    "contract_failure",
+    "The batch broke its data contract, so the blocking check stopped the run.",
+    "inspect_quarantine",
+    (),
+)
+GATE_BLOCKED = Pattern(
+    "gate_blocked",
+    "The promotion gate blocked the challenger; the champion is unchanged.",
+    "review_blocked_promotion",
+    (),
+)
+ONNX_PARITY = Pattern(
+    "onnx_parity",
+    "The ONNX export disagrees with the scikit-learn model, so the export does not ship.",
+    "fix_onnx_export",
+    (),
+)
+BLOCKING_CHECK = Pattern(
+    "blocking_check_failed",
+    "A blocking asset check failed and stopped the run.",
+    FALLBACK_RUNBOOK,
+    (),
+)
+OUT_OF_MEMORY = next(p for p in PATTERNS if p.name == "out_of_memory")
+TIMEOUT = next(p for p in PATTERNS if p.name == "timeout")
+INFRA_DATABASE = Pattern(
+    "infrastructure_database",
+    "A database the run needs (PostgreSQL, the DuckLake catalog) refused or dropped the "
+    "connection.",
+    "recover_infrastructure",
+    (),
+)
+INFRA_OBJECT_STORE = Pattern(
+    "infrastructure_object_store",
+    "The object store (S3) could not be reached or refused the request.",
+    "recover_infrastructure",
+    (),
+)
+INFRA_NETWORK = Pattern(
+    "infrastructure_network",
+    "A network call failed: connection refused or reset, or a name did not resolve.",
+    "recover_infrastructure",
+    (),
+)
+CODE_ERROR = Pattern(
+    "code_error",
+    "The step's code raised a programming error (not the data, not the infrastructure).",
+    "fix_code_error",
+    (),
+)
+
+# A failed blocking check's name decides its cause; names starting with ``contract_`` are the
+# data contracts. The Dagster layer passes its own names (``defs/keys.py``).
+DEFAULT_CHECK_CAUSES = {"promotion_gate": GATE_BLOCKED, "onnx_parity": ONNX_PARITY}
+CONTRACT_CHECK_PREFIX = "contract_"
+
+# Exception class names (as Dagster records them: the bare class name) by cause. Order
+# matters: the first cause with a class in the failure's chain wins.
+ERROR_CLASS_CAUSES: tuple[tuple[Pattern, frozenset[str]], ...] = (
+    (
+        OUT_OF_MEMORY,
+        frozenset({"MemoryError", "_ArrayMemoryError", "OutOfMemoryException", "OutOfMemoryError"}),
+    ),
+    (
+        TIMEOUT,
+        frozenset(
+            {
+                "TimeoutError",
+                "TimeoutExpired",
+                "timeout",
+                "ReadTimeout",
+                "ConnectTimeout",
+                "ReadTimeoutError",
+                "ConnectTimeoutError",
+                "QueryCanceled",
+                "DeadlineExceeded",
+            }
+        ),
+    ),
+    (
+        INFRA_DATABASE,
+        frozenset(
+            {
+                "OperationalError",
+                "InterfaceError",
+                "AdminShutdown",
+                "ConnectionException",
+                "IOException",
+                "DatabaseError",
+                "ConnectionFailure",
+            }
+        ),
+    ),
+    (
+        INFRA_OBJECT_STORE,
+        frozenset(
+            {
+                "EndpointConnectionError",
+                "ConnectionClosedError",
+                "NoCredentialsError",
+                "S3UploadFailedError",
+                "ClientError",
+                "NoSuchBucket",
+                "HTTPException",
+            }
+        ),
+    ),
+    (
+        INFRA_NETWORK,
+        frozenset(
+            {
+                "ConnectionError",
+                "ConnectionRefusedError",
+                "ConnectionResetError",
+                "ConnectionAbortedError",
+                "BrokenPipeError",
+                "URLError",
+                "gaierror",
+                "RemoteDisconnected",
+                "NewConnectionError",
+                "MaxRetryError",
+            }
+        ),
+    ),
+    (
+        CODE_ERROR,
+        frozenset(
+            {
+                "TypeError",
+                "AttributeError",
+                "NameError",
+                "KeyError",
+                "IndexError",
+                "ZeroDivisionError",
+                "ImportError",
+                "ModuleNotFoundError",
+                "AssertionError",
+                "NotImplementedError",
+                "SyntaxError",
+                "UnboundLocalError",
+                "RecursionError",
+            }
+        ),
+    ),
+)
+
+
+@dataclass
+class FailedCheck:
+    """A blocking asset check that did not pass, from its ``ASSET_CHECK_EVALUATION`` event."""
+
+    check_name: str
+    asset: str
+    description: str = ""
+    metadata: dict = field(default_factory=dict)
+
 
 @dataclass
 class FailedStep:
@@ -268,6 +416,9 @@ class FailedStep:
     message: str
     stack: str = ""
     logs_before: list[str] = field(default_factory=list)
+    # every class in the error's cause chain, outermost first (the Dagster wrapper included)
+    error_classes: list[str] = field(default_factory=list)
+    failed_checks: list[FailedCheck] = field(default_factory=list)
 
 
 @dataclass
@@ -282,6 +433,14 @@ class FailureReport:
         parts = [self.run_error]
         for step in self.failed_steps:
             parts += [step.step_key, step.error_class, step.message, step.stack, *step.logs_before]
+        return "\n".join(p for p in parts if p)
+
+    def error_text(self) -> str:
+        """What the errors said, without step names or log lines (a step named ``contract_x``
+        or a log line quoting an error is no evidence of what failed)."""
+        parts = [self.run_error]
+        for step in self.failed_steps:
+            parts += [step.error_class, step.message, step.stack]
         return "\n".join(p for p in parts if p)
 
 
@@ -304,9 +463,42 @@ class Ticket:
         return asdict(self)
 
 
-def classify(report: FailureReport) -> tuple[Pattern, list[str]]:
-    """The first pattern that matches the failure's text, with the matched snippets."""
-    text = report.text()
+def classify(
+    report: FailureReport, check_causes: dict[str, Pattern] | None = None
+) -> tuple[Pattern, list[str]]:
+    """The failure's cause, with the event data that decided it.
+
+    In order: a failed blocking check (by its name: ``check_causes``, else a ``contract_``
+    prefix, else a generic blocking-check cause); DuckDB lock contention (its message); the
+    class of an exception in the error chain (memory, timeout, database, object store,
+    network, code); then the message patterns (missing upstream, bad config). Step names and
+    log lines never decide.
+    """
+    causes = {**DEFAULT_CHECK_CAUSES, **(check_causes or {})}
+    checks = [check for step in report.failed_steps for check in step.failed_checks]
+    if checks:
+        found = []
+        for check in checks:
+            if check.check_name in causes:
+                found.append(causes[check.check_name])
+            elif check.check_name.startswith(CONTRACT_CHECK_PREFIX):
+                found.append(CONTRACT_FAILURE)
+            else:
+                found.append(BLOCKING_CHECK)
+        named = [f"failed blocking check {c.check_name} on {c.asset}" for c in checks]
+        return found[0], named
+    text = report.error_text()
+    lock = PATTERNS[0]
+    matched = lock.matches(text)
+    if matched:
+        return lock, matched
+    classes = [
+        name for step in report.failed_steps for name in (step.error_classes or [step.error_class])
+    ]
+    for pattern, names in ERROR_CLASS_CAUSES:
+        hit = [name for name in classes if name in names]
+        if hit:
+            return pattern, [f"error class {hit[0]}"]
     for pattern in PATTERNS:
         found = pattern.matches(text)
         if found:
@@ -317,6 +509,16 @@ def classify(report: FailureReport) -> tuple[Pattern, list[str]]:
 def _evidence(report: FailureReport, matched: list[str]) -> list[str]:
     evidence = [f"matched: {m!r}" for m in matched[:5]]
     for step in report.failed_steps:
+        for check in step.failed_checks:
+            evidence.append(
+                f"check {check.check_name} on {check.asset} did not pass: "
+                f"{check.description.strip()[:300]}"
+                + (
+                    f" (metadata: {json.dumps(check.metadata, default=str)[:300]})"
+                    if check.metadata
+                    else ""
+                )
+            )
         evidence.append(
             f"step {step.step_key} failed with {step.error_class}: {step.message.strip()[:500]}"
         )
@@ -357,13 +559,14 @@ def triage(
     conn: duckdb.DuckDBPyConnection,
     allowlist: dict[str, Runbook] | None = None,
     drafter: Callable[[FailureReport, Ticket], dict] | None = None,
+    check_causes: dict[str, Pattern] | None = None,
 ) -> Ticket:
     """Classify ``report``, find similar past failures, write and return the ticket.
 
     A second triage of the same run replaces its ticket (one ticket per failed run).
     """
     allowlist = allowlist if allowlist is not None else load_allowlist()
-    pattern, matched = classify(report)
+    pattern, matched = classify(report, check_causes)
     runbook = pattern.runbook if pattern.runbook in allowlist else FALLBACK_RUNBOOK
     steps = sorted(s.step_key for s in report.failed_steps)
     errors = sorted({s.error_class for s in report.failed_steps})
