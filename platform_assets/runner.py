@@ -131,6 +131,8 @@ class RunSummary:
     check_results: list[dict[str, Any]] = field(default_factory=list)
     # {"step", "error"}: the first line of the error that failed each step
     step_errors: list[dict[str, str]] = field(default_factory=list)
+    # a failed run's own triage ticket (no daemon needed): ticket_id, pattern, cause, runbook
+    ticket: dict[str, Any] | None = None
 
 
 def _first_line(error) -> str:
@@ -168,7 +170,66 @@ def _summarize(result: dg.ExecuteInProcessResult, partitions: list[str]) -> RunS
         }
         for e in result.get_asset_check_evaluations()
     ]
-    return RunSummary(result.run_id, partitions, result.success, failed, checks, errors)
+    return RunSummary(
+        result.run_id,
+        partitions,
+        result.success,
+        failed,
+        checks,
+        errors,
+        ticket=_OWN_TICKETS.pop(result.run_id, None),
+    )
+
+
+# The tickets of this process's failed runs, by run id, until their summary takes them.
+_OWN_TICKETS: dict[str, dict[str, Any]] = {}
+
+
+def triage_own_failure(instance: dg.DagsterInstance, run_id: str) -> dict[str, Any]:
+    """Triage a failed in-process run as the daemon's triage sensor would (ticket, safe
+    actions, alert and its page), so a CLI run with no daemon gets its ticket before the
+    command exits. A triage that fails is reported, never raised: the run's own outcome
+    stands."""
+    from platform_assets.core import warehouse
+    from platform_assets.defs.operations import respond_to_pages, triage_failed_run
+    from platform_assets.defs.resources import initialized_resources
+
+    run = instance.get_run_by_id(run_id)
+    if run is None:
+        return {"error": f"run {run_id} is not in the instance"}
+    try:
+        resources: dict[str, Any] = initialized_resources()
+        ticket, actions, _, page_id = triage_failed_run(
+            instance,
+            run,
+            warehouse=resources["warehouse"],
+            registry=resources["registry"],
+            claude=resources["claude"],
+            notifier=resources["notifier"],
+            repository_def=load_definitions().get_repository_def(),
+        )
+        response = None
+        if page_id is not None:
+            with warehouse.session(resources["warehouse"].database) as conn:
+                response = respond_to_pages(
+                    conn,
+                    instance=instance,
+                    registry=resources["registry"],
+                    claude=resources["claude"],
+                    notifier=resources["notifier"],
+                    page_ids=[page_id],
+                )[0]
+    except Exception as exc:  # triage must never turn the run's own outcome into another one
+        return {"error": f"triage of run {run_id} failed: {type(exc).__name__}: {exc}"}
+    return {
+        "ticket_id": ticket.ticket_id,
+        "pattern": ticket.pattern,
+        "probable_cause": ticket.probable_cause,
+        "recommended_action": ticket.recommended_action,
+        "actions": [(a["runbook"], a["status"]) for a in actions],
+        "page_id": page_id,
+        "page_state": response.state if response else None,
+    }
 
 
 def _execute(
@@ -215,7 +276,7 @@ def _execute(
     run_id = make_new_run_id()
     try:
         with GuardedRun(instance, run_id, pool_wait_seconds):
-            return job_def.execute_in_process(
+            result = job_def.execute_in_process(
                 instance=instance,
                 partition_key=partition_key,
                 tags=tags,
@@ -226,6 +287,9 @@ def _execute(
     except DagsterInvalidConfigError as exc:
         problems = "; ".join(error.message for error in exc.errors) or str(exc)
         raise RunnerError(f"invalid run config: {problems}") from None
+    if not result.success:
+        _OWN_TICKETS[run_id] = triage_own_failure(instance, run_id)
+    return result
 
 
 HISTORY_DAYS = 6

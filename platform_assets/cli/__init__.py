@@ -6,6 +6,7 @@
 - ``quarantine``: rows the contract checks held back, and their release (:mod:`.quarantine`);
 - ``evals``: the eval suite: drafts, review, coverage, runs (:mod:`.evals`);
 - ``tickets``: triage tickets and who approved their runbooks (:mod:`.tickets`);
+- ``pages``: every alert as a page, its responder's findings, ack and resolve (:mod:`.pages`);
 - ``costs``: the estimated cost of recent runs, by asset and by day (:mod:`.costs`);
 - ``dev``: the Dagster UI and daemon.
 
@@ -20,7 +21,16 @@ from pathlib import Path
 
 import click
 
-from platform_assets.cli import contracts, costs, evals, models, quarantine, runs, tickets
+from platform_assets.cli import (
+    contracts,
+    costs,
+    evals,
+    models,
+    pages,
+    quarantine,
+    runs,
+    tickets,
+)
 from platform_assets.cli.common import PlatformGroup
 
 
@@ -55,6 +65,7 @@ main.add_command(runs.run)
 main.add_command(runs.backfill_command)
 main.add_command(models.models)
 main.add_command(tickets.tickets)
+main.add_command(pages.pages)
 main.add_command(costs.costs)
 main.add_command(dev)
 main.add_command(quarantine.quarantine)

@@ -99,6 +99,20 @@ def _print_run(summary, as_json: bool, instance=None) -> None:
                 "  the rejected rows and their reasons are in the warehouse table quarantine.rows "
                 f"(partition_key {', '.join(summary.partitions)})"
             )
+        ticket = getattr(summary, "ticket", None)
+        if ticket and ticket.get("ticket_id"):
+            click.echo(
+                f"  triage: ticket {ticket['ticket_id']}: {ticket['pattern']} → "
+                f"{ticket['recommended_action']} (platform-assets tickets show "
+                f"{ticket['ticket_id']})"
+            )
+            if ticket.get("page_id"):
+                click.echo(
+                    f"  page {ticket['page_id']}: {ticket.get('page_state')} "
+                    f"(platform-assets pages show {ticket['page_id']})"
+                )
+        elif ticket:
+            click.echo(f"  triage: {_shorten(str(ticket.get('error')), 300)}")
         click.echo(
             f"  full event log: the run {summary.run_id} in the Dagster UI (platform-assets dev)"
         )

@@ -81,6 +81,18 @@ VARIABLES: tuple[Variable, ...] = (
         secret=True,
     ),
     Variable(
+        "PLATFORM_ASSETS_PAGERDUTY_URL",
+        "unset (escalations stay local and on Slack)",
+        "a PagerDuty Events API v2 compatible endpoint escalated pages are sent to, e.g. "
+        "`https://events.pagerduty.com/v2/enqueue`",
+    ),
+    Variable(
+        "PLATFORM_ASSETS_PAGERDUTY_ROUTING_KEY",
+        "unset",
+        "the integration's routing key for `PLATFORM_ASSETS_PAGERDUTY_URL`",
+        secret=True,
+    ),
+    Variable(
         "PLATFORM_ASSETS_RUNBOOK_BASE_URL",
         "`./runbooks` (the bundled copy)",
         "where alerts link runbooks: a folder, or e.g. the repository's `…/blob/main/runbooks`",
@@ -340,10 +352,13 @@ class Settings:
     s3_url: str | None = None
     lake: LakeSettings | None = None
     slack_webhook_url: str | None = field(default=None, repr=False)  # the URL is the secret
+    pagerduty_url: str | None = None
+    pagerduty_routing_key: str | None = field(default=None, repr=False)
     runbook_base_url: str = field(default_factory=lambda: str(_bundled("runbooks")))
     prices: ComputePrices = field(default_factory=ComputePrices)
 
     SLACK_WEBHOOK_VARIABLE = "PLATFORM_ASSETS_SLACK_WEBHOOK_URL"
+    PAGERDUTY_KEY_VARIABLE = "PLATFORM_ASSETS_PAGERDUTY_ROUTING_KEY"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -413,6 +428,8 @@ class Settings:
             s3_url=s3_url,
             lake=lake,
             slack_webhook_url=env.get(cls.SLACK_WEBHOOK_VARIABLE) or None,
+            pagerduty_url=env.get("PLATFORM_ASSETS_PAGERDUTY_URL") or None,
+            pagerduty_routing_key=env.get(cls.PAGERDUTY_KEY_VARIABLE) or None,
             runbook_base_url=env.get("PLATFORM_ASSETS_RUNBOOK_BASE_URL")
             or str(_bundled("runbooks")),
             prices=ComputePrices.from_env(env),

@@ -73,6 +73,7 @@ AUTOMATION_SENSOR = "platform_automation"
 DRIFT_SENSOR = "drift_retraining_sensor"
 TRIAGE_SENSOR = "triage_run_failures"
 TRAINING_ANOMALY_SENSOR = "triage_training_anomalies"
+PAGES_SENSOR = "respond_to_pages"
 RUN_COST_SENSOR = "record_run_costs"
 
 # --- owners: who is paged for what, by stage ------------------------------------------

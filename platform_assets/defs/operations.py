@@ -20,10 +20,13 @@ to the owner of the step that failed, with the ticket's runbook.
 """
 
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import asdict
 
 import dagster as dg
 
+from platform_assets.core.operations.alerts import KINDS as ALERT_KINDS
 from platform_assets.core.operations.alerts import Alert
 from platform_assets.defs.keys import (
     CONTRACT_CHECK,
@@ -31,6 +34,7 @@ from platform_assets.defs.keys import (
     FRAUD_MODEL,
     ONNX_PARITY_CHECK,
     OPERATIONS,
+    PAGES_SENSOR,
     PROMOTION_GATE_CHECK,
     STAGE_ORDER,
     TRAINING,
@@ -101,7 +105,7 @@ def run_failure_report(instance: dg.DagsterInstance, run: dg.DagsterRun):
                 run_error += "\n" + error.to_string()
         if event.event_type != dg.DagsterEventType.STEP_FAILURE:
             continue
-        error = event.event_specific_data.error
+        error = event.step_failure_data.error
         chain, classes, stack = [], [], []
         current = error
         while current is not None:
@@ -180,7 +184,7 @@ def triage_failed_run(
     requestable: set[str] | frozenset[str] = frozenset(),
 ):
     """Triage one failed run: its ticket, the allow-listed safe actions, and an alert (which
-    opens a page). Returns ``(ticket, actions, run_requests)``; ``run_requests`` holds the
+    opens a page). Returns ``(ticket, actions, run_requests, page_id)``; ``run_requests`` holds the
     retry a sensor may launch (a CLI run, with no daemon, passes no ``requestable`` job)."""
     from platform_assets.core.operations.triage import load_allowlist, run_safe_actions, triage
     from platform_assets.core.operations.triage_drafting import triage_drafter
@@ -229,7 +233,7 @@ def triage_failed_run(
             {"collect_diagnostics": collect_diagnostics, "retry_run": retry_run},
             runbooks=["collect_diagnostics", ticket.recommended_action],
         )
-        notifier.notify(
+        alert = notifier.notify(
             Alert(
                 kind="triage_ticket",
                 severity="error",
@@ -243,6 +247,7 @@ def triage_failed_run(
                 details={
                     "ticket_id": ticket.ticket_id,
                     "pattern": ticket.pattern,
+                    "job_name": ticket.job_name,
                     "failed_steps": ticket.failed_steps,
                     "actions": [(a["runbook"], a["status"]) for a in actions],
                 },
@@ -250,7 +255,7 @@ def triage_failed_run(
             log=log,
             conn=conn,
         )
-    return ticket, actions, run_requests
+    return ticket, actions, run_requests, alert.page_id
 
 
 def build_triage_sensor(
@@ -275,7 +280,7 @@ def build_triage_sensor(
         claude: ClaudeResource,
         notifier: NotifierResource,
     ):
-        ticket, actions, run_requests = triage_failed_run(
+        ticket, actions, run_requests, _page_id = triage_failed_run(
             context.instance,
             context.dagster_run,
             warehouse=warehouse,
@@ -400,11 +405,201 @@ def build_training_anomaly_sensor(
     return _sensor
 
 
+def responder_sources(instance: dg.DagsterInstance | None, registry: ModelRegistryResource):
+    """What the responder's read-only tools read in this deployment: the Dagster instance's
+    runs and event logs, the model registry's history. Serving metrics are not wired yet (the
+    scoring service of the serving issue has not landed): the tool says so."""
+    from platform_assets.core.operations.responder import Sources
+
+    def recent_runs(job_name: str) -> list[dict]:
+        if instance is None:
+            return []
+        records = instance.get_run_records(dg.RunsFilter(job_name=job_name), limit=10)
+        return [
+            {
+                "run_id": r.dagster_run.run_id,
+                "status": r.dagster_run.status.value,
+                "start": r.start_time,
+                "end": r.end_time,
+            }
+            for r in records
+        ]
+
+    def step_log(run_id: str) -> list[dict]:
+        if instance is None:
+            return []
+        return [
+            {"step": e.step_key, "level": e.level, "message": (e.user_message or "")[:500]}
+            for e in instance.all_logs(run_id)
+            if e.step_key and (not e.is_dagster_event or int(e.level) >= logging.WARNING)
+        ]
+
+    def registry_history() -> list[dict]:
+        return registry.get_registry().history()
+
+    return Sources(recent_runs, step_log, registry_history, None)
+
+
+def responder_executors(
+    registry: ModelRegistryResource, actor: str = "responder"
+) -> dict[str, Callable[[dict], str]]:
+    """The runbooks the responder can carry out here, by name (each idempotent: the toolbox
+    never runs one twice for a page). ``retry_run`` stays the triage sensor's (it requests
+    the run); the responder finds it done in the ticket's actions."""
+
+    def collect_diagnostics(page: dict) -> str:
+        target = registry.artifacts_path / "pages" / f"{page['page_id']}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(page, indent=2, default=str))
+        return f"wrote {target}"
+
+    def rollback_champion(page: dict) -> str:
+        restored = registry.get_registry().rollback(
+            reason=f"page {page['page_id']}: {page['title']}", actor=actor
+        )
+        return f"champion rolled back to v{restored.version}"
+
+    return {"collect_diagnostics": collect_diagnostics, "rollback_champion": rollback_champion}
+
+
+def page_escalation(notifier: NotifierResource, log=None):
+    """Deliver an escalated page: the run log, Slack when configured, PagerDuty (Events API v2)
+    when configured. Returns a callback for :func:`respond`."""
+    from platform_assets.core.operations.alerts import post_to_pagerduty, post_to_slack
+
+    def escalate(page: dict, response) -> list[str]:
+        delivered = ["platform.pages"]
+        line = (
+            f"PAGE ESCALATED {page['page_id']} {page['kind']}: {page['title']} — "
+            f"{response.probable_cause} Recommended: {response.recommended_action}"
+        )
+        if log is not None:
+            log.warning(line)
+            delivered.append("run log")
+        if notifier.slack_webhook_url:
+            try:
+                post_to_slack(notifier.slack_webhook_url, _page_alert(page, response))
+                delivered.append("slack")
+            except RuntimeError as exc:
+                delivered.append(f"slack failed: {exc}")
+        if notifier.pagerduty_url:
+            try:
+                post_to_pagerduty(
+                    notifier.pagerduty_url,
+                    notifier.pagerduty_routing_key or "",
+                    page,
+                    response.probable_cause,
+                    response.evidence,
+                    response.recommended_action,
+                )
+                delivered.append("pagerduty")
+            except RuntimeError as exc:
+                delivered.append(f"pagerduty failed: {exc}")
+        return delivered
+
+    return escalate
+
+
+def _page_alert(page: dict, response) -> Alert:
+    return Alert(
+        kind=page["kind"] if page["kind"] in ALERT_KINDS else "triage_ticket",
+        severity=page["severity"],
+        owner=page["owner"],
+        title=f"escalated: {page['title']}",
+        summary=f"{response.probable_cause} Recommended: {response.recommended_action}. "
+        f"Page {page['page_id']}.",
+        runbook=response.recommended_action,
+        run_id=page.get("run_id"),
+    )
+
+
+def respond_to_pages(
+    conn,
+    *,
+    instance: dg.DagsterInstance | None,
+    registry: ModelRegistryResource,
+    claude: ClaudeResource,
+    notifier: NotifierResource,
+    log=None,
+    allowlist_path: str | None = None,
+    page_ids: list[str] | None = None,
+):
+    """Respond to the open pages (or to ``page_ids``) with Claude's tool-use loop when a key is
+    configured, else the deterministic playbook; the same tools and policy either way."""
+    from platform_assets.core.operations.pages import OPEN, list_pages
+    from platform_assets.core.operations.responder import playbook, respond
+    from platform_assets.core.operations.responder_claude import claude_decider
+    from platform_assets.core.operations.triage import load_allowlist
+
+    allowlist = load_allowlist(allowlist_path)
+    client = claude.get_client()
+    decider, name = (
+        (claude_decider(client, conn), "claude") if client is not None else (playbook, "playbook")
+    )
+    ids = page_ids or [
+        p["page_id"] for p in sorted(list_pages(conn, state=OPEN), key=lambda p: p["opened_at"])
+    ]
+    return [
+        respond(
+            conn,
+            page_id,
+            allowlist,
+            decider=decider,
+            responder=name,
+            executors=responder_executors(registry),
+            sources=responder_sources(instance, registry),
+            escalate=page_escalation(notifier, log),
+        )
+        for page_id in ids
+    ]
+
+
+def _response_line(response) -> str:
+    done = ", ".join(f"{a['runbook']} {a['status']}" for a in response.actions) or "no action"
+    return f"{response.page_id} {response.state}: {response.recommended_action} ({done})"
+
+
+def build_pages_sensor(name: str = PAGES_SENSOR, allowlist_path: str | None = None):
+    """The on-call sensor: responds to every new page by itself."""
+
+    @dg.sensor(
+        name=name,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        tags=owner_tags(OPERATIONS),
+        description="Responds to every open page: investigates with read-only tools, runs an "
+        "approved runbook or escalates to a person with the evidence.",
+    )
+    def _sensor(
+        context: dg.SensorEvaluationContext,
+        warehouse: WarehouseResource,
+        registry: ModelRegistryResource,
+        claude: ClaudeResource,
+        notifier: NotifierResource,
+    ):
+        with warehouse.get_connection() as conn:
+            responses = respond_to_pages(
+                conn,
+                instance=context.instance,
+                registry=registry,
+                claude=claude,
+                notifier=notifier,
+                log=context.log,
+                allowlist_path=allowlist_path,
+            )
+        if not responses:
+            return dg.SkipReason("no open page")
+        return dg.SkipReason("; ".join(_response_line(r) for r in responses))
+
+    return _sensor
+
+
 @dg.definitions
 def operations() -> dg.Definitions:
     return dg.Definitions(
         sensors=[
             build_triage_sensor(request_jobs=[retrain_fraud_model]),
             build_training_anomaly_sensor(),
+            build_pages_sensor(),
         ]
     )

@@ -226,13 +226,17 @@ class ClaudeResource(dg.ConfigurableResource):
 
 class NotifierResource(dg.ConfigurableResource):
     """Where alerts go. The local sink always: a row of ``platform.alerts`` in the warehouse
-    and a WARNING line in the run's (or sensor's) log. And a Slack incoming webhook when
+    (which opens or joins a page, ``platform.pages``) and a WARNING line in the run's (or
+    sensor's) log. And a Slack incoming webhook when
     ``slack_webhook_url`` is set (a ``dg.EnvVar``: the URL is a secret). A failed delivery is
     recorded with the alert and logged; it never fails the step that raised the alert."""
 
     database: str
     runbook_base_url: str
     slack_webhook_url: str | None = None
+    # escalated pages also go to a PagerDuty Events API v2 compatible endpoint when set
+    pagerduty_url: str | None = None
+    pagerduty_routing_key: str | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> NotifierResource:
@@ -242,6 +246,10 @@ class NotifierResource(dg.ConfigurableResource):
         }
         if settings.slack_webhook_url:
             values["slack_webhook_url"] = dg.EnvVar(Settings.SLACK_WEBHOOK_VARIABLE)
+        if settings.pagerduty_url:
+            values["pagerduty_url"] = settings.pagerduty_url
+        if settings.pagerduty_routing_key:
+            values["pagerduty_routing_key"] = dg.EnvVar(Settings.PAGERDUTY_KEY_VARIABLE)
         return cls(**values)
 
     def notify(
@@ -254,6 +262,7 @@ class NotifierResource(dg.ConfigurableResource):
         ``delivered_to`` and ``delivery_errors`` set. ``conn``: an open warehouse connection
         to record with (else one is opened)."""
         from platform_assets.core.operations.alerts import post_to_slack, record_alert, runbook_url
+        from platform_assets.core.operations.pages import open_or_join
 
         alert.runbook_url = alert.runbook_url or runbook_url(alert.runbook, self.runbook_base_url)
         alert.delivered_to.append("platform.alerts")
@@ -268,12 +277,17 @@ class NotifierResource(dg.ConfigurableResource):
                 alert.delivery_errors.append(f"slack: {exc}")
                 if log is not None:
                     log.warning(f"alert {alert.alert_id} not delivered to Slack: {exc}")
+
+        def record(target: duckdb.DuckDBPyConnection) -> None:
+            record_alert(target, alert)
+            alert.page_id = open_or_join(target, alert).page_id
+
         try:
             if conn is not None:
-                record_alert(conn, alert)
+                record(conn)
             else:
                 with warehouse.session(self.database) as own:
-                    record_alert(own, alert)
+                    record(own)
         except duckdb.Error as exc:  # e.g. another process held the warehouse lock for 30 s
             alert.delivered_to.remove("platform.alerts")
             alert.delivery_errors.append(f"platform.alerts: {exc}")
@@ -295,6 +309,17 @@ def build_resources(
         "dlt": DagsterDltResource(),
         "claude": ClaudeResource.from_settings(settings.claude),
         "notifier": NotifierResource.from_settings(settings),
+    }
+
+
+def initialized_resources(settings: Settings | None = None) -> dict[str, Any]:
+    """:func:`build_resources` with each resource's config resolved (its ``dg.EnvVar`` values
+    read), for the code that runs outside Dagster: a CLI run's own triage, ``pages respond``."""
+    return {
+        name: resource.process_config_and_initialize()
+        if isinstance(resource, dg.ConfigurableResource)
+        else resource
+        for name, resource in build_resources(settings).items()
     }
 
 

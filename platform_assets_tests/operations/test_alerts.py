@@ -16,9 +16,7 @@ from platform_assets.core.operations.alerts import Alert, read_alerts
 from platform_assets.core.settings import Settings
 from platform_assets.defs.keys import LLM_OBSERVABILITY, TEAM_DATA_ENG, TEAM_ML_PLATFORM
 from platform_assets.defs.llm import llm_observability, llm_observability_regressions
-from platform_assets.defs.operations import build_triage_sensor
 from platform_assets.defs.resources import NotifierResource, build_resources
-from platform_assets.runner import load_definitions
 from platform_assets_tests.support.paths import CONTRACTS_DIR, REPO
 from platform_assets_tests.support.webhook import WebhookServer
 
@@ -67,33 +65,23 @@ def test_a_failed_blocking_check_and_its_triage_ticket_page_data_eng_with_their_
             for m in logs
         )
 
-        # The failed run becomes a ticket, and the ticket an alert to the failed step's owner.
-        run = instance.get_run_by_id(result.runs[0].run_id)
-        failure = instance.get_records_for_run(
-            run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE
-        ).records[0]
-        context = dg.build_run_status_sensor_context(
-            sensor_name="triage_run_failures",
-            dagster_event=failure.event_log_entry.dagster_event,
-            dagster_instance=instance,
-            dagster_run=run,
-            resources=build_resources(),
-            repository_def=load_definitions().get_repository_def(),
-        )
-        build_triage_sensor()(context)
+        # The failed run becomes a ticket before the command returns (no daemon), and the
+        # ticket an alert to the failed step's owner, whose page the responder escalates.
         [ticket_alert] = _alerts("triage_ticket")
         assert (
             ticket_alert["owner"] == TEAM_DATA_ENG
             and ticket_alert["runbook"] == "inspect_quarantine"
         )
         assert "needs a person" in ticket_alert["summary"]
+        assert result.runs[0].ticket["page_state"] == "escalated"
 
     texts = [post["text"] for post in slack.posts]
-    assert len(texts) == 2
+    assert len(texts) == 3  # the check's alert, the ticket's alert, the escalated page
     assert all(
         f"owner: {TEAM_DATA_ENG}" in t and "runbook: " in t and "inspect_quarantine" in t
         for t in texts
     )
+    assert texts[2].startswith("*[ERROR] escalated: run ")
     assert texts[0].startswith("*[ERROR] contract_fct_transactions blocked 2026-03-02")
 
 
@@ -112,7 +100,8 @@ def test_a_webhook_that_fails_is_recorded_and_does_not_fail_the_check(home, monk
     [alert] = _alerts("blocking_check_failed")
     assert alert["delivered_to"] == ["platform.alerts", "run log"]
     assert alert["delivery_errors"] == ["slack: Slack webhook answered 500: internal_error"]
-    assert len(slack.posts) == 1
+    # tried for the check's alert, the run's ticket alert and its escalated page
+    assert len(slack.posts) == 3
 
 
 def test_without_a_webhook_alerts_stay_local(home):
@@ -120,10 +109,14 @@ def test_without_a_webhook_alerts_stay_local(home):
         platform_assets.backfill(
             "raw/transactions", DAY, DAY, run_config=BROKEN_FEED, instance=instance
         )
-    [alert] = _alerts()
+    check_alert, ticket_alert = _alerts()
     assert (
-        alert["delivered_to"] == ["platform.alerts", "run log"] and alert["delivery_errors"] == []
+        check_alert["delivered_to"] == ["platform.alerts", "run log"]
+        and check_alert["delivery_errors"] == []
     )
+    # the run's own triage (no daemon): local only, no log of a run to write to
+    assert ticket_alert["kind"] == "triage_ticket"
+    assert ticket_alert["delivered_to"] == ["platform.alerts"]
 
 
 def test_an_llm_regression_pages_the_platform_team(home):

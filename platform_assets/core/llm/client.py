@@ -111,6 +111,18 @@ class StructuredResult(Generic[T]):
         return self.outcome == "ok" and self.parsed is not None
 
 
+@dataclass
+class ToolTurn:
+    """One answer of a tool-use conversation: its content blocks (plain dicts), why it
+    stopped, and its governance record."""
+
+    outcome: str
+    content: list[dict[str, Any]]
+    stop_reason: str | None
+    record: CallRecord
+    reason: str | None = None
+
+
 class ClaudeClient:
     """The platform's Claude client (see the module docstring)."""
 
@@ -325,6 +337,106 @@ class ClaudeClient:
                 text,
             )
         return self._finish(record, "ok", parsed, None, text)
+
+    # -- tool use: one turn of a loop the domain runs ----------------------------------
+
+    def tool_turn(
+        self,
+        *,
+        task: str,
+        prompt: Prompt,
+        context: str,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]],
+        turn: int,
+        run_id: str | None = None,
+        asset: str | None = None,
+        max_tokens: int | None = None,
+    ) -> ToolTurn:
+        """One Messages API call with ``tools``; never raises for API trouble.
+
+        The stable prefix (the tools, then the prompt and ``context`` in ``system``) is cached:
+        ``cache_control`` on the last tool and on the context block. ``messages`` is the
+        conversation so far (the caller appends the answer and its tool results). The answer's
+        content comes back as plain dicts; outcomes as for :meth:`structured`, with ``ok``
+        meaning the model answered (``end_turn`` or ``tool_use``).
+        """
+        import anthropic
+
+        record = CallRecord(
+            call_id=uuid.uuid4().hex,
+            called_at=datetime.now(UTC),
+            run_id=run_id,
+            asset=asset,
+            task=task,
+            prompt_name=prompt.name,
+            prompt_sha256=prompt.sha256,
+            model=self.config.model,
+        )
+        cached_tools = [dict(tool) for tool in tools]
+        if cached_tools:
+            cached_tools[-1]["cache_control"] = dict(CACHE_CONTROL)
+        params = {
+            "model": self.config.model,
+            "max_tokens": max_tokens or self.config.max_tokens,
+            "system": [
+                {"type": "text", "text": prompt.text},
+                {"type": "text", "text": context, "cache_control": dict(CACHE_CONTROL)},
+            ],
+            "tools": cached_tools,
+            "messages": messages,
+        }
+        self._attempt.retries = 0
+        started = time.perf_counter()
+        failure: str | None = None
+        message = None
+        try:
+            message = self.sdk().messages.create(**params)
+        except anthropic.APITimeoutError:
+            failure = (
+                f"timed out after {self._retries() + 1} attempt(s) of "
+                f"{self.config.timeout_seconds:g} s each"
+            )
+        except anthropic.APIStatusError as exc:
+            failure = (
+                f"HTTP {exc.status_code} after {self._retries() + 1} attempt(s): "
+                f"{_short(exc.message)}"
+            )
+        except anthropic.APIConnectionError as exc:
+            failure = (
+                f"connection failed after {self._retries() + 1} attempt(s): {_short(str(exc))}"
+            )
+        if message is None:
+            self._failed(record, started, "error", failure or "no answer")
+            record.turns = turn
+            return ToolTurn("error", [], None, record, failure)
+        record.latency_ms = (time.perf_counter() - started) * 1000
+        record.retries = self._retries()
+        record.request_id = getattr(message, "_request_id", None)
+        record.stop_reason = message.stop_reason
+        usage = message.usage
+        tokens = TokenUsage(
+            input_tokens=usage.input_tokens or 0,
+            cache_write_tokens=usage.cache_creation_input_tokens or 0,
+            cache_read_tokens=usage.cache_read_input_tokens or 0,
+            output_tokens=usage.output_tokens or 0,
+        )
+        record.input_tokens = tokens.input_tokens
+        record.cache_write_tokens = tokens.cache_write_tokens
+        record.cache_read_tokens = tokens.cache_read_tokens
+        record.output_tokens = tokens.output_tokens
+        record.cost_usd = cost_usd(self.config.model, tokens, dict(self.config.prices))
+        content = [block.model_dump(exclude_none=True) for block in message.content]
+        record.tool_calls = sum(1 for block in content if block.get("type") == "tool_use")
+        record.turns = turn
+        outcome, reason = "ok", None
+        if message.stop_reason == "refusal":
+            outcome, reason = "refused", "Claude declined to answer (stop_reason: refusal)"
+        elif message.stop_reason == "max_tokens":
+            outcome = "truncated"
+            reason = f"the answer was cut at max_tokens={params['max_tokens']}"
+        record.outcome, record.detail = outcome, reason
+        return ToolTurn(outcome, content, message.stop_reason, record, reason)
 
     def _retries(self) -> int:
         return int(getattr(self._attempt, "retries", 0))

@@ -87,6 +87,71 @@ _COLUMNS = list(CallRecord.__dataclass_fields__)
 
 def ensure_llm_tables(conn: duckdb.DuckDBPyConnection) -> None:
     conn.execute(LLM_CALLS_DDL)
+    conn.execute(LLM_TOOL_CALLS_DDL)
+
+
+# Every tool call a model asked for, with its result's fate: which tool, ok or error, how long
+# it took, in which turn, under which model call (``platform.llm_calls.call_id``).
+LLM_TOOL_CALLS_DDL = """
+CREATE SCHEMA IF NOT EXISTS platform;
+CREATE TABLE IF NOT EXISTS platform.llm_tool_calls (
+    call_id VARCHAR NOT NULL,
+    called_at TIMESTAMPTZ NOT NULL,
+    task VARCHAR NOT NULL,
+    subject VARCHAR,
+    tool VARCHAR NOT NULL,
+    ok BOOLEAN NOT NULL,
+    error VARCHAR,
+    latency_ms DOUBLE NOT NULL,
+    turn INTEGER NOT NULL
+);
+"""
+
+
+@dataclass
+class ToolCallRecord:
+    """One row of ``platform.llm_tool_calls``."""
+
+    call_id: str
+    called_at: datetime
+    task: str
+    subject: str | None
+    tool: str
+    ok: bool
+    error: str | None
+    latency_ms: float
+    turn: int
+
+
+def record_tool_calls(conn: duckdb.DuckDBPyConnection, records: list[ToolCallRecord]) -> None:
+    """Append tool calls to the governance log (creating the table when needed)."""
+    if not records:
+        return
+    ensure_llm_tables(conn)
+    columns = list(ToolCallRecord.__dataclass_fields__)
+    conn.executemany(
+        f"INSERT INTO platform.llm_tool_calls ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})",
+        [[getattr(r, c) for c in columns] for r in records],
+    )
+
+
+def tool_success(conn: duckdb.DuckDBPyConnection) -> dict[str, dict[str, float]]:
+    """Tool-call success by tool: ``{tool: {"calls", "ok", "success_rate"}}`` ({} with no log)."""
+    exists = conn.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = 'platform' "
+        "AND table_name = 'llm_tool_calls'"
+    ).fetchall()
+    if not exists:
+        return {}
+    rows = conn.execute(
+        "SELECT tool, count(*), count(*) FILTER (WHERE ok) FROM platform.llm_tool_calls "
+        "GROUP BY tool ORDER BY tool"
+    ).fetchall()
+    return {
+        tool: {"calls": calls, "ok": ok, "success_rate": ok / calls if calls else 0.0}
+        for tool, calls, ok in rows
+    }
 
 
 def record_calls(conn: duckdb.DuckDBPyConnection, records: list[CallRecord]) -> None:

@@ -16,6 +16,9 @@ Every alert carries its **owner** (``team:...``, from the stage that raised it) 
 - ``drift_retrain``: raised by the drift sensor requesting a retrain; runbook:
   ``review_drift_retrain``
 
+Every recorded alert opens a page, or joins the open page of the same kind and subject
+(``core/operations/pages.py``), which the responder then answers.
+
 Where an alert goes is the caller's choice of sinks: :func:`record_alert` (the local sink,
 ``platform.alerts``) always, and :func:`post_to_slack` when a Slack incoming webhook is
 configured. A delivery that fails is recorded with the alert; it never fails the run.
@@ -83,6 +86,8 @@ class Alert:
     created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     delivered_to: list[str] = field(default_factory=list)
     delivery_errors: list[str] = field(default_factory=list)
+    # the page this alert opened or joined (``core/operations/pages.py``), once recorded
+    page_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -208,3 +213,77 @@ def read_alerts(conn: duckdb.DuckDBPyConnection, kind: str | None = None) -> lis
             record[key] = json.loads(record[key])
         out.append(record)
     return out
+
+
+PAGERDUTY_TIMEOUT_SECONDS = 10.0
+PAGERDUTY_SEVERITY = {"error": "error", "warning": "warning", "info": "info"}
+
+
+def pagerduty_event(
+    routing_key: str,
+    page: dict,
+    probable_cause: str,
+    evidence: list[str],
+    recommended_action: str,
+) -> dict:
+    """A PagerDuty Events API v2 ``trigger`` for an escalated page; ``dedup_key`` is the page
+    id, so a page escalated twice is one incident."""
+    return {
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": page["page_id"],
+        "payload": {
+            "summary": f"{page['title']}: {probable_cause}"[:1024],
+            "source": "platform_assets",
+            "severity": PAGERDUTY_SEVERITY.get(page.get("severity", "error"), "error"),
+            "component": page.get("subject"),
+            "group": page.get("owner"),
+            "class": page.get("kind"),
+            "custom_details": {
+                "page_id": page["page_id"],
+                "probable_cause": probable_cause,
+                "evidence": evidence[:20],
+                "recommended_action": recommended_action,
+                "run_id": page.get("run_id"),
+            },
+        },
+    }
+
+
+def post_to_pagerduty(
+    url: str,
+    routing_key: str,
+    page: dict,
+    probable_cause: str,
+    evidence: list[str],
+    recommended_action: str,
+    timeout: float = PAGERDUTY_TIMEOUT_SECONDS,
+) -> None:
+    """Send an escalated page to a PagerDuty Events API v2 compatible endpoint.
+
+    Raises:
+        RuntimeError: the endpoint did not answer 2xx (PagerDuty answers 202), or could not be
+            reached within ``timeout``.
+    """
+    body = json.dumps(
+        pagerduty_event(routing_key, page, probable_cause, evidence, recommended_action),
+        default=str,
+    )
+    request = urllib.request.Request(
+        url,
+        data=body.encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status = response.status
+            answer = response.read(200).decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        raise RuntimeError(
+            f"PagerDuty endpoint answered {exc.code}: {exc.read(200).decode(errors='replace')}"
+        ) from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise RuntimeError(f"PagerDuty endpoint unreachable: {exc}") from None
+    if not 200 <= status < 300:
+        raise RuntimeError(f"PagerDuty endpoint answered {status}: {answer}")
