@@ -211,14 +211,14 @@ def triage_own_failure(instance: dg.DagsterInstance, run_id: str) -> dict[str, A
         response = None
         if page_id is not None:
             with warehouse.session(resources["warehouse"].database) as conn:
-                response = respond_to_pages(
+                [response] = respond_to_pages(
                     conn,
                     instance=instance,
                     registry=resources["registry"],
                     claude=resources["claude"],
                     notifier=resources["notifier"],
                     page_ids=[page_id],
-                )[0]
+                )
     except Exception as exc:  # triage must never turn the run's own outcome into another one
         return {"error": f"triage of run {run_id} failed: {type(exc).__name__}: {exc}"}
     return {

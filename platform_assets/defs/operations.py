@@ -534,7 +534,7 @@ def respond_to_pages(
     allowlist = load_allowlist(allowlist_path)
     client = claude.get_client()
     decider, name = (
-        (claude_decider(client, conn), "claude") if client is not None else (playbook, "playbook")
+        (claude_decider(client, conn), "claude") if client.enabled else (playbook, "playbook")
     )
     ids = page_ids or [
         p["page_id"] for p in sorted(list_pages(conn, state=OPEN), key=lambda p: p["opened_at"])

@@ -81,7 +81,7 @@ def test_a_failed_blocking_check_and_its_triage_ticket_page_data_eng_with_their_
         f"owner: {TEAM_DATA_ENG}" in t and "runbook: " in t and "inspect_quarantine" in t
         for t in texts
     )
-    assert texts[2].startswith("*[ERROR] escalated: run ")
+    assert texts[2].startswith("*[ERROR] escalated: contract_fct_transactions blocked")
     assert texts[0].startswith("*[ERROR] contract_fct_transactions blocked 2026-03-02")
 
 

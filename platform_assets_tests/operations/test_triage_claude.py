@@ -32,7 +32,7 @@ def _with_claude(resources, server):
 
 def test_claude_writes_the_ticket_from_the_evidence(env):
     _tmp_path, resources, instance = env
-    job = failing_job("claude_job", lambda: (_ for _ in ()).throw(KeyError("flux capacitor")))
+    job = failing_job("claude_job", lambda: (_ for _ in ()).throw(RuntimeError("flux capacitor")))
     with ScriptedServer(script=[Reply(text=_answer("fix_run_config"))]) as server:
         ticket, _actions, _ = fail_and_triage(instance, _with_claude(resources, server), job=job)
         (request,) = [r for r in server.requests if r.path.endswith("/messages")]
@@ -49,7 +49,7 @@ def test_claude_writes_the_ticket_from_the_evidence(env):
 
 def test_a_runbook_off_the_allow_list_is_ignored(env):
     _tmp_path, resources, instance = env
-    job = failing_job("rogue_job", lambda: (_ for _ in ()).throw(KeyError("flux capacitor")))
+    job = failing_job("rogue_job", lambda: (_ for _ in ()).throw(RuntimeError("flux capacitor")))
     with ScriptedServer(script=[Reply(text=_answer("drop_all_tables"))]) as server:
         ticket, actions, _ = fail_and_triage(instance, _with_claude(resources, server), job=job)
     assert ticket["recommended_action"] == "escalate_to_on_call"
@@ -62,7 +62,7 @@ def test_a_runbook_off_the_allow_list_is_ignored(env):
 
 def test_a_failed_claude_call_leaves_the_pattern_library_ticket(env):
     _tmp_path, resources, instance = env
-    job = failing_job("refused_job", lambda: (_ for _ in ()).throw(KeyError("flux capacitor")))
+    job = failing_job("refused_job", lambda: (_ for _ in ()).throw(RuntimeError("flux capacitor")))
     with ScriptedServer(script=[Reply(stop_reason="refusal", text="")]) as server:
         ticket, _, _ = fail_and_triage(instance, _with_claude(resources, server), job=job)
     assert ticket["pattern"] == "unknown" and ticket["recommended_action"] == "escalate_to_on_call"

@@ -63,6 +63,12 @@ KINDS = (
     "triage_ticket",
     "training_anomaly",
     "drift_retrain",
+    # the scoring service's alerts (the serving issue); the responder's playbook knows them
+    "serving_latency",
+    "canary_errors",
+    "prediction_anomaly",
+    "label_feed_late",
+    "llm_refusals",
 )
 SEVERITIES = ("error", "warning", "info")
 SLACK_TIMEOUT_SECONDS = 10.0

@@ -6,10 +6,10 @@ state::
 
     open -> investigating -> mitigated | escalated -> resolved
 
-- An alert of the same ``kind`` about the same ``subject`` (the asset, else the run's job, else
-  the title) within :data:`JOIN_WINDOW` of the page's last alert, while the page is not
-  resolved, *joins* it (``alert_count`` goes up, an ``alert_joined`` event); otherwise it opens a
-  new page.
+- An alert about the same run as an unresolved page (a failed check, then the run's triage
+  ticket), or of the same ``kind`` about the same ``subject`` (the asset, else the run's job,
+  else the title), within :data:`JOIN_WINDOW` of the page's last alert, *joins* it
+  (``alert_count`` goes up, an ``alert_joined`` event); otherwise it opens a new page.
 - The responder (``core/operations/responder.py``) moves a page to ``investigating``, then to
   ``mitigated`` (an approved runbook ran) or ``escalated`` (a person is needed), with its
   findings: the three-field ticket and what was done.
@@ -143,10 +143,13 @@ def open_or_join(
     ensure_page_tables(conn)
     subject = subject_of(alert)
     at = alert.created_at
+    # One incident, one page: alerts about the same run (its failed check, then its triage
+    # ticket) join the run's page whatever their kind; others join by kind and subject.
     found = conn.execute(
-        "SELECT page_id FROM platform.pages WHERE kind = ? AND subject = ? AND state <> ? "
-        "AND last_alert_at >= ? ORDER BY last_alert_at DESC LIMIT 1",
-        [alert.kind, subject, RESOLVED, at - window],
+        "SELECT page_id FROM platform.pages WHERE state <> ? AND last_alert_at >= ? AND "
+        "((? IS NOT NULL AND run_id = ?) OR (kind = ? AND subject = ?)) "
+        "ORDER BY (run_id IS NOT DISTINCT FROM ?) DESC, last_alert_at DESC LIMIT 1",
+        [RESOLVED, at - window, alert.run_id, alert.run_id, alert.kind, subject, alert.run_id],
     ).fetchall()
     if found:
         page_id = found[0][0]

@@ -64,6 +64,12 @@ EXECUTED, ALREADY_DONE, RECOMMENDED, REFUSED, FAILED = (
     "failed",
 )
 MITIGATING = (EXECUTED, ALREADY_DONE)
+# Runbooks that only gather evidence: they neither mitigate a page nor use up its one action.
+DIAGNOSTIC_RUNBOOKS = frozenset({"collect_diagnostics"})
+
+
+def mitigates(action: dict) -> bool:
+    return action["status"] in MITIGATING and action["runbook"] not in DIAGNOSTIC_RUNBOOKS
 
 
 @dataclass
@@ -372,8 +378,12 @@ class Toolbox:
             return self._record(
                 runbook, RECOMMENDED, "no executor for it in this deployment", reason
             )
-        executed = [a for a in self._page_actions() if a["status"] == EXECUTED]
-        if executed:
+        executed = [
+            a
+            for a in self._page_actions()
+            if a["status"] == EXECUTED and a["runbook"] not in DIAGNOSTIC_RUNBOOKS
+        ]
+        if executed and runbook not in DIAGNOSTIC_RUNBOOKS:
             return self._record(
                 runbook,
                 RECOMMENDED,
@@ -487,13 +497,15 @@ def respond(
             page["runbook"],
         )
     recommended = decision.recommended_action
-    if recommended not in allowlist:
+    applicable = tools.applicable_runbooks()
+    if recommended not in applicable:
+        fallback = next((n for n in applicable if n not in DIAGNOSTIC_RUNBOOKS), FALLBACK_RUNBOOK)
         decision.evidence.append(
-            f"the responder recommended {recommended!r}, not on the allow-list: "
-            f"{page['runbook']!r} stands"
+            f"the responder recommended {recommended!r}, which is not an allow-listed runbook "
+            f"for this page: {fallback!r} stands"
         )
-        recommended = page["runbook"] if page["runbook"] in allowlist else FALLBACK_RUNBOOK
-    mitigated = any(a["status"] in MITIGATING for a in tools.actions)
+        recommended = fallback
+    mitigated = any(mitigates(a) for a in tools.actions)
     state = pg.MITIGATED if mitigated else pg.ESCALATED
     pg.record_findings(
         conn,
