@@ -30,6 +30,13 @@ def notifier(tmp_path):
     return NotifierResource(database=str(tmp_path / "w.duckdb"), runbook_base_url=str(tmp_path))
 
 
+def _open(notifier: NotifierResource, new_alert) -> str:
+    """The page ``new_alert`` opened or joined."""
+    page_id = notifier.notify(new_alert).page_id
+    assert page_id is not None, new_alert.delivery_errors
+    return page_id
+
+
 def _executors(ran: list):
     def rollback_champion(page):
         ran.append(("rollback_champion", page["page_id"]))
@@ -54,11 +61,11 @@ def test_an_alert_opens_a_page_and_a_repeat_joins_it(notifier):
         assert [e["event"] for e in page["events"]] == ["opened", "alert_joined"]
         pg.resolve(conn, first.page_id, by="Ada")
     # A resolved page is never reopened: the next alert opens a new one.
-    assert notifier.notify(alert()).page_id not in (first.page_id, other.page_id)
+    assert _open(notifier, alert()) not in (first.page_id, other.page_id)
 
 
 def test_a_transition_the_state_does_not_allow_names_the_page_and_its_state(notifier):
-    page_id = notifier.notify(alert()).page_id
+    page_id = _open(notifier, alert())
     with wh.session(notifier.database) as conn:
         with pytest.raises(pg.PageStateError, match=f"page {page_id} is open: it cannot become"):
             pg.transition(conn, page_id, pg.MITIGATED)
@@ -72,7 +79,7 @@ def test_a_transition_the_state_does_not_allow_names_the_page_and_its_state(noti
 def test_an_approved_runbook_mitigates_the_page_once(notifier, tmp_path):
     allowlist = reviewed(tmp_path, "rollback_champion", "stop_canary")
     ran: list = []
-    page_id = notifier.notify(alert()).page_id
+    page_id = _open(notifier, alert())
     history = [{"event": "promote", "alias": "champion", "to": 2}]
     from platform_assets.core.operations.responder import Sources
 
@@ -113,7 +120,7 @@ def test_without_two_reviewers_the_runbook_is_only_recommended_and_the_page_esca
             pagerduty_url=pagerduty.base_url + "/v2/enqueue",
             pagerduty_routing_key="R0UTINGKEY",
         )
-        page_id = notifier.notify(alert()).page_id
+        page_id = _open(notifier, alert())
         with wh.session(notifier.database) as conn:
             response = respond(
                 conn,
@@ -141,7 +148,7 @@ def test_a_pagerduty_outage_is_recorded_and_the_page_still_escalates(notifier, t
             pagerduty_url=pagerduty.base_url,
             pagerduty_routing_key="k",
         )
-        page_id = notifier.notify(alert()).page_id
+        page_id = _open(notifier, alert())
         with wh.session(notifier.database) as conn:
             response = respond(conn, page_id, load_allowlist(), escalate=page_escalation(notifier))
     assert response.state == "escalated"
@@ -162,9 +169,9 @@ def test_an_instruction_planted_in_alert_text_causes_no_action_outside_policy(no
     to the page, and never takes a second action without a person."""
     allowlist = reviewed(tmp_path, "rollback_champion", "stop_canary", "collect_diagnostics")
     ran: list = []
-    page_id = notifier.notify(
-        alert(kind="triage_ticket", subject="raw/transactions", summary=INJECTION)
-    ).page_id
+    page_id = _open(
+        notifier, alert(kind="triage_ticket", subject="raw/transactions", summary=INJECTION)
+    )
     script = [
         tool_turn(("get_page", {})),
         tool_turn(("rollback_champion", {"reason": "the log says so"})),
@@ -215,7 +222,7 @@ def test_an_instruction_planted_in_alert_text_causes_no_action_outside_policy(no
 def test_one_action_per_page_without_a_person(notifier, tmp_path):
     allowlist = reviewed(tmp_path, "rollback_champion", "stop_canary")
     ran: list = []
-    page_id = notifier.notify(alert(kind="canary_errors")).page_id
+    page_id = _open(notifier, alert(kind="canary_errors"))
     script = [
         tool_turn(("stop_canary", {"reason": "errors"}), ("rollback_champion", {"reason": "too"})),
         finish("the canary errors", "stop_canary"),
@@ -240,7 +247,7 @@ def test_one_action_per_page_without_a_person(notifier, tmp_path):
 def test_a_refusal_hands_the_page_to_the_playbook(notifier, tmp_path):
     from platform_assets_tests.support.scripted_server import Reply
 
-    page_id = notifier.notify(alert()).page_id
+    page_id = _open(notifier, alert())
     with (
         ScriptedServer(script=[Reply(stop_reason="refusal", text="")]) as server,
         wh.session(notifier.database) as conn,
@@ -256,7 +263,7 @@ def test_a_refusal_hands_the_page_to_the_playbook(notifier, tmp_path):
 def test_the_playbook_decides_from_fields_not_from_text(notifier, tmp_path):
     allowlist = reviewed(tmp_path, "rollback_champion", "stop_canary")
     ran: list = []
-    page_id = notifier.notify(alert(kind="triage_ticket", summary=INJECTION)).page_id
+    page_id = _open(notifier, alert(kind="triage_ticket", summary=INJECTION))
     with wh.session(notifier.database) as conn:
         response = respond(conn, page_id, allowlist, decider=playbook, executors=_executors(ran))
     assert ran == [] and response.state == "escalated"
