@@ -50,12 +50,16 @@ def llm_observability(warehouse: WarehouseResource) -> dg.MaterializeResult:
     rates, cost per successful task. Read from ``platform.llm_calls``."""
     with warehouse.get_connection() as conn:
         current, previous = _window_stats(conn)
+        (start, end), _ = governance.windows()
+        by_tool = governance.tool_success(conn, start, end)
     calls = sum(s.calls for s in current)
     cost = sum(s.cost_usd for s in current)
     markdown = (
         governance.render_markdown(current, "Last 24 hours")
         + "\n"
         + governance.render_markdown(previous, "The 24 hours before")
+        + "\n\n### Tool calls by tool, last 24 hours\n\n"
+        + governance.render_tool_success(by_tool)
     )
     return dg.MaterializeResult(
         metadata={
@@ -63,6 +67,10 @@ def llm_observability(warehouse: WarehouseResource) -> dg.MaterializeResult:
             "calls_last_24h": calls,
             "cost_usd_last_24h": round(cost, 6),
             "degraded_calls_last_24h": sum(s.calls - s.successful for s in current),
+            "tool_calls_last_24h": sum(int(t["calls"]) for t in by_tool.values()),
+            "tool_success_by_tool": dg.MetadataValue.json(
+                {tool: round(t["success_rate"], 4) for tool, t in by_tool.items()}
+            ),
         }
     )
 
@@ -71,8 +79,10 @@ def llm_observability(warehouse: WarehouseResource) -> dg.MaterializeResult:
     asset=LLM_OBSERVABILITY,
     name=LLM_REGRESSION_CHECK,
     metadata=owner_metadata(OPERATIONS),
-    description="WARNs when, for a task and model, the cache-hit rate fell by more than 10 points "
-    "or the cost per successful task rose above 1.5x, against the previous 24 hours.",
+    description="WARNs when, for a task and model, the cache-hit rate fell by more than 10 points, "
+    "the cost per successful task rose above 1.5x, the refusal rate rose by more than 10 points, "
+    "the tool-call success rate fell by more than 10 points or turns per task (p99) rose above "
+    "1.5x, against the previous 24 hours.",
 )
 def llm_observability_regressions(
     context, warehouse: WarehouseResource, notifier: NotifierResource

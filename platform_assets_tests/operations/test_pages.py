@@ -328,3 +328,40 @@ def test_a_failing_cli_run_gets_its_ticket_and_page_without_a_daemon(tmp_path):
     unknown = _cli("pages", "show", "page-nope", env=env)
     assert unknown.returncode == 2
     assert "no page 'page-nope'" in unknown.stderr and len(unknown.stderr.splitlines()) == 1
+
+
+def test_llm_observability_counts_real_responder_runs(notifier, tmp_path):
+    """Per-tool success and the turn distribution come from the responder's logged turns; a
+    refusal spike against the previous window is a regression."""
+    from platform_assets.core.llm import governance
+    from platform_assets_tests.support.scripted_server import Reply
+
+    allowlist = load_allowlist()
+    scripts = [
+        [tool_turn(("get_page", {})), tool_turn(("no_such_tool", {})), finish("x", "y")],
+        [tool_turn(("get_triage_ticket", {})), finish("x", "y")],
+        [Reply(stop_reason="refusal", text="")],
+    ]
+    with wh.session(notifier.database) as conn:
+        for n, script in enumerate(scripts):
+            page_id = _open(notifier, alert(subject=f"model/{n}"))
+            with ScriptedServer(script=script) as server:
+                client = ClaudeClient(
+                    ClaudeConfig(api_key="test-key", base_url=server.url, max_retries=0)
+                )
+                respond(conn, page_id, allowlist, decider=claude_decider(client, conn))
+        by_tool = governance.tool_success(conn)
+        [stats] = [s for s in governance.observability(conn) if s.task == "on_call_responder"]
+        markdown = governance.render_tool_success(by_tool)
+    assert by_tool["get_page"]["success_rate"] == 1.0
+    assert by_tool["no_such_tool"]["success_rate"] == 0.0
+    assert "| no_such_tool | 1 | 0 | 0.0% |" in markdown
+    assert (stats.turns_p50, stats.turns_p99) == (2.0, pytest.approx(2.98))  # turns: 3, 2, 1
+    assert stats.refusal_rate == pytest.approx(1 / 6)
+    previous = [governance.TaskModelStats(**{**stats.to_dict(), "refusal_rate": 0.0})]
+    [regression] = [
+        r
+        for r in governance.compare_windows([stats], previous, refusal_rise=0.1)
+        if r.indicator == "refusal_rate"
+    ]
+    assert "refusal rate went from 0.0% to 16.7%" in regression.describe()

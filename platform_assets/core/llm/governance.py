@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS platform.llm_calls (
     turns INTEGER NOT NULL,
     request_id VARCHAR
 );
+-- the calls of one tool-use conversation share it (NULL: a one-shot call)
+ALTER TABLE platform.llm_calls ADD COLUMN IF NOT EXISTS conversation_id VARCHAR;
 """
 
 
@@ -75,6 +77,8 @@ class CallRecord:
     tool_call_errors: int = 0
     turns: int = 1
     request_id: str | None = None
+    # the calls of one tool-use conversation share it; ``turns`` is then the turn's number
+    conversation_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -136,8 +140,11 @@ def record_tool_calls(conn: duckdb.DuckDBPyConnection, records: list[ToolCallRec
     )
 
 
-def tool_success(conn: duckdb.DuckDBPyConnection) -> dict[str, dict[str, float]]:
-    """Tool-call success by tool: ``{tool: {"calls", "ok", "success_rate"}}`` ({} with no log)."""
+def tool_success(
+    conn: duckdb.DuckDBPyConnection, start: datetime | None = None, end: datetime | None = None
+) -> dict[str, dict[str, float]]:
+    """Tool-call success by tool for calls with ``start <= called_at < end``:
+    ``{tool: {"calls", "ok", "success_rate", "latency_ms_p50"}}`` ({} with no log)."""
     exists = conn.execute(
         "SELECT 1 FROM information_schema.tables WHERE table_schema = 'platform' "
         "AND table_name = 'llm_tool_calls'"
@@ -145,13 +152,33 @@ def tool_success(conn: duckdb.DuckDBPyConnection) -> dict[str, dict[str, float]]
     if not exists:
         return {}
     rows = conn.execute(
-        "SELECT tool, count(*), count(*) FILTER (WHERE ok) FROM platform.llm_tool_calls "
-        "GROUP BY tool ORDER BY tool"
+        "SELECT tool, count(*), count(*) FILTER (WHERE ok), quantile_cont(latency_ms, 0.5) "
+        "FROM platform.llm_tool_calls WHERE called_at >= coalesce(?, '-infinity'::TIMESTAMPTZ) "
+        "AND called_at < coalesce(?, 'infinity'::TIMESTAMPTZ) GROUP BY tool ORDER BY tool",
+        [start, end],
     ).fetchall()
     return {
-        tool: {"calls": calls, "ok": ok, "success_rate": ok / calls if calls else 0.0}
-        for tool, calls, ok in rows
+        tool: {
+            "calls": calls,
+            "ok": ok,
+            "success_rate": ok / calls if calls else 0.0,
+            "latency_ms_p50": p50,
+        }
+        for tool, calls, ok, p50 in rows
     }
+
+
+def render_tool_success(by_tool: dict[str, dict[str, float]]) -> str:
+    """Tool-call success by tool as a Markdown table."""
+    if not by_tool:
+        return "No tool calls in this window."
+    lines = ["| tool | calls | ok | success | latency p50 |", "|---|---|---|---|---|"]
+    for tool, row in by_tool.items():
+        lines.append(
+            f"| {tool} | {row['calls']} | {row['ok']} | {_pct(row['success_rate'])} | "
+            f"{_fmt(row['latency_ms_p50'])} ms |"
+        )
+    return "\n".join(lines)
 
 
 def record_calls(conn: duckdb.DuckDBPyConnection, records: list[CallRecord]) -> None:
@@ -239,7 +266,7 @@ def observability(
                sum(cache_read_tokens)::DOUBLE
                    / nullif(sum(input_tokens + cache_write_tokens + cache_read_tokens), 0),
                sum(tool_calls - tool_call_errors)::DOUBLE / nullif(sum(tool_calls), 0),
-               quantile_cont(turns, 0.5), quantile_cont(turns, 0.99),
+               NULL, NULL,
                avg(CASE WHEN outcome = 'refused' THEN 1.0 ELSE 0.0 END),
                avg(CASE WHEN outcome <> 'ok' THEN 1.0 ELSE 0.0 END),
                coalesce(sum(cost_usd), 0.0)
@@ -248,6 +275,22 @@ def observability(
     """,
         params,
     ).fetchall()
+    # Turns per task: a tool-use conversation is many calls sharing a ``conversation_id``
+    # (``turns`` is the turn's number: its last is the task's count); a one-shot call counts
+    # its own ``turns``.
+    turns = {
+        (task, model): (p50, p99)
+        for task, model, p50, p99 in conn.execute(
+            f"""
+            SELECT task, model, quantile_cont(turns, 0.5), quantile_cont(turns, 0.99) FROM (
+                SELECT task, model, max(turns) AS turns FROM platform.llm_calls {where}
+                GROUP BY task, model, coalesce(conversation_id, call_id)
+            ) GROUP BY task, model
+            """,
+            params,
+        ).fetchall()
+    }
+    rows = [(*row[:6], *turns.get((row[0], row[1]), (None, None)), *row[8:]) for row in rows]
     out: list[TaskModelStats] = []
     for task, model, calls, ok, cache, tools, p50, p99, refused, degraded, cost in rows:
         outcomes = dict(
@@ -328,6 +371,13 @@ class Regression:
     current: float
 
     def describe(self) -> str:
+        if self.indicator in INDICATOR_TEXT:
+            what, how = INDICATOR_TEXT[self.indicator]
+            show = _pct if self.indicator.endswith("rate") else _fmt
+            return (
+                f"{self.task} on {self.model}: {what} went from {show(self.previous)} to "
+                f"{show(self.current)}; {how}"
+            )
         if self.indicator == "cache_hit_rate":
             return (
                 f"{self.task} on {self.model}: cache-hit rate fell from {_pct(self.previous)} "
@@ -341,22 +391,61 @@ class Regression:
         )
 
 
+INDICATOR_TEXT = {
+    "refusal_rate": (
+        "the refusal rate",
+        "read the refused calls' inputs (a prompt or data change)",
+    ),
+    "tool_call_success_rate": (
+        "the tool-call success rate",
+        "platform.llm_tool_calls names the tools that fail",
+    ),
+    "turns_p99": ("turns per task (p99)", "the responder wanders: look at its tool calls"),
+}
+
+
 def compare_windows(
     current: list[TaskModelStats],
     previous: list[TaskModelStats],
     *,
     cache_hit_drop: float = 0.10,
     cost_jump: float = 1.5,
+    refusal_rise: float = 0.10,
+    tool_success_drop: float = 0.10,
+    turns_jump: float = 1.5,
 ) -> list[Regression]:
     """Regressions from ``previous`` to ``current``: a cache-hit rate lower by more than
-    ``cache_hit_drop`` (absolute), or a cost per successful task more than ``cost_jump``
-    times the previous one. A (task, model) absent from either window is not compared."""
+    ``cache_hit_drop`` (absolute), a cost per successful task more than ``cost_jump``
+    times the previous one, a refusal rate higher by more than ``refusal_rise``, a tool-call
+    success rate lower by more than ``tool_success_drop``, or turns per task (p99) more than
+    ``turns_jump`` times the previous. A (task, model) absent from either window is not
+    compared."""
     before = {(s.task, s.model): s for s in previous}
     found: list[Regression] = []
     for s in current:
         p = before.get((s.task, s.model))
         if p is None:
             continue
+        if s.refusal_rate - p.refusal_rate > refusal_rise:
+            found.append(
+                Regression(s.task, s.model, "refusal_rate", p.refusal_rate, s.refusal_rate)
+            )
+        if (
+            p.tool_call_success_rate is not None
+            and s.tool_call_success_rate is not None
+            and p.tool_call_success_rate - s.tool_call_success_rate > tool_success_drop
+        ):
+            found.append(
+                Regression(
+                    s.task,
+                    s.model,
+                    "tool_call_success_rate",
+                    p.tool_call_success_rate,
+                    s.tool_call_success_rate,
+                )
+            )
+        if p.turns_p99 and s.turns_p99 is not None and s.turns_p99 > turns_jump * p.turns_p99:
+            found.append(Regression(s.task, s.model, "turns_p99", p.turns_p99, s.turns_p99))
         if (
             p.cache_hit_rate is not None
             and s.cache_hit_rate is not None

@@ -16,6 +16,7 @@ instead, over the same tools (actions stay idempotent), and the evidence says so
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,6 +88,7 @@ def claude_decider(
         ]
         final: dict | None = None
         why_not = "Claude did not finish"
+        conversation = uuid.uuid4().hex
         for turn in range(1, max_turns + 1):
             answer = client.tool_turn(
                 task=TASK,
@@ -99,6 +101,7 @@ def claude_decider(
                 asset=page["page_id"],
                 max_tokens=max_tokens,
             )
+            answer.record.conversation_id = conversation
             first_call = len(tools.calls)
             results = []
             for block in answer.content:
