@@ -316,6 +316,9 @@ def test_a_failing_cli_run_gets_its_ticket_and_page_without_a_daemon(tmp_path):
     shown = _cli("pages", "show", page["page_id"], env=env)
     assert "probable cause: contract_failure" in shown.stdout
 
+    # Answered already: responding again changes nothing and says it is escalated (exit 1).
+    again = _cli("pages", "respond", page["page_id"], "--json", env=env)
+    assert again.returncode == 1 and json.loads(again.stdout)["state"] == "escalated"
     assert _cli("pages", "ack", page["page_id"], "--by", "Ada", env=env).returncode == 0
     resolved = _cli("pages", "resolve", page["page_id"], "--by", "Ada", "--json", env=env)
     assert resolved.returncode == 0, resolved.stderr
@@ -365,3 +368,26 @@ def test_llm_observability_counts_real_responder_runs(notifier, tmp_path):
         if r.indicator == "refusal_rate"
     ]
     assert "refusal rate went from 0.0% to 16.7%" in regression.describe()
+
+
+def test_the_sensor_answers_new_pages_by_itself(tmp_path):
+    import dagster as dg
+
+    from platform_assets.defs.operations import build_pages_sensor
+    from platform_assets_tests.support.dagster import offline_resources
+
+    resources = offline_resources(tmp_path)
+    notifier = resources["notifier"]
+    assert isinstance(notifier, NotifierResource)
+    page_id = _open(notifier, alert(kind="drift_retrain", runbook="review_drift_retrain"))
+    with dg.instance_for_test() as instance:
+        context = dg.build_sensor_context(instance=instance, resources=resources)
+        result = build_pages_sensor()(context)
+        assert isinstance(result, dg.SkipReason)
+        assert f"{page_id} escalated: review_drift_retrain" in (result.skip_message or "")
+        again = build_pages_sensor()(
+            dg.build_sensor_context(instance=instance, resources=resources)
+        )
+    assert isinstance(again, dg.SkipReason) and again.skip_message == "no open page"
+    with wh.session(notifier.database) as conn:
+        assert pg.get_page(conn, page_id)["responder"] == "playbook"
