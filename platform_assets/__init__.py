@@ -10,6 +10,11 @@ The Python API for backfills is :func:`platform_assets.backfill` (imported lazil
                                          url="http://localhost:3000")
 """
 
+from platform_assets.core.telemetry import turn_off as _turn_off_telemetry
+
+# Before anything imports onnxruntime, Dagster, Evidently or dlt (platform_assets.core.telemetry).
+_turn_off_telemetry()
+
 __version__ = "0.1.0"
 __all__ = ["BackfillResult", "SubmittedBackfill", "backfill", "run_checks", "run_main"]
 

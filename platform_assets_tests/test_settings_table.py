@@ -41,7 +41,7 @@ def test_every_variable_read_is_declared_and_every_declared_one_is_read() -> Non
     declared = {variable.name for variable in settings_module.VARIABLES}
     assert read, "found no variable names in core/settings.py: the pattern is wrong"
     assert read - declared == set(), "read but not declared in VARIABLES"
-    assert declared - read - settings_module.READ_BY_BOTO3 == set(), "declared but never read"
+    assert declared - read - settings_module.READ_BY_LIBRARIES == set(), "declared but never read"
     assert len(declared) == len(settings_module.VARIABLES), "a variable is declared twice"
 
 

@@ -11,6 +11,10 @@
 - ``dev``: the Dagster UI and daemon.
 
 Exit codes: see :mod:`.common` (0 success, 1 failed, 2 usage error, 130 stopped by a signal).
+
+Every command's stdout and stderr pass :func:`platform_assets.core.redaction.for_terminal`
+(no secret, no terminal control sequence), and a ``--json`` command that fails says so as
+JSON on stdout too (:class:`PlatformGroup`).
 """
 
 from __future__ import annotations

@@ -14,11 +14,12 @@ reach, a signal) into one line on stderr with its exit code, instead of a traceb
 from __future__ import annotations
 
 import errno
+import json
 import os
 import signal
 import sqlite3
 import sys
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import click
 
@@ -32,8 +33,36 @@ def fail_usage(message: str) -> NoReturn:
 
 
 class PlatformGroup(click.Group):
-    """The top-level group: SIGTERM stops a command as Ctrl-C does, and the known failures
-    of :func:`usage_message` end it with one line and exit 2, whatever the command."""
+    """The top-level group, for every command:
+
+    - stdout and stderr pass :func:`platform_assets.core.redaction.safe_stream` (no secret,
+      no terminal control sequence);
+    - SIGTERM stops a command as Ctrl-C does (``interrupted``, exit 130);
+    - the known failures of :func:`usage_message` and the outages of :func:`outage_message`
+      (what the settings name cannot be reached) end it with one line naming it, exit 2;
+    - a ``--json`` command that fails also says so as JSON on stdout (:func:`json_error`).
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # type: ignore[override]
+        from platform_assets.core.redaction import safe_stream
+
+        argv = list(sys.argv[1:] if args is None else args)
+        out, err = safe_stream(sys.stdout), safe_stream(sys.stderr)
+        sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+        try:
+            return super().main(argv, prog_name, complete_var, standalone_mode, **extra)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if "--json" in argv and code != 0 and not out.written.strip():
+                json_error(out, _error_text(err.written, str(exc.code)), code)
+            raise
+        except Exception as exc:
+            if "--json" not in argv:
+                raise
+            message = f"{type(exc).__name__}: {exc}"
+            err.write(f"error: {message}\n")
+            json_error(out, message, EXIT_FAILED)
+            sys.exit(EXIT_FAILED)
 
     def invoke(self, ctx: click.Context):
         # A command that never installs its own handler (lint, diff, list) would otherwise
@@ -46,9 +75,19 @@ class PlatformGroup(click.Group):
             sys.exit(EXIT_INTERRUPTED)
         except Exception as exc:
             message = usage_message(exc)
-            if message is None:
+            if message is not None:
+                fail_usage(message)
+            outage = outage_message(exc)
+            if outage is None:
                 raise
-            fail_usage(message)
+            fail_usage(outage)
+
+
+def _error_text(stderr_text: str, fallback: str) -> str:
+    """The error a failed command said on stderr: its ``error:`` lines, else its last line."""
+    lines = [line.strip() for line in stderr_text.splitlines() if line.strip()]
+    errors = [line.removeprefix("error:").strip() for line in lines if line.startswith("error:")]
+    return " ".join(errors) if errors else (lines[-1] if lines else fallback)
 
 
 def _chain(exc: BaseException):
@@ -192,3 +231,32 @@ def _unreachable_endpoint(exc: BaseException) -> str | None:
 
 
 _HTTP_UNREACHABLE = ("Could not connect", "Could not establish", "Couldn't resolve", "timed out")
+
+
+def json_error(out: TextIO, message: str, exit_code: int) -> None:
+    """A ``--json`` command's error, on stdout: ``{"error": ..., "exit_code": ...}``."""
+    out.write(json.dumps({"error": message, "exit_code": exit_code}) + "\n")
+    out.flush()
+
+
+# What cannot be reached, by the exception a client library raises for it (named, not
+# imported: botocore and SQLAlchemy load only when a command uses them).
+_OUTAGES = {
+    "WarehouseUnreachable": None,  # its message already says what could not be reached
+    "EndpointConnectionError": "cannot reach S3",
+    "ConnectTimeoutError": "cannot reach S3",
+    "OperationalError": "cannot reach Postgres (Dagster's storage)",
+}
+
+
+def outage_message(exc: BaseException) -> str | None:
+    """One line for an outage (the warehouse's catalog, S3, Dagster's Postgres), or None when
+    ``exc`` is not one. An outage is exit 2 and says so: it never reads as "nothing there"."""
+    for cls in type(exc).__mro__:
+        if cls.__name__ in _OUTAGES and (
+            cls.__name__ != "OperationalError" or cls.__module__.startswith("sqlalchemy")
+        ):
+            what = _OUTAGES[cls.__name__]
+            text = " ".join(str(exc).split())
+            return text if what is None else f"{what}: {text}"
+    return None

@@ -114,6 +114,11 @@ def contracts_check(
         parsed = load_contract(contract, table)
     except ContractError as exc:
         fail_usage(str(exc))
+    if table is None and len(parsed.tables) > 1:
+        fail_usage(
+            f"{contract}: the contract describes {len(parsed.tables)} tables "
+            f"({', '.join(parsed.tables)}): choose the one {data} holds with --table NAME"
+        )
     if parsed.table is None:
         fail_usage(
             f"{contract}: the contract describes no table (no 'schema'): there is nothing to check "
@@ -156,17 +161,17 @@ def contracts_check(
         client = _claude_client(no_llm)
         llm = None
         if client is not None:
+            from platform_assets.core.llm.governance import record_calls
+
+            # No warehouse connection is open while Claude thinks (a DuckDB file's write lock
+            # would stop every other writer for the whole call): the call is logged in the
+            # in-memory connection first, then its records are written in a short session.
+            result = semantic_llm.semantic_check(
+                conn, batch, parsed, verdict, client, asset="cli:contracts check"
+            )
             # Every call is logged in the warehouse's governance table, CLI calls included.
             with warehouse.session(Settings.from_env().warehouse) as log_conn:
-                result = semantic_llm.semantic_check(
-                    conn,
-                    batch,
-                    parsed,
-                    verdict,
-                    client,
-                    asset="cli:contracts check",
-                    log_conn=log_conn,
-                )
+                record_calls(log_conn, result.calls)
             verdict, llm = result.verdict, semantic_llm.llm_summary(result)
         elif no_llm:
             verdict.notes.append(semantic_llm.TURNED_OFF_NOTE)
@@ -213,11 +218,31 @@ def contracts_lint(contracts_: tuple[Path, ...], as_json: bool) -> None:
     """Validate each CONTRACT against the ODCS standard and say what this platform runs.
 
     Invalid ODCS, and valid ODCS this platform cannot check as written (a pattern RE2
-    cannot run, a bound that is not a number or a date), exit 2 naming each field and line.
+    cannot run, a bound that is not a number or a date, a SQL rule that is not one
+    read-only SELECT over the batch), exit 2 naming each field and line; so does a file in
+    the contracts folder (PLATFORM_ASSETS_CONTRACTS_DIR) that governs a table another file
+    there governs too.
     Valid ODCS exits 0; parts the platform does not run (custom quality rules, relationships,
     nested contents, SLAs, …) are listed as warnings, each with its field and line.
     """
+    from platform_assets.core.settings import Settings
+    from platform_assets.core.validation.contract import AMBIGUOUS, duplicate_tables
+
     results = [_lint_one(path) for path in contracts_]
+    # A file in the platform's contracts folder must be the only one there for its tables:
+    # the pipeline looks contracts up by table in that folder.
+    folder = Path(Settings.from_env().contracts_dir).resolve()
+    linted = {path.resolve(): path for path in contracts_ if path.resolve().parent == folder}
+    siblings = sorted(folder.glob("*.odcs.yaml")) + sorted(folder.glob("*.odcs.yml"))
+    shown = [linted.get(p.resolve(), p) for p in siblings] if linted else []
+    for problem, files in duplicate_tables(shown):
+        for result in results:
+            if Path(result["file"]) in files:
+                head = result.get("message") or (
+                    f"{result['file']}: more than one contract governs a table:"
+                )
+                result["problems"].append(problem)
+                result.update(checkable=False, verdict=AMBIGUOUS, message=f"{head}\n  - {problem}")
     if as_json:
         click.echo(json.dumps(results, indent=2))
     else:
@@ -266,6 +291,7 @@ def _lint_one(path: Path) -> dict:
             "columns": len(t.columns),
             "quality_rules": sum(len(c.quality) for c in t.columns) + len(t.quality),
             "sensitive": list(t.sensitive_columns),
+            "withheld_from_claude": t.withheld_columns(),
         }
         for t in tables
         if t.table is not None
@@ -298,6 +324,11 @@ def _echo_lint(result: dict) -> None:
         click.echo(
             f"{head}, table {t['table']}, {t['columns']} columns, {t['quality_rules']} quality "
             f"rules, sensitive: {', '.join(t['sensitive']) or 'none'}"
+        )
+        withheld = t["withheld_from_claude"]
+        click.echo(
+            "  withheld from Claude (no value is sent, no violation quotes one): "
+            + (", ".join(f"{name} ({why})" for name, why in withheld.items()) or "none")
         )
     if result["not_run"]:
         click.echo(f"  not run by this platform ({len(result['not_run'])}):")

@@ -13,6 +13,11 @@ whether it holds a secret); the documentation's table is rendered from it
 (:func:`variables_markdown`), and a test holds it to the names this module reads. This is
 the only module that reads these variables; everything else takes a :class:`Settings` (or
 :class:`ClaudeSettings`).
+
+**Secrets.** :data:`SECRET_VARIABLES` (the declared secrets) and :data:`URL_VARIABLES` (URLs
+whose password is the secret) feed :func:`secret_values`, the values as the environment holds
+them, for :mod:`platform_assets.core.redaction`, which masks them in everything the platform
+prints, logs, stores or sends.
 """
 
 from __future__ import annotations
@@ -111,6 +116,18 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PLATFORM_ASSETS_STEP_MEMORY_GIB", "`2`", "GiB a step is billed for"),
     Variable("ANTHROPIC_API_KEY", "unset (Claude off)", "turns Claude on", secret=True),
     Variable(
+        "ANTHROPIC_AUTH_TOKEN",
+        "unset",
+        "a bearer token the `anthropic` SDK reads instead of a key (read there, redacted here)",
+        secret=True,
+    ),
+    Variable(
+        "PLATFORM_CLAUDE_DEADLINE_SECONDS",
+        "`25`",
+        "seconds one Claude call may take in all (connect, every read, every retry); then it "
+        "is abandoned and reported as degraded",
+    ),
+    Variable(
         "ANTHROPIC_BASE_URL", "the SDK's", "another Messages API endpoint (a proxy, a test server)"
     ),
     Variable("PLATFORM_CLAUDE_MODEL", "`claude-sonnet-4-6`", "the model every Claude task uses"),
@@ -119,6 +136,12 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("AWS_REGION", "unset", "Bedrock's region; the S3 region in production"),
     Variable("AWS_DEFAULT_REGION", "unset", "read when `AWS_REGION` is unset"),
+    Variable(
+        "AWS_BEARER_TOKEN_BEDROCK",
+        "unset",
+        "a Bedrock API key boto3 reads (read there, redacted here)",
+        secret=True,
+    ),
     Variable(
         "PLATFORM_ASSETS_PROFILE",
         "`local`",
@@ -172,13 +195,17 @@ VARIABLES: tuple[Variable, ...] = (
         secret=True,
     ),
 )
-#: Declared for operators, but read by boto3's credential chain rather than by this module.
-READ_BY_BOTO3 = frozenset({"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"})
-
-
-def secret_variables() -> tuple[str, ...]:
-    """The names of the variables whose values must never leave the process in text."""
-    return tuple(variable.name for variable in VARIABLES if variable.secret)
+#: Declared for operators (and redacted when secret), but read by boto3's credential chain or
+#: the anthropic SDK rather than by this module.
+READ_BY_LIBRARIES = frozenset(
+    {
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_BEARER_TOKEN_BEDROCK",
+        "ANTHROPIC_AUTH_TOKEN",
+    }
+)
 
 
 def variables_markdown(profile: str = "any") -> str:
@@ -221,6 +248,63 @@ DEFAULT_STEP_MEMORY_GIB = 2.0
 TRUE_WORDS = ("1", "true", "yes")
 
 
+DEFAULT_CLAUDE_DEADLINE_SECONDS = 25.0
+CLAUDE_DEADLINE_VARIABLE = "PLATFORM_CLAUDE_DEADLINE_SECONDS"
+
+#: Variables that are URLs whose userinfo may carry a password (``PLATFORM_ASSETS_PG_URL``'s
+#: does): the password is the secret, the host and database stay readable in errors.
+URL_VARIABLES = (
+    "PLATFORM_ASSETS_PG_URL",
+    "ANTHROPIC_BASE_URL",
+    "AWS_ENDPOINT_URL",
+    "PLATFORM_ASSETS_LANDING_URL",
+    "PLATFORM_ASSETS_REGISTRY_URL",
+    "PLATFORM_ASSETS_RUNBOOK_BASE_URL",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "https_proxy",
+    "http_proxy",
+)
+#: Variables whose whole value is a secret: the declared secrets that are not URLs.
+SECRET_VARIABLES = tuple(v.name for v in VARIABLES if v.secret and v.name not in URL_VARIABLES)
+
+
+def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The secrets the environment holds: the value of each :data:`SECRET_VARIABLES` and the
+    password of each :data:`URL_VARIABLES` URL (raw and URL-decoded). Read at each call, so a
+    changed environment is seen."""
+    from urllib.parse import unquote, urlsplit
+
+    env = os.environ if environ is None else environ
+    found = [env[name] for name in SECRET_VARIABLES if env.get(name)]
+    for name in URL_VARIABLES:
+        value = env.get(name)
+        if not value or "@" not in value:
+            continue
+        try:
+            password = urlsplit(value).password
+        except ValueError:
+            password = None
+        if password:
+            found += [password, unquote(password)]
+    return found
+
+
+def claude_deadline_from_env(environ: Mapping[str, str] | None = None) -> float:
+    """``PLATFORM_CLAUDE_DEADLINE_SECONDS``: the total seconds one Claude call may take."""
+    env = os.environ if environ is None else environ
+    raw = (env.get(CLAUDE_DEADLINE_VARIABLE) or "").strip()
+    if not raw:
+        return DEFAULT_CLAUDE_DEADLINE_SECONDS
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise SettingsError(f"{CLAUDE_DEADLINE_VARIABLE}={raw!r}: expected a number of seconds > 0")
+    return seconds
+
+
 @dataclass(frozen=True)
 class ClaudeSettings:
     """How to reach Claude, as the environment says. ``*_variable`` name the variable a
@@ -233,6 +317,7 @@ class ClaudeSettings:
     use_bedrock: bool = False
     aws_region: str | None = None
     aws_region_variable: str | None = None
+    deadline_seconds: float = DEFAULT_CLAUDE_DEADLINE_SECONDS
 
     API_KEY_VARIABLE = "ANTHROPIC_API_KEY"
     BASE_URL_VARIABLE = "ANTHROPIC_BASE_URL"
@@ -250,6 +335,7 @@ class ClaudeSettings:
             use_bedrock=env.get("PLATFORM_CLAUDE_USE_BEDROCK", "").lower() in TRUE_WORDS,
             aws_region=env.get(region_variable) if region_variable else None,
             aws_region_variable=region_variable,
+            deadline_seconds=claude_deadline_from_env(env),
         )
 
 

@@ -39,6 +39,7 @@ from typing import Any
 
 import duckdb
 
+from platform_assets.core.redaction import redact
 from platform_assets.core.settings import LAKE_PREFIX, LakeSettings, Settings
 
 _LOCK_RETRY_SECONDS = 30.0
@@ -321,19 +322,53 @@ def _open_lake(lake: LakeSettings, *, read_only: bool) -> duckdb.DuckDBPyConnect
                 conn.execute(attach)
                 break
             except duckdb.Error as exc:
+                if _unreachable(exc):
+                    raise WarehouseUnreachable(
+                        f"cannot reach the warehouse catalog (Postgres, "
+                        f"{redact(lake.catalog_url)}): {_reason(exc)}"
+                    ) from None
                 # Two processes attaching a new lake at once both create its catalog tables in
                 # Postgres; the loser finds them there on the next attempt.
                 if attempt == 4 or not any(
                     word in str(exc).lower()
                     for word in ("already exists", "duplicate key", "conflict")
                 ):
-                    raise
+                    raise without_secrets(exc) from None  # the message quotes the URL
                 time.sleep(0.2 + random.random())
         conn.execute(f"USE {LAKE_ALIAS}")
         return conn
     except BaseException:
         conn.close()
         raise
+
+
+class WarehouseUnreachable(RuntimeError):
+    """The warehouse's catalog could not be reached (Postgres down, a wrong host or port):
+    an outage, never an empty warehouse. The message names what, with no password."""
+
+
+_UNREACHABLE = (
+    "unable to connect",
+    "could not connect",
+    "connection refused",
+    "connection to server",
+    "could not translate host name",
+    "timeout expired",
+    "no route to host",
+    "network is unreachable",
+    "server closed the connection",
+)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    return any(phrase in str(exc).lower() for phrase in _UNREACHABLE)
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own words for why (libpq's last line before its hint), secrets masked."""
+    text = redact(str(exc)).strip()
+    tail = text.rsplit("failed: ", 1)[-1]
+    return (tail.splitlines() or [text])[0].strip()
 
 
 _KEY_CONSTRAINT = re.compile(r",\s*PRIMARY\s+KEY\s*\([^)]*\)|\s+PRIMARY\s+KEY\b", re.IGNORECASE)
@@ -430,7 +465,7 @@ class LakeConnection:
                 return self
             except duckdb.Error as exc:
                 if not is_lake_conflict(exc) or attempt == _LAKE_ATTEMPTS - 1:
-                    raise
+                    raise without_secrets(exc) from None
                 _log.warning(
                     "DuckLake commit conflict, running the statement again (attempt %d): %s",
                     attempt + 2,
@@ -447,7 +482,7 @@ class LakeConnection:
                 return self
             except duckdb.Error as exc:
                 if not is_lake_conflict(exc) or attempt == _LAKE_ATTEMPTS - 1:
-                    raise
+                    raise without_secrets(exc) from None
                 _log.warning(
                     "DuckLake commit conflict, replaying the transaction (%d statements, attempt "
                     "%d): %s",
@@ -465,8 +500,19 @@ class LakeConnection:
 
 
 def _first_line(exc: BaseException) -> str:
-    lines = [line for line in str(exc).splitlines() if _LAKE_CONFLICT in line]
-    return lines[0] if lines else str(exc).splitlines()[0]
+    lines = [line for line in redact(str(exc)).splitlines() if _LAKE_CONFLICT in line]
+    return lines[0] if lines else redact(str(exc)).splitlines()[0]
+
+
+def without_secrets(exc: duckdb.Error) -> duckdb.Error:
+    """``exc``, or the same kind of error with its message redacted when it quoted a secret
+    (the lake's errors quote the catalog's URL, password included). Raise it ``from None``:
+    the original would travel on as its cause into the run's event log."""
+    message = str(exc)
+    masked = redact(message)
+    if masked == message:
+        return exc
+    return type(exc)(masked).with_traceback(exc.__traceback__)
 
 
 def _back_off(attempt: int) -> None:
@@ -775,3 +821,30 @@ def cast_text_columns(
     """
     unparsable = unparsable_counts(relation, declared)
     return relation.project(typed_projection(relation.columns, declared, unparsable)), unparsable
+
+
+def sandbox_connection(
+    *, memory_limit: str = "256MB", threads: int = 1
+) -> duckdb.DuckDBPyConnection:
+    """A throwaway in-memory DuckDB for SQL that came from outside (a contract's SQL rule).
+
+    It holds nothing but what the caller registers on it, cannot touch a file, a URL or an
+    extension (``enable_external_access`` off, no extension auto-install or auto-load), and
+    its configuration is locked after the limits are set, so the SQL cannot undo them.
+    """
+    conn = duckdb.connect(
+        ":memory:",
+        config={
+            "enable_external_access": False,
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+            "allow_community_extensions": False,
+            "memory_limit": memory_limit,
+            "threads": threads,
+            "max_temp_directory_size": "0B",
+        },
+    )
+    conn.execute("SET TimeZone = 'UTC'")
+    conn.execute("SET enable_progress_bar = false")
+    conn.execute("SET lock_configuration = true")
+    return conn

@@ -54,6 +54,7 @@ from platform_assets.defs.resources import (
     ClaudeResource,
     ModelRegistryResource,
     NotifierResource,
+    PlatformSettings,
     WarehouseResource,
 )
 
@@ -91,6 +92,7 @@ def feature_drift(
     warehouse: WarehouseResource,
     registry: ModelRegistryResource,
     claude: ClaudeResource,
+    platform: PlatformSettings,
 ) -> dg.MaterializeResult:
     """Drift of the newest features against the champion's training reference (Evidently),
     with the share of drifted columns, per-column scores, the HTML report, and an
@@ -144,10 +146,18 @@ def feature_drift(
             source_configs=ingestion_settings_by_day(context.instance, evidence_days),
             registry_history=models.history(),
         )
-        if explanation.effects:
-            explanation = draft_narrative(
-                claude.get_client(), explanation, conn, run_id=context.run.run_id
-            )
+        client = claude.get_client()
+        if explanation.effects and client is not None and client.enabled:
+            # No value of a column the contract withholds goes to Claude; without the
+            # contract, nothing does (when in doubt, withhold).
+            try:
+                withheld = platform.load_contract(TRANSACTIONS_TABLE).withheld_columns()
+            except (FileNotFoundError, ValueError) as exc:
+                context.log.warning(f"no drift narrative: the contract did not load ({exc})")
+            else:
+                explanation = draft_narrative(
+                    client, explanation, conn, run_id=context.run.run_id, withheld=withheld
+                )
     return dg.MaterializeResult(
         metadata={
             "drift_headline": explanation.headline,

@@ -221,11 +221,27 @@ def triage_failed_run(
         )
         return f"requested one new run of {report.job_name}"
 
+    from platform_assets.core import warehouse as wh
+    from platform_assets.core.llm.governance import read_calls, record_calls
+
+    causes = check_causes()
     with warehouse.get_connection() as conn:
-        # With a key, Claude writes the ticket from the same evidence; the allow-list still
-        # rules.
-        drafter = triage_drafter(claude.get_client(), conn, allowlist)
-        ticket = triage(report, conn, allowlist, drafter=drafter, check_causes=check_causes())
+        ticket = triage(report, conn, allowlist, check_causes=causes)  # the pattern library's
+    # With a key, Claude writes the ticket from the same evidence; the allow-list still
+    # rules. No warehouse connection is open while Claude thinks (a DuckDB file's write
+    # lock would stop every other writer): the call is logged in memory, then written.
+    draft, calls = None, []
+    with wh.connect(":memory:") as call_log:
+        drafter = triage_drafter(claude.get_client(), call_log, allowlist)
+        if drafter is not None:
+            draft = drafter(report, ticket) or {}
+            calls = read_calls(call_log)
+    with warehouse.get_connection() as conn:
+        if draft is not None:
+            ticket = triage(
+                report, conn, allowlist, drafter=lambda _r, _t: draft, check_causes=causes
+            )
+            record_calls(conn, calls)
         actions = run_safe_actions(
             ticket,
             conn,

@@ -37,7 +37,7 @@ from platform_assets.core.llm.client import (
     ClaudeConfig,
 )
 from platform_assets.core.llm.pricing import DEFAULT_PRICES, ModelPrice
-from platform_assets.core.settings import ClaudeSettings, Settings
+from platform_assets.core.settings import DEFAULT_CLAUDE_DEADLINE_SECONDS, ClaudeSettings, Settings
 from platform_assets.defs.keys import FRAUD_MODEL
 from platform_assets.defs.lineage import latest_metadata
 
@@ -166,6 +166,7 @@ class ClaudeResource(dg.ConfigurableResource):
     aws_region: str | None = None
     max_retries: int = DEFAULT_MAX_RETRIES
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    deadline_seconds: float = DEFAULT_CLAUDE_DEADLINE_SECONDS
     degraded_blocks: bool = True
     cache_batch_data: bool = False
     prices: dict[str, ModelPriceConfig] = {}  # noqa: RUF012 (pydantic copies a field's default)
@@ -179,6 +180,8 @@ class ClaudeResource(dg.ConfigurableResource):
             "model": settings.model or DEFAULT_MODEL,
             "use_bedrock": settings.use_bedrock,
         }
+        if settings.deadline_seconds != DEFAULT_CLAUDE_DEADLINE_SECONDS:
+            values["deadline_seconds"] = settings.deadline_seconds
         if settings.api_key:
             values["api_key"] = dg.EnvVar(ClaudeSettings.API_KEY_VARIABLE)
         if settings.base_url:
@@ -207,6 +210,7 @@ class ClaudeResource(dg.ConfigurableResource):
             aws_region=self.aws_region or None,
             max_retries=self.max_retries,
             timeout_seconds=self.timeout_seconds,
+            deadline_seconds=self.deadline_seconds,
             cache_data=self.cache_batch_data,
             prices=prices,
         )

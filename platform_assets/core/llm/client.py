@@ -16,6 +16,14 @@ and does four things every task needs:
 - **Timeouts and retries** by the SDK (``timeout``, ``max_retries``; it backs off
   exponentially and honours ``retry-after``/``retry-after-ms``). The number of retries a call
   took is read from the ``x-stainless-retry-count`` header the SDK puts on each attempt.
+  The SDK's timeout applies to each read, so a gateway that trickles a byte now and then
+  never times out: on top, every call has a **total deadline**
+  (``PLATFORM_CLAUDE_DEADLINE_SECONDS``, ``ClaudeConfig.deadline_seconds``) covering the
+  connect, every read and every retry. The request runs on a worker thread; when the deadline
+  passes the call is abandoned (its connections closed, the SDK client dropped) and answered
+  as an ``error`` outcome, which every task reports as degraded.
+- **No secret leaves**: the context and data of every request pass
+  :func:`platform_assets.core.redaction.redact`, and so do the reasons of failed calls.
 - **Governance.** Each call yields a :class:`~.governance.CallRecord` (tokens by kind, cost,
   latency, retries, outcome); the caller writes it to ``platform.llm_calls``.
 
@@ -26,6 +34,7 @@ a call is made, so importing this module is cheap.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -39,7 +48,12 @@ from pydantic import BaseModel, ValidationError
 from platform_assets.core.llm.governance import CallRecord
 from platform_assets.core.llm.pricing import DEFAULT_PRICES, ModelPrice, TokenUsage, cost_usd
 from platform_assets.core.llm.prompts import Prompt
-from platform_assets.core.settings import ClaudeSettings
+from platform_assets.core.redaction import redact
+from platform_assets.core.settings import (
+    CLAUDE_DEADLINE_VARIABLE,
+    DEFAULT_CLAUDE_DEADLINE_SECONDS,
+    ClaudeSettings,
+)
 
 if TYPE_CHECKING:
     import anthropic
@@ -66,6 +80,8 @@ class ClaudeConfig:
     aws_region: str | None = None
     max_retries: int = DEFAULT_MAX_RETRIES
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
+    # The whole call, connect + reads + retries (see the module docstring).
+    deadline_seconds: float = DEFAULT_CLAUDE_DEADLINE_SECONDS
     max_tokens: int = DEFAULT_MAX_TOKENS
     # Also cache the per-call data (a second breakpoint). Pays 1.25x on the data of every
     # new batch to read it at 0.1x on an identical re-run within the cache lifetime
@@ -90,6 +106,7 @@ class ClaudeConfig:
             "base_url": settings.base_url,
             "use_bedrock": settings.use_bedrock,
             "aws_region": settings.aws_region,
+            "deadline_seconds": settings.deadline_seconds,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -148,6 +165,38 @@ class ClaudeClient:
         except ValueError:
             self._attempt.retries = 0
 
+    def _create_within_deadline(self, params: dict[str, Any]) -> tuple[Any, int]:
+        """``messages.create(**params)`` on a worker thread, waited for at most
+        ``deadline_seconds``: ``(message, retries)``; raises what the SDK raised, or
+        :class:`DeadlineExceeded` (the call abandoned, the SDK client dropped)."""
+        sdk = self.sdk()
+        deadline = self.config.deadline_seconds
+        outcome: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                outcome["message"] = sdk.messages.create(
+                    **params, timeout=min(self.config.timeout_seconds, deadline)
+                )
+            except BaseException as exc:  # handed to the caller's thread
+                outcome["error"] = exc
+            outcome["retries"] = self._retries()
+
+        worker = threading.Thread(target=call, name="claude-call", daemon=True)
+        worker.start()
+        worker.join(deadline)
+        if worker.is_alive():
+            with self._lock:
+                if self._sdk is sdk:
+                    self._sdk = None
+            with contextlib.suppress(Exception):  # closing under a request in flight: best effort
+                sdk.close()  # lets the abandoned request's connection go
+            raise DeadlineExceeded(deadline)
+        self._attempt.retries = outcome.get("retries", 0)
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["message"], outcome.get("retries", 0)
+
     def sdk(self) -> anthropic.Anthropic:
         """The underlying SDK client, built on first use."""
         if not self.enabled:
@@ -201,6 +250,8 @@ class ClaudeClient:
         """
         from anthropic import transform_schema
 
+        # No secret goes to Claude, whatever a task put in its context or data.
+        context, data = redact(context), redact(data)
         data_block: dict[str, Any] = {"type": "text", "text": data}
         if self.config.cache_data:
             data_block["cache_control"] = dict(CACHE_CONTROL)
@@ -259,7 +310,15 @@ class ClaudeClient:
         self._attempt.retries = 0
         started = time.perf_counter()
         try:
-            message = self.sdk().messages.create(**params)
+            message, _ = self._create_within_deadline(params)
+        except DeadlineExceeded as exc:
+            return self._failed(
+                record,
+                started,
+                "error",
+                f"no answer within the total deadline of {exc.seconds:g} s "
+                f"({CLAUDE_DEADLINE_VARIABLE}); the call was abandoned",
+            )
         except anthropic.APITimeoutError:
             return self._failed(
                 record,
@@ -391,7 +450,12 @@ class ClaudeClient:
         failure: str | None = None
         message = None
         try:
-            message = self.sdk().messages.create(**params)
+            message, _ = self._create_within_deadline(params)
+        except DeadlineExceeded as exc:
+            failure = (
+                f"no answer within the total deadline of {exc.seconds:g} s "
+                f"({CLAUDE_DEADLINE_VARIABLE}); the call was abandoned"
+            )
         except anthropic.APITimeoutError:
             failure = (
                 f"timed out after {self._retries() + 1} attempt(s) of "
@@ -461,6 +525,7 @@ class ClaudeClient:
     def _finish(
         record: CallRecord, outcome: str, parsed: Any, reason: str | None, text: str | None
     ) -> StructuredResult:
+        reason = None if reason is None else redact(reason)
         record.outcome = outcome
         record.detail = reason
         return StructuredResult(
@@ -543,6 +608,14 @@ class ClaudeClient:
                 )
             records.append(record)
         return records
+
+
+class DeadlineExceeded(Exception):
+    """A Claude call took longer than its total deadline."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"no answer within {seconds:g} s")
+        self.seconds = seconds
 
 
 BATCH_PRICE_FACTOR = 0.5  # the Message Batches API bills half the synchronous price

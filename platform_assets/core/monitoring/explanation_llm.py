@@ -11,11 +11,13 @@ the governance log.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from platform_assets.core.features.transactions import FEATURE_SOURCE_COLUMNS
 from platform_assets.core.llm.tasks import ClaudeTask
 from platform_assets.core.monitoring.explanation import DriftExplanation
 
@@ -29,6 +31,26 @@ TASK = ClaudeTask("drift_explanation", PROMPTS_DIR)
 MAX_FACTS_CHARS = 12_000
 
 
+def facts_for_claude(explanation: DriftExplanation, withheld: Mapping[str, str]) -> dict:
+    """The explanation's facts without a value of a withheld column: the new categories of a
+    feature computed from one, and the details of evidence about one (a contract verdict
+    may quote values), are replaced by the reason."""
+    facts = explanation.to_dict()
+    facts.pop("narrative", None)
+    facts.pop("narrative_drafted_by", None)
+    for effect in facts.get("effects", []):
+        sources = {effect.get("feature"), *FEATURE_SOURCE_COLUMNS.get(effect.get("feature"), ())}
+        why = next((withheld[c] for c in sources if c in withheld), None)
+        if why is not None and effect.get("new_categories"):
+            effect["new_categories"] = [f"«withheld: {why}»"]
+    for evidence in facts.get("evidence", []):
+        why = withheld.get(evidence.get("column") or "")
+        if why is not None:
+            head = str(evidence.get("detail", "")).split(": ", 1)[0]
+            evidence["detail"] = f"{head}: «details withheld: {why}»"
+    return facts
+
+
 class DriftNarrative(BaseModel):
     narrative: str = Field(description="Two to four sentences explaining the drift from the facts.")
 
@@ -40,13 +62,16 @@ def draft_narrative(
     *,
     run_id: str | None = None,
     asset: str | None = "monitoring/feature_drift",
+    withheld: Mapping[str, str] | None = None,
 ) -> DriftExplanation:
-    """``explanation`` with Claude's narrative attached (unchanged when Claude is off or fails)."""
+    """``explanation`` with Claude's narrative attached (unchanged when Claude is off or fails).
+
+    ``withheld`` is ``{batch column: why}`` of the columns the contract withholds from
+    Claude (``Contract.withheld_columns()``): no value of theirs is in the facts sent.
+    """
     if client is None or not client.enabled:
         return explanation
-    facts = explanation.to_dict()
-    facts.pop("narrative", None)
-    facts.pop("narrative_drafted_by", None)
+    facts = facts_for_claude(explanation, withheld or {})
     result = TASK.ask(
         client,
         log_conn,

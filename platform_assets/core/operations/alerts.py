@@ -36,6 +36,8 @@ from pathlib import Path
 
 import duckdb
 
+from platform_assets.core.redaction import redact, redact_value
+
 ALERTS_DDL = """
 CREATE SCHEMA IF NOT EXISTS platform;
 CREATE TABLE IF NOT EXISTS platform.alerts (
@@ -104,6 +106,9 @@ class Alert:
             )
         if not self.owner or not self.runbook:
             raise ValueError(f"alert {self.title!r} needs an owner and a runbook")
+        # Alert text quotes failures from outside: no secret reaches the log, the table or Slack.
+        self.title, self.summary = redact(self.title), redact(self.summary)
+        self.details = redact_value(self.details)
 
     def line(self) -> str:
         """The alert on one line, for a run log."""
@@ -181,7 +186,7 @@ def post_to_slack(webhook_url: str, alert: Alert, timeout: float = SLACK_TIMEOUT
     Raises:
         RuntimeError: the webhook did not answer 2xx, or could not be reached.
     """
-    body = json.dumps({"text": alert.slack_text()}).encode()
+    body = json.dumps({"text": redact(alert.slack_text())}).encode()
     request = urllib.request.Request(
         webhook_url, data=body, headers={"Content-Type": "application/json"}, method="POST"
     )
@@ -194,7 +199,7 @@ def post_to_slack(webhook_url: str, alert: Alert, timeout: float = SLACK_TIMEOUT
             f"Slack webhook answered {exc.code}: {exc.read(200).decode(errors='replace')}"
         ) from None
     except (urllib.error.URLError, OSError) as exc:
-        raise RuntimeError(f"Slack webhook unreachable: {exc}") from None
+        raise RuntimeError(redact(f"Slack webhook unreachable: {exc}")) from None
     if not 200 <= status < 300:
         raise RuntimeError(f"Slack webhook answered {status}: {answer}")
 

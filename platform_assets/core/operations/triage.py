@@ -34,6 +34,8 @@ from pathlib import Path
 import duckdb
 import yaml
 
+from platform_assets.core.redaction import redact, terminal_safe
+
 FALLBACK_RUNBOOK = "escalate_to_on_call"
 NEEDS_PERSON = "needs_person"
 APPROVED = "approved"
@@ -420,6 +422,12 @@ class FailedStep:
     error_classes: list[str] = field(default_factory=list)
     failed_checks: list[FailedCheck] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # A failure's text comes from outside (a driver's error may quote its URL): no secret
+        # reaches the ticket, its evidence, the diagnostics bundle or the Claude drafter.
+        self.message, self.stack = redact(self.message), redact(self.stack)
+        self.logs_before = [redact(line) for line in self.logs_before]
+
 
 @dataclass
 class FailureReport:
@@ -428,6 +436,10 @@ class FailureReport:
     failed_steps: list[FailedStep]
     run_error: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.run_error = redact(self.run_error)
+        self.tags = {k: redact(v) for k, v in self.tags.items()}
 
     def text(self) -> str:
         parts = [self.run_error]
@@ -610,8 +622,8 @@ def write_ticket(conn: duckdb.DuckDBPyConnection, ticket: Ticket) -> None:
             ticket.run_id,
             ticket.job_name,
             ticket.pattern,
-            ticket.probable_cause,
-            json.dumps(ticket.evidence),
+            redact(ticket.probable_cause),
+            json.dumps([redact(line) for line in ticket.evidence]),
             ticket.recommended_action,
             ticket.safe_to_automate,
             ticket.signature,
@@ -795,7 +807,7 @@ def approve(
         TicketNotFound: no ticket ``ticket_id``.
         ValueError: ``by`` is empty, or the runbook is no longer on the allow-list.
     """
-    by = by.strip()
+    by = terminal_safe(by).strip()  # a name, not a terminal escape sequence
     if not by:
         raise ValueError("an approval needs the name of the person (--by NAME)")
     found = [t for t in tickets(conn) if t["ticket_id"] == ticket_id]

@@ -30,6 +30,9 @@ class OnnxScorer:
     def __init__(self, model: bytes | str | Path):
         import onnxruntime as ort
 
+        from platform_assets.core.telemetry import turn_off_onnxruntime
+
+        turn_off_onnxruntime(ort)  # its 1DS telemetry would look up Microsoft's collector
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1

@@ -35,8 +35,9 @@ from typing import Any
 import duckdb
 import yaml
 
+from platform_assets.core.validation.classification import withheld_because
 from platform_assets.core.warehouse import TextParse
-from platform_assets.core.yaml_lines import line_index
+from platform_assets.core.yaml_lines import MAX_YAML_BYTES, YamlLimitError, load_bounded
 
 LOGICAL_TYPES = (
     "string",
@@ -63,7 +64,6 @@ OPERATORS = (
     "mustBeBetween",
     "mustNotBeBetween",
 )
-SENSITIVE_CLASSIFICATIONS = ("pii", "restricted", "confidential", "sensitive", "secret")
 KNOWN_FORMATS = {
     "email": r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
     "uuid": r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
@@ -85,6 +85,7 @@ SEVERITY_WORDS = {
 }
 INVALID_ODCS = "invalid ODCS"
 NOT_CHECKABLE = "cannot be checked as written"
+AMBIGUOUS = "two contracts for one table"
 # Options the checks run, per logicalType; any other option is named as not run.
 RUN_OPTIONS = {
     "string": {"pattern", "minLength", "maxLength", "format"},
@@ -107,11 +108,10 @@ class ContractError(ValueError):
         self.problems = problems
         self.kind = kind
         lines = "\n".join(f"  - {p}" for p in problems)
-        what = (
-            "invalid data contract: not valid ODCS"
-            if kind == INVALID_ODCS
-            else "valid ODCS, but this platform cannot check it as written"
-        )
+        what = {
+            INVALID_ODCS: "invalid data contract: not valid ODCS",
+            AMBIGUOUS: "more than one contract governs a table",
+        }.get(kind, "valid ODCS, but this platform cannot check it as written")
         super().__init__(f"{self.path}: {what} ({len(problems)} problem(s)):\n{lines}")
 
 
@@ -210,8 +210,14 @@ class ColumnSpec:
     primary_key_position: int = -1
 
     @property
+    def withheld_because(self) -> str | None:
+        """Why this column's values are withheld from Claude and from examples in
+        violations, or None (the policy: :mod:`.classification`)."""
+        return withheld_because(self.classification)
+
+    @property
     def is_sensitive(self) -> bool:
-        return (self.classification or "").lower() in SENSITIVE_CLASSIFICATIONS
+        return self.withheld_because is not None
 
     @property
     def text_parse(self) -> TextParse | None:
@@ -275,8 +281,17 @@ class Contract:
         )
 
     @property
+    def table_names(self) -> tuple[str, ...]:
+        """The names a SQL rule may call the batch by: the table's ``physicalName`` and ``name``."""
+        return tuple(sorted(_names_of(self) | ({self.table} if self.table else set())))
+
+    @property
     def sensitive_columns(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.is_sensitive)
+
+    def withheld_columns(self) -> dict[str, str]:
+        """``{column: why}`` for the declared columns whose values are withheld from Claude."""
+        return {c.name: why for c in self.columns if (why := c.withheld_because)}
 
     @property
     def major_version(self) -> int | None:
@@ -306,9 +321,16 @@ def _read_document(path: Path) -> tuple[dict, dict[tuple, int]]:
     """
     if not path.is_file():
         raise ContractError(path, [f"file not found (looked at {path.resolve()})"])
+    if path.stat().st_size > MAX_YAML_BYTES:  # refused before it is read into memory
+        raise ContractError(
+            path,
+            [f"refused: the file is {path.stat().st_size:,} bytes; at most {MAX_YAML_BYTES:,}"],
+        )
     text = path.read_text(encoding="utf-8")
     try:
-        document = yaml.safe_load(text)
+        document, lines = load_bounded(text)
+    except YamlLimitError as exc:
+        raise ContractError(path, [f"refused: {exc}"]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -323,7 +345,7 @@ def _read_document(path: Path) -> tuple[dict, dict[tuple, int]]:
                 f"{type(document).__name__}"
             ],
         )
-    return document, line_index(text)
+    return document, lines
 
 
 def load_contract(path: str | Path, table: str | None = None) -> Contract:
@@ -388,7 +410,40 @@ def _odcs_validator():
     schema = json.loads(
         importlib.resources.files("open_data_contract_standard").joinpath("schema.json").read_text()
     )
-    return jsonschema.Draft201909Validator(schema)
+    # jsonschema compares every pair of items for uniqueItems when they are objects (an
+    # enum of {value: ...}): 5,000 values took a minute, 100,000 never ended. The same rule,
+    # with the same JSON equality (1 == 1.0, true != 1), in one pass over a set.
+    validator = jsonschema.validators.extend(
+        jsonschema.Draft201909Validator, {"uniqueItems": _unique_items}
+    )
+    return validator(schema)
+
+
+def _json_key(value: Any) -> Any:
+    """A hashable stand-in for a JSON value, equal exactly when JSON Schema calls two equal."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int | float):
+        return ("number", value)  # 1 and 1.0 hash and compare equal, as JSON Schema says
+    if isinstance(value, dict):
+        return ("object", frozenset((k, _json_key(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return ("array", tuple(_json_key(v) for v in value))
+    return (type(value).__name__, value)
+
+
+def _unique_items(validator, unique: bool, instance: Any, schema: dict):
+    from jsonschema.exceptions import ValidationError
+
+    if not unique or not validator.is_type(instance, "array"):
+        return
+    seen: set = set()
+    for item in instance:
+        key = _json_key(item)
+        if key in seen:
+            yield ValidationError(f"{item!r} is listed more than once (uniqueItems)")
+            return
+        seen.add(key)
 
 
 def odcs_schema_problems(document: dict, lines: dict[tuple, int]) -> list[str]:
@@ -398,13 +453,14 @@ def odcs_schema_problems(document: dict, lines: dict[tuple, int]) -> list[str]:
 
     found: dict[tuple, list[tuple[str, tuple]]] = {}
     # YAML reads unquoted dates as date objects; the JSON schema sees the text a reader would.
-    for error in _odcs_validator().iter_errors(json.loads(json.dumps(document, default=str))):
+    reduced, renumber = _plain_enums_reduced(json.loads(json.dumps(document, default=str)))
+    for error in _odcs_validator().iter_errors(reduced):
         if error.context and not _valid_under_each(error):
             # anyOf / oneOf: the branch that came closest says what is wrong; a branch that
             # only misses its own key (another operator, another form) is not it.
             closest = [e for e in error.context if e.validator != "required"] or list(error.context)
             error = best_match(closest)
-        at = tuple(error.absolute_path)
+        at = _renumbered(tuple(error.absolute_path), renumber)
         message, at_line = _schema_message(error, at)
         found.setdefault(at, []).append((message, at_line))
     problems = []
@@ -425,6 +481,64 @@ def odcs_schema_problems(document: dict, lines: dict[tuple, int]) -> list[str]:
                 f"{_location(at_line)}" + (f" (line {line})" if line else "") + f": {message}"
             )
     return problems
+
+
+# What an enum entry is in nearly every contract: {value: <string, number, boolean or null>}.
+_PLAIN_ENUM_VALUE = (str, int, float, bool, type(None))
+
+
+def _plain_enums_reduced(document: Any) -> tuple[Any, dict[tuple, list[int]]]:
+    """The document with every long ``enum`` cut to the entries the JSON schema needs to see.
+
+    An entry ``{value: <scalar>}`` is valid ODCS by itself, so walking 100,000 of them
+    through jsonschema ($ref, anyOf and all) only costs time. Kept: every other entry (it
+    may be wrong), the first plain one (so the list keeps its form), and any entry that
+    repeats an earlier one (so uniqueItems still fails). Returns the reduced document and,
+    per enum path, the original index of each kept entry.
+    """
+    renumber: dict[tuple, list[int]] = {}
+    stack: list[tuple[Any, tuple]] = [(document, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "enum" and isinstance(value, list) and len(value) > 16:
+                    kept = _enum_entries_to_validate(value)
+                    if len(kept) < len(value):
+                        node[key] = [value[i] for i in kept]
+                        renumber[(*path, key)] = kept
+                    continue
+                stack.append((value, (*path, key)))
+        elif isinstance(node, list):
+            stack.extend((item, (*path, i)) for i, item in enumerate(node))
+    return document, renumber
+
+
+def _enum_entries_to_validate(entries: list) -> list[int]:
+    kept: set[int] = set()
+    first: dict[Any, int] = {}
+    for i, entry in enumerate(entries):
+        key = _json_key(entry)
+        plain = (
+            isinstance(entry, dict)
+            and set(entry) == {"value"}
+            and isinstance(entry["value"], _PLAIN_ENUM_VALUE)
+        )
+        if key in first:  # a repeat: both entries stay, so uniqueItems still sees it
+            kept.update((first[key], i))
+        elif not plain or not kept:
+            kept.add(i)
+        first.setdefault(key, i)
+    return sorted(kept)
+
+
+def _renumbered(at: tuple, renumber: dict[tuple, list[int]]) -> tuple:
+    """An error path in the reduced document as a path in the contract as written."""
+    for enum_path, kept in renumber.items():
+        n = len(enum_path)
+        if at[:n] == enum_path and len(at) > n and isinstance(at[n], int):
+            return (*enum_path, kept[at[n]], *at[n + 1 :])
+    return at
 
 
 def _is_unknown_field(message: str) -> bool:
@@ -629,12 +743,28 @@ def _lint_table(
             "relationships (foreign keys) are not checked by this platform",
         )
     table_quality = list(_quality_rules(obj.quality, obj_loc, found, column=None))
+    _lint_sql_rules(obj, obj_loc, found)
     for (
         spec
     ) in columns:  # column-level SQL and rowCount rules are table rules with the column filled in
         table_quality += [q for q in spec.quality if q.kind == "sql" or q.metric == "rowCount"]
     columns = [_without_table_rules(spec) for spec in columns]
     return columns, tuple(table_quality)
+
+
+def _lint_sql_rules(obj, obj_loc: tuple, found: _Findings) -> None:
+    """Refuse every SQL rule of a table that is not one read-only SELECT over the batch
+    (:func:`.sql_rules.query_problem`): a contract arrives in a pull request."""
+    from platform_assets.core.validation.sql_rules import query_problem
+
+    names = tuple(n for n in (obj.physicalName, obj.name) if n)
+    entries = [((*obj_loc, "quality", j), q) for j, q in enumerate(obj.quality or [])]
+    for i, prop in enumerate(obj.properties or []):
+        loc = (*obj_loc, "properties", i, "quality")
+        entries += [((*loc, j), q) for j, q in enumerate(prop.quality or [])]
+    for loc, q in entries:
+        if q.type == "sql" and (why := query_problem(q.query, names)):
+            found.problem((*loc, "query"), f"SQL rule refused: {why}")
 
 
 def _without_table_rules(spec: ColumnSpec) -> ColumnSpec:
@@ -948,6 +1078,13 @@ def _quality_rules(
                     f"{operator} takes two numbers [low, high], got {threshold!r}",
                 )
                 continue
+            if threshold[0] > threshold[1]:
+                found.problem(
+                    (*loc, operator),
+                    f"{operator} {threshold!r}: the low bound {threshold[0]} is above the high "
+                    f"bound {threshold[1]}; write [low, high]",
+                )
+                continue
         elif isinstance(threshold, bool) or not isinstance(threshold, int | float):
             found.problem((*loc, operator), f"{operator} takes a number, got {threshold!r}")
             continue
@@ -956,6 +1093,14 @@ def _quality_rules(
             found.skip(
                 (*loc, "unit"),
                 f"unit {q.unit!r} is not run (this platform counts 'rows' or 'percent')",
+            )
+            continue
+        bounds = threshold if isinstance(threshold, list) else [threshold]
+        if unit == "percent" and kind == "library" and any(not 0 <= v <= 100 for v in bounds):
+            found.problem(
+                (*loc, operator),
+                f"{operator} {threshold!r} with unit percent: a percent of rows is between 0 "
+                f"and 100",
             )
             continue
         severity = SEVERITY_WORDS.get((q.severity or "error").lower())
@@ -981,19 +1126,74 @@ def _quality_rules(
         )
 
 
+def _schema_entries(path: Path) -> list[dict]:
+    """The schema entries of a contract file; none for a file that is not a bounded YAML
+    mapping (loading it says why)."""
+    try:
+        document, _ = load_bounded(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, YamlLimitError, OSError, UnicodeDecodeError):
+        return []
+    schema = document.get("schema") if isinstance(document, dict) else None
+    return [obj for obj in schema if isinstance(obj, dict)] if isinstance(schema, list) else []
+
+
+def tables_governed(path: Path) -> set[str]:
+    """The table names (``physicalName`` and ``name``) a contract file's schema lists."""
+    return {
+        str(name)
+        for obj in _schema_entries(path)
+        for name in (obj.get("physicalName"), obj.get("name"))
+        if name
+    }
+
+
+def duplicate_tables(paths: list[Path]) -> list[tuple[str, list[Path]]]:
+    """``(problem, files)`` per physical table (``physicalName``, else ``name``) that two or
+    more of ``paths`` govern; the problem names every such file."""
+    owners: dict[str, list[Path]] = {}
+    for path in dict.fromkeys(paths):
+        physical = {
+            str(obj.get("physicalName") or obj.get("name"))
+            for obj in _schema_entries(path)
+            if obj.get("physicalName") or obj.get("name")
+        }
+        for table in physical:
+            owners.setdefault(table, []).append(path)
+    return [
+        (
+            f"table {table!r} is governed by {len(files)} contracts: "
+            f"{' and '.join(str(f) for f in files)}; keep one contract per table",
+            files,
+        )
+        for table, files in sorted(owners.items())
+        if len(files) > 1
+    ]
+
+
 def find_contract(contracts_dir: Path, table: str) -> Path:
-    """The contract file governing ``table`` in a contracts folder."""
+    """The contract file governing ``table`` in a contracts folder.
+
+    Raises:
+        FileNotFoundError: no file in the folder governs the table.
+        ContractError: two or more files do (naming each): which one holds is not a
+            question the alphabet should answer.
+    """
     candidates = sorted(contracts_dir.glob("*.odcs.yaml")) + sorted(
         contracts_dir.glob("*.odcs.yml")
     )
-    for candidate in candidates:
-        try:
-            document = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError:
-            continue
-        for obj in document.get("schema") or []:
-            if isinstance(obj, dict) and table in (obj.get("physicalName"), obj.get("name")):
-                return candidate
+    governing = [c for c in candidates if table in tables_governed(c)]
+    if len(governing) > 1:
+        raise ContractError(
+            contracts_dir,
+            [
+                f"table {table!r} is governed by {len(governing)} contracts: "
+                f"{' and '.join(str(c) for c in governing)}; keep one contract per table "
+                f"(delete or rename the table in the others)"
+            ],
+            AMBIGUOUS,
+        )
+    if governing:
+        return governing[0]
     raise FileNotFoundError(
         f"No contract in {contracts_dir} governs table {table!r}: add a *.odcs.yaml file whose "
         f"schema entry has physicalName: {table}."

@@ -19,12 +19,13 @@ Rules and what they tolerate:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import duckdb
 
-from platform_assets.core.validation import semantic_drift
+from platform_assets.core.validation import semantic_drift, sql_rules
 from platform_assets.core.validation.batch import Batch
 from platform_assets.core.validation.contract import (
     KNOWN_FORMATS,
@@ -188,6 +189,37 @@ def _example(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "…'"
 
 
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_EXAMPLES = re.compile(r"\(e\.g\. [^)]*\)")
+
+
+def _scrubbed(spec: ColumnSpec, detail: str) -> str:
+    """A semantic-drift or type diagnosis with the values it quotes masked when the column
+    is withheld (those messages quote examples and value lists as they find them)."""
+    why = spec.withheld_because
+    if why is None:
+        return detail
+    masked = _EXAMPLES.sub(f"(e.g. «withheld: {why}»)", detail)
+    return _QUOTED.sub(f"«withheld: {why}»", masked)
+
+
+def _without_values(contract: Contract, violations: list[Violation]) -> list[Violation]:
+    out = []
+    for v in violations:
+        spec = contract.column(v.field) if v.field else None
+        # A rename names columns, not values (and _unexpected_columns reads the name back).
+        keep = spec is None or v.rule == "renamed_column"
+        out.append(v if keep else replace(v, detail=_scrubbed(spec, v.detail)))
+    return out
+
+
+def _shown(spec: ColumnSpec, value: Any) -> str:
+    """An example value as a violation quotes it; never a value of a withheld column
+    (verdicts are stored, alerted and read back into prompts: see :mod:`.classification`)."""
+    why = spec.withheld_because
+    return f"«withheld: {why}»" if why is not None else _example(value)
+
+
 def check_batch(
     conn: duckdb.DuckDBPyConnection,
     batch: Batch,
@@ -248,7 +280,12 @@ def check_batch(
         notes.append(NO_REFERENCE_NOTE)
     else:
         violations.extend(
-            semantic_drift.compare(profile, reference, contract, batch, reference_label, violations)
+            _without_values(
+                contract,
+                semantic_drift.compare(
+                    profile, reference, contract, batch, reference_label, violations
+                ),
+            )
         )
     violations.extend(_unexpected_columns(batch, contract, violations))
     passes = not any(v.severity == "error" for v in violations)
@@ -347,7 +384,10 @@ def _plan_column(
                 Violation(
                     spec.name,
                     "logicalType",
-                    semantic_drift.describe_type_mismatch(conn, batch.relation, spec, dtype),
+                    _scrubbed(
+                        spec,
+                        semantic_drift.describe_type_mismatch(conn, batch.relation, spec, dtype),
+                    ),
                 )
             )
         # Value rules on a column of the wrong type would only repeat the type error.
@@ -428,7 +468,7 @@ def _judge_column_rules(
                 if failing:
                     row_rules.append(RowRule(spec.name, rule, predicate, "error"))
             elif failing:
-                example = _example(_first_failing_value(conn, rel, spec.name, predicate))
+                example = _shown(spec, _first_failing_value(conn, rel, spec.name, predicate))
                 detail = (
                     f"{failing} of {row_count} rows break {rule}: expected {checked.expectation}"
                     + ("" if rule == "required" else f", e.g. {example}")
@@ -438,9 +478,10 @@ def _judge_column_rules(
             continue
         if q.metric == "duplicateValues":
             failing = _exact_repeats(conn, rel, (spec.name,), failing)
-        example = (
+        value = (
             _first_failing_value(conn, rel, spec.name, predicate) if failing and predicate else None
         )
+        example = None if value is None else _shown(spec, value)
         violation = _metric_violation(q, failing, example, spec.name, row_count)
         if violation:
             violations.append(violation)
@@ -461,10 +502,10 @@ def _text_type_violation(
 ) -> Violation:
     """A text column whose contract declares another type: the values that do not parse
     (count and an example), or, when every value parses, why the column is text at all."""
-    why = semantic_drift.describe_type_mismatch(conn, rel, spec, "VARCHAR")
+    why = _scrubbed(spec, semantic_drift.describe_type_mismatch(conn, rel, spec, "VARCHAR"))
     if not failing:
         return Violation(spec.name, "logicalType", why)
-    example = _example(_first_failing_value(conn, rel, spec.name, checked.predicate))
+    example = _shown(spec, _first_failing_value(conn, rel, spec.name, checked.predicate))
     # The diagnosis helps where the values are a known encoding of the type (Yes/No flags).
     hint = why.split(": ", 1)[1] if "booleans sent as" in why and failing == non_null else ""
     detail = (
@@ -513,7 +554,8 @@ def _judge_keys(
 
 def _judge_table_rules(conn, contract: Contract, rel: str, row_count: int) -> list[Violation]:
     """Violations of the table's quality rules (``rowCount`` and ``sql``)."""
-    found = (_table_rule_violation(conn, q, rel, row_count) for q in contract.quality)
+    names = contract.table_names
+    found = (_table_rule_violation(conn, q, rel, row_count, names) for q in contract.quality)
     return [violation for violation in found if violation]
 
 
@@ -559,7 +601,7 @@ def _first_failing_value(conn, relation: str, column: str, predicate: str) -> An
 
 
 def _metric_violation(
-    q: QualityRule, failing: int, example: Any, column: str, row_count: int
+    q: QualityRule, failing: int, example: str | None, column: str, row_count: int
 ) -> Violation | None:
     value = _measured(q, failing, row_count)
     if q.holds(value):
@@ -570,13 +612,15 @@ def _metric_violation(
         f"the contract requires {q.expectation()}"
     )
     if example is not None:
-        detail += f", e.g. {_example(example)}"
+        detail += f", e.g. {example}"
     if q.metric == "invalidValues" and q.arguments.get("validValues"):
         detail += f"; valid: {', '.join(map(str, q.arguments['validValues'][:8]))}"
     return Violation(column, q.metric or "quality", detail, q.severity, failing_rows=failing)
 
 
-def _table_rule_violation(conn, q: QualityRule, rel: str, row_count: int) -> Violation | None:
+def _table_rule_violation(
+    conn, q: QualityRule, rel: str, row_count: int, table_names: tuple[str, ...] = ()
+) -> Violation | None:
     if q.metric == "rowCount":
         if q.holds(row_count):
             return None
@@ -587,40 +631,26 @@ def _table_rule_violation(conn, q: QualityRule, rel: str, row_count: int) -> Vio
             q.severity,
         )
     if q.kind == "sql":
-        query = q.query.replace("${object}", rel).replace("{object}", rel)
-        if q.column is not None:  # a column's SQL rule names its column as ${property}
-            query = query.replace("${property}", quote_ident(q.column)).replace(
-                "{property}", quote_ident(q.column)
-            )
-        try:
-            row = fetch_row(conn, query)
-        except duckdb.Error as exc:
+        result = sql_rules.run_rule(
+            conn, rel, q.query or "", column=q.column, table_names=table_names
+        )
+        if result.error is not None:
+            # A rule that was refused or could not run never passes the batch.
             return Violation(
                 None,
                 "sql",
-                f"{q.location}: the SQL rule could not run ({str(exc).splitlines()[0]}); "
-                f"query: {q.query}",
-                q.severity,
+                f"{q.location}: the SQL rule {result.error}; query: {q.query}",
+                "error" if result.error.startswith("refused") else q.severity,
             )
-        if (
-            row is None
-            or len(row) != 1
-            or not isinstance(row[0], int | float)
-            or isinstance(row[0], bool)
-        ):
-            return Violation(
-                None,
-                "sql",
-                f"{q.location}: the SQL rule must return one number, got {row!r}",
-                q.severity,
-            )
-        if q.holds(float(row[0])):
+        assert result.value is not None
+        if q.holds(result.value):
             return None
         label = q.description or q.query
+        shown = int(result.value) if result.value.is_integer() else result.value
         return Violation(
             None,
             "sql",
-            f"{label}: the query returned {row[0]}; the contract requires {q.expectation()}",
+            f"{label}: the query returned {shown}; the contract requires {q.expectation()}",
             q.severity,
         )
     return None

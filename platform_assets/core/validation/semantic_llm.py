@@ -149,19 +149,20 @@ def withheld_columns(
 ) -> dict[str, str]:
     """``{column: why}`` for every column whose values must not leave the process.
 
-    A column is withheld when its contract classification is sensitive (``pii``,
-    ``restricted``, ``confidential``, ``sensitive``, ``secret``: ``ColumnSpec.is_sensitive``)
-    and also when the contract does not declare it at all: an undeclared column has no
-    classification, and guessing "probably harmless" is the wrong default for a feed that
-    just grew a column.
+    A column is withheld when the classification policy withholds it
+    (:func:`platform_assets.core.validation.classification.withheld_because`: ``pii``,
+    ``personal``, GDPR wording, ``confidential``, ... and any classification that is not
+    known to be public) and also when the contract does not declare it at all: an
+    undeclared column has no classification, and guessing "probably harmless" is the wrong
+    default for a feed that just grew a column.
     """
     out: dict[str, str] = {}
     for name in columns:
         spec = contract.column(name)
         if spec is None:
             out[name] = UNDECLARED
-        elif spec.is_sensitive:
-            out[name] = (spec.classification or "sensitive").lower()
+        elif (why := spec.withheld_because) is not None:
+            out[name] = why
     return out
 
 
