@@ -12,19 +12,18 @@ error (unknown page, empty name, a transition the page's state does not allow).
 from __future__ import annotations
 
 import json
-import re
 import sys
 
 import click
 
 from platform_assets.cli.common import EXIT_FAILED, EXIT_OK, fail_usage
 
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x1b]")
-
 
 def _safe(value: object) -> str:
     """Text from alerts and logs, without the control characters a terminal would obey."""
-    return CONTROL.sub("?", str(value))
+    from platform_assets.core.redaction import terminal_safe
+
+    return terminal_safe(str(value))
 
 
 def _json(value) -> str:

@@ -239,25 +239,28 @@ def pagerduty_event(
 ) -> dict:
     """A PagerDuty Events API v2 ``trigger`` for an escalated page; ``dedup_key`` is the page
     id, so a page escalated twice is one incident."""
+    # Everything but the routing key (the endpoint needs it) passes the secret redactor.
     return {
         "routing_key": routing_key,
         "event_action": "trigger",
         "dedup_key": page["page_id"],
-        "payload": {
-            "summary": f"{page['title']}: {probable_cause}"[:1024],
-            "source": "platform_assets",
-            "severity": PAGERDUTY_SEVERITY.get(page.get("severity", "error"), "error"),
-            "component": page.get("subject"),
-            "group": page.get("owner"),
-            "class": page.get("kind"),
-            "custom_details": {
-                "page_id": page["page_id"],
-                "probable_cause": probable_cause,
-                "evidence": evidence[:20],
-                "recommended_action": recommended_action,
-                "run_id": page.get("run_id"),
-            },
-        },
+        "payload": redact_value(
+            {
+                "summary": f"{page['title']}: {probable_cause}"[:1024],
+                "source": "platform_assets",
+                "severity": PAGERDUTY_SEVERITY.get(page.get("severity", "error"), "error"),
+                "component": page.get("subject"),
+                "group": page.get("owner"),
+                "class": page.get("kind"),
+                "custom_details": {
+                    "page_id": page["page_id"],
+                    "probable_cause": probable_cause,
+                    "evidence": evidence[:20],
+                    "recommended_action": recommended_action,
+                    "run_id": page.get("run_id"),
+                },
+            }
+        ),
     }
 
 
