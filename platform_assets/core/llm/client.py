@@ -336,21 +336,7 @@ class ClaudeClient:
         record.retries = self._retries()
         record.request_id = getattr(message, "_request_id", None)
         record.stop_reason = message.stop_reason
-        usage = message.usage
-        tokens = TokenUsage(
-            input_tokens=usage.input_tokens or 0,
-            cache_write_tokens=usage.cache_creation_input_tokens or 0,
-            cache_read_tokens=usage.cache_read_input_tokens or 0,
-            output_tokens=usage.output_tokens or 0,
-        )
-        record.input_tokens, record.cache_write_tokens = (
-            tokens.input_tokens,
-            tokens.cache_write_tokens,
-        )
-        record.cache_read_tokens, record.output_tokens = (
-            tokens.cache_read_tokens,
-            tokens.output_tokens,
-        )
+        tokens = _record_usage(record, message.usage)
         record.cost_usd = cost_usd(self.config.model, tokens, dict(self.config.prices))
         record.tool_calls = sum(
             1 for block in message.content if block.type in ("tool_use", "server_tool_use")
@@ -471,21 +457,7 @@ class ClaudeClient:
                 record.outcome, record.detail = "error", f"batch request {result.type}"
                 record.cost_usd = 0.0
             else:
-                usage = message.usage
-                tokens = TokenUsage(
-                    input_tokens=usage.input_tokens or 0,
-                    cache_write_tokens=usage.cache_creation_input_tokens or 0,
-                    cache_read_tokens=usage.cache_read_input_tokens or 0,
-                    output_tokens=usage.output_tokens or 0,
-                )
-                record.input_tokens, record.cache_write_tokens = (
-                    tokens.input_tokens,
-                    tokens.cache_write_tokens,
-                )
-                record.cache_read_tokens, record.output_tokens = (
-                    tokens.cache_read_tokens,
-                    tokens.output_tokens,
-                )
+                tokens = _record_usage(record, message.usage)
                 full_price = cost_usd(self.config.model, tokens, dict(self.config.prices))
                 record.cost_usd = None if full_price is None else full_price * BATCH_PRICE_FACTOR
                 record.stop_reason = message.stop_reason
@@ -510,3 +482,16 @@ BATCH_PRICE_FACTOR = 0.5  # the Message Batches API bills half the synchronous p
 def _short(text: str, limit: int = 300) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _record_usage(record: CallRecord, usage: Any) -> TokenUsage:
+    """The Messages API's ``usage`` of one answer, as tokens on ``record`` (and returned)."""
+    tokens = TokenUsage(
+        input_tokens=usage.input_tokens or 0,
+        cache_write_tokens=usage.cache_creation_input_tokens or 0,
+        cache_read_tokens=usage.cache_read_input_tokens or 0,
+        output_tokens=usage.output_tokens or 0,
+    )
+    record.input_tokens, record.cache_write_tokens = tokens.input_tokens, tokens.cache_write_tokens
+    record.cache_read_tokens, record.output_tokens = tokens.cache_read_tokens, tokens.output_tokens
+    return tokens
