@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make dev PORT=3001` when 3000 is taken.
+PORT ?= 3000
 
 .PHONY: install run test lint dev bench docs lock clean
 
@@ -29,7 +31,7 @@ lint: $(STAMP)
 	$(BIN)/pyright
 
 dev: $(STAMP)
-	$(BIN)/platform-assets dev
+	$(BIN)/platform-assets dev --port $(PORT)
 
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
