@@ -490,19 +490,6 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def test_a_run_waiting_for_a_slot_sleeps_instead_of_spinning(home, instance, live_holder):
-    process, _ = start_waiting_backfill(home, instance, "sleeps")
-    time.sleep(3)  # the pacing starts at the watcher's first check that finds it waiting
-    before, started = _cpu_seconds(process.pid), time.monotonic()
-    time.sleep(10)
-    share = (_cpu_seconds(process.pid) - before) / (time.monotonic() - started)
-    print(f"a run waiting for a pool slot used {share:.0%} of a core")
-    assert share < 0.3, f"the waiting run used {share:.0%} of a core"
-    holder, _ = live_holder
-    holder.kill()  # the slot frees: the waiting run goes on and succeeds
-    assert process.wait(180) == 0, output(home, "sleeps")[-3000:]
-
-
 def test_a_worker_gone_on_another_host_is_ended_when_its_heartbeat_stops(instance):
     """A CLI run of another host (its pid means nothing here) whose worker was killed: its
     heartbeat stops, and the next run's reaping ends it and frees its slot within a minute;
