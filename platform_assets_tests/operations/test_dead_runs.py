@@ -485,11 +485,6 @@ def test_run_monitoring_fails_dead_runs_and_frees_their_slots(instance):
     assert storage.claim_concurrency_slot(POOL, alive.run_id, "step").is_claimed
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def test_a_worker_gone_on_another_host_is_ended_when_its_heartbeat_stops(instance):
     """A CLI run of another host (its pid means nothing here) whose worker was killed: its
     heartbeat stops, and the next run's reaping ends it and frees its slot within a minute;
